@@ -1,0 +1,58 @@
+"""Access levels and the capabilities each one holds.
+
+Read this table with the route catalogue (`catalogue.py`): a route belongs to one capability,
+a level holds a set of capabilities, and nothing else decides who may call what.
+"""
+
+LEVELS = ("reader", "contributor", "model-approver", "admin")
+
+# Routes that MLflow serves but the catalogue does not name. Only admin holds it, so an MLflow
+# upgrade that adds routes fails closed until somebody classifies them (the tests insist).
+UNCLASSIFIED = "unclassified"
+
+CAPABILITIES = {
+    "public": "What a signed-in browser needs to load the app: the UI shell, its static files, "
+    "health, version and server info.",
+    "read": "Read everything that is not a secret: experiments, runs, metrics, params, tags, "
+    "artifacts, logged models, datasets, traces, the registry. Includes POST routes that only "
+    "search (runs/search, traces/search, /graphql, ...).",
+    "write-tracking": "Write tracking data: experiments, runs, metrics, params, tags, artifacts, "
+    "traces and assessments, logged models, evaluation datasets, labelling queues, scorers.",
+    "write-registry": "Write the model registry: registered models and versions, stages, "
+    "aliases, tags; the MCP server registry in the same way.",
+    "delete-registry": "Delete registered models and model versions, and anything in the MCP "
+    "server registry (see the catalogue for why): "
+    "the registry is the organisation's record of what was approved.",
+    "delete-artifacts": "Delete artifact files through the artifact proxy (S3 keeps noncurrent "
+    "versions, but a delete is still destructive).",
+    "invoke-genai": "Spend money or reach other hosts: AI-gateway invocations and proxy, "
+    "scorer/judge and evaluation runs, issue detection, prompt optimisation, background jobs, "
+    "online scoring. Held by contributors because GenAI evaluation is part of their tracking "
+    "work; admins cap the spend with gateway budgets. Readers and model approvers do not spend.",
+    "assistant": "The MLflow assistant: a coding agent that can run shell tools on the server "
+    "host. Admin only; MLflow itself keeps it to localhost by default.",
+    "admin-secrets": "AI-gateway secrets, endpoints, model definitions, bindings, budgets, "
+    "guardrails and provider configuration, even to read: they hold or point at credentials.",
+    "admin-server": "Server configuration: webhooks, workspaces, demo data, assistant settings "
+    "and skills.",
+    UNCLASSIFIED: "Any route of MLflow that the catalogue does not name.",
+}
+
+_READ = ("public", "read")
+
+GRANTS = {
+    "reader": frozenset(_READ),
+    "contributor": frozenset(_READ + ("write-tracking", "invoke-genai")),
+    "model-approver": frozenset(_READ + ("write-registry",)),
+    "admin": frozenset(CAPABILITIES),
+}
+
+
+def capabilities_of(levels) -> frozenset:
+    """The union of the capabilities of some levels (a user in several groups)."""
+    held = set()
+    for level in levels:
+        if level not in GRANTS:
+            raise ValueError(f"unknown access level {level!r}; expected one of {', '.join(LEVELS)}")
+        held |= GRANTS[level]
+    return frozenset(held)
