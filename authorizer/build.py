@@ -1,0 +1,97 @@
+"""Build the authorizer's deployment archive: handler, policy data, PyJWT and cryptography.
+
+    from roles import authorizer_rules
+    path = build_archive(authorizer_rules(), "build/authorizer", python="3.12", arch="x86_64")
+
+The dependencies are manylinux wheels for the Lambda runtime and architecture chosen, fetched
+with `pip download` (cached under the output folder) and unpacked, never built here. The zip is
+reproducible: entries sorted, fixed timestamps and modes, so the same inputs give the same
+bytes and `pulumi up` does not redeploy a function whose archive has not changed.
+
+This module runs at deploy time, on the deployer's machine; it is not shipped.
+"""
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED = ("__init__.py", "handler.py", "tokens.py")
+REQUIREMENTS = ("pyjwt[crypto]==2.*",)
+RUNTIMES = {"3.12": "python3.12", "3.13": "python3.13"}
+ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
+HANDLER = "authorizer.handler.handler"
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _platform_tags(arch: str):
+    machine = ARCHITECTURES[arch]
+    return [f"manylinux2014_{machine}", f"manylinux_2_28_{machine}", f"manylinux_2_17_{machine}"]
+
+
+def download_wheels(dest: Path, python: str, arch: str) -> list:
+    """The wheels of REQUIREMENTS for CPython `python` on Linux `arch`, downloaded once."""
+    dest.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+               "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
+               "--dest", str(dest)]
+    for tag in _platform_tags(arch):
+        command += ["--platform", tag]
+    result = subprocess.run(command + list(REQUIREMENTS), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"could not download the authorizer's wheels for Python {python} on {arch}:\n"
+            + result.stderr.strip()[-2000:]
+        )
+    return sorted(dest.glob("*.whl"))
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_EPOCH)
+    info.external_attr = 0o644 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def archive_bytes(rules: dict, wheels) -> bytes:
+    files = {}
+    for name in SHIPPED:
+        files[f"authorizer/{name}"] = (PACKAGE_DIR / name).read_bytes()
+    files["authorizer/policy_rules.json"] = json.dumps(rules, sort_keys=True, indent=1).encode()
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as z:
+            for name in z.namelist():
+                if not name.endswith("/") and ".dist-info/RECORD" not in name:
+                    files[name] = z.read(name)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name in sorted(files):
+            z.writestr(_entry(name), files[name])
+    return buffer.getvalue()
+
+
+def build_archive(rules: dict, out_dir, python: str = "3.12", arch: str = "x86_64",
+                  wheel_cache=None) -> Path:
+    """Write `authorizer-<python>-<arch>-<hash>.zip` into `out_dir` and return its path.
+
+    Wheels are kept in `wheel_cache` (default: `out_dir/wheels`) between builds.
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {arch!r}")
+    if not isinstance(rules, dict) or "rules" not in rules or "levels" not in rules:
+        raise ValueError("rules must be roles.authorizer_rules()")
+    out_dir = Path(out_dir)
+    cache = Path(wheel_cache) if wheel_cache else out_dir / "wheels"
+    wheels = download_wheels(cache / f"cp{python.replace('.', '')}-{arch}", python, arch)
+    data = archive_bytes(rules, wheels)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    path = out_dir / f"authorizer-{python}-{arch}-{digest}.zip"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path

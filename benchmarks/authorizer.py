@@ -1,0 +1,78 @@
+"""Authorizer performance: warm decision time and cold import time, measured in one run.
+
+    python -m benchmarks.authorizer [--decisions 5000] [--imports 15]
+
+Targets (issue 4): p50 under 1 ms for a valid token with cached JWKS; handler import under
+300 ms. Import time is the median of fresh interpreters importing the handler, minus the median
+of fresh interpreters importing nothing, so interpreter start-up is not counted.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from authorizer.handler import Authorizer  # noqa: E402
+from authorizer.tokens import JwksCache, TokenVerifier  # noqa: E402
+from roles import authorizer_rules  # noqa: E402
+from tests.cognito_keys import CLIENT_ID, ISSUER, Pool  # noqa: E402
+
+API = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod"
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+
+def warm_decisions(n):
+    pool = Pool()
+    try:
+        authorizer = Authorizer(
+            TokenVerifier(issuer=ISSUER, client_ids=[CLIENT_ID], jwks=JwksCache(pool.jwks_url)),
+            authorizer_rules())
+        token = pool.token(groups=["contributors", "readers"])
+        event = {"methodArn": f"{API}/GET/ajax-api/2.0/mlflow/experiments/get",
+                 "headers": {"Authorization": f"Bearer {token}"}}
+        authorizer.authorize(event)  # fetch the JWKS once
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            authorizer.authorize(event)
+            times.append((time.perf_counter() - start) * 1000)
+        return times, pool.fetches
+    finally:
+        pool.close()
+
+
+def import_time(n, statement):
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", statement], cwd=ROOT, check=True)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=5000)
+    parser.add_argument("--imports", type=int, default=15)
+    args = parser.parse_args(argv)
+    times, fetches = warm_decisions(args.decisions)
+    baseline = import_time(args.imports, "pass")
+    handler = import_time(args.imports, "import authorizer.handler")
+    print(f"warm decision ({args.decisions} calls, JWKS fetched {fetches}x): "
+          f"p50 {percentile(times, 50):.3f} ms, p99 {percentile(times, 99):.3f} ms "
+          f"(target p50 < 1 ms)")
+    print(f"cold import of authorizer.handler: {handler - baseline:.0f} ms "
+          f"(interpreter alone {baseline:.0f} ms; target < 300 ms)")
+
+
+if __name__ == "__main__":
+    main()

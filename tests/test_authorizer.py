@@ -1,0 +1,354 @@
+"""The Lambda authorizer: real RS256 keys, a JWKS over HTTP, real tokens, and the attack list."""
+
+import base64
+import json
+import logging
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from authorizer.handler import Authorizer, api_arn_of, bearer_token, from_environment
+from authorizer.tokens import JwksCache, TokenVerifier
+from roles import allows_any, authorizer_rules
+from roles.policy_eval import invoke_allowed
+
+from .cognito_keys import CLIENT_ID, ISSUER, POOL_ID, Pool, SigningKey
+
+API_ARN = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod"
+RULES = authorizer_rules()
+
+
+@pytest.fixture()
+def pool():
+    p = Pool()
+    yield p
+    p.close()
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def make_authorizer(pool, uses=("id",), clock=None, interval=60.0, groups=None):
+    jwks = JwksCache(pool.jwks_url, refetch_interval=interval, clock=clock or FakeClock())
+    verifier = TokenVerifier(issuer=ISSUER, client_ids=[CLIENT_ID], jwks=jwks, token_uses=uses,
+                             leeway=5)
+    return Authorizer(verifier, RULES, groups)
+
+
+def event(token=None, path="/ajax-api/2.0/mlflow/experiments/get", method="GET", header="Authorization",
+          prefix="Bearer ", query=None):
+    headers = {"Host": "abcde12345.execute-api.us-east-1.amazonaws.com"}
+    if token is not None:
+        headers[header] = f"{prefix}{token}"
+    return {
+        "type": "REQUEST",
+        "methodArn": f"{API_ARN}/{method}/{path[1:]}",
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "queryStringParameters": query or {},
+        "requestContext": {"httpMethod": method, "path": f"/prod{path}", "stage": "prod"},
+    }
+
+
+def assert_401(authorizer, ev):
+    with pytest.raises(Exception) as caught:
+        authorizer.authorize(ev)
+    assert str(caught.value) == "Unauthorized"
+
+
+def may(response, method, path):
+    return invoke_allowed([response["policyDocument"]], f"{API_ARN}/{method}/{path[1:]}")
+
+
+def assert_403(response):
+    # A Deny for every path: API Gateway answers 403 whatever is asked with this token.
+    for method, path in [("GET", "/ajax-api/2.0/mlflow/experiments/get"), ("POST", "/graphql"),
+                         ("GET", "/health")]:
+        assert not may(response, method, path)
+
+
+# --- the happy path -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["Authorization", "authorization", "AUTHORIZATION"])
+@pytest.mark.parametrize("prefix", ["Bearer ", "bearer ", ""])
+def test_a_valid_token_gets_its_levels_grant(pool, header, prefix):
+    response = make_authorizer(pool).authorize(event(pool.token(), header=header, prefix=prefix))
+    assert response["principalId"] == "alice"
+    assert response["context"] == {"username": "alice", "groups": "readers", "levels": "reader"}
+    assert may(response, "GET", "/ajax-api/2.0/mlflow/experiments/get")
+    assert not may(response, "POST", "/ajax-api/2.0/mlflow/experiments/create")
+
+
+def test_the_policy_is_the_whole_grant_for_any_requested_path(pool):
+    authorizer = make_authorizer(pool)
+    token = pool.token(groups=["contributors"])
+    a = authorizer.authorize(event(token, path="/graphql", method="POST"))
+    b = authorizer.authorize(event(token, path="/get-artifact"))
+    assert a["policyDocument"] == b["policyDocument"]
+    for route in [("POST", "/ajax-api/2.0/mlflow/runs/create"), ("GET", "/get-artifact"),
+                  ("POST", "/ajax-api/2.0/mlflow/registered-models/create")]:
+        assert may(a, *route) == allows_any(("contributor",), *route)
+
+
+def test_access_tokens_when_configured(pool):
+    authorizer = make_authorizer(pool, uses=("access",))
+    response = authorizer.authorize(event(pool.token(use="access", username="bob")))
+    assert response["principalId"] == "bob"
+
+
+def test_several_groups_get_the_union(pool):
+    response = make_authorizer(pool).authorize(
+        event(pool.token(groups=["readers", "model-approvers", "contributors"]))
+    )
+    assert response["context"]["levels"] == "reader,contributor,model-approver"
+    assert may(response, "POST", "/ajax-api/2.0/mlflow/runs/create")
+    assert may(response, "POST", "/ajax-api/2.0/mlflow/model-versions/create")
+    assert not may(response, "DELETE", "/ajax-api/2.0/mlflow/registered-models/delete")
+
+
+@pytest.mark.parametrize("groups", [[], ["interns"], None])
+def test_no_group_or_unknown_groups_get_an_explicit_deny(pool, groups):
+    assert_403(make_authorizer(pool).authorize(event(pool.token(groups=groups))))
+
+
+def test_group_mapping_is_configurable(pool):
+    authorizer = make_authorizer(pool, groups={"ml-platform": "admin"})
+    response = authorizer.authorize(event(pool.token(groups=["ml-platform", "readers"])))
+    assert response["context"]["levels"] == "admin"
+    with pytest.raises(ValueError, match="unknown levels"):
+        make_authorizer(pool, groups={"x": "owner"})
+
+
+# --- the attack list ------------------------------------------------------------------------
+
+
+def test_alg_none(pool):
+    token = jwt.encode(pool.claims(groups=["admins"]), None, algorithm="none",
+                       headers={"kid": "key-1"})
+    assert_401(make_authorizer(pool), event(token))
+
+
+def test_hs256_signed_with_the_rsa_public_key(pool):
+    public_pem = pool.keys[0].private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    header = base64.urlsafe_b64encode(json.dumps(
+        {"alg": "HS256", "typ": "JWT", "kid": "key-1"}).encode()).rstrip(b"=")
+    payload = base64.urlsafe_b64encode(json.dumps(
+        pool.claims(groups=["admins"])).encode()).rstrip(b"=")
+    import hashlib
+    import hmac
+    signature = base64.urlsafe_b64encode(
+        hmac.new(public_pem, header + b"." + payload, hashlib.sha256).digest()).rstrip(b"=")
+    assert_401(make_authorizer(pool), event((header + b"." + payload + b"." + signature).decode()))
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 1_000_000},  # expired long ago
+        {"nbf": 4_000_000_000},  # not yet valid
+        {"iat": 4_000_000_000},  # issued in the future
+        {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other"},
+        {"iss": ISSUER + "/"},
+        {"aud": "another-client"},
+        {"token_use": "refresh"},
+        {"exp": None},
+    ],
+    ids=["expired", "not-yet-valid", "iat-future", "foreign-issuer", "issuer-suffix",
+         "wrong-audience", "wrong-use", "no-exp"],
+)
+def test_bad_claims(pool, claims):
+    assert_401(make_authorizer(pool), event(pool.token(**claims)))
+
+
+def test_wrong_client_of_an_access_token(pool):
+    authorizer = make_authorizer(pool, uses=("access",))
+    assert_401(authorizer, event(pool.token(use="access", client_id="another-client")))
+
+
+def test_access_token_where_id_is_required_and_the_reverse(pool):
+    assert_401(make_authorizer(pool, uses=("id",)), event(pool.token(use="access")))
+    assert_401(make_authorizer(pool, uses=("access",)), event(pool.token(use="id")))
+
+
+def test_unknown_kid(pool):
+    stranger = SigningKey("key-unknown")
+    assert_401(make_authorizer(pool), event(pool.token(key=stranger)))
+
+
+def test_a_key_of_another_pool_with_a_known_kid(pool):
+    impostor = SigningKey("key-1")  # same kid, different key
+    assert_401(make_authorizer(pool), event(pool.token(key=impostor, groups=["admins"])))
+
+
+def test_tampered_payload(pool):
+    header, payload, signature = pool.token().split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["cognito:groups"] = ["admins"]
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    assert_401(make_authorizer(pool), event(f"{header}.{forged}.{signature}"))
+
+
+@pytest.mark.parametrize("cut", [10, 100, -5])
+def test_truncated_token(pool, cut):
+    assert_401(make_authorizer(pool), event(pool.token()[:cut]))
+
+
+def test_token_in_the_query_string_instead_of_the_header(pool):
+    assert_401(make_authorizer(pool), event(None, query={"token": pool.token(),
+                                                         "Authorization": pool.token()}))
+
+
+def test_groups_as_a_string_are_no_groups(pool):
+    assert_403(make_authorizer(pool).authorize(event(pool.token(groups="admins"))))
+
+
+def test_an_admin_group_in_another_claim_is_ignored(pool):
+    token = pool.token(groups=["readers"], extra={"custom:groups": ["admins"], "groups": ["admins"],
+                                                  "cognito:roles": ["admins"]})
+    response = make_authorizer(pool).authorize(event(token))
+    assert response["context"]["levels"] == "reader"
+    assert not may(response, "GET", "/ajax-api/2.0/mlflow/webhooks")
+
+
+def test_an_oversized_header(pool):
+    assert_401(make_authorizer(pool), event(pool.token() + "A" * 10_000))
+    assert_401(make_authorizer(pool), event("x" * 100_000))
+
+
+def test_two_authorization_headers_in_different_cases(pool):
+    ev = event(pool.token(groups=["readers"]))
+    ev["headers"]["authorization"] = "Bearer " + pool.token(groups=["admins"])
+    assert_401(make_authorizer(pool), ev)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=15), inner, max_size=4), max_leaves=20))
+def test_no_input_makes_anything_but_a_decision_or_a_401(garbage):
+    # A module-level JWKS that is never reachable: the shape of the input is what is tested.
+    verifier = TokenVerifier(issuer=ISSUER, client_ids=[CLIENT_ID],
+                             jwks=JwksCache("http://127.0.0.1:9/none", fetch=_unreachable))
+    authorizer = Authorizer(verifier, RULES)
+    for ev in (garbage, {"methodArn": f"{API_ARN}/GET/x", "headers": garbage},
+               {"methodArn": garbage, "headers": {"Authorization": "Bearer a.b.c"}}):
+        try:
+            response = authorizer.authorize(ev)
+        except Exception as e:
+            assert str(e) == "Unauthorized"
+        else:
+            raise AssertionError(f"allowed garbage: {response}")
+
+
+def _unreachable(url):
+    raise OSError("unreachable")
+
+
+# --- JWKS caching and key rotation ----------------------------------------------------------
+
+
+def test_jwks_is_fetched_once_and_cached(pool):
+    authorizer = make_authorizer(pool)
+    for _ in range(20):
+        authorizer.authorize(event(pool.token()))
+    assert pool.fetches == 1
+
+
+def test_key_rotation_is_accepted_after_one_refetch(pool):
+    clock = FakeClock()
+    authorizer = make_authorizer(pool, clock=clock, interval=60)
+    authorizer.authorize(event(pool.token()))
+    new_key = SigningKey("key-2")
+    pool.keys.append(new_key)
+    clock.now += 61
+    response = authorizer.authorize(event(pool.token(key=new_key)))
+    assert response["principalId"] == "alice"
+    assert pool.fetches == 2
+
+
+def test_refetch_is_rate_limited_under_a_flood_of_unknown_kids(pool):
+    clock = FakeClock()
+    authorizer = make_authorizer(pool, clock=clock, interval=60)
+    authorizer.authorize(event(pool.token()))
+    for i in range(200):
+        assert_401(authorizer, event(pool.token(key=SigningKey(f"made-up-{i % 3}"))
+                                     if i < 3 else pool.token(headers={"kid": f"made-up-{i}"})))
+        clock.now += 0.1
+    assert pool.fetches == 1  # 20 s of flood, inside the 60 s interval: no refetch at all
+    clock.now += 60
+    assert_401(authorizer, event(pool.token(headers={"kid": "made-up-late"})))
+    assert pool.fetches == 2
+
+
+def test_cached_keys_keep_working_when_the_jwks_endpoint_is_down(pool):
+    clock = FakeClock()
+    authorizer = make_authorizer(pool, clock=clock)
+    authorizer.authorize(event(pool.token()))
+    pool.down = True
+    clock.now += 3600
+    assert authorizer.authorize(event(pool.token()))["principalId"] == "alice"
+    assert_401(authorizer, event(pool.token(key=SigningKey("key-3"))))
+
+
+def test_a_cold_start_with_the_endpoint_down_refuses(pool):
+    pool.down = True
+    assert_401(make_authorizer(pool), event(pool.token()))
+
+
+# --- logging, configuration, helpers --------------------------------------------------------
+
+
+def test_one_structured_log_line_per_decision_and_never_the_token(pool, caplog):
+    caplog.set_level(logging.INFO, logger="authorizer")
+    authorizer = make_authorizer(pool)
+    good, bad = pool.token(), pool.token(exp=1_000_000)
+    authorizer.authorize(event(good))
+    with pytest.raises(Exception):
+        authorizer.authorize(event(bad))
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "authorizer"]
+    assert [(line["user"], line["decision"]) for line in lines] == [
+        ("alice", "allow"), (None, "unauthorized")]
+    assert lines[0]["levels"] == ["reader"]
+    assert good not in caplog.text and bad not in caplog.text
+    assert good.split(".")[2] not in caplog.text
+
+
+def test_configuration_from_the_environment(pool, tmp_path):
+    rules_file = tmp_path / "policy_rules.json"
+    rules_file.write_text(json.dumps(RULES))
+    env = {"AWS_REGION": "us-east-1", "USER_POOL_ID": POOL_ID, "APP_CLIENT_IDS": f" {CLIENT_ID} ",
+           "JWKS_URL": pool.jwks_url, "GROUP_LEVELS": json.dumps({"readers": "reader"})}
+    authorizer = from_environment(env, rules_file)
+    assert authorizer.authorize(event(pool.token()))["context"]["levels"] == "reader"
+    with pytest.raises(ValueError, match="APP_CLIENT_IDS"):
+        from_environment({k: v for k, v in env.items() if k != "APP_CLIENT_IDS"}, rules_file)
+    with pytest.raises(ValueError, match="token_uses"):
+        from_environment({**env, "TOKEN_USE": "refresh"}, rules_file)
+
+
+def test_issuer_and_jwks_url_derive_from_region_and_pool():
+    from authorizer.tokens import cognito_issuer, cognito_jwks_url
+    assert cognito_issuer("eu-west-1", "eu-west-1_Abc") == (
+        "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc")
+    assert cognito_jwks_url("eu-west-1", "eu-west-1_Abc").endswith(
+        "eu-west-1_Abc/.well-known/jwks.json")
+
+
+def test_helpers():
+    assert api_arn_of(f"{API_ARN}/GET/ajax-api/x") == API_ARN
+    with pytest.raises(ValueError):
+        api_arn_of("arn:aws:s3:::bucket/x/y")
+    assert bearer_token({"headers": {"aUtHoRiZaTiOn": "Bearer  abc "}}) == "abc"
+    assert bearer_token({"headers": None}) is None
