@@ -1,15 +1,22 @@
-"""The Pulumi program: reads the stack config and builds that half of the landing zone."""
+"""The Pulumi program: the stack config decides which half of the landing zone this is."""
 
 import pulumi
+import pulumi_aws as aws
 
-ACCOUNT_TYPES = ("central", "datascience")
+from components.central_account import CentralAccount
+from components.config import NAMESPACE, ConfigError, load
 
-account_type = pulumi.Config().require("accountType")
-if account_type not in ACCOUNT_TYPES:
-    raise pulumi.RunError(
-        f"config key mlflow-landing-zone:accountType must be one of {', '.join(ACCOUNT_TYPES)}, "
-        f"got {account_type!r}"
-    )
-# The components of both stacks are not built yet (see the open issues); refuse to deploy
-# rather than create a half landing zone.
-raise pulumi.RunError(f"the {account_type} stack is not implemented yet")
+project = pulumi.Config(NAMESPACE)
+try:
+    config = load(project.get_object, project.get, pulumi.Config("aws").get("region"))
+except ConfigError as error:
+    raise pulumi.RunError(str(error)) from None
+
+# An explicit provider that refuses any other account: a stack can never land in the wrong one.
+provider = aws.Provider("aws", region=config.region, allowed_account_ids=[config.account_id])
+opts = pulumi.ResourceOptions(providers={"aws": provider})
+
+if config.account_type == "central":
+    central = CentralAccount("mlflow", config, opts)
+    for key, value in central.outputs.items():
+        pulumi.export(key, value)

@@ -14,6 +14,7 @@ This module runs at deploy time, on the deployer's machine; it is not shipped.
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -35,10 +36,17 @@ def _platform_tags(arch: str):
 
 def download_wheels(dest: Path, python: str, arch: str) -> list:
     """The wheels of REQUIREMENTS for CPython `python` on Linux `arch`, downloaded once."""
-    dest.mkdir(parents=True, exist_ok=True)
+    marker = dest / "requirements.txt"
+    wanted = "\n".join(REQUIREMENTS) + "\n"
+    if marker.exists() and marker.read_text() == wanted and list(dest.glob("*.whl")):
+        return sorted(dest.glob("*.whl"))
+    # Download into a fresh folder and swap it in, so no wheel of an older set lingers.
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
                "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
-               "--dest", str(dest)]
+               "--dest", str(partial)]
     for tag in _platform_tags(arch):
         command += ["--platform", tag]
     result = subprocess.run(command + list(REQUIREMENTS), capture_output=True, text=True)
@@ -47,6 +55,9 @@ def download_wheels(dest: Path, python: str, arch: str) -> list:
             f"could not download the authorizer's wheels for Python {python} on {arch}:\n"
             + result.stderr.strip()[-2000:]
         )
+    (partial / marker.name).write_text(wanted)
+    shutil.rmtree(dest, ignore_errors=True)
+    partial.replace(dest)
     return sorted(dest.glob("*.whl"))
 
 

@@ -8,7 +8,15 @@ Standard library only; `roles.mlflow_routes` imports MLflow for the checks that 
 """
 
 from .catalogue import CATALOGUE, Route
-from .levels import CAPABILITIES, GRANTS, LEVELS, UNCLASSIFIED, capabilities_of
+from .levels import (
+    ARTIFACT_ACTIONS,
+    ARTIFACT_KEY_ACTIONS,
+    CAPABILITIES,
+    GRANTS,
+    LEVELS,
+    UNCLASSIFIED,
+    capabilities_of,
+)
 from .model import allows, allows_any, rules_for
 from .policies import (
     INLINE_POLICY_LIMIT,
@@ -21,7 +29,7 @@ from .policies import (
 )
 
 __all__ = [
-    "CAPABILITIES", "CATALOGUE", "GRANTS", "INLINE_POLICY_LIMIT", "LEVELS",
+    "ARTIFACT_ACTIONS", "ARTIFACT_KEY_ACTIONS", "CAPABILITIES", "CATALOGUE", "GRANTS", "INLINE_POLICY_LIMIT", "LEVELS",
     "MANAGED_POLICY_LIMIT", "UNCLASSIFIED", "Route", "allows", "allows_any", "authorizer_policy",
     "authorizer_rules", "capabilities_of", "iam_policy", "managed_policies", "policy_size",
     "rules_for",

@@ -48,6 +48,26 @@ GRANTS = {
 }
 
 
+# What each level may do to artifact objects in S3 directly (SDK artifact bytes do not pass
+# through API Gateway: its payload limit is 10 MB). Model approvers register what exists.
+_ARTIFACT_READ = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation")
+_ARTIFACT_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+                   "s3:ListBucketMultipartUploads")
+_ARTIFACT_DELETE = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+ARTIFACT_ACTIONS = {
+    "reader": _ARTIFACT_READ,
+    "contributor": _ARTIFACT_READ + _ARTIFACT_WRITE,
+    "model-approver": _ARTIFACT_READ,
+    "admin": _ARTIFACT_READ + _ARTIFACT_WRITE + _ARTIFACT_DELETE,
+}
+# The KMS rights that go with them on the bucket's key (SSE-KMS).
+ARTIFACT_KEY_ACTIONS = {
+    level: ("kms:Decrypt", "kms:DescribeKey")
+    + (("kms:GenerateDataKey", "kms:Encrypt") if "s3:PutObject" in actions else ())
+    for level, actions in ARTIFACT_ACTIONS.items()
+}
+
+
 def capabilities_of(levels) -> frozenset:
     """The union of the capabilities of some levels (a user in several groups)."""
     held = set()

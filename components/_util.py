@@ -1,0 +1,31 @@
+"""Small helpers shared by the components."""
+
+import json
+
+import pulumi
+
+TYPE_PREFIX = "mlflow-landing-zone"
+
+
+def type_token(module: str, name: str) -> str:
+    return f"{TYPE_PREFIX}:{module}:{name}"
+
+
+def child(parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(parent=parent, **kwargs)
+
+
+def data_resource(parent: pulumi.Resource, protect: bool, **kwargs) -> pulumi.ResourceOptions:
+    """Options of a resource that holds data: protected from deletion and replacement."""
+    return pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect,
+                                  **kwargs)
+
+
+def policy_json(statements) -> pulumi.Output:
+    """An IAM policy document from statements that may hold Outputs."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})

@@ -1,0 +1,237 @@
+"""The edge: a regional REST API in front of the tracking server's NLB (VPC link, HTTP_PROXY).
+
+`/api/*` takes SigV4 (AWS_IAM) for SDKs and SageMaker jobs; everything else takes a Cognito
+token checked by the Lambda authorizer. Routes and authorization types come from `roles.edge`,
+the definition the sandbox's gateway uses too.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from authorizer.build import HANDLER
+from roles.edge import (
+    AWS_IAM,
+    BINARY_MEDIA_TYPES,
+    CUSTOM,
+    EDGE_ROUTES,
+    IDENTITY_HEADERS,
+    IDENTITY_SOURCE_HEADER,
+    INTEGRATION_TIMEOUT_MS,
+    access_log_format,
+)
+
+from ._util import assume_role_policy, child, policy_json, type_token
+
+STAGE = "prod"
+AUTHORIZER_RUNTIME = "python3.12"
+AUTHORIZER_ARCH = "arm64"
+
+
+@dataclass
+class ApiArgs:
+    account_id: str
+    region: str
+    nlb_arn: pulumi.Input[str]
+    nlb_dns_name: pulumi.Input[str]
+    authorizer_code: pulumi.Archive  # authorizer.build.build_archive(...) as a FileArchive
+    user_pool_id: pulumi.Input[str]
+    app_client_ids: pulumi.Input[list]
+    group_levels: dict
+    authorizer_cache_ttl: int = 300
+    throttle_rate_limit: float = 100.0
+    throttle_burst_limit: int = 200
+    log_retention_days: int = 90
+
+
+def resource_policy(execution_arn: str, account_id: str) -> dict:
+    """Everyone may reach the API (Lambda-authorized methods decide for themselves); `/api/*`
+    only principals of this account, i.e. the central access roles and the platform team."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "InvokeAnyMethod", "Effect": "Allow", "Principal": "*",
+         "Action": "execute-api:Invoke", "Resource": f"{execution_arn}/*"},
+        {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
+         "Action": "execute-api:Invoke",
+         "Resource": [f"{execution_arn}/*/*/api", f"{execution_arn}/*/*/api/*"],
+         "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account_id}}},
+    ]}
+
+
+def _slug(resource: str) -> str:
+    """A resource path as part of a child's name: `/api/{proxy+}` -> `api-proxy`."""
+    return resource.strip("/").replace("{proxy+}", "proxy").replace("/", "-") or "root"
+
+
+def integration_headers(authorization: str) -> dict:
+    return {f"integration.request.header.{header}": source
+            for header, source in IDENTITY_HEADERS[authorization].items()}
+
+
+class Api(pulumi.ComponentResource):
+    url: pulumi.Output
+    api_arn: pulumi.Output  # arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE
+    rest_api_id: pulumi.Output
+
+    def __init__(self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions = None):
+        super().__init__(type_token("api", "Api"), name, None, opts)
+        self.rest_api = aws.apigateway.RestApi(
+            f"{name}-api",
+            description="MLflow: SigV4 on /api/*, Cognito tokens elsewhere",
+            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
+                types="REGIONAL"),
+            binary_media_types=list(BINARY_MEDIA_TYPES),
+            opts=child(self))
+        self.policy = aws.apigateway.RestApiPolicy(
+            f"{name}-policy", rest_api_id=self.rest_api.id,
+            policy=self.rest_api.execution_arn.apply(
+                lambda arn: json.dumps(resource_policy(arn, args.account_id))),
+            opts=child(self))
+        self.vpc_link = aws.apigateway.VpcLink(
+            f"{name}-link", target_arn=args.nlb_arn, opts=child(self))
+
+        # The Lambda authorizer.
+        function_name = f"{name}-authorizer"
+        self.authorizer_logs = aws.cloudwatch.LogGroup(
+            f"{name}-authorizer-logs", name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.log_retention_days, opts=child(self))
+        self.authorizer_role = aws.iam.Role(
+            f"{name}-authorizer", assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+            opts=child(self))
+        aws.iam.RolePolicy(
+            f"{name}-authorizer-logs", role=self.authorizer_role.id,
+            policy=policy_json([{"Effect": "Allow",
+                                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                 "Resource": pulumi.Output.concat(self.authorizer_logs.arn, ":*")}]),
+            opts=child(self))
+        self.authorizer_function = aws.lambda_.Function(
+            f"{name}-authorizer",
+            name=function_name,
+            runtime=AUTHORIZER_RUNTIME,
+            architectures=[AUTHORIZER_ARCH],
+            handler=HANDLER,
+            code=args.authorizer_code,
+            role=self.authorizer_role.arn,
+            memory_size=512,
+            timeout=5,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
+                "USER_POOL_ID": args.user_pool_id,
+                "APP_CLIENT_IDS": pulumi.Output.from_input(args.app_client_ids).apply(",".join),
+                "TOKEN_USE": "id",
+                "GROUP_LEVELS": json.dumps(args.group_levels, sort_keys=True),
+            }),
+            opts=child(self, depends_on=[self.authorizer_logs]))
+        self.authorizer = aws.apigateway.Authorizer(
+            f"{name}-authorizer",
+            rest_api=self.rest_api.id,
+            type="REQUEST",
+            authorizer_uri=self.authorizer_function.invoke_arn,
+            identity_source=f"method.request.header.{IDENTITY_SOURCE_HEADER}",
+            authorizer_result_ttl_in_seconds=args.authorizer_cache_ttl,
+            opts=child(self))
+        aws.lambda_.Permission(
+            f"{name}-authorizer",
+            action="lambda:InvokeFunction",
+            function=self.authorizer_function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(self.rest_api.execution_arn, "/authorizers/",
+                                            self.authorizer.id),
+            opts=child(self))
+
+        # Resources, methods and integrations, from the shared edge definition.
+        resources = {"/": self.rest_api.root_resource_id}
+        self.methods, self.integrations = [], []
+        for route in EDGE_ROUTES:
+            if route.resource != "/":
+                parent_path, _, part = route.resource.rpartition("/")
+                resource = aws.apigateway.Resource(
+                    f"{name}-res-{_slug(route.resource)}",
+                    rest_api=self.rest_api.id, parent_id=resources[parent_path or "/"],
+                    path_part=part, opts=child(self))
+                resources[route.resource] = resource.id
+            proxy = route.resource.endswith("{proxy+}")
+            method = aws.apigateway.Method(
+                f"{name}-any-{_slug(route.resource)}",
+                rest_api=self.rest_api.id,
+                resource_id=resources[route.resource],
+                http_method="ANY",
+                authorization=route.authorization,
+                authorizer_id=self.authorizer.id if route.authorization == CUSTOM else None,
+                request_parameters={"method.request.path.proxy": True} if proxy else None,
+                opts=child(self))
+            target = route.resource.replace("{proxy+}", "{proxy}")
+            params = integration_headers(route.authorization)
+            if proxy:
+                params["integration.request.path.proxy"] = "method.request.path.proxy"
+            integration = aws.apigateway.Integration(
+                f"{name}-to-mlflow-{_slug(route.resource)}",
+                rest_api=self.rest_api.id,
+                resource_id=resources[route.resource],
+                http_method=method.http_method,
+                type="HTTP_PROXY",
+                integration_http_method="ANY",
+                uri=pulumi.Output.concat("http://", args.nlb_dns_name, target),
+                connection_type="VPC_LINK",
+                connection_id=self.vpc_link.id,
+                request_parameters=params,
+                timeout_milliseconds=INTEGRATION_TIMEOUT_MS,
+                opts=child(self))
+            self.methods.append(method)
+            self.integrations.append(integration)
+
+        # API Gateway needs an account-level role to write logs to CloudWatch.
+        self.cloudwatch_role = aws.iam.Role(
+            f"{name}-cloudwatch", assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
+            opts=child(self))
+        aws.iam.RolePolicyAttachment(
+            f"{name}-cloudwatch", role=self.cloudwatch_role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+            opts=child(self))
+        self.account = aws.apigateway.Account(
+            f"{name}-account", cloudwatch_role_arn=self.cloudwatch_role.arn, opts=child(self))
+        self.access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs", retention_in_days=args.log_retention_days, opts=child(self))
+
+        # A new deployment whenever a route, integration, authorizer or the policy changes.
+        fingerprint = pulumi.Output.json_dumps({
+            "routes": [[r.resource, r.authorization] for r in EDGE_ROUTES],
+            "headers": IDENTITY_HEADERS,
+            "timeout": INTEGRATION_TIMEOUT_MS,
+            "methods": [m.id for m in self.methods],
+            "integrations": [i.id for i in self.integrations],
+            "uri": args.nlb_dns_name,
+            "authorizer": [self.authorizer.id, args.authorizer_cache_ttl],
+            "policy": self.policy.policy,
+        }).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
+        self.deployment = aws.apigateway.Deployment(
+            f"{name}-deployment",
+            rest_api=self.rest_api.id,
+            triggers={"redeployment": fingerprint},
+            opts=child(self, depends_on=self.methods + self.integrations + [self.policy]))
+        self.stage = aws.apigateway.Stage(
+            f"{name}-stage",
+            rest_api=self.rest_api.id,
+            deployment=self.deployment.id,
+            stage_name=STAGE,
+            access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
+                destination_arn=self.access_logs.arn, format=access_log_format()),
+            opts=child(self, depends_on=[self.account]))
+        self.method_settings = aws.apigateway.MethodSettings(
+            f"{name}-settings",
+            rest_api=self.rest_api.id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                metrics_enabled=True,
+                logging_level="ERROR",
+                data_trace_enabled=False,  # would log request bodies: tokens, params, secrets
+                throttling_rate_limit=args.throttle_rate_limit,
+                throttling_burst_limit=args.throttle_burst_limit),
+            opts=child(self))
+
+        self.url = self.stage.invoke_url
+        self.rest_api_id = self.rest_api.id
+        self.api_arn = pulumi.Output.concat(self.rest_api.execution_arn, "/", STAGE)
+        self.register_outputs({"url": self.url, "api_arn": self.api_arn})

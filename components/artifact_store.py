@@ -1,0 +1,158 @@
+"""The artifact store: an S3 bucket encrypted with its own KMS key, versioned, private, TLS-only,
+logged to a second bucket, and readable only by the tracking server and the access roles."""
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from ._util import child, data_resource, policy_json, type_token
+
+# Objects the admitted principals use; the deployer manages the bucket, never its objects.
+OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
+                  "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+KEY_USE_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+
+
+@dataclass
+class ArtifactStoreArgs:
+    account_id: str
+    # The principals that may touch artifact objects and use the key: the tracking server's
+    # task role and the central access roles. Nobody else, whatever their IAM policies say.
+    admitted_role_arns: list = field(default_factory=list)
+    noncurrent_version_days: int = 90
+    protect: bool = True
+
+
+def _tls_only(bucket_arn):
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _private_bucket(name, parent, sse, protect):
+    """A bucket with every public access blocked, owner-enforced objects and encryption."""
+    bucket = aws.s3.Bucket(name, force_destroy=False, opts=data_resource(parent, protect))
+    aws.s3.BucketPublicAccessBlock(
+        name, bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+        ignore_public_acls=True, restrict_public_buckets=True, opts=child(parent))
+    aws.s3.BucketOwnershipControls(
+        name, bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=child(parent))
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        name, bucket=bucket.id, rules=[sse], opts=child(parent))
+    aws.s3.BucketVersioning(
+        name, bucket=bucket.id,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+            status="Enabled"),
+        opts=child(parent))
+    return bucket
+
+
+class ArtifactStore(pulumi.ComponentResource):
+    bucket_name: pulumi.Output
+    bucket_arn: pulumi.Output
+    key_arn: pulumi.Output
+
+    def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions = None):
+        super().__init__(type_token("artifact_store", "ArtifactStore"), name, None, opts)
+        root = f"arn:aws:iam::{args.account_id}:root"
+        admitted = args.admitted_role_arns
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description="MLflow artifacts",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=policy_json([
+                # Without the account statement a key can become unmanageable for good.
+                {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root},
+                 "Action": "kms:*", "Resource": "*"},
+                # Conditions, not principals, name the roles: KMS rejects a policy whose principal
+                # does not exist yet, and the roles' own policies need this key's ARN.
+                {"Sid": "AdmittedRolesUseTheKey", "Effect": "Allow",
+                 "Principal": {"AWS": root}, "Action": KEY_USE_ACTIONS + ["kms:DescribeKey"],
+                 "Resource": "*", "Condition": {"ArnEquals": {"aws:PrincipalArn": admitted}}},
+                {"Sid": "NobodyElseUsesTheKey", "Effect": "Deny", "Principal": "*",
+                 "Action": KEY_USE_ACTIONS, "Resource": "*",
+                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admitted}}},
+            ]),
+            opts=data_resource(self, args.protect),
+        )
+        aws.kms.Alias(f"{name}-key", name=f"alias/{name}-artifacts", target_key_id=self.key.key_id,
+                      opts=child(self))
+
+        # Server access logs go to a bucket of their own (S3 cannot log to an SSE-KMS bucket).
+        self.log_bucket = _private_bucket(
+            f"{name}-access-logs", self,
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.
+                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256")),
+            args.protect)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-access-logs", bucket=self.log_bucket.id,
+            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-logs", status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=365),
+                noncurrent_version_expiration=aws.s3.
+                BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=30),
+            )],
+            opts=child(self))
+        aws.s3.BucketPolicy(
+            f"{name}-access-logs", bucket=self.log_bucket.id,
+            policy=policy_json([
+                _tls_only(self.log_bucket.arn),
+                {"Sid": "S3ServerAccessLogs", "Effect": "Allow",
+                 "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+                 "Resource": pulumi.Output.concat(self.log_bucket.arn, "/*"),
+                 "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}},
+            ]),
+            opts=child(self))
+
+        self.bucket = _private_bucket(
+            f"{name}-artifacts", self,
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.
+                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms", kms_master_key_id=self.key.arn),
+                bucket_key_enabled=True),
+            args.protect)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-artifacts", bucket=self.bucket.id,
+            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="noncurrent-versions", status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                noncurrent_version_expiration=aws.s3.
+                BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=args.noncurrent_version_days),
+                abort_incomplete_multipart_upload=aws.s3.
+                BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=7),
+            )],
+            opts=child(self))
+        aws.s3.BucketLogging(
+            f"{name}-artifacts", bucket=self.bucket.id, target_bucket=self.log_bucket.id,
+            target_prefix="artifacts/", opts=child(self))
+        self.bucket_policy = aws.s3.BucketPolicy(
+            f"{name}-artifacts", bucket=self.bucket.id,
+            policy=policy_json([
+                _tls_only(self.bucket.arn),
+                {"Sid": "OnlyAdmittedRolesTouchObjects", "Effect": "Deny", "Principal": "*",
+                 "Action": OBJECT_ACTIONS,
+                 "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
+                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admitted}}},
+            ]),
+            opts=child(self))
+
+        self.bucket_name = self.bucket.bucket
+        self.bucket_arn = self.bucket.arn
+        self.key_arn = self.key.arn
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn,
+                               "key_arn": self.key_arn})

@@ -1,0 +1,97 @@
+"""The central account: network, artifact store, database, tracking server, identity, the API
+and the team access roles, wired together. Reads like the architecture diagram."""
+
+from pathlib import Path
+
+import pulumi
+
+from authorizer.build import build_archive
+from roles import authorizer_rules
+
+from ._util import type_token
+from .api import AUTHORIZER_ARCH, AUTHORIZER_RUNTIME, STAGE, Api, ApiArgs
+from .artifact_store import ArtifactStore, ArtifactStoreArgs
+from .config import CentralConfig
+from .database import Database, DatabaseArgs
+from .identity import Identity, IdentityArgs
+from .network import Network, NetworkArgs
+from .team_access import TeamAccess, TeamAccessArgs, planned_role_arns
+from .tracking_server import TrackingServer, TrackingServerArgs
+
+BUILD_DIR = Path(__file__).resolve().parent.parent / "build" / "authorizer"
+
+
+def authorizer_archive() -> pulumi.FileArchive:
+    """The authorizer's zip, compiled from `roles` now, for the Lambda runtime we deploy."""
+    path = build_archive(authorizer_rules(), BUILD_DIR,
+                         python=AUTHORIZER_RUNTIME.removeprefix("python"), arch=AUTHORIZER_ARCH)
+    return pulumi.FileArchive(str(path))
+
+
+class CentralAccount(pulumi.ComponentResource):
+    def __init__(self, name: str, config: CentralConfig, opts: pulumi.ResourceOptions = None,
+                 authorizer_code: pulumi.Archive = None):
+        super().__init__(type_token("central_account", "CentralAccount"), name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        task_role_name = f"{name}-tracking-server-task"
+        task_role_arn = f"arn:aws:iam::{config.account_id}:role/{task_role_name}"
+
+        self.network = Network(f"{name}-network", NetworkArgs(
+            region=config.region, cidr=config.network.cidr,
+            availability_zones=config.network.availability_zones, nat=config.network.nat),
+            child)
+        self.artifacts = ArtifactStore(f"{name}-store", ArtifactStoreArgs(
+            account_id=config.account_id,
+            admitted_role_arns=[task_role_arn] + planned_role_arns(config.account_id,
+                                                                   config.teams),
+            protect=config.protect), child)
+        self.database = Database(f"{name}-db", DatabaseArgs(
+            account_id=config.account_id, vpc_id=self.network.vpc_id,
+            subnet_ids=self.network.app_subnet_ids,
+            min_capacity=config.database.min_capacity, max_capacity=config.database.max_capacity,
+            backup_retention_days=config.database.backup_retention_days,
+            protect=config.protect), child)
+        self.tracking_server = TrackingServer(f"{name}-server", TrackingServerArgs(
+            account_id=config.account_id, region=config.region,
+            vpc_id=self.network.vpc_id, vpc_cidr=config.network.cidr,
+            subnet_ids=self.network.app_subnet_ids, task_role_name=task_role_name,
+            artifact_bucket_name=self.artifacts.bucket_name,
+            artifact_bucket_arn=self.artifacts.bucket_arn,
+            artifact_key_arn=self.artifacts.key_arn,
+            database_endpoint=self.database.endpoint,
+            database_secret_arn=self.database.secret_arn,
+            database_key_arn=self.database.key_arn,
+            database_security_group_id=self.database.security_group_id,
+            cpu=config.tracking_server.cpu, memory=config.tracking_server.memory,
+            desired_count=config.tracking_server.desired_count,
+            max_count=config.tracking_server.max_count,
+            log_retention_days=config.log_retention_days), child)
+        self.identity = Identity(f"{name}-identity", IdentityArgs(
+            group_levels=config.group_levels, mfa=config.mfa, protect=config.protect), child)
+        self.api = Api(f"{name}-edge", ApiArgs(
+            account_id=config.account_id, region=config.region,
+            nlb_arn=self.tracking_server.nlb_arn,
+            nlb_dns_name=self.tracking_server.nlb_dns_name,
+            authorizer_code=authorizer_code or authorizer_archive(),
+            user_pool_id=self.identity.user_pool_id,
+            app_client_ids=[self.identity.client_id],
+            group_levels=config.group_levels,
+            authorizer_cache_ttl=config.api.authorizer_cache_ttl,
+            throttle_rate_limit=config.api.throttle_rate_limit,
+            throttle_burst_limit=config.api.throttle_burst_limit,
+            log_retention_days=config.log_retention_days), child)
+        self.team_access = TeamAccess(f"{name}-access", TeamAccessArgs(
+            account_id=config.account_id, region=config.region, teams=config.teams,
+            api_arn=self.api.api_arn, artifact_bucket_arn=self.artifacts.bucket_arn,
+            artifact_key_arn=self.artifacts.key_arn, stage=STAGE), child)
+
+        self.outputs = {
+            "apiUrl": self.api.url,
+            "apiArn": self.api.api_arn,
+            "userPoolId": self.identity.user_pool_id,
+            "userPoolClientId": self.identity.client_id,
+            "accessRoleArns": self.team_access.role_arns,
+            "artifactBucket": self.artifacts.bucket_name,
+            "trackingServerTaskRoleArn": self.tracking_server.task_role_arn,
+        }
+        self.register_outputs(self.outputs)

@@ -1,0 +1,270 @@
+"""Typed stack configuration, checked before anything is created.
+
+Every error names the config key and says what is expected, so a bad `Pulumi.<stack>.yaml`
+fails `pulumi preview` at once instead of half-way through a deployment.
+"""
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from roles import LEVELS
+
+NAMESPACE = "mlflow-landing-zone"
+ACCOUNT_TYPES = ("central", "datascience")
+NAT_STRATEGIES = ("none", "single", "one-per-az")
+MFA_MODES = ("OFF", "OPTIONAL", "ON")
+FARGATE_SIZES = {256: (512, 1024, 2048), 512: tuple(range(1024, 4097, 1024)),
+                 1024: tuple(range(2048, 8193, 1024)), 2048: tuple(range(4096, 16385, 1024)),
+                 4096: tuple(range(8192, 30721, 1024))}
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+
+class ConfigError(ValueError):
+    """A stack config value is missing or wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    account_id: str
+    levels: tuple
+
+
+@dataclass(frozen=True)
+class Network:
+    cidr: str = "10.40.0.0/16"
+    availability_zones: int = 2
+    nat: str = "single"
+
+
+@dataclass(frozen=True)
+class TrackingServerSize:
+    cpu: int = 1024
+    memory: int = 2048
+    desired_count: int = 2
+    max_count: int = 4
+
+
+@dataclass(frozen=True)
+class DatabaseSize:
+    min_capacity: float = 0.5
+    max_capacity: float = 4.0
+    backup_retention_days: int = 14
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    throttle_rate_limit: float = 100.0
+    throttle_burst_limit: int = 200
+    authorizer_cache_ttl: int = 300
+
+
+@dataclass(frozen=True)
+class CentralConfig:
+    region: str
+    account_id: str
+    teams: tuple
+    group_levels: dict
+    network: Network = field(default_factory=Network)
+    tracking_server: TrackingServerSize = field(default_factory=TrackingServerSize)
+    database: DatabaseSize = field(default_factory=DatabaseSize)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    mfa: str = "OPTIONAL"
+    log_retention_days: int = 90
+    protect: bool = True  # data resources (bucket, key, database, user pool) refuse deletion
+    account_type: str = "central"
+
+
+class _Reader:
+    """Reads one config object, naming each key by its full path in errors."""
+
+    def __init__(self, data, path: str):
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must be an object (a YAML mapping), got {_kind(data)}")
+        self.data, self.path = data, path
+        self.seen = set()
+
+    def key(self, name):
+        return f"{self.path}.{name}"
+
+    def get(self, name, kind, default=None, required=False):
+        self.seen.add(name)
+        if name not in self.data or self.data[name] is None:
+            if required:
+                raise ConfigError(f"{self.key(name)} is required ({_describe(kind)})")
+            return default
+        value = self.data[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+            raise ConfigError(f"{self.key(name)} must be {_describe(kind)}, got {_kind(value)}")
+        return value
+
+    def finish(self):
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise ConfigError(f"{self.path} has unknown keys: {', '.join(unknown)}")
+
+
+def _describe(kind):
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+            list: "a list", dict: "an object"}[kind]
+
+
+def _kind(value):
+    return type(value).__name__ if value is not None else "nothing"
+
+
+def _account_id(value, key):
+    if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
+        raise ConfigError(f"{key} must be a 12-digit AWS account id in quotes, got {value!r}")
+    return value
+
+
+def _one_of(value, choices, key):
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    return value
+
+
+def _between(value, low, high, key):
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _levels(value, key):
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key} must be a non-empty list of levels ({', '.join(LEVELS)})")
+    for level in value:
+        _one_of(level, LEVELS, key)
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{key} names a level twice")
+    return tuple(level for level in LEVELS if level in value)
+
+
+def _teams(value, key):
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list of teams")
+    teams, names = [], set()
+    for i, raw in enumerate(value):
+        r = _Reader(raw, f"{key}[{i}]")
+        name = r.get("name", str, required=True)
+        if not _TEAM_NAME.match(name):
+            raise ConfigError(f"{r.key('name')} must be 2-32 lowercase letters, digits and "
+                              f"dashes, starting with a letter, got {name!r}")
+        if name in names:
+            raise ConfigError(f"{r.key('name')}: team {name!r} is listed twice")
+        names.add(name)
+        account = _account_id(r.get("accountId", str, required=True), r.key("accountId"))
+        levels = _levels(r.get("levels", list, required=True), r.key("levels"))
+        r.finish()
+        teams.append(Team(name, account, levels))
+    return tuple(teams)
+
+
+def _group_levels(value, key):
+    if value is None:
+        return {"admins": "admin", "model-approvers": "model-approver",
+                "contributors": "contributor", "readers": "reader"}
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"{key} must map Cognito group names to levels")
+    for group, level in value.items():
+        _one_of(level, LEVELS, f"{key}.{group}")
+    return dict(value)
+
+
+def _region(value, key):
+    if not _REGION.match(value):
+        raise ConfigError(f"{key} must be an AWS region such as us-east-1, got {value!r}")
+    return value
+
+
+def parse_central(raw, region) -> CentralConfig:
+    key = f"{NAMESPACE}:central"
+    r = _Reader(raw, key)
+    region = _region(region or "", "aws:region")
+    account_id = _account_id(r.get("accountId", str, required=True), r.key("accountId"))
+    teams = _teams(r.get("teams", list, default=[]), r.key("teams"))
+    groups = _group_levels(r.get("cognitoGroups", dict), r.key("cognitoGroups"))
+
+    n = _Reader(r.get("network", dict, default={}), r.key("network"))
+    cidr = n.get("cidr", str, default=Network.cidr)
+    try:
+        net = ipaddress.ip_network(cidr)
+    except ValueError:
+        raise ConfigError(f"{n.key('cidr')} must be an IPv4 CIDR block such as 10.40.0.0/16, "
+                          f"got {cidr!r}") from None
+    if net.version != 4 or not 16 <= net.prefixlen <= 24:
+        raise ConfigError(f"{n.key('cidr')} must be an IPv4 block from /16 to /24, got {cidr!r}")
+    network = Network(
+        cidr=str(net),
+        availability_zones=_between(n.get("availabilityZones", int, default=2), 2, 3,
+                                    n.key("availabilityZones")),
+        nat=_one_of(n.get("natGateways", str, default="single"), NAT_STRATEGIES,
+                    n.key("natGateways")),
+    )
+    n.finish()
+
+    t = _Reader(r.get("trackingServer", dict, default={}), r.key("trackingServer"))
+    cpu = _one_of(t.get("cpu", int, default=1024), tuple(FARGATE_SIZES), t.key("cpu"))
+    memory = _one_of(t.get("memory", int, default=2048), FARGATE_SIZES[cpu], t.key("memory"))
+    desired = _between(t.get("desiredCount", int, default=2), 2, 20, t.key("desiredCount"))
+    maximum = _between(t.get("maxCount", int, default=max(4, desired)), desired, 50,
+                       t.key("maxCount"))
+    t.finish()
+
+    d = _Reader(r.get("database", dict, default={}), r.key("database"))
+    min_acu = _between(d.get("minCapacity", float, default=0.5), 0.0, 256.0, d.key("minCapacity"))
+    max_acu = _between(d.get("maxCapacity", float, default=4.0), max(min_acu, 1.0), 256.0,
+                       d.key("maxCapacity"))
+    retention = _between(d.get("backupRetentionDays", int, default=14), 7, 35,
+                         d.key("backupRetentionDays"))
+    d.finish()
+
+    a = _Reader(r.get("api", dict, default={}), r.key("api"))
+    api = ApiSettings(
+        throttle_rate_limit=_between(a.get("throttleRateLimit", float, default=100.0), 1, 10_000,
+                                     a.key("throttleRateLimit")),
+        throttle_burst_limit=_between(a.get("throttleBurstLimit", int, default=200), 1, 5_000,
+                                      a.key("throttleBurstLimit")),
+        authorizer_cache_ttl=_between(a.get("authorizerCacheTtl", int, default=300), 0, 3600,
+                                      a.key("authorizerCacheTtl")),
+    )
+    a.finish()
+
+    config = CentralConfig(
+        region=region,
+        account_id=account_id,
+        teams=teams,
+        group_levels=groups,
+        network=network,
+        tracking_server=TrackingServerSize(cpu, memory, desired, maximum),
+        database=DatabaseSize(min_acu, max_acu, retention),
+        api=api,
+        mfa=_one_of(r.get("mfa", str, default="OPTIONAL"), MFA_MODES, r.key("mfa")),
+        log_retention_days=_one_of(
+            r.get("logRetentionDays", int, default=90),
+            (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+             2557, 2922, 3288, 3653), r.key("logRetentionDays")),
+        protect=r.get("protect", bool, default=True),
+    )
+    r.finish()
+    return config
+
+
+def load(get_object, get, region):
+    """The stack's typed config. `get_object(name)`/`get(name)` read `mlflow-landing-zone:*`."""
+    account_type = get("accountType")
+    if account_type is None:
+        raise ConfigError(f"{NAMESPACE}:accountType is required (one of central, datascience)")
+    _one_of(account_type, ACCOUNT_TYPES, f"{NAMESPACE}:accountType")
+    raw = get_object(account_type)
+    if raw is None:
+        raise ConfigError(f"{NAMESPACE}:{account_type} is required for a {account_type} stack")
+    if account_type == "central":
+        return parse_central(raw, region)
+    raise ConfigError("the datascience stack is not implemented yet")

@@ -1,0 +1,101 @@
+"""MLflow's backend store: Aurora Serverless v2 PostgreSQL, private, encrypted, backed up, with
+its master password generated and kept by AWS in Secrets Manager."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from ._util import child, data_resource, type_token
+
+ENGINE = "aurora-postgresql"
+# Pinned: a minor upgrade is a deliberate change in a pull request, not a surprise at apply.
+ENGINE_VERSION = "16.6"
+PARAMETER_FAMILY = "aurora-postgresql16"
+DATABASE_NAME = "mlflow"
+MASTER_USERNAME = "mlflow"
+PORT = 5432
+
+
+@dataclass
+class DatabaseArgs:
+    account_id: str
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list]
+    min_capacity: float = 0.5
+    max_capacity: float = 4.0
+    backup_retention_days: int = 14
+    protect: bool = True  # deletion protection, a final snapshot, and Pulumi's protect
+
+
+class Database(pulumi.ComponentResource):
+    endpoint: pulumi.Output
+    secret_arn: pulumi.Output
+    security_group_id: pulumi.Output
+    key_arn: pulumi.Output
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions = None):
+        super().__init__(type_token("database", "Database"), name, None, opts)
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description="MLflow database storage and master secret",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=data_resource(self, args.protect),
+        )
+        self.subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets", subnet_ids=args.subnet_ids, opts=child(self))
+        # No ingress here: the tracking server adds the one rule that admits its own group.
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg", vpc_id=args.vpc_id,
+            description="MLflow database; ingress only from the tracking server",
+            opts=child(self))
+        self.parameters = aws.rds.ClusterParameterGroup(
+            f"{name}-params",
+            family=PARAMETER_FAMILY,
+            description="MLflow: TLS required for every connection",
+            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
+            opts=child(self),
+        )
+        self.cluster = aws.rds.Cluster(
+            f"{name}-cluster",
+            engine=ENGINE,
+            engine_mode="provisioned",  # Serverless v2; v1 ("serverless") is end-of-life
+            engine_version=ENGINE_VERSION,
+            database_name=DATABASE_NAME,
+            master_username=MASTER_USERNAME,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=self.key.key_id,
+            storage_encrypted=True,
+            kms_key_id=self.key.arn,
+            serverlessv2_scaling_configuration=aws.rds.ClusterServerlessv2ScalingConfigurationArgs(
+                min_capacity=args.min_capacity, max_capacity=args.max_capacity),
+            db_subnet_group_name=self.subnet_group.name,
+            db_cluster_parameter_group_name=self.parameters.name,
+            vpc_security_group_ids=[self.security_group.id],
+            port=PORT,
+            backup_retention_period=args.backup_retention_days,
+            preferred_backup_window="03:00-04:00",
+            copy_tags_to_snapshot=True,
+            deletion_protection=args.protect,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{name}-final",
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            opts=data_resource(self, args.protect),
+        )
+        self.instance = aws.rds.ClusterInstance(
+            f"{name}-writer",
+            cluster_identifier=self.cluster.id,
+            instance_class="db.serverless",
+            engine=ENGINE,
+            engine_version=ENGINE_VERSION,
+            publicly_accessible=False,
+            db_subnet_group_name=self.subnet_group.name,
+            opts=child(self),
+        )
+        self.endpoint = self.cluster.endpoint
+        self.secret_arn = self.cluster.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.security_group_id = self.security_group.id
+        self.key_arn = self.key.arn
+        self.register_outputs({"endpoint": self.endpoint, "secret_arn": self.secret_arn,
+                               "security_group_id": self.security_group_id})

@@ -1,0 +1,72 @@
+"""Browser identity: a Cognito user pool the platform team fills (no self sign-up), one group
+per level, and an app client for the UI (public: no secret; SRP and refresh flows)."""
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from ._util import child, data_resource, type_token
+
+MIN_PASSWORD_LENGTH = 14
+
+
+@dataclass
+class IdentityArgs:
+    group_levels: dict = field(default_factory=dict)  # Cognito group name -> level
+    mfa: str = "OPTIONAL"  # OFF, OPTIONAL or ON (TOTP)
+    protect: bool = True
+    token_minutes: int = 60
+
+
+class Identity(pulumi.ComponentResource):
+    user_pool_id: pulumi.Output
+    user_pool_arn: pulumi.Output
+    client_id: pulumi.Output
+
+    def __init__(self, name: str, args: IdentityArgs, opts: pulumi.ResourceOptions = None):
+        super().__init__(type_token("identity", "Identity"), name, None, opts)
+        mfa_on = args.mfa != "OFF"
+        self.user_pool = aws.cognito.UserPool(
+            f"{name}-users",
+            admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(
+                allow_admin_create_user_only=True),  # no self sign-up
+            password_policy=aws.cognito.UserPoolPasswordPolicyArgs(
+                minimum_length=MIN_PASSWORD_LENGTH, require_lowercase=True,
+                require_uppercase=True, require_numbers=True, require_symbols=True,
+                temporary_password_validity_days=3),
+            mfa_configuration=args.mfa,
+            software_token_mfa_configuration=(
+                aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(enabled=True)
+                if mfa_on else None),
+            account_recovery_setting=aws.cognito.UserPoolAccountRecoverySettingArgs(
+                recovery_mechanisms=[aws.cognito.UserPoolAccountRecoverySettingRecoveryMechanismArgs(
+                    name="verified_email", priority=1)]),
+            auto_verified_attributes=["email"],
+            deletion_protection="ACTIVE" if args.protect else "INACTIVE",
+            opts=data_resource(self, args.protect),
+        )
+        self.groups = {
+            group: aws.cognito.UserGroup(
+                f"{name}-{group}", name=group, user_pool_id=self.user_pool.id,
+                description=f"MLflow {level}", opts=child(self))
+            for group, level in args.group_levels.items()
+        }
+        self.client = aws.cognito.UserPoolClient(
+            f"{name}-ui",
+            user_pool_id=self.user_pool.id,
+            generate_secret=False,  # a browser cannot keep a secret
+            explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            prevent_user_existence_errors="ENABLED",
+            enable_token_revocation=True,
+            access_token_validity=args.token_minutes,
+            id_token_validity=args.token_minutes,
+            refresh_token_validity=12,
+            token_validity_units=aws.cognito.UserPoolClientTokenValidityUnitsArgs(
+                access_token="minutes", id_token="minutes", refresh_token="hours"),
+            opts=child(self),
+        )
+        self.user_pool_id = self.user_pool.id
+        self.user_pool_arn = self.user_pool.arn
+        self.client_id = self.client.id
+        self.register_outputs({"user_pool_id": self.user_pool_id, "client_id": self.client_id})

@@ -1,0 +1,82 @@
+"""The central account's network: private subnets in several AZs, and the VPC endpoints that
+let the tracking server run with NAT turned off."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+
+from ._util import child, type_token
+
+# What a Fargate task of the tracking server calls besides S3: pulling its image (ECR API and
+# registry), writing logs, and reading the database secret at start.
+INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
+_NAT = {
+    "none": awsx.ec2.NatGatewayStrategy.NONE,
+    "single": awsx.ec2.NatGatewayStrategy.SINGLE,
+    "one-per-az": awsx.ec2.NatGatewayStrategy.ONE_PER_AZ,
+}
+
+
+@dataclass
+class NetworkArgs:
+    region: str
+    cidr: str = "10.40.0.0/16"
+    availability_zones: int = 2
+    # "single" costs one NAT gateway; "none" relies on the endpoints alone (no internet at all,
+    # so MLflow cannot reach model providers); "one-per-az" survives an AZ failure.
+    nat: str = "single"
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output
+    app_subnet_ids: pulumi.Output
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions = None):
+        super().__init__(type_token("network", "Network"), name, None, opts)
+        if args.nat == "none":
+            # No NAT: isolated subnets only, reached through the endpoints below.
+            specs = [awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.ISOLATED, cidr_mask=20)]
+        else:
+            specs = [awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PRIVATE, cidr_mask=20),
+                     awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PUBLIC, cidr_mask=24)]
+        self.vpc = awsx.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            number_of_availability_zones=args.availability_zones,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
+            subnet_specs=specs,
+            nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=_NAT[args.nat]),
+            # S3 is a gateway endpoint (free) on the subnets' route tables.
+            vpc_endpoint_specs=[awsx.ec2.VpcEndpointSpecArgs(
+                service_name=f"com.amazonaws.{args.region}.s3", vpc_endpoint_type="Gateway")],
+            opts=child(self),
+        )
+        self.vpc_id = self.vpc.vpc_id
+        self.app_subnet_ids = (self.vpc.isolated_subnet_ids if args.nat == "none"
+                               else self.vpc.private_subnet_ids)
+        self.endpoint_security_group = aws.ec2.SecurityGroup(
+            f"{name}-endpoints",
+            vpc_id=self.vpc_id,
+            description="HTTPS from inside the VPC to the interface endpoints",
+            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=443, to_port=443,
+                                                      cidr_blocks=[args.cidr])],
+            opts=child(self),
+        )
+        self.endpoints = [
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service.replace('.', '-')}",
+                vpc_id=self.vpc_id,
+                service_name=f"com.amazonaws.{args.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=self.app_subnet_ids,
+                security_group_ids=[self.endpoint_security_group.id],
+                opts=child(self),
+            )
+            for service in INTERFACE_ENDPOINT_SERVICES
+        ]
+        self.register_outputs({"vpc_id": self.vpc_id, "app_subnet_ids": self.app_subnet_ids})

@@ -1,0 +1,230 @@
+"""The tracking server: MLflow on ECS Fargate, two or more tasks across AZs behind an internal
+NLB, scaling on CPU, logging to CloudWatch."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+
+from ._util import assume_role_policy, child, policy_json, type_token
+from .database import DATABASE_NAME, MASTER_USERNAME, PORT as DB_PORT
+
+IMAGE_DIR = Path(__file__).resolve().parent / "mlflow_image"
+CONTAINER = "mlflow"
+CONTAINER_PORT = 5000
+LISTENER_PORT = 80
+
+
+@dataclass
+class TrackingServerArgs:
+    account_id: str
+    region: str
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    subnet_ids: pulumi.Input[list]
+    task_role_name: str  # fixed, so the bucket and key policies can name it up front
+    artifact_bucket_name: pulumi.Input[str]
+    artifact_bucket_arn: pulumi.Input[str]
+    artifact_key_arn: pulumi.Input[str]
+    database_endpoint: pulumi.Input[str]
+    database_secret_arn: pulumi.Input[str]
+    database_key_arn: pulumi.Input[str]
+    database_security_group_id: pulumi.Input[str]
+    cpu: int = 1024
+    memory: int = 2048
+    desired_count: int = 2
+    max_count: int = 4
+    log_retention_days: int = 90
+    target_cpu_percent: float = 60.0
+
+
+def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns):
+    """The task's one container; the database password comes in only as an ECS secret."""
+    return [{
+        "name": CONTAINER,
+        "image": image,
+        "essential": True,
+        "portMappings": [{"containerPort": CONTAINER_PORT, "protocol": "tcp"}],
+        "environment": [
+            {"name": "DB_HOST", "value": db_host},
+            {"name": "DB_PORT", "value": str(DB_PORT)},
+            {"name": "DB_NAME", "value": DATABASE_NAME},
+            {"name": "DB_USER", "value": MASTER_USERNAME},
+            {"name": "MLFLOW_DEFAULT_ARTIFACT_ROOT", "value": f"s3://{bucket}/artifacts"},
+            # API Gateway's VPC link sends the NLB's name as Host; /health is exempt.
+            {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": f"{nlb_dns},{nlb_dns}:{LISTENER_PORT}"},
+        ],
+        "secrets": [{"name": "DB_PASSWORD", "valueFrom": f"{secret_arn}:password::"}],
+        "readonlyRootFilesystem": False,
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": log_group, "awslogs-region": region,
+            "awslogs-stream-prefix": CONTAINER}},
+    }]
+
+
+class TrackingServer(pulumi.ComponentResource):
+    nlb_arn: pulumi.Output
+    nlb_dns_name: pulumi.Output
+    task_role_arn: pulumi.Output
+    security_group_id: pulumi.Output
+
+    def __init__(self, name: str, args: TrackingServerArgs, opts: pulumi.ResourceOptions = None):
+        super().__init__(type_token("tracking_server", "TrackingServer"), name, None, opts)
+        self.repository = aws.ecr.Repository(
+            f"{name}-image",
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                scan_on_push=True),
+            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(
+                encryption_type="KMS")],
+            opts=child(self))
+        self.image = awsx.ecr.Image(
+            f"{name}-image",
+            repository_url=self.repository.repository_url,
+            context=str(IMAGE_DIR),
+            platform="linux/amd64",
+            opts=child(self))
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", retention_in_days=args.log_retention_days, opts=child(self))
+
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg", vpc_id=args.vpc_id,
+            description="MLflow tasks: the NLB (inside the VPC) on the container port",
+            ingress=[aws.ec2.SecurityGroupIngressArgs(
+                protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
+                cidr_blocks=[args.vpc_cidr])],
+            egress=[aws.ec2.SecurityGroupEgressArgs(
+                protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"])],
+            opts=child(self))
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-to-database",
+            security_group_id=args.database_security_group_id,
+            referenced_security_group_id=self.security_group.id,
+            ip_protocol="tcp", from_port=DB_PORT, to_port=DB_PORT,
+            description="MLflow tasks to PostgreSQL",
+            opts=child(self))
+
+        self.execution_role = aws.iam.Role(
+            f"{name}-execution", assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+            opts=child(self))
+        aws.iam.RolePolicyAttachment(
+            f"{name}-execution", role=self.execution_role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+            opts=child(self))
+        aws.iam.RolePolicy(
+            f"{name}-execution-secret", role=self.execution_role.id,
+            policy=policy_json([
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                 "Resource": args.database_secret_arn},
+                {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": args.database_key_arn},
+            ]),
+            opts=child(self))
+
+        self.task_role = aws.iam.Role(
+            f"{name}-task", name=args.task_role_name,
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}]}),
+            opts=child(self))
+        aws.iam.RolePolicy(
+            f"{name}-task-artifacts", role=self.task_role.id,
+            policy=policy_json([
+                {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                 "Resource": args.artifact_bucket_arn},
+                {"Effect": "Allow",
+                 "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
+                            "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                 "Resource": pulumi.Output.concat(args.artifact_bucket_arn, "/*")},
+                {"Effect": "Allow",
+                 "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                 "Resource": args.artifact_key_arn},
+            ]),
+            opts=child(self))
+
+        self.nlb = aws.lb.LoadBalancer(
+            f"{name}-nlb", internal=True, load_balancer_type="network",
+            subnets=args.subnet_ids, enable_cross_zone_load_balancing=True, opts=child(self))
+        self.target_group = aws.lb.TargetGroup(
+            f"{name}-tg", port=CONTAINER_PORT, protocol="TCP", target_type="ip",
+            vpc_id=args.vpc_id, deregistration_delay=30,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                protocol="HTTP", path="/health", port="traffic-port", matcher="200",
+                healthy_threshold=2, unhealthy_threshold=3, interval=15),
+            opts=child(self))
+        self.listener = aws.lb.Listener(
+            f"{name}-listener", load_balancer_arn=self.nlb.arn, port=LISTENER_PORT, protocol="TCP",
+            default_actions=[aws.lb.ListenerDefaultActionArgs(
+                type="forward", target_group_arn=self.target_group.arn)],
+            opts=child(self))
+
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            opts=child(self))
+        definitions = pulumi.Output.all(
+            self.image.image_uri, self.log_group.name, args.artifact_bucket_name,
+            args.database_endpoint, args.database_secret_arn, self.nlb.dns_name,
+        ).apply(lambda v: json.dumps(container_definitions(
+            v[0], args.region, v[1], v[2], v[3], v[4], v[5])))
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=f"{name}-mlflow",
+            cpu=str(args.cpu), memory=str(args.memory),
+            network_mode="awsvpc", requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="X86_64"),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=definitions,
+            opts=child(self))
+        self.service = aws.ecs.Service(
+            f"{name}-service",
+            cluster=self.cluster.arn,
+            task_definition=self.task_definition.arn,
+            desired_count=args.desired_count,
+            launch_type="FARGATE",
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.subnet_ids, security_groups=[self.security_group.id],
+                assign_public_ip=False),
+            load_balancers=[aws.ecs.ServiceLoadBalancerArgs(
+                target_group_arn=self.target_group.arn, container_name=CONTAINER,
+                container_port=CONTAINER_PORT)],
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
+                enable=True, rollback=True),
+            deployment_minimum_healthy_percent=100,
+            health_check_grace_period_seconds=90,
+            propagate_tags="SERVICE",
+            opts=child(self, depends_on=[self.listener]))
+        self.scaling_target = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.concat("service/", self.cluster.name, "/", self.service.name),
+            min_capacity=args.desired_count,
+            max_capacity=args.max_count,
+            opts=child(self))
+        aws.appautoscaling.Policy(
+            f"{name}-cpu",
+            policy_type="TargetTrackingScaling",
+            service_namespace=self.scaling_target.service_namespace,
+            scalable_dimension=self.scaling_target.scalable_dimension,
+            resource_id=self.scaling_target.resource_id,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.
+            PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=args.target_cpu_percent,
+                predefined_metric_specification=aws.appautoscaling.
+                PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization"),
+                scale_in_cooldown=300, scale_out_cooldown=60),
+            opts=child(self))
+
+        self.nlb_arn = self.nlb.arn
+        self.nlb_dns_name = self.nlb.dns_name
+        self.task_role_arn = self.task_role.arn
+        self.security_group_id = self.security_group.id
+        self.register_outputs({"nlb_arn": self.nlb_arn, "nlb_dns_name": self.nlb_dns_name,
+                               "task_role_arn": self.task_role_arn})

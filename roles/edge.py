@@ -1,0 +1,76 @@
+"""The edge: the REST API's routes, who authorizes each, and what the API passes on.
+
+One definition for the API component (`components/api.py`) and the sandbox's local gateway,
+so the two cannot drift.
+"""
+
+from dataclasses import dataclass
+
+AWS_IAM = "AWS_IAM"  # SigV4: SDKs and SageMaker jobs, with the central access roles
+CUSTOM = "CUSTOM"  # the Lambda authorizer: browsers and Cognito tokens
+
+
+@dataclass(frozen=True)
+class EdgeRoute:
+    resource: str  # the API Gateway resource path
+    authorization: str
+
+
+# API Gateway matches the most specific resource: `/api` and everything below it take SigV4,
+# everything else (the UI, /ajax-api, /graphql, /get-artifact, /gateway, /v1/traces) a token.
+EDGE_ROUTES = (
+    EdgeRoute("/", CUSTOM),
+    EdgeRoute("/{proxy+}", CUSTOM),
+    EdgeRoute("/api", AWS_IAM),
+    EdgeRoute("/api/{proxy+}", AWS_IAM),
+)
+
+
+def edge_route(path: str) -> EdgeRoute:
+    """The resource API Gateway would pick for a request path."""
+    if path == "/api" or path.startswith("/api/"):
+        return EDGE_ROUTES[3] if path.startswith("/api/") else EDGE_ROUTES[2]
+    return EDGE_ROUTES[0] if path == "/" else EDGE_ROUTES[1]
+
+
+# Headers the integration sets from API Gateway's context, overwriting whatever a client sent,
+# so MLflow (and its logs) learn who called. Keyed by authorization type.
+IDENTITY_HEADERS = {
+    AWS_IAM: {"X-MLflow-Caller-Arn": "context.identity.userArn"},
+    CUSTOM: {
+        "X-MLflow-User": "context.authorizer.username",
+        "X-MLflow-Levels": "context.authorizer.levels",
+    },
+}
+FORWARDED_IDENTITY_HEADERS = tuple(
+    sorted({h for headers in IDENTITY_HEADERS.values() for h in headers})
+)
+
+# The stage's JSON access-log line: API Gateway's $context variables, one line per request.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "time": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.userArn",
+    "user": "$context.authorizer.username",
+    "levels": "$context.authorizer.levels",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "status": "$context.status",
+    "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency",
+    "error": "$context.error.message",
+}
+
+
+def access_log_format() -> str:
+    """The `accessLogSettings.format` string: a JSON object of $context variables."""
+    return "{" + ",".join(f'"{k}":"{v}"' for k, v in ACCESS_LOG_FIELDS.items()) + "}"
+
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # REST API request and response limit
+INTEGRATION_TIMEOUT_MS = 29_000
+DEFAULT_AUTHORIZER_TTL_SECONDS = 300
+IDENTITY_SOURCE_HEADER = "Authorization"
+# Everything passes through as bytes, so artifacts download intact through HTTP_PROXY.
+BINARY_MEDIA_TYPES = ("*/*",)

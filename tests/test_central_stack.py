@@ -1,0 +1,269 @@
+"""The central stack under Pulumi mocks: every part registered, security inputs exact."""
+
+import json
+
+import pytest
+
+from components.team_access import trust_policy
+from roles import ARTIFACT_ACTIONS, managed_policies
+
+from .pulumi_program import API_ID, run_program, stack_config
+
+ACCOUNT = "111111111111"
+REGION = "us-east-1"
+API_ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/prod"
+EXECUTION_ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}"
+
+
+@pytest.fixture(scope="module")
+def stack():
+    inventory = run_program(stack_config("central"))
+    print("\n" + inventory.render())  # what `pulumi preview` would list (run with -s to see)
+    return inventory
+
+
+def policy(resource, key="policy"):
+    value = resource.inputs[key]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_every_part_is_registered(stack):
+    counts = {}
+    for r in stack.resources:
+        counts[r.type] = counts.get(r.type, 0) + 1
+    expected = {
+        "awsx:ec2:Vpc": 1, "aws:ec2/vpcEndpoint:VpcEndpoint": 4,
+        "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 2,
+        "aws:rds/cluster:Cluster": 1, "aws:rds/clusterInstance:ClusterInstance": 1,
+        "aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
+        "aws:ecs/taskDefinition:TaskDefinition": 1, "awsx:ecr:Image": 1,
+        "aws:lb/loadBalancer:LoadBalancer": 1, "aws:appautoscaling/policy:Policy": 1,
+        "aws:apigateway/restApi:RestApi": 1, "aws:apigateway/method:Method": 4,
+        "aws:apigateway/integration:Integration": 4, "aws:apigateway/authorizer:Authorizer": 1,
+        "aws:apigateway/stage:Stage": 1, "aws:apigateway/vpcLink:VpcLink": 1,
+        "aws:lambda/function:Function": 1, "aws:cognito/userPool:UserPool": 1,
+        "aws:cognito/userGroup:UserGroup": 4, "aws:cognito/userPoolClient:UserPoolClient": 1,
+    }
+    assert {t: counts.get(t, 0) for t in expected} == expected
+    # Five team roles (team-a: 3 levels, team-b: 2) plus the server's, authorizer's, API's.
+    assert len([r for r in stack.of_type("aws:iam/role:Role") if r.name.startswith("mlflow-access")]) == 5
+
+
+def test_every_child_has_a_parent_and_a_derived_name(stack):
+    for r in stack.resources:
+        if r.type in ("pulumi:providers:aws", "mlflow-landing-zone:central_account:CentralAccount"):
+            continue
+        assert r.parent is not None, r.name
+        assert r.name.startswith("mlflow-"), r.name
+
+
+def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
+    pab = stack.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts")
+    assert {k: pab.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy",
+                                       "ignorePublicAcls", "restrictPublicBuckets")} == dict.fromkeys(
+        ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"], True)
+    sse = stack.one("aws:s3/bucketServerSideEncryptionConfiguration:"
+                    "BucketServerSideEncryptionConfiguration", "artifacts")
+    key = stack.one("aws:kms/key:Key", "store-key")
+    assert sse.inputs["rules"] == [{
+        "applyServerSideEncryptionByDefault": {
+            "sseAlgorithm": "aws:kms",
+            "kmsMasterKeyId": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-store-key"},
+        "bucketKeyEnabled": True}]
+    assert key.inputs["enableKeyRotation"] is True
+    versioning = stack.one("aws:s3/bucketVersioning:BucketVersioning", "artifacts")
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+    bucket = "arn:aws:s3:::mlflow-store-artifacts-1a2b3c4"
+    statements = policy(stack.one("aws:s3/bucketPolicy:BucketPolicy", "artifacts"))["Statement"]
+    assert statements[0] == {
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [bucket, f"{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    logging = stack.one("aws:s3/bucketLogging:BucketLogging", "artifacts")
+    assert logging.inputs["targetBucket"] == "mlflow-store-access-logs-1a2b3c4"
+    lifecycle = stack.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                          "artifacts")
+    assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+
+
+def test_bucket_and_key_admit_exactly_the_server_and_the_access_roles(stack):
+    admitted = [f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-task"] + [
+        f"arn:aws:iam::{ACCOUNT}:role/mlflow-{team}-{level}"
+        for team, levels in [("team-a", ["reader", "contributor", "model-approver"]),
+                             ("team-b", ["reader", "contributor"])] for level in levels]
+    assert stack.outputs["trackingServerTaskRoleArn"] == admitted[0]
+    assert [stack.outputs["accessRoleArns"][k] for k in stack.outputs["accessRoleArns"]] == admitted[1:]
+    statements = policy(stack.one("aws:s3/bucketPolicy:BucketPolicy", "artifacts"))["Statement"]
+    assert statements[1]["Effect"] == "Deny"
+    assert statements[1]["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": admitted}}
+    key_policy = policy(stack.one("aws:kms/key:Key", "store-key"))["Statement"]
+    assert key_policy[1]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": admitted}}
+    assert key_policy[2]["Effect"] == "Deny"
+    assert key_policy[2]["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": admitted}}
+
+
+def test_database_is_encrypted_private_protected_and_serverless_v2(stack):
+    cluster = stack.one("aws:rds/cluster:Cluster").inputs
+    assert cluster["storageEncrypted"] is True
+    assert cluster["kmsKeyId"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-db-key"
+    assert cluster["deletionProtection"] is True
+    assert cluster["skipFinalSnapshot"] is False and cluster["finalSnapshotIdentifier"]
+    assert cluster["manageMasterUserPassword"] is True and "masterPassword" not in cluster
+    assert cluster["engineMode"] == "provisioned" and cluster["engineVersion"] == "16.6"
+    assert cluster["serverlessv2ScalingConfiguration"] == {"minCapacity": 0.5, "maxCapacity": 4}
+    assert cluster["backupRetentionPeriod"] == 14
+    assert stack.one("aws:rds/subnetGroup:SubnetGroup").inputs["subnetIds"] == [
+        "subnet-p1", "subnet-p2"]
+    assert stack.one("aws:rds/clusterInstance:ClusterInstance").inputs["publiclyAccessible"] is False
+    params = stack.one("aws:rds/clusterParameterGroup:ClusterParameterGroup").inputs
+    assert params["parameters"] == [{"name": "rds.force_ssl", "value": "1"}]
+    db_sg = stack.one("aws:ec2/securityGroup:SecurityGroup", "db-sg").inputs
+    assert not db_sg.get("ingress")
+    rule = stack.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").inputs
+    assert rule["referencedSecurityGroupId"] == "mlflow-server-sg-id"
+    assert rule["securityGroupId"] == "mlflow-db-sg-id" and rule["fromPort"] == 5432
+
+
+def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    [container] = json.loads(task["containerDefinitions"])
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert "DB_PASSWORD" not in env and not any("password" in v.lower() for v in env.values())
+    assert container["secrets"] == [{
+        "name": "DB_PASSWORD",
+        "valueFrom": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!cluster-1-AbCdEf:"
+                     "password::"}]
+    assert "command" not in container
+    assert env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] == "s3://mlflow-store-artifacts-1a2b3c4/artifacts"
+    assert env["MLFLOW_SERVER_ALLOWED_HOSTS"].startswith("mlflow-server-nlb-123.elb.")
+    service = stack.one("aws:ecs/service:Service").inputs
+    assert service["networkConfiguration"]["assignPublicIp"] is False
+    assert service["desiredCount"] == 2
+    assert stack.one("aws:lb/loadBalancer:LoadBalancer").inputs["internal"] is True
+    health = stack.one("aws:lb/targetGroup:TargetGroup").inputs["healthCheck"]
+    assert health["path"] == "/health" and health["protocol"] == "HTTP"
+    cluster = stack.one("aws:ecs/cluster:Cluster").inputs
+    assert cluster["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
+    methods = {r.name: r.inputs for r in stack.of_type("aws:apigateway/method:Method")}
+    authorizer_id = "mlflow-edge-authorizer-id"
+    assert {n: (m["authorization"], m.get("authorizerId")) for n, m in methods.items()} == {
+        "mlflow-edge-any-root": ("CUSTOM", authorizer_id),
+        "mlflow-edge-any-proxy": ("CUSTOM", authorizer_id),
+        "mlflow-edge-any-api": ("AWS_IAM", None),
+        "mlflow-edge-any-api-proxy": ("AWS_IAM", None),
+    }
+    authorizer = stack.one("aws:apigateway/authorizer:Authorizer").inputs
+    assert authorizer["type"] == "REQUEST"
+    assert authorizer["identitySource"] == "method.request.header.Authorization"
+    assert authorizer["authorizerResultTtlInSeconds"] == 300
+    fn = stack.one("aws:lambda/function:Function").inputs
+    assert authorizer["authorizerUri"].endswith(f"function:{fn['name']}/invocations")
+    assert fn["handler"] == "authorizer.handler.handler" and fn["runtime"] == "python3.12"
+
+
+def test_integrations_forward_identity_that_clients_cannot_forge(stack):
+    integrations = {r.name: r.inputs for r in stack.of_type("aws:apigateway/integration:Integration")}
+    api = integrations["mlflow-edge-to-mlflow-api-proxy"]
+    assert api["type"] == "HTTP_PROXY" and api["connectionType"] == "VPC_LINK"
+    assert api["uri"] == f"http://mlflow-server-nlb-123.elb.{REGION}.amazonaws.com/api/{{proxy}}"
+    assert api["requestParameters"] == {
+        "integration.request.header.X-MLflow-Caller-Arn": "context.identity.userArn",
+        "integration.request.path.proxy": "method.request.path.proxy"}
+    ui = integrations["mlflow-edge-to-mlflow-proxy"]
+    assert ui["requestParameters"] == {
+        "integration.request.header.X-MLflow-User": "context.authorizer.username",
+        "integration.request.header.X-MLflow-Levels": "context.authorizer.levels",
+        "integration.request.path.proxy": "method.request.path.proxy"}
+    assert {i["timeoutMilliseconds"] for i in integrations.values()} == {29000}
+
+
+def test_resource_policy_restricts_only_the_sigv4_paths(stack):
+    assert policy(stack.one("aws:apigateway/restApiPolicy:RestApiPolicy")) == {
+        "Version": "2012-10-17", "Statement": [
+            {"Sid": "InvokeAnyMethod", "Effect": "Allow", "Principal": "*",
+             "Action": "execute-api:Invoke", "Resource": f"{EXECUTION_ARN}/*"},
+            {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
+             "Action": "execute-api:Invoke",
+             "Resource": [f"{EXECUTION_ARN}/*/*/api", f"{EXECUTION_ARN}/*/*/api/*"],
+             "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}}}]}
+
+
+def test_stage_logs_json_without_data_tracing_and_throttles(stack):
+    stage = stack.one("aws:apigateway/stage:Stage").inputs
+    fields = json.loads(stage["accessLogSettings"]["format"])
+    assert {"requestId", "caller", "user", "method", "path", "status", "latencyMs"} <= set(fields)
+    settings = stack.one("aws:apigateway/methodSettings:MethodSettings").inputs
+    assert settings["methodPath"] == "*/*"
+    assert settings["settings"]["dataTraceEnabled"] is False
+    assert settings["settings"]["throttlingRateLimit"] == 100
+    assert stack.one("aws:apigateway/restApi:RestApi").inputs["binaryMediaTypes"] == ["*/*"]
+    deployment = stack.one("aws:apigateway/deployment:Deployment").inputs
+    assert len(deployment["triggers"]["redeployment"]) == 64
+    for log_group in stack.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        assert log_group.inputs["retentionInDays"] == 90, log_group.name
+
+
+def test_cognito_has_no_self_signup_and_a_strong_password_policy(stack):
+    pool = stack.one("aws:cognito/userPool:UserPool").inputs
+    assert pool["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": True}
+    assert pool["passwordPolicy"]["minimumLength"] >= 14
+    assert pool["mfaConfiguration"] == "OPTIONAL"
+    client = stack.one("aws:cognito/userPoolClient:UserPoolClient").inputs
+    assert client["generateSecret"] is False
+    assert client["explicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    groups = {r.inputs["name"] for r in stack.of_type("aws:cognito/userGroup:UserGroup")}
+    assert groups == {"admins", "model-approvers", "contributors", "readers"}
+
+
+@pytest.mark.parametrize("team, account, level", [
+    ("team-a", "222222222222", "reader"), ("team-a", "222222222222", "model-approver"),
+    ("team-b", "333333333333", "contributor")])
+def test_team_roles_trust_one_sagemaker_role_and_carry_the_compiled_policies(stack, team,
+                                                                            account, level):
+    role_resource = stack.one("aws:iam/role:Role", f"access-{team}-{level}")
+    role = role_resource.inputs
+    assert role["name"] == f"mlflow-{team}-{level}"
+    assert role["maxSessionDuration"] == 3600
+    assert policy(role_resource, "assumeRolePolicy") == {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TeamSageMakerRoleOfThisLevel", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole",
+        "Condition": {"ArnEquals": {"aws:PrincipalArn":
+                                    f"arn:aws:iam::{account}:role/mlflow-{team}-{level}-sagemaker"}}}]}
+    assert policy(role_resource, "assumeRolePolicy") == trust_policy(account, team, level)
+    documents = [policy(p) for p in sorted(
+        [r for r in stack.of_type("aws:iam/policy:Policy")
+         if r.name.startswith(f"mlflow-access-{team}-{level}-invoke-")], key=lambda r: r.name)]
+    assert documents == managed_policies(level, API_ARN)
+    attached = [r for r in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if r.name.startswith(f"mlflow-access-{team}-{level}-invoke-")]
+    assert len(attached) == len(documents)
+    artifacts = policy(stack.one("aws:iam/rolePolicy:RolePolicy", f"{team}-{level}-artifacts"))
+    granted = {a for s in artifacts["Statement"] if s["Sid"].startswith("ArtifactB") or
+               s["Sid"] == "ArtifactObjects" for a in s["Action"]}
+    assert granted == set(ARTIFACT_ACTIONS[level])
+
+
+def test_data_resources_are_protected(stack):
+    for typ, part in [("aws:s3/bucket:Bucket", "artifacts"), ("aws:kms/key:Key", "store-key"),
+                      ("aws:kms/key:Key", "db-key"), ("aws:rds/cluster:Cluster", ""),
+                      ("aws:cognito/userPool:UserPool", "")]:
+        resource = stack.one(typ, part)
+        assert resource.protect and resource.retain_on_delete, resource.name
+    assert stack.one("aws:cognito/userPool:UserPool").inputs["deletionProtection"] == "ACTIVE"
+
+
+def test_outputs(stack):
+    assert stack.outputs["apiUrl"] == f"https://{API_ID}.execute-api.{REGION}.amazonaws.com/prod"
+    assert stack.outputs["apiArn"] == API_ARN
+    assert stack.outputs["accessRoleArns"]["team-b/contributor"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/mlflow-team-b-contributor")
+    assert set(stack.outputs) >= {"userPoolId", "userPoolClientId", "artifactBucket"}
+
+
+def test_the_provider_refuses_other_accounts(stack):
+    provider = stack.one("pulumi:providers:aws").inputs
+    assert json.loads(provider["allowedAccountIds"]) == [ACCOUNT]
+    assert provider["region"] == REGION

@@ -1,0 +1,83 @@
+"""Bad stack config fails at once, naming the key and what is expected."""
+
+import copy
+
+import pulumi
+import pytest
+
+from components.config import ConfigError, load, parse_central
+
+from .pulumi_program import run_program, stack_config
+
+GOOD = stack_config("central")["mlflow-landing-zone:central"]
+
+
+def central(**changes):
+    raw = copy.deepcopy(GOOD)
+    for path, value in changes.items():
+        target = raw
+        *parents, last = path.split("__")
+        for p in parents:
+            target = target[int(p)] if p.isdigit() else target[p]
+        if value is KeyError:
+            del target[int(last) if last.isdigit() else last]
+        elif last.isdigit():
+            target[int(last)] = value
+        else:
+            target[last] = value
+    return raw
+
+
+def test_the_example_config_is_valid():
+    config = parse_central(GOOD, "us-east-1")
+    assert [t.name for t in config.teams] == ["team-a", "team-b"]
+    assert config.teams[0].levels == ("reader", "contributor", "model-approver")
+    assert config.protect is True and config.network.nat == "single"
+
+
+@pytest.mark.parametrize("raw, message", [
+    (central(accountId=KeyError), "mlflow-landing-zone:central.accountId is required"),
+    (central(teams__0__accountId=KeyError), r"central.teams\[0\].accountId is required"),
+    (central(trackingServer={"cpu": "big"}), "trackingServer.cpu must be a whole number, got str"),
+    (central(protect="yes"), "central.protect must be true or false, got str"),
+    (central(teams="team-a"), "central.teams must be a list, got str"),
+    (central(accountId="12345"), "accountId must be a 12-digit AWS account id"),
+    (central(accountId=111111111111), "accountId must be a string"),
+    (central(teams__1__accountId="33333333333x"), r"teams\[1\].accountId must be a 12-digit"),
+    (central(network={"cidr": "10.40.0.0/33"}), "network.cidr must be an IPv4 CIDR block"),
+    (central(network={"cidr": "10.40.0.1/16"}), "network.cidr must be an IPv4 CIDR block"),
+    (central(network={"cidr": "10.0.0.0/8"}), "network.cidr must be an IPv4 block from /16"),
+    (central(teams__0__levels=["reader", "owner"]), r"teams\[0\].levels must be one of reader"),
+    (central(cognitoGroups={"admins": "superuser"}), "cognitoGroups.admins must be one of"),
+    (central(teams__1__name="team-a"), r"teams\[1\].name: team 'team-a' is listed twice"),
+    (central(teams__0__name="Team A"), r"teams\[0\].name must be 2-32 lowercase"),
+    (central(trackingServer={"cpu": 1024, "memory": 512}), "trackingServer.memory must be one of"),
+    (central(trackingServer={"desiredCount": 1}), "desiredCount must be between 2 and 20"),
+    (central(database={"backupRetentionDays": 1}), "backupRetentionDays must be between 7"),
+    (central(network={"natGateways": "two"}), "natGateways must be one of none, single"),
+    (central(surprise=1), "mlflow-landing-zone:central has unknown keys: surprise"),
+])
+def test_bad_central_config(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_central(raw, "us-east-1")
+
+
+def test_bad_region():
+    with pytest.raises(ConfigError, match="aws:region must be an AWS region"):
+        parse_central(GOOD, "moon-1")
+
+
+def test_account_type_is_required_and_known():
+    with pytest.raises(ConfigError, match="accountType is required"):
+        load(lambda k: None, lambda k: None, "us-east-1")
+    with pytest.raises(ConfigError, match="accountType must be one of central, datascience"):
+        load(lambda k: None, lambda k: "hub", "us-east-1")
+    with pytest.raises(ConfigError, match="mlflow-landing-zone:central is required"):
+        load(lambda k: None, lambda k: "central", "us-east-1")
+
+
+def test_the_program_stops_before_creating_anything_on_bad_config():
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"] = central(accountId="nope")
+    with pytest.raises(pulumi.RunError, match="central.accountId must be a 12-digit"):
+        run_program(config)
