@@ -50,14 +50,22 @@ class Network(pulumi.ComponentResource):
             subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
             subnet_specs=specs,
             nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=_NAT[args.nat]),
-            # S3 is a gateway endpoint (free) on the subnets' route tables.
-            vpc_endpoint_specs=[awsx.ec2.VpcEndpointSpecArgs(
-                service_name=f"com.amazonaws.{args.region}.s3", vpc_endpoint_type="Gateway")],
             opts=child(self),
         )
         self.vpc_id = self.vpc.vpc_id
         self.app_subnet_ids = (self.vpc.isolated_subnet_ids if args.nat == "none"
                                else self.vpc.private_subnet_ids)
+        # S3 is a gateway endpoint (free) on the subnets' route tables: artifacts, and the
+        # layers of the tracking server's image, which ECR keeps in S3.
+        self.s3_endpoint = aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=self.vpc_id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=self.vpc.route_tables.apply(
+                lambda tables: pulumi.Output.all(*[t.id for t in tables])),
+            opts=child(self),
+        )
         self.endpoint_security_group = aws.ec2.SecurityGroup(
             f"{name}-endpoints",
             vpc_id=self.vpc_id,

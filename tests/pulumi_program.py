@@ -56,7 +56,7 @@ class Mocks(pulumi.runtime.Mocks):
         elif typ == "awsx:ec2:Vpc":
             out.update(vpcId="vpc-1", privateSubnetIds=["subnet-p1", "subnet-p2"],
                        publicSubnetIds=["subnet-u1", "subnet-u2"],
-                       isolatedSubnetIds=["subnet-i1", "subnet-i2"])
+                       isolatedSubnetIds=["subnet-i1", "subnet-i2"], routeTables=[])
         elif typ == "aws:rds/cluster:Cluster":
             out.update(endpoint=f"{name}.cluster-abc.{region}.rds.amazonaws.com",
                        masterUserSecrets=[{"secretArn": f"arn:aws:secretsmanager:{region}:{acct}:"

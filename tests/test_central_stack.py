@@ -32,7 +32,7 @@ def test_every_part_is_registered(stack):
     for r in stack.resources:
         counts[r.type] = counts.get(r.type, 0) + 1
     expected = {
-        "awsx:ec2:Vpc": 1, "aws:ec2/vpcEndpoint:VpcEndpoint": 4,
+        "awsx:ec2:Vpc": 1, "aws:ec2/vpcEndpoint:VpcEndpoint": 5,
         "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 2,
         "aws:rds/cluster:Cluster": 1, "aws:rds/clusterInstance:ClusterInstance": 1,
         "aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
@@ -55,6 +55,27 @@ def test_every_child_has_a_parent_and_a_derived_name(stack):
             continue
         assert r.parent is not None, r.name
         assert r.name.startswith("mlflow-"), r.name
+
+
+def test_the_service_runs_without_nat_through_endpoints(stack):
+    endpoints = {r.inputs["serviceName"]: r.inputs
+                 for r in stack.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert endpoints["com.amazonaws.us-east-1.s3"]["vpcEndpointType"] == "Gateway"
+    for service in ("ecr.api", "ecr.dkr", "logs", "secretsmanager"):
+        endpoint = endpoints[f"com.amazonaws.us-east-1.{service}"]
+        assert endpoint["vpcEndpointType"] == "Interface" and endpoint["privateDnsEnabled"]
+        assert endpoint["subnetIds"] == ["subnet-p1", "subnet-p2"]
+
+
+def test_no_nat_uses_isolated_subnets(tmp_path):
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"]["network"]["natGateways"] = "none"
+    stack = run_program(config)
+    vpc = stack.one("awsx:ec2:Vpc").inputs
+    assert vpc["natGateways"] == {"strategy": "None"}
+    assert vpc["subnetSpecs"] == [{"type": "Isolated", "cidrMask": 20}]
+    assert stack.one("aws:rds/subnetGroup:SubnetGroup").inputs["subnetIds"] == [
+        "subnet-i1", "subnet-i2"]
 
 
 def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
