@@ -5,6 +5,7 @@ import pulumi_aws as aws
 
 from components.central_account import CentralAccount
 from components.config import NAMESPACE, ConfigError, load
+from components.datascience_account import DataScienceAccount
 
 project = pulumi.Config(NAMESPACE)
 try:
@@ -17,6 +18,8 @@ provider = aws.Provider("aws", region=config.region, allowed_account_ids=[config
 opts = pulumi.ResourceOptions(providers={"aws": provider})
 
 if config.account_type == "central":
-    central = CentralAccount("mlflow", config, opts)
-    for key, value in central.outputs.items():
-        pulumi.export(key, value)
+    account = CentralAccount("mlflow", config, opts)
+else:
+    account = DataScienceAccount(f"mlflow-{config.team}", config, opts)
+for key, value in account.outputs.items():
+    pulumi.export(key, value)

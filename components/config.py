@@ -78,6 +78,25 @@ class CentralConfig:
     account_type: str = "central"
 
 
+@dataclass(frozen=True)
+class StudioConfig:
+    enabled: bool = False
+    vpc_id: str = None
+    subnet_ids: tuple = ()
+
+
+@dataclass(frozen=True)
+class DataScienceConfig:
+    region: str
+    account_id: str
+    team: str
+    central_account_id: str
+    levels: tuple
+    tracking_uri: str
+    studio: StudioConfig = field(default_factory=StudioConfig)
+    account_type: str = "datascience"
+
+
 class _Reader:
     """Reads one config object, naming each key by its full path in errors."""
 
@@ -256,6 +275,49 @@ def parse_central(raw, region) -> CentralConfig:
     return config
 
 
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_TRACKING_URI = re.compile(r"^https://[a-z0-9.-]+(:\d+)?(/[\w.-]*)*$")
+
+
+def parse_datascience(raw, region) -> DataScienceConfig:
+    key = f"{NAMESPACE}:datascience"
+    r = _Reader(raw, key)
+    region = _region(region or "", "aws:region")
+    account_id = _account_id(r.get("accountId", str, required=True), r.key("accountId"))
+    team = r.get("team", str, required=True)
+    if not _TEAM_NAME.match(team):
+        raise ConfigError(f"{r.key('team')} must be 2-32 lowercase letters, digits and dashes, "
+                          f"starting with a letter, got {team!r}")
+    central = _account_id(r.get("centralAccountId", str, required=True),
+                          r.key("centralAccountId"))
+    if central == account_id:
+        raise ConfigError(f"{r.key('centralAccountId')} must be the central account, not this "
+                          f"team's own account {account_id}")
+    levels = _levels(r.get("levels", list, required=True), r.key("levels"))
+    uri = r.get("trackingUri", str, required=True).rstrip("/")
+    if not _TRACKING_URI.match(uri):
+        raise ConfigError(f"{r.key('trackingUri')} must be the central stack's apiUrl output "
+                          f"(https://<id>.execute-api.<region>.amazonaws.com/prod), got {uri!r}")
+    s = _Reader(r.get("studio", dict, default={}), r.key("studio"))
+    enabled = s.get("enabled", bool, default=False)
+    vpc_id = s.get("vpcId", str)
+    subnets = s.get("subnetIds", list, default=[])
+    if enabled:
+        if not vpc_id or not _VPC_ID.match(vpc_id):
+            raise ConfigError(f"{s.key('vpcId')} must be the id (vpc-...) of the VPC the Studio "
+                              f"domain uses when studio.enabled is true, got {vpc_id!r}")
+        if not subnets or not all(isinstance(x, str) and _SUBNET_ID.match(x) for x in subnets):
+            raise ConfigError(f"{s.key('subnetIds')} must list the private subnets (subnet-...) "
+                              f"of that VPC, got {subnets!r}")
+    s.finish()
+    config = DataScienceConfig(region=region, account_id=account_id, team=team,
+                               central_account_id=central, levels=levels, tracking_uri=uri,
+                               studio=StudioConfig(enabled, vpc_id, tuple(subnets)))
+    r.finish()
+    return config
+
+
 def load(get_object, get, region):
     """The stack's typed config. `get_object(name)`/`get(name)` read `mlflow-landing-zone:*`."""
     account_type = get("accountType")
@@ -267,4 +329,4 @@ def load(get_object, get, region):
         raise ConfigError(f"{NAMESPACE}:{account_type} is required for a {account_type} stack")
     if account_type == "central":
         return parse_central(raw, region)
-    raise ConfigError("the datascience stack is not implemented yet")
+    return parse_datascience(raw, region)

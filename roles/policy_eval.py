@@ -45,31 +45,65 @@ def _action_matches(pattern: str, action: str) -> bool:
     return wildcard_match(pattern.lower(), action.lower())
 
 
+def _like(actual, expected):
+    return any(wildcard_match(e, actual) for e in expected)
+
+
+# operator -> (test on a present value, result when the key is absent)
+_OPERATORS = {
+    "StringEquals": (lambda a, e: a in e, False),
+    "StringNotEquals": (lambda a, e: a not in e, True),
+    "StringLike": (_like, False),
+    "StringNotLike": (lambda a, e: not _like(a, e), True),
+    # In IAM, ArnEquals and ArnLike both take wildcards.
+    "ArnEquals": (_like, False),
+    "ArnLike": (_like, False),
+    "ArnNotEquals": (lambda a, e: not _like(a, e), True),
+    "ArnNotLike": (lambda a, e: not _like(a, e), True),
+    "Bool": (lambda a, e: str(a).lower() in [x.lower() for x in e], False),
+}
+
+
 def _condition_holds(condition: dict, context: dict) -> bool:
     for operator, tests in condition.items():
+        if operator not in _OPERATORS:
+            raise ValueError(f"condition operator {operator!r} is not supported")
+        test, when_absent = _OPERATORS[operator]
         for key, expected in tests.items():
             actual = context.get(key)
-            expected = _as_list(expected)
-            if operator == "StringEquals":
-                ok = actual is not None and actual in expected
-            elif operator == "StringNotEquals":
-                ok = actual is None or actual not in expected
-            elif operator == "StringLike":
-                ok = actual is not None and any(wildcard_match(e, actual) for e in expected)
-            elif operator == "StringNotLike":
-                ok = actual is None or not any(wildcard_match(e, actual) for e in expected)
-            elif operator == "ArnLike":
-                ok = actual is not None and any(wildcard_match(e, actual) for e in expected)
-            elif operator == "ArnNotLike":
-                ok = actual is None or not any(wildcard_match(e, actual) for e in expected)
-            else:
-                raise ValueError(f"condition operator {operator!r} is not supported")
+            ok = when_absent if actual is None else test(actual, _as_list(expected))
             if not ok:
                 return False
     return True
 
 
-def statement_applies(statement: dict, action: str, resource: str, context=None) -> bool:
+def _principal_matches(element, principal) -> bool:
+    """Whether a statement's Principal names the caller.
+
+    `principal` is the caller's ARN (for an assumed-role session, its role's ARN), or
+    {"Service": "sagemaker.amazonaws.com"} for a service. An account (`arn:...:root` or the bare
+    id) names every principal of that account, as in IAM.
+    """
+    if element == "*":
+        return True
+    if isinstance(principal, dict):
+        return principal.get("Service") in (_as_list(element.get("Service")) or [])
+    account = principal.split(":")[4] if principal.count(":") >= 5 else None
+    for named in _as_list(element.get("AWS")) or []:
+        if named == "*" or named == principal:
+            return True
+        if named in (account, f"arn:aws:iam::{account}:root"):
+            return True
+    return False
+
+
+def statement_applies(statement: dict, action: str, resource: str, context=None,
+                      principal=None) -> bool:
+    if "Principal" in statement:
+        if principal is None:
+            raise ValueError("a statement with a Principal needs the caller's principal")
+        if not _principal_matches(statement["Principal"], principal):
+            return False
     actions, not_actions = _as_list(statement.get("Action")), _as_list(statement.get("NotAction"))
     if actions is not None:
         if not any(_action_matches(a, action) for a in actions):
@@ -81,6 +115,8 @@ def statement_applies(statement: dict, action: str, resource: str, context=None)
         raise ValueError("a statement needs Action or NotAction")
     resources = _as_list(statement.get("Resource"))
     not_resources = _as_list(statement.get("NotResource"))
+    if resources is None and not_resources is None and "Principal" in statement:
+        resources = ["*"]  # a trust policy names no resource: the role itself
     if resources is not None:
         if not any(wildcard_match(r, resource) for r in resources):
             return False
@@ -94,7 +130,7 @@ def statement_applies(statement: dict, action: str, resource: str, context=None)
     return True
 
 
-def evaluate(policies, action: str, resource: str, context=None) -> str:
+def evaluate(policies, action: str, resource: str, context=None, principal=None) -> str:
     """ALLOW, DENY (an explicit Deny matched) or IMPLICIT_DENY, over all `policies` together."""
     allowed = False
     for policy in policies:
@@ -102,7 +138,7 @@ def evaluate(policies, action: str, resource: str, context=None) -> str:
         for statement in [statements] if isinstance(statements, dict) else statements:
             if statement["Effect"] not in ("Allow", "Deny"):
                 raise ValueError(f"unknown Effect {statement['Effect']!r}")
-            if statement_applies(statement, action, resource, context):
+            if statement_applies(statement, action, resource, context, principal):
                 if statement["Effect"] == "Deny":
                     return DENY
                 allowed = True

@@ -117,8 +117,8 @@ def stack_config(stack: str) -> dict:
 
 def run_program(config: dict, stack: str = "central") -> Inventory:
     """Run __main__.py with `config` (a Pulumi.<stack>.yaml `config:` mapping) under mocks."""
-    central = config.get("mlflow-landing-zone:central") or {}
-    mocks = Mocks(central.get("accountId", "111111111111"), config.get("aws:region", "us-east-1"))
+    own = config.get(f"mlflow-landing-zone:{stack}") or {}
+    mocks = Mocks(own.get("accountId", "111111111111"), config.get("aws:region", "us-east-1"))
     pulumi.runtime.set_mocks(mocks, project="mlflow-landing-zone", stack=stack, preview=False)
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
@@ -137,7 +137,7 @@ def run_program(config: dict, stack: str = "central") -> Inventory:
     def program():
         pulumi.runtime.register_stack_transformation(record_options)
         namespace = runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        account = namespace.get("central")
+        account = namespace.get("account")
         if account is None:
             return {}
         return pulumi.Output.all(**account.outputs).apply(outputs.update)

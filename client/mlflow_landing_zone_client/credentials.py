@@ -1,0 +1,148 @@
+"""Credentials: the ambient ones, or the central role assumed from them and kept fresh.
+
+A role assumed with temporary credentials (role chaining, as from a SageMaker job) lasts at
+most an hour. The assumed credentials refresh shortly before they expire, with exactly one STS
+call per lifetime, however many requests are signed in between.
+"""
+
+import os
+import re
+import threading
+import uuid
+from datetime import datetime, timezone
+
+import botocore.session
+from botocore.credentials import CredentialProvider, RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"
+SESSION_SECONDS = 3600  # the role-chaining cap
+_EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+class LandingZoneAuthError(RuntimeError):
+    """A one-line message that names the fix."""
+
+
+def _utcnow():
+    return datetime.now(timezone.utc)
+
+
+def resolve_region(host=None, environ=os.environ):
+    """The region: AWS_REGION, AWS_DEFAULT_REGION, or that of an execute-api host."""
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return region
+    match = _EXECUTE_API_HOST.match(host or "")
+    if match:
+        return match.group(1)
+    raise LandingZoneAuthError(
+        "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or use the API's "
+        "https://<id>.execute-api.<region>.amazonaws.com URL as MLFLOW_TRACKING_URI")
+
+
+class CentralRoleCredentials:
+    """Signing credentials: the central role if one is configured, else the ambient ones."""
+
+    def __init__(self, role_arn=None, region=None, session=None, clock=_utcnow,
+                 duration_seconds=SESSION_SECONDS, refresh_margin_seconds=None):
+        self.role_arn = role_arn
+        self.region = region
+        self._session = session or botocore.session.get_session()
+        self._clock = clock
+        self._duration = duration_seconds
+        # Refresh a little before expiry: 5 minutes for an hour, a quarter of shorter sessions.
+        self._margin = refresh_margin_seconds or min(300, duration_seconds // 4)
+        self._credentials = None
+        self._lock = threading.Lock()
+        self.sts_calls = 0
+        if role_arn is not None and not _ROLE_ARN.match(role_arn):
+            raise LandingZoneAuthError(
+                f"{ROLE_ARN_ENV} must be an IAM role ARN such as "
+                f"arn:aws:iam::111111111111:role/mlflow-team-a-reader, got {role_arn!r}")
+
+    def _ambient(self):
+        try:
+            credentials = self._session.get_credentials()
+        except BotoCoreError as e:
+            raise LandingZoneAuthError(f"could not load AWS credentials: {e}") from None
+        if credentials is None:
+            raise LandingZoneAuthError(
+                "no AWS credentials found: run inside SageMaker, or set AWS_PROFILE or "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+        return credentials
+
+    def _assume(self):
+        self.sts_calls += 1
+        try:
+            sts = self._session.create_client("sts", region_name=self.region)
+            response = sts.assume_role(
+                RoleArn=self.role_arn, DurationSeconds=self._duration,
+                RoleSessionName=f"mlflow-{uuid.uuid4().hex[:12]}")
+        except NoCredentialsError:
+            raise LandingZoneAuthError(
+                "no AWS credentials found to assume the central role with: run inside "
+                "SageMaker, or set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            ) from None
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if code in ("AccessDenied", "AccessDeniedException"):
+                raise LandingZoneAuthError(
+                    f"AssumeRole of {self.role_arn} was denied: run with the team's "
+                    f"mlflow-<team>-<level>-sagemaker role of the same team and level, and check "
+                    f"the central stack grants that team this level") from None
+            raise LandingZoneAuthError(f"AssumeRole of {self.role_arn} failed: {e}") from None
+        except BotoCoreError as e:
+            raise LandingZoneAuthError(f"AssumeRole of {self.role_arn} failed: {e}") from None
+        c = response["Credentials"]
+        return {"access_key": c["AccessKeyId"], "secret_key": c["SecretAccessKey"],
+                "token": c["SessionToken"], "expiry_time": c["Expiration"].isoformat()}
+
+    def credentials(self):
+        """The botocore credentials object (refreshable), created on first use."""
+        if self._credentials is None:
+            with self._lock:
+                if self._credentials is None:
+                    if self.role_arn is None:
+                        self._credentials = self._ambient()
+                    else:
+                        first = self._assume()
+                        self._credentials = RefreshableCredentials(
+                            access_key=first["access_key"], secret_key=first["secret_key"],
+                            token=first["token"],
+                            expiry_time=RefreshableCredentials._expiry_datetime(
+                                first["expiry_time"]),
+                            refresh_using=self._assume, method="assume-role",
+                            time_fetcher=self._clock,
+                            advisory_timeout=self._margin,
+                            mandatory_timeout=max(1, self._margin // 2))
+        return self._credentials
+
+    def frozen(self):
+        """Current key, secret and token; refreshes first if they are about to expire."""
+        return self.credentials().get_frozen_credentials()
+
+
+class _Provider(CredentialProvider):
+    METHOD = "mlflow-landing-zone"
+    CANONICAL_NAME = "MlflowLandingZone"
+
+    def __init__(self, source):
+        super().__init__()
+        self._source = source
+
+    def load(self):
+        return self._source.credentials()
+
+
+def install_as_default_boto3_session(source: CentralRoleCredentials) -> bool:
+    """Make boto3 clients created from now on (MLflow's S3 artifact client) use `source`."""
+    try:
+        import boto3
+    except ImportError:
+        return False
+    session = botocore.session.get_session()
+    session.get_component("credential_provider").insert_before("env", _Provider(source))
+    boto3.setup_default_session(botocore_session=session, region_name=source.region)
+    return True

@@ -1,0 +1,37 @@
+"""The `mlflow.request_auth_provider` entry point: MLFLOW_TRACKING_AUTH=landing-zone."""
+
+import os
+import threading
+
+from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestAuthProvider
+
+from .credentials import ROLE_ARN_ENV, CentralRoleCredentials, install_as_default_boto3_session
+from .signing import SigV4Auth
+
+NAME = "landing-zone"
+
+
+class LandingZoneAuthProvider(RequestAuthProvider):
+    """MLflow asks for the auth object on every request; it gets the same one each time, so
+    credentials are resolved once and the assumed role is refreshed only when due."""
+
+    _auth = None
+    _lock = threading.Lock()
+
+    def get_name(self):
+        return NAME
+
+    def get_auth(self):
+        if LandingZoneAuthProvider._auth is None:
+            with LandingZoneAuthProvider._lock:
+                if LandingZoneAuthProvider._auth is None:
+                    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                    source = CentralRoleCredentials(os.environ.get(ROLE_ARN_ENV) or None, region)
+                    install_as_default_boto3_session(source)
+                    LandingZoneAuthProvider._auth = SigV4Auth(source, region)
+        return LandingZoneAuthProvider._auth
+
+    @classmethod
+    def reset(cls):
+        """Forget the resolved credentials (tests, or a process that changes identity)."""
+        cls._auth = None
