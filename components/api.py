@@ -22,6 +22,7 @@ from roles.edge import (
     IDENTITY_SOURCE_HEADER,
     INTEGRATION_TIMEOUT_MS,
     access_log_format,
+    resource_policy,
 )
 
 from ._util import assume_role_policy, child, policy_json, type_token
@@ -45,19 +46,6 @@ class ApiArgs:
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
     log_retention_days: int = 90
-
-
-def resource_policy(execution_arn: str, account_id: str) -> dict:
-    """Everyone may reach the API (Lambda-authorized methods decide for themselves); `/api/*`
-    only principals of this account, i.e. the central access roles and the platform team."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "InvokeAnyMethod", "Effect": "Allow", "Principal": "*",
-         "Action": "execute-api:Invoke", "Resource": f"{execution_arn}/*"},
-        {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
-         "Action": "execute-api:Invoke",
-         "Resource": [f"{execution_arn}/*/*/api", f"{execution_arn}/*/*/api/*"],
-         "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account_id}}},
-    ]}
 
 
 def _slug(resource: str) -> str:

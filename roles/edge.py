@@ -74,3 +74,21 @@ DEFAULT_AUTHORIZER_TTL_SECONDS = 300
 IDENTITY_SOURCE_HEADER = "Authorization"
 # Everything passes through as bytes, so artifacts download intact through HTTP_PROXY.
 BINARY_MEDIA_TYPES = ("*/*",)
+
+
+def resource_policy(execution_arn: str, account_id: str) -> dict:
+    """The API's resource policy: `/api/*` only for principals of the central account.
+
+    Deliberately no Allow statement. API Gateway decides a same-account request by its
+    authorization (IAM identity policy or Lambda authorizer policy) together with this policy,
+    and an Allow here would grant what those leave unsaid: with "Allow *", any principal of the
+    account, and any token whose policy stays silent on a route, would get in. Only an explicit
+    Deny is wanted: SigV4 callers from other accounts (a team role that did not assume its
+    central role) never reach MLflow.
+    """
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
+         "Action": "execute-api:Invoke",
+         "Resource": [f"{execution_arn}/*/*/api", f"{execution_arn}/*/*/api/*"],
+         "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account_id}}},
+    ]}

@@ -204,8 +204,6 @@ def test_integrations_forward_identity_that_clients_cannot_forge(stack):
 def test_resource_policy_restricts_only_the_sigv4_paths(stack):
     assert policy(stack.one("aws:apigateway/restApiPolicy:RestApiPolicy")) == {
         "Version": "2012-10-17", "Statement": [
-            {"Sid": "InvokeAnyMethod", "Effect": "Allow", "Principal": "*",
-             "Action": "execute-api:Invoke", "Resource": f"{EXECUTION_ARN}/*"},
             {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
              "Action": "execute-api:Invoke",
              "Resource": [f"{EXECUTION_ARN}/*/*/api", f"{EXECUTION_ARN}/*/*/api/*"],
