@@ -11,7 +11,7 @@ from roles import LEVELS
 
 from ._util import child, type_token
 from .config import DataScienceConfig
-from .team_access import access_role_name, sagemaker_role_name
+from roles.accounts import access_role_name, sagemaker_role_name
 
 AUTH_PROVIDER = "landing-zone"  # the client's entry point name (MLFLOW_TRACKING_AUTH)
 ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"

@@ -11,48 +11,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from roles import ARTIFACT_ACTIONS, ARTIFACT_KEY_ACTIONS, managed_policies
+from roles import managed_policies
+from roles.accounts import (
+    SESSION_SECONDS,
+    access_role_name,
+    access_role_trust_policy,
+    artifact_policy,
+)
 
-from ._util import child, policy_json, type_token
+from ._util import child, type_token
 
-SESSION_SECONDS = 3600  # role chaining caps sessions at one hour anyway
 API_ID_LENGTH = 10  # API Gateway ids are 10 characters
-BUCKET_LEVEL_ACTIONS = {"s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"}
-
-
-def access_role_name(team: str, level: str) -> str:
-    return f"mlflow-{team}-{level}"
-
-
-def sagemaker_role_name(team: str, level: str) -> str:
-    """The team account's execution role that may assume `access_role_name(team, level)`."""
-    return f"mlflow-{team}-{level}-sagemaker"
-
-
-def trust_policy(team_account_id: str, team: str, level: str) -> dict:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "TeamSageMakerRoleOfThisLevel",
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{team_account_id}:root"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"ArnEquals": {"aws:PrincipalArn":
-                                    f"arn:aws:iam::{team_account_id}:role/"
-                                    f"{sagemaker_role_name(team, level)}"}},
-    }]}
-
-
-def artifact_policy_statements(level, bucket_arn, key_arn):
-    actions = ARTIFACT_ACTIONS[level]
-    bucket_actions = [a for a in actions if a in BUCKET_LEVEL_ACTIONS]
-    object_actions = [a for a in actions if a not in BUCKET_LEVEL_ACTIONS]
-    return [
-        {"Sid": "ArtifactBucket", "Effect": "Allow", "Action": bucket_actions,
-         "Resource": bucket_arn},
-        {"Sid": "ArtifactObjects", "Effect": "Allow", "Action": object_actions,
-         "Resource": pulumi.Output.concat(bucket_arn, "/*")},
-        {"Sid": "ArtifactKey", "Effect": "Allow", "Action": list(ARTIFACT_KEY_ACTIONS[level]),
-         "Resource": key_arn},
-    ]
 
 
 @dataclass
@@ -90,7 +59,7 @@ class TeamAccess(pulumi.ComponentResource):
                     name=role_name,
                     description=f"MLflow {level} for team {team.name}",
                     assume_role_policy=json.dumps(
-                        trust_policy(team.account_id, team.name, level)),
+                        access_role_trust_policy(team.account_id, team.name, level)),
                     max_session_duration=SESSION_SECONDS,
                     opts=child(self))
                 count = len(managed_policies(level, sample_arn))
@@ -107,8 +76,8 @@ class TeamAccess(pulumi.ComponentResource):
                         policy_arn=policy.arn, opts=child(self))
                 aws.iam.RolePolicy(
                     f"{name}-{team.name}-{level}-artifacts", role=role.id,
-                    policy=policy_json(artifact_policy_statements(
-                        level, args.artifact_bucket_arn, args.artifact_key_arn)),
+                    policy=pulumi.Output.all(args.artifact_bucket_arn, args.artifact_key_arn).apply(
+                        lambda arns, level=level: json.dumps(artifact_policy(level, *arns))),
                     opts=child(self))
                 self.roles[(team.name, level)] = role
                 self.role_arns[f"{team.name}/{level}"] = role.arn

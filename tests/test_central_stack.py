@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from components.team_access import trust_policy
+from roles.accounts import access_role_trust_policy as trust_policy
 from roles import ARTIFACT_ACTIONS, managed_policies
 
 from .pulumi_program import API_ID, run_program, stack_config
