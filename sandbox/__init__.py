@@ -1,0 +1,1 @@
+"""The landing zone on one machine: `python -m sandbox`."""

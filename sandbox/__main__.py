@@ -1,0 +1,85 @@
+"""python -m sandbox: the whole landing zone on this machine, until Ctrl-C.
+
+    python -m sandbox [--port 8080] [--state-file .sandbox/sandbox.json] [--reset]
+                      [--backend-store-uri postgresql://...] [--authorizer-ttl 300]
+"""
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .landing_zone import LandingZone, reset
+
+
+def newcomer_lines(state: dict, state_file: Path) -> str:
+    team = state["teams"][0]
+    role = next(r for r in team["roles"] if r["level"] == "contributor")
+    c = role["credentials"]
+    return f"""
+Gateway (the API Gateway stand-in): {state['gateway_url']}
+Sign-in users and passwords, team roles and their sessions: {state_file}
+
+Log a run as {team['name']}'s contributor, through the gateway, as a SageMaker job would
+(paste into another shell; the client is installed by requirements.txt):
+
+  export MLFLOW_TRACKING_URI={state['gateway_url']}
+  export MLFLOW_TRACKING_AUTH=landing-zone
+  export MLFLOW_LANDING_ZONE_ROLE_ARN={role['central_role_arn']}
+  export AWS_ENDPOINT_URL={state['aws']['endpoint_url']} AWS_DEFAULT_REGION={state['aws']['region']}
+  export AWS_ACCESS_KEY_ID={c['AccessKeyId']} AWS_SECRET_ACCESS_KEY={c['SecretAccessKey']}
+  export AWS_SESSION_TOKEN={c['SessionToken']}
+  python -c "import mlflow; mlflow.set_experiment('hello'); mlflow.start_run(); mlflow.log_metric('x', 1); print('logged', mlflow.active_run().info.run_id); mlflow.end_run()"
+"""
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8080, help="the gateway's port (0: any free)")
+    parser.add_argument("--state-file", type=Path, default=Path(".sandbox/sandbox.json"))
+    parser.add_argument("--reset", action="store_true",
+                        help="forget the MLflow data and artifacts of earlier runs first")
+    parser.add_argument("--backend-store-uri", default=None,
+                        help="MLflow's database (default: SQLite next to the state file)")
+    parser.add_argument("--authorizer-ttl", type=int, default=300,
+                        help="seconds a token's policy is cached, as on the stage")
+    parser.add_argument("--token-minutes", type=int, default=60,
+                        help="lifetime of Cognito id and access tokens")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
+    if args.reset:
+        reset(args.state_file.parent)
+
+    zone = LandingZone(args.state_file, port=args.port, backend_store_uri=args.backend_store_uri,
+                       authorizer_ttl=args.authorizer_ttl, token_minutes=args.token_minutes)
+    stopping = threading.Event()
+
+    def stop(*_):
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        state = zone.start(progress=lambda m: print(m, flush=True))
+    except OSError as e:
+        print(f"sandbox: could not start: {e} (is --port {args.port} in use? try --port 0)",
+              file=sys.stderr)
+        zone.stop(progress=lambda m: None)
+        return 1
+    except Exception as e:
+        print(f"sandbox: could not start: {e}", file=sys.stderr)
+        zone.stop(progress=lambda m: None)
+        return 1
+    print(newcomer_lines(state, args.state_file), flush=True)
+    print(f"ready {state['gateway_url']} in {zone.startup_seconds:.1f} s "
+          f"(state: {args.state_file}; Ctrl-C to stop)", flush=True)
+    stopping.wait()
+    print("stopping ...", flush=True)
+    zone.stop(progress=lambda m: print(m, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

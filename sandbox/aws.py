@@ -1,0 +1,226 @@
+"""Emulated AWS for the sandbox: moto in this process for Cognito, IAM, STS and S3, seeded
+with the landing zone's accounts, roles, policies, bucket and users.
+
+Seeding runs with moto's IAM enforcement off; then enforcement is switched on, so from the
+first client request on, S3 and STS calls are checked against the IAM policies seeded here
+(the central roles carry exactly what `roles` compiles).
+"""
+
+import json
+import secrets
+import socket
+from dataclasses import dataclass, field
+
+import boto3
+import moto.iam.models
+from moto.server import ThreadedMotoServer
+
+from roles import LEVELS, managed_policies
+from roles.accounts import (
+    access_role_name,
+    access_role_trust_policy,
+    artifact_policy,
+    sagemaker_role_name,
+)
+
+CENTRAL_ACCOUNT = "111111111111"
+# moto puts a request whose access key it does not know in its default account; make that the
+# central account. (MOTO_ACCOUNT_ID would pin every request to one account, even those signed
+# with a team account's keys.)
+moto.iam.models.DEFAULT_ACCOUNT_ID = CENTRAL_ACCOUNT
+
+REGION = "us-east-1"
+API_ID = "lzsandbox1"  # ten characters, as API Gateway's ids
+STAGE = "prod"
+API_ARN = f"arn:aws:execute-api:{REGION}:{CENTRAL_ACCOUNT}:{API_ID}/{STAGE}"
+BUCKET = "mlflow-artifacts"
+TEAMS = (
+    ("team-a", "222222222222", LEVELS),
+    ("team-b", "333333333333", ("reader", "contributor")),
+)
+GROUP_LEVELS = {"admins": "admin", "model-approvers": "model-approver",
+                "contributors": "contributor", "readers": "reader"}
+LEVEL_GROUP = {level: group for group, level in GROUP_LEVELS.items()}
+# One user per level, and one in two groups (the union of reader and model-approver... and
+# contributor, to show that groups add up).
+USERS = tuple((f"{level}-user", (LEVEL_GROUP[level],)) for level in LEVELS) + (
+    ("two-groups-user", ("contributors", "model-approvers")),)
+SAGEMAKER_SESSION_SECONDS = 12 * 3600
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class EmulatedAws:
+    endpoint_url: str
+    port: int
+    server: ThreadedMotoServer
+    user_pool_id: str = ""
+    client_id: str = ""
+    users: list = field(default_factory=list)
+    teams: list = field(default_factory=list)
+    server_keys: dict = field(default_factory=dict)  # the tracking server's access key
+
+    def client(self, service, **credentials):
+        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url,
+                            aws_access_key_id=credentials.get("AccessKeyId", "seed"),
+                            aws_secret_access_key=credentials.get("SecretAccessKey", "seed"),
+                            aws_session_token=credentials.get("SessionToken"))
+
+    @property
+    def jwks_url(self):
+        return f"{self.endpoint_url}/{self.user_pool_id}/.well-known/jwks.json"
+
+    @property
+    def issuer(self):
+        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.user_pool_id}"
+
+    def stop(self):
+        self.server.stop()
+
+
+def _password() -> str:
+    # Cognito's default policy: upper, lower, digit, symbol.
+    return "Lz-" + secrets.token_urlsafe(12) + "9a!"
+
+
+def _seed_central(aws: EmulatedAws):
+    iam, s3 = aws.client("iam"), aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    bucket_arn = f"arn:aws:s3:::{BUCKET}"
+    for team, account, levels in TEAMS:
+        for level in levels:
+            name = access_role_name(team, level)
+            iam.create_role(RoleName=name, MaxSessionDuration=3600,
+                            AssumeRolePolicyDocument=json.dumps(
+                                access_role_trust_policy(account, team, level)))
+            for i, document in enumerate(managed_policies(level, API_ARN), 1):
+                arn = iam.create_policy(PolicyName=f"{name}-invoke-{i}",
+                                        PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+                iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+            iam.put_role_policy(RoleName=name, PolicyName="artifacts",
+                                PolicyDocument=json.dumps(artifact_policy(level, bucket_arn)))
+    # The tracking server: on Fargate a task role; here a user, whose keys do not expire.
+    iam.create_user(UserName="mlflow-tracking-server")
+    iam.put_user_policy(UserName="mlflow-tracking-server", PolicyName="artifacts",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                            {"Effect": "Allow", "Action": "s3:*",
+                             "Resource": [bucket_arn, f"{bucket_arn}/*"]}]}))
+    key = iam.create_access_key(UserName="mlflow-tracking-server")["AccessKey"]
+    aws.server_keys = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
+
+
+def _seed_teams(aws: EmulatedAws):
+    """Each team account's SageMaker execution roles, and a session of each (as a job gets)."""
+    sts = aws.client("sts")
+    for team, account, levels in TEAMS:
+        # moto acts in another account with credentials of a role assumed there.
+        admin = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/seed",
+                                RoleSessionName="seed")["Credentials"]
+        iam = aws.client("iam", **admin)
+        team_sts = aws.client("sts", **admin)
+        roles = []
+        for level in levels:
+            name = sagemaker_role_name(team, level)
+            central_role = f"arn:aws:iam::{CENTRAL_ACCOUNT}:role/{access_role_name(team, level)}"
+            arn = iam.create_role(
+                RoleName=name, MaxSessionDuration=SAGEMAKER_SESSION_SECONDS,
+                AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+            iam.put_role_policy(RoleName=name, PolicyName="mlflow", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": central_role}]}))
+            session = team_sts.assume_role(
+                RoleArn=arn, RoleSessionName=f"sagemaker-{level}",
+                DurationSeconds=SAGEMAKER_SESSION_SECONDS)["Credentials"]
+            roles.append({"level": level, "sagemaker_role_arn": arn,
+                          "central_role_arn": central_role,
+                          "credentials": {k: session[k] for k in
+                                          ("AccessKeyId", "SecretAccessKey", "SessionToken")}})
+        aws.teams.append({"name": team, "account_id": account, "roles": roles})
+
+
+def _seed_cognito(aws: EmulatedAws, token_minutes: int):
+    idp = aws.client("cognito-idp")
+    pool = idp.create_user_pool(PoolName="mlflow", Policies={"PasswordPolicy": {
+        "MinimumLength": 14, "RequireUppercase": True, "RequireLowercase": True,
+        "RequireNumbers": True, "RequireSymbols": True}},
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})["UserPool"]
+    aws.user_pool_id = pool["Id"]
+    aws.client_id = idp.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="mlflow-ui", GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH",
+                           "ALLOW_REFRESH_TOKEN_AUTH"],
+        IdTokenValidity=token_minutes, AccessTokenValidity=token_minutes,
+        TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"},
+    )["UserPoolClient"]["ClientId"]
+    for group in GROUP_LEVELS:
+        idp.create_group(GroupName=group, UserPoolId=pool["Id"])
+    for username, groups in USERS:
+        password = _password()
+        idp.admin_create_user(UserPoolId=pool["Id"], Username=username,
+                              MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool["Id"], Username=username,
+                                    Password=password, Permanent=True)
+        for group in groups:
+            idp.admin_add_user_to_group(UserPoolId=pool["Id"], Username=username,
+                                        GroupName=group)
+        aws.users.append({"username": username, "password": password, "groups": list(groups)})
+
+
+def _enforce_iam():
+    from moto import settings
+    from moto.core.responses import ActionAuthenticatorMixin
+
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    ActionAuthenticatorMixin.request_count = 0
+
+
+def start_aws(port: int = 0, token_minutes: int = 60) -> EmulatedAws:
+    port = port or free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    aws = EmulatedAws(endpoint_url=f"http://127.0.0.1:{port}", port=port, server=server)
+    _seed_central(aws)
+    _seed_teams(aws)
+    _seed_cognito(aws, token_minutes)
+    _enforce_iam()
+    return aws
+
+
+# --- what the gateway asks of IAM and STS -----------------------------------------------------
+
+
+def lookup_access_key(access_key: str):
+    """(secret, session token, role ARN, session ARN, account) of an STS session, or None."""
+    from moto.sts.models import sts_backends
+
+    for account, regions in sts_backends.items():
+        backend = regions.get("global") or next(iter(regions.values()), None)
+        if backend is None:
+            continue
+        for role in backend.assumed_roles:
+            if role.access_key_id == access_key:
+                return role.secret_access_key, role.session_token, role.role_arn, role.arn, \
+                    role.role_arn.split(":")[4]
+    return None
+
+
+def identity_policies(role_arn: str) -> list:
+    """Every policy document attached to a role (inline and managed), as IAM holds them."""
+    from moto.iam.models import iam_backends
+
+    account = role_arn.split(":")[4]
+    role = iam_backends[account]["global"].get_role_by_arn(role_arn)
+    documents = [json.loads(doc) if isinstance(doc, str) else doc
+                 for doc in role.policies.values()]
+    for policy in role.managed_policies.values():
+        version = next(v for v in policy.versions if v.version_id == policy.default_version_id)
+        document = version.document
+        documents.append(json.loads(document) if isinstance(document, str) else document)
+    return documents

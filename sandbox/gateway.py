@@ -1,0 +1,300 @@
+"""A local stand-in for the deployed REST API, with the same routes and authorization types
+(`roles.edge`), SigV4 checks, IAM and authorizer policy evaluation, authorizer caching, limits,
+answers, identity headers and JSON access log."""
+
+import http.client
+import json
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from roles.edge import (
+    ACCESS_LOG_FIELDS,
+    AWS_IAM,
+    FORWARDED_IDENTITY_HEADERS,
+    INTEGRATION_TIMEOUT_MS,
+    MAX_PAYLOAD_BYTES,
+    edge_route,
+    resource_policy,
+)
+from roles.policy_eval import ALLOW, DENY, evaluate
+
+from .sigv4 import SignatureError, verify
+
+ACTION = "execute-api:Invoke"
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+               "trailer", "transfer-encoding", "upgrade", "host", "content-length"}
+_FORWARDED = {h.lower() for h in FORWARDED_IDENTITY_HEADERS}
+
+
+class Refused(Exception):
+    """API Gateway answers the request itself."""
+
+    def __init__(self, status, message, error_type, key="message"):
+        super().__init__(message)
+        self.status, self.message, self.error_type, self.key = status, message, error_type, key
+
+
+class Gateway:
+    def __init__(self, *, port, upstream_url, api_arn, account_id, region, authorizer,
+                 lookup_access_key, identity_policies, access_log_path,
+                 authorizer_ttl=300, integration_timeout=INTEGRATION_TIMEOUT_MS / 1000):
+        self.api_arn = api_arn
+        self.execution_arn = api_arn.rsplit("/", 1)[0]
+        self.account_id, self.region = account_id, region
+        self.authorizer = authorizer
+        self.lookup_access_key = lookup_access_key
+        self.identity_policies = identity_policies
+        self.resource_policy = resource_policy(self.execution_arn, account_id)
+        self.authorizer_ttl = authorizer_ttl
+        self.integration_timeout = integration_timeout
+        upstream = urlsplit(upstream_url)
+        self.upstream = (upstream.hostname, upstream.port)
+        self._cache = {}
+        self._lock = threading.Lock()
+        self._log = open(access_log_path, "a", buffering=1)
+        self.stats = {"requests": 0, "authorizer_calls": 0, "authorizer_cache_hits": 0}
+        gateway = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.gateway = gateway
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self._log.close()
+
+    # --- authorization --------------------------------------------------------------------
+
+    def authorize_iam(self, method, raw_path, raw_query, headers, body, method_arn):
+        def lookup(access_key):
+            found = self.lookup_access_key(access_key)
+            if found is None:
+                return None
+            secret, token, role_arn, session_arn, account = found
+            return secret, token, (role_arn, session_arn, account)
+
+        try:
+            role_arn, session_arn, account = verify(method, raw_path, raw_query, headers, body,
+                                                    lookup, self.region)
+        except SignatureError as e:
+            if e.missing_token:
+                raise Refused(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+            raise Refused(403, str(e), "InvalidSignatureException")
+        identity = evaluate(self.identity_policies(role_arn), ACTION, method_arn)
+        resource = evaluate([self.resource_policy], ACTION, method_arn,
+                            context={"aws:PrincipalAccount": account,
+                                     "aws:PrincipalArn": role_arn},
+                            principal=role_arn)
+        # Same account: either policy may allow; an explicit Deny in either wins (Table A).
+        if DENY in (identity, resource) or ALLOW not in (identity, resource):
+            suffix = " with an explicit deny" if DENY in (identity, resource) else ""
+            raise Refused(403, f"User: {session_arn} is not authorized to perform: {ACTION} "
+                               f"on resource: {method_arn}{suffix}", "AccessDeniedException",
+                          key="Message")
+        return {"caller": session_arn, "headers": {"X-MLflow-Caller-Arn": session_arn}}
+
+    def _authorizer_result(self, token, event):
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(token)
+            if cached and cached[0] > now:
+                self.stats["authorizer_cache_hits"] += 1
+                return cached[1], None
+        self.stats["authorizer_calls"] += 1
+        started = time.perf_counter()
+        try:
+            response = self.authorizer.authorize(event)
+        except Exception:
+            raise Refused(401, "Unauthorized", "UnauthorizedException") from None
+        latency = int((time.perf_counter() - started) * 1000)
+        if self.authorizer_ttl > 0:
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[token] = (now + self.authorizer_ttl, response)
+        return response, latency
+
+    def authorize_token(self, method, raw_path, raw_query, headers, method_arn, route,
+                        request_id, source_ip, original_headers):
+        # Before the authorizer runs, an explicit Deny of the resource policy ends the request.
+        if evaluate([self.resource_policy], ACTION, method_arn, principal="anonymous") == DENY:
+            raise Refused(403, "User: anonymous is not authorized to perform: "
+                               f"{ACTION} on resource: {method_arn} with an explicit deny",
+                          "AccessDeniedException", key="Message")
+        token = headers.get("authorization")
+        if not token:  # the identity source is missing: the authorizer is not even called
+            raise Refused(401, "Unauthorized", "UnauthorizedException")
+        event = {
+            "type": "REQUEST", "methodArn": method_arn, "resource": route.resource,
+            "path": raw_path, "httpMethod": method, "headers": original_headers,
+            "queryStringParameters": dict(parse_qsl(raw_query)),
+            "pathParameters": {"proxy": raw_path[1:]}, "stageVariables": {},
+            "requestContext": {"accountId": self.account_id, "apiId": self.api_id,
+                               "stage": self.stage, "httpMethod": method,
+                               "resourcePath": route.resource, "requestId": request_id,
+                               "path": f"/{self.stage}{raw_path}",
+                               "identity": {"sourceIp": source_ip}},
+        }
+        response, latency = self._authorizer_result(token, event)
+        decision = evaluate([response["policyDocument"]], ACTION, method_arn)
+        if decision != ALLOW:
+            message = "User is not authorized to access this resource" + (
+                " with an explicit deny" if decision == DENY else "")
+            raise Refused(403, message, "AccessDeniedException", key="Message")
+        context = response.get("context", {})
+        return {"user": context.get("username", ""), "levels": context.get("levels", ""),
+                "authorizer_latency": latency,
+                "headers": {"X-MLflow-User": context.get("username", ""),
+                            "X-MLflow-Levels": context.get("levels", "")}}
+
+    @property
+    def api_id(self):
+        return self.execution_arn.split(":")[-1]
+
+    @property
+    def stage(self):
+        return self.api_arn.rsplit("/", 1)[1]
+
+    # --- the integration ------------------------------------------------------------------
+
+    def forward(self, method, target, headers, body, identity_headers):
+        forwarded = {k: v for k, v in headers.items()
+                     if k.lower() not in _HOP_BY_HOP and k.lower() not in _FORWARDED}
+        forwarded.update({k: v for k, v in identity_headers.items() if v is not None})
+        forwarded["Host"] = f"{self.upstream[0]}:{self.upstream[1]}"
+        forwarded["Content-Length"] = str(len(body))
+        connection = http.client.HTTPConnection(*self.upstream, timeout=self.integration_timeout)
+        try:
+            connection.request(method, target, body=body, headers=forwarded)
+            response = connection.getresponse()
+            data = response.read(MAX_PAYLOAD_BYTES + 1)
+        except socket.timeout:
+            raise Refused(504, "Endpoint request timed out", "IntegrationTimeout") from None
+        except OSError:
+            raise Refused(502, "Internal server error", "InternalServerErrorException") from None
+        finally:
+            connection.close()
+        if len(data) > MAX_PAYLOAD_BYTES:
+            raise Refused(502, "Internal server error", "InternalServerErrorException")
+        return response.status, response.getheaders(), data
+
+    def write_log(self, record):
+        line = {key: record.get(key, "-") for key in ACCESS_LOG_FIELDS}
+        line["authorizerLatencyMs"] = record.get("authorizerLatencyMs", "-")
+        with self._lock:
+            self._log.write(json.dumps(line) + "\n")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    gateway: Gateway = None
+
+    def log_message(self, *args):  # the JSON access log replaces http.server's lines
+        pass
+
+    def _read_body(self, headers):
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                total += size
+                if total > MAX_PAYLOAD_BYTES:
+                    raise Refused(413, "Request Too Long", "RequestTooLong")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        try:
+            length = int(headers.get("content-length") or 0)
+        except ValueError:
+            raise Refused(400, "Invalid Content-Length", "BadRequestException") from None
+        if length > MAX_PAYLOAD_BYTES:
+            raise Refused(413, "Request Too Long", "RequestTooLong")
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _handle(self):
+        gateway = self.gateway
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        method = self.command
+        raw_path, _, raw_query = self.path.partition("?")
+        headers = {}
+        for k, v in self.headers.items():
+            key = k.lower()
+            headers[key] = f"{headers[key]},{v}" if key in headers else v
+        record = {"requestId": request_id, "ip": self.client_address[0], "method": method,
+                  "path": raw_path,
+                  "time": datetime.now(timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")}
+        extra_headers = {"x-amzn-RequestId": request_id}
+        gateway.stats["requests"] += 1
+        try:
+            body = self._read_body(headers)
+            if not raw_path.startswith("/"):
+                raise Refused(400, "Bad request path", "BadRequestException")
+            route = edge_route(raw_path)
+            method_arn = f"{gateway.api_arn}/{method}/{raw_path[1:]}"
+            if route.authorization == AWS_IAM:
+                identity = gateway.authorize_iam(method, raw_path, raw_query, headers, body,
+                                                 method_arn)
+            else:
+                identity = gateway.authorize_token(method, raw_path, raw_query, headers,
+                                                   method_arn, route, request_id,
+                                                   self.client_address[0],
+                                                   dict(self.headers.items()))
+            record.update(caller=identity.get("caller", "-"), user=identity.get("user", "-"),
+                          levels=identity.get("levels", "-"))
+            if identity.get("authorizer_latency") is not None:
+                record["authorizerLatencyMs"] = identity["authorizer_latency"]
+            upstream_started = time.perf_counter()
+            status, upstream_headers, data = gateway.forward(
+                method, self.path, dict(self.headers.items()), body, identity["headers"])
+            record["integrationLatencyMs"] = int((time.perf_counter() - upstream_started) * 1000)
+            self.send_response(status)
+            for k, v in upstream_headers:
+                if k.lower() not in _HOP_BY_HOP:
+                    self.send_header(k, v)
+        except Refused as refused:
+            status = refused.status
+            data = json.dumps({refused.key: refused.message}).encode()
+            record["error"] = refused.message
+            extra_headers["x-amzn-ErrorType"] = refused.error_type
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            if status == 413:
+                self.close_connection = True
+        except Exception as e:  # a bug of the sandbox must still look like API Gateway
+            status = 500
+            data = json.dumps({"message": "Internal server error"}).encode()
+            record["error"] = f"gateway error: {type(e).__name__}: {e}"
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+        for k, v in extra_headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(data)
+        record["status"] = status
+        record["latencyMs"] = int((time.perf_counter() - started) * 1000)
+        gateway.write_log(record)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle

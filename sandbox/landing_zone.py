@@ -1,0 +1,152 @@
+"""Start and stop the whole landing zone on this machine: emulated AWS, MLflow, the gateway."""
+
+import json
+import logging
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from authorizer.handler import DEFAULT_GROUP_LEVELS, Authorizer
+from authorizer.tokens import JwksCache, TokenVerifier
+from roles import authorizer_rules
+
+from . import aws as emulated
+from .gateway import Gateway
+from .mlflow_server import MlflowServer
+
+DEFAULT_STATE_DIR = Path(".sandbox")
+
+
+class LandingZone:
+    def __init__(self, state_file: Path, port: int = 8080, backend_store_uri: str = None,
+                 authorizer_ttl: int = 300, token_minutes: int = 60, aws_port: int = 0):
+        self.state_file = Path(state_file)
+        self.dir = self.state_file.parent
+        self.port = port
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{(self.dir / 'mlflow.db').resolve()}"
+        self.authorizer_ttl = authorizer_ttl
+        self.token_minutes = token_minutes
+        self.aws_port = aws_port
+        self.aws = self.mlflow = self.gateway = None
+        self._stopping = threading.Event()
+        self.restarts = 0
+
+    def start(self, progress=print):
+        started = time.monotonic()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines
+        progress("starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding accounts ...")
+        self.aws = emulated.start_aws(self.aws_port, self.token_minutes)
+        restored = self._restore_artifacts()
+        progress(f"starting mlflow server (backend {self.backend_store_uri.split(':')[0]}"
+                 f"{f', {restored} artifacts restored' if restored else ''}) ...")
+        self.mlflow = MlflowServer(
+            port=emulated.free_port(), backend_store_uri=self.backend_store_uri,
+            artifact_root=f"s3://{emulated.BUCKET}/artifacts",
+            aws_env={"AWS_ACCESS_KEY_ID": self.aws.server_keys["AccessKeyId"],
+                     "AWS_SECRET_ACCESS_KEY": self.aws.server_keys["SecretAccessKey"],
+                     "AWS_DEFAULT_REGION": emulated.REGION,
+                     "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url},
+            log_path=self.dir / "mlflow.log")
+        self.mlflow.start()
+        verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
+                                 jwks=JwksCache(self.aws.jwks_url), token_uses=("id",))
+        authorizer = Authorizer(verifier, authorizer_rules(), DEFAULT_GROUP_LEVELS)
+        self.gateway = Gateway(
+            port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.API_ARN,
+            account_id=emulated.CENTRAL_ACCOUNT, region=emulated.REGION, authorizer=authorizer,
+            lookup_access_key=emulated.lookup_access_key,
+            identity_policies=emulated.identity_policies,
+            access_log_path=self.dir / "access.log", authorizer_ttl=self.authorizer_ttl)
+        self.gateway.start()
+        self.write_state()
+        threading.Thread(target=self._watch_mlflow, args=(progress,), daemon=True).start()
+        self.startup_seconds = time.monotonic() - started
+        return self.state()
+
+    def _watch_mlflow(self, progress):
+        """Like ECS replacing a stopped task: a dead MLflow is started again."""
+        while not self._stopping.wait(0.5):
+            if self.mlflow.process.poll() is None:
+                continue
+            progress(f"mlflow server exited ({self.mlflow.process.returncode}); restarting")
+            try:
+                self.mlflow.start()
+                self.restarts += 1
+                self.write_state()
+            except Exception as e:
+                progress(f"mlflow server did not restart: {e}")
+
+    def state(self) -> dict:
+        return {
+            "gateway_url": self.gateway.url,
+            "mlflow_url": self.mlflow.url,
+            "aws": {"endpoint_url": self.aws.endpoint_url, "region": emulated.REGION},
+            "central_account_id": emulated.CENTRAL_ACCOUNT,
+            "mlflow_pid": self.mlflow.process.pid,
+            "api_arn": emulated.API_ARN,
+            "cognito": {"user_pool_id": self.aws.user_pool_id, "client_id": self.aws.client_id,
+                        "users": self.aws.users},
+            "teams": self.aws.teams,
+        }
+
+    def write_state(self):
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state(), indent=2))
+        tmp.replace(self.state_file)
+
+    # S3 is in memory in moto: artifacts are kept on disk between runs, like the database.
+    def _artifact_client(self):
+        return self.aws.client("s3", **self.aws.server_keys)
+
+    def _restore_artifacts(self) -> int:
+        folder = self.dir / "artifacts"
+        if not folder.is_dir():
+            return 0
+        s3, count = self._artifact_client(), 0
+        for path in folder.rglob("*"):
+            if path.is_file():
+                s3.upload_file(str(path), emulated.BUCKET, path.relative_to(folder).as_posix())
+                count += 1
+        return count
+
+    def save_artifacts(self) -> int:
+        folder = self.dir / "artifacts"
+        tmp = self.dir / "artifacts.saving"
+        shutil.rmtree(tmp, ignore_errors=True)
+        s3, count = self._artifact_client(), 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=emulated.BUCKET):
+            for item in page.get("Contents", []):
+                target = tmp / item["Key"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(emulated.BUCKET, item["Key"], str(target))
+                count += 1
+        shutil.rmtree(folder, ignore_errors=True)
+        if tmp.exists():
+            tmp.replace(folder)
+        return count
+
+    def stop(self, progress=print):
+        self._stopping.set()
+        if self.gateway:
+            self.gateway.stop()
+        if self.aws:
+            try:
+                saved = self.save_artifacts()
+                progress(f"kept {saved} artifacts in {self.dir / 'artifacts'}")
+            except Exception as e:  # nothing to keep is better than a stop that hangs
+                progress(f"could not keep artifacts: {e}")
+        if self.mlflow:
+            self.mlflow.stop()
+        if self.aws:
+            self.aws.stop()
+
+
+def reset(state_dir: Path):
+    for name in ("mlflow.db", "artifacts", "access.log", "mlflow.log", "sandbox.json"):
+        path = state_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()

@@ -1,0 +1,76 @@
+"""`mlflow server` as a child process, with the Fargate task's flags where they apply."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
+
+
+class MlflowServer:
+    def __init__(self, port: int, backend_store_uri: str, artifact_root: str, aws_env: dict,
+                 log_path: Path):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.backend_store_uri = backend_store_uri
+        self.artifact_root = artifact_root
+        self.aws_env = aws_env
+        self.log_path = log_path
+        self.process = None
+
+    def command(self):
+        # As in components/mlflow_image/entrypoint.py: artifacts go to S3 directly
+        # (--no-serve-artifacts), and only the host the gateway sends is allowed.
+        return [sys.executable, "-m", "mlflow", "server",
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(WORKERS),
+                "--backend-store-uri", self.backend_store_uri,
+                "--default-artifact-root", self.artifact_root,
+                "--no-serve-artifacts",
+                "--allowed-hosts", f"127.0.0.1:{self.port},localhost:{self.port}"]
+
+    def start(self, timeout: float = 60.0):
+        env = {**os.environ, **self.aws_env, "MLFLOW_DISABLE_TELEMETRY": "true",
+               "DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1"}
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=log,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.wait_healthy(timeout)
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def wait_healthy(self, timeout: float):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mlflow server exited with {self.process.returncode}; "
+                                   f"see {self.log_path}")
+            if self.healthy():
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"mlflow server did not answer /health within {timeout:.0f} s; "
+                           f"see {self.log_path}")
+
+    def stop(self, timeout: float = 10.0):
+        if self.process is None or self.process.poll() is not None:
+            return
+        # The server and its workers share a process group: stop them all.
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,119 @@
+"""Act against the running sandbox as one identity at a time, with the real MLflow client.
+
+Channels: "client" (this repo's SigV4 client assuming the central role), "builtin" (MLflow's
+own MLFLOW_TRACKING_AWS_SIGV4 with the assumed role's credentials in the environment), and
+"token" (a Cognito id token on the browser paths: /ajax-api instead of /api).
+"""
+
+import contextlib
+import os
+
+import boto3
+import requests
+from mlflow.store.artifact import s3_artifact_repo
+from mlflow.tracking import MlflowClient
+from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestAuthProvider
+from mlflow.tracking.request_auth.registry import _request_auth_provider_registry
+
+from mlflow_landing_zone_client.provider import LandingZoneAuthProvider
+
+_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_AWS_SIGV4",
+        "MLFLOW_LANDING_ZONE_ROLE_ARN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "AWS_PROFILE")
+
+
+class BrowserPaths(requests.auth.AuthBase):
+    """What the UI does: the same handlers under /ajax-api, with the user's token."""
+
+    token = None
+
+    def __call__(self, request):
+        request.url = request.url.replace("/api/", "/ajax-api/", 1)
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+class BrowserPathsProvider(RequestAuthProvider):
+    def get_name(self):
+        return "test-browser-paths"
+
+    def get_auth(self):
+        return BrowserPaths()
+
+
+if not any(p.get_name() == "test-browser-paths" for p in _request_auth_provider_registry):
+    _request_auth_provider_registry.register(BrowserPathsProvider)
+
+
+def role_of(sandbox, level, team="team-a"):
+    team_state = next(t for t in sandbox["teams"] if t["name"] == team)
+    return next(r for r in team_state["roles"] if r["level"] == level)
+
+
+def id_token(sandbox, username):
+    user = next(u for u in sandbox["cognito"]["users"] if u["username"] == username)
+    idp = boto3.client("cognito-idp", region_name="us-east-1",
+                       endpoint_url=sandbox["aws"]["endpoint_url"],
+                       aws_access_key_id="anonymous", aws_secret_access_key="anonymous")
+    result = idp.initiate_auth(ClientId=sandbox["cognito"]["client_id"],
+                               AuthFlow="USER_PASSWORD_AUTH",
+                               AuthParameters={"USERNAME": user["username"],
+                                               "PASSWORD": user["password"]})
+    return result["AuthenticationResult"]["IdToken"]
+
+
+def assume_central(sandbox, level, team="team-a"):
+    role = role_of(sandbox, level, team)
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=sandbox["aws"]["endpoint_url"],
+                       **{k: v for k, v in zip(
+                           ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"),
+                           (role["credentials"]["AccessKeyId"],
+                            role["credentials"]["SecretAccessKey"],
+                            role["credentials"]["SessionToken"]))})
+    return sts.assume_role(RoleArn=role["central_role_arn"],
+                           RoleSessionName=f"test-{level}")["Credentials"]
+
+
+@contextlib.contextmanager
+def identity(sandbox, level, channel, team="team-a", username=None):
+    """Environment and MLflow client acting as `level` over `channel`."""
+    saved = {k: os.environ.get(k) for k in _ENV}
+    for k in _ENV:
+        os.environ.pop(k, None)
+    os.environ.update({"MLFLOW_TRACKING_URI": sandbox["gateway_url"],
+                       "AWS_ENDPOINT_URL": sandbox["aws"]["endpoint_url"],
+                       "AWS_DEFAULT_REGION": "us-east-1", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    if channel == "client":
+        role = role_of(sandbox, level, team)
+        os.environ.update({"MLFLOW_TRACKING_AUTH": "landing-zone",
+                           "MLFLOW_LANDING_ZONE_ROLE_ARN": role["central_role_arn"],
+                           "AWS_ACCESS_KEY_ID": role["credentials"]["AccessKeyId"],
+                           "AWS_SECRET_ACCESS_KEY": role["credentials"]["SecretAccessKey"],
+                           "AWS_SESSION_TOKEN": role["credentials"]["SessionToken"]})
+    elif channel == "builtin":
+        c = assume_central(sandbox, level, team)
+        os.environ.update({"MLFLOW_TRACKING_AWS_SIGV4": "true",
+                           "AWS_ACCESS_KEY_ID": c["AccessKeyId"],
+                           "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],
+                           "AWS_SESSION_TOKEN": c["SessionToken"]})
+    elif channel == "token":
+        BrowserPaths.token = id_token(sandbox, username or f"{level}-user")
+        os.environ.update({"MLFLOW_TRACKING_AUTH": "test-browser-paths",
+                           "AWS_ACCESS_KEY_ID": "none", "AWS_SECRET_ACCESS_KEY": "none"})
+    else:
+        raise ValueError(channel)
+    LandingZoneAuthProvider.reset()
+    boto3.setup_default_session()
+    s3_artifact_repo._cached_get_s3_client.cache_clear()
+    try:
+        yield MlflowClient(sandbox["gateway_url"])
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        LandingZoneAuthProvider.reset()
+        boto3.setup_default_session()
+        s3_artifact_repo._cached_get_s3_client.cache_clear()
