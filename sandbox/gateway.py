@@ -76,7 +76,8 @@ class Gateway:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
-        self._log.close()
+        with self._lock:
+            self._log.close()
 
     # --- authorization --------------------------------------------------------------------
 
@@ -197,7 +198,8 @@ class Gateway:
         line = {key: record.get(key, "-") for key in ACCESS_LOG_FIELDS}
         line["authorizerLatencyMs"] = record.get("authorizerLatencyMs", "-")
         with self._lock:
-            self._log.write(json.dumps(line) + "\n")
+            if not self._log.closed:  # requests still in flight while the gateway stops
+                self._log.write(json.dumps(line) + "\n")
 
 
 class _Handler(BaseHTTPRequestHandler):

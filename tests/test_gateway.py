@@ -1,0 +1,166 @@
+"""The sandbox gateway alone, against stand-in upstreams: identity headers, limits, failures."""
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from roles.edge import access_log_format
+from sandbox.gateway import Gateway
+
+API_ARN = "arn:aws:execute-api:us-east-1:111111111111:lzsandbox1/prod"
+
+
+class StubAuthorizer:
+    """Allows everything for the token "good", as a user "alice" with level reader."""
+
+    calls = 0
+
+    def authorize(self, event):
+        StubAuthorizer.calls += 1
+        if event["headers"].get("Authorization") != "Bearer good":
+            raise Exception("Unauthorized")
+        return {"principalId": "alice", "context": {"username": "alice", "levels": "reader"},
+                "policyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "execute-api:Invoke",
+                     "Resource": f"{API_ARN}/*/ajax-api/*"}]}}
+
+
+def upstream(behaviour):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if behaviour == "slow":
+                time.sleep(2)
+            data = json.dumps({"headers": dict(self.headers.items()), "path": self.path,
+                               "size": len(body)}).encode()
+            if behaviour == "huge":
+                data = b"x" * (10 * 1024 * 1024 + 1)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = _handle
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def make_gateway(tmp_path, upstream_url, timeout=29.0, ttl=300):
+    gateway = Gateway(port=0, upstream_url=upstream_url, api_arn=API_ARN,
+                      account_id="111111111111", region="us-east-1",
+                      authorizer=StubAuthorizer(), lookup_access_key=lambda key: None,
+                      identity_policies=lambda arn: [], access_log_path=tmp_path / "access.log",
+                      authorizer_ttl=ttl, integration_timeout=timeout)
+    gateway.start()
+    return gateway
+
+
+@pytest.fixture()
+def echo(tmp_path):
+    server = upstream("echo")
+    gateway = make_gateway(tmp_path, f"http://127.0.0.1:{server.server_port}")
+    yield gateway
+    gateway.stop()
+    server.shutdown()
+
+
+def test_identity_headers_come_from_the_authorizer_not_the_client(echo):
+    response = requests.get(echo.url + "/ajax-api/2.0/mlflow/experiments/search",
+                            headers={"Authorization": "Bearer good", "X-MLflow-User": "admin",
+                                     "x-mlflow-levels": "admin",
+                                     "X-MLflow-Caller-Arn": "arn:aws:iam::1:role/admin"})
+    assert response.status_code == 200
+    seen = {k.lower(): v for k, v in response.json()["headers"].items()}
+    assert seen["x-mlflow-user"] == "alice" and seen["x-mlflow-levels"] == "reader"
+    assert "x-mlflow-caller-arn" not in seen
+    assert seen["host"].startswith("127.0.0.1:")
+
+
+def test_the_authorizer_result_is_cached_per_token(echo):
+    before = StubAuthorizer.calls
+    for path in ["/ajax-api/2.0/mlflow/runs/get", "/ajax-api/2.0/mlflow/experiments/get"] * 5:
+        assert requests.get(echo.url + path, headers={"Authorization": "Bearer good"}).ok
+    assert StubAuthorizer.calls - before == 1
+    assert echo.stats["authorizer_cache_hits"] >= 9
+
+
+def test_answers_and_messages_as_api_gateway_gives_them(echo):
+    no_token = requests.get(echo.url + "/ajax-api/2.0/mlflow/runs/get")
+    assert (no_token.status_code, no_token.json()) == (401, {"message": "Unauthorized"})
+    bad = requests.get(echo.url + "/ajax-api/x", headers={"Authorization": "Bearer bad"})
+    assert bad.status_code == 401
+    outside = requests.get(echo.url + "/graphql", headers={"Authorization": "Bearer good"})
+    assert outside.status_code == 403
+    assert outside.json() == {"Message": "User is not authorized to access this resource"}
+    unsigned = requests.get(echo.url + "/api/2.0/mlflow/runs/get")
+    assert (unsigned.status_code, unsigned.json()) == (403, {"message": "Missing Authentication Token"})
+    assert unsigned.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+
+
+def test_payloads_over_10_mb_are_413(echo):
+    response = requests.post(echo.url + "/ajax-api/2.0/mlflow/upload-artifact",
+                             headers={"Authorization": "Bearer good"},
+                             data=b"x" * (10 * 1024 * 1024 + 1))
+    assert response.status_code == 413
+    ok = requests.post(echo.url + "/ajax-api/2.0/mlflow/upload-artifact",
+                       headers={"Authorization": "Bearer good"}, data=b"x" * (10 * 1024 * 1024))
+    assert ok.status_code == 200 and ok.json()["size"] == 10 * 1024 * 1024
+
+
+def test_a_slow_upstream_is_504(tmp_path):
+    server = upstream("slow")
+    gateway = make_gateway(tmp_path, f"http://127.0.0.1:{server.server_port}", timeout=0.5)
+    try:
+        response = requests.get(gateway.url + "/ajax-api/x", headers={"Authorization": "Bearer good"})
+        assert (response.status_code, response.json()) == (504, {"message": "Endpoint request timed out"})
+    finally:
+        gateway.stop()
+        server.shutdown()
+
+
+def test_a_response_over_10_mb_is_502(tmp_path):
+    server = upstream("huge")
+    gateway = make_gateway(tmp_path, f"http://127.0.0.1:{server.server_port}")
+    try:
+        response = requests.get(gateway.url + "/ajax-api/x", headers={"Authorization": "Bearer good"})
+        assert response.status_code == 502
+    finally:
+        gateway.stop()
+        server.shutdown()
+
+
+def test_a_down_upstream_is_502_at_once(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gateway = make_gateway(tmp_path, f"http://127.0.0.1:{port}")
+    try:
+        started = time.monotonic()
+        response = requests.get(gateway.url + "/ajax-api/x", headers={"Authorization": "Bearer good"})
+        assert (response.status_code, response.json()) == (502, {"message": "Internal server error"})
+        assert time.monotonic() - started < 2
+    finally:
+        gateway.stop()
+
+
+def test_one_json_access_log_line_per_request_in_the_stage_format(echo, tmp_path):
+    requests.get(echo.url + "/ajax-api/2.0/mlflow/runs/get", headers={"Authorization": "Bearer good"})
+    requests.get(echo.url + "/ajax-api/2.0/mlflow/runs/get")
+    lines = [json.loads(x) for x in (tmp_path / "access.log").read_text().splitlines()]
+    assert [(x["user"], x["status"]) for x in lines] == [("alice", 200), ("-", 401)]
+    stage_fields = set(json.loads(access_log_format()))
+    assert stage_fields <= set(lines[0])
