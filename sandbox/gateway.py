@@ -236,7 +236,11 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         method = self.command
-        raw_path, _, raw_query = self.path.partition("?")
+        # The request target exactly as sent: http.server rewrites a leading "//" in
+        # self.path, and the policy must judge (and MLflow receive) what the client sent.
+        parts = self.requestline.split(" ")
+        target = parts[1] if len(parts) == 3 else self.path
+        raw_path, _, raw_query = target.partition("?")
         headers = {}
         for k, v in self.headers.items():
             key = k.lower()
@@ -266,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
                 record["authorizerLatencyMs"] = identity["authorizer_latency"]
             upstream_started = time.perf_counter()
             status, upstream_headers, data = gateway.forward(
-                method, self.path, dict(self.headers.items()), body, identity["headers"])
+                method, target, dict(self.headers.items()), body, identity["headers"])
             record["integrationLatencyMs"] = int((time.perf_counter() - upstream_started) * 1000)
             self.send_response(status)
             for k, v in upstream_headers:

@@ -188,9 +188,13 @@ FIXED = [
 def check(sandbox, level, method, path, auth):
     response = requests.request(method, sandbox["gateway_url"] + path, timeout=30,
                                 headers=auth(method, path), data=b"{}")
-    assert response.status_code < 500, (level, method, path, response.status_code, response.text)
-    if response.status_code < 300:
-        assert allows(level, method, path), (level, method, path)
+    # The gateway itself never answers 5xx. MLflow may, for a request the model lets through
+    # (503 for /api/2.0/mlflow-artifacts/*: artifact serving is off, bytes go to S3 directly).
+    gateway_answer = "x-amzn-ErrorType" in response.headers
+    assert not (gateway_answer and response.status_code >= 500), (level, method, path,
+                                                                   response.text)
+    if response.status_code < 300 or not gateway_answer:
+        assert allows(level, method, path), (level, method, path, response.status_code)
 
 
 @pytest.fixture(scope="module")
