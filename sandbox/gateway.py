@@ -296,11 +296,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         if self.close_connection:
             self.send_header("Connection", "close")
+        record["status"] = status
+        record["latencyMs"] = int((time.perf_counter() - started) * 1000)
+        gateway.write_log(record)  # before the body, so a client that has the answer has the line
         self.end_headers()
         if method != "HEAD":
             self.wfile.write(data)
-        record["status"] = status
-        record["latencyMs"] = int((time.perf_counter() - started) * 1000)
-        gateway.write_log(record)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle

@@ -21,6 +21,7 @@ class Registered:
     type: str
     name: str
     inputs: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)  # what the mocks answered (ids, ARNs, names)
     protect: bool = False
     retain_on_delete: bool = False
     parent: str = None
@@ -87,6 +88,7 @@ class Mocks(pulumi.runtime.Mocks):
             out.setdefault("name", name)
         record = self.resources.setdefault((typ, name), Registered(typ, name))
         record.inputs, record.custom = inputs, args.custom
+        record.outputs = {**out, "id": rid}
         return [rid, out]
 
 

@@ -95,5 +95,9 @@ def check_outage_and_recovery(sandbox, state_file):
             break
         time.sleep(0.5)
     assert r.status_code == 200
+    # The state file names the new process (written just after it answers).
+    deadline = time.monotonic() + 10
+    while json.loads(state_file.read_text())["mlflow_pid"] == pid and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert json.loads(state_file.read_text())["mlflow_pid"] != pid
     time.sleep(1.0)

@@ -1,0 +1,346 @@
+"""The guardrails, one policy per concern. Each description tells a reviewer how to fix a
+violation. Properties arrive as the engine sends them: camelCase, documents as JSON strings.
+
+Configurable (`pulumi preview --policy-pack policy --policy-pack-config config.json`):
+`minBackupRetentionDays` (7), `minPasswordLength` (14), `lambdaPythonRuntimes`.
+"""
+
+import json
+import re
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+)
+
+DEFAULTS = {"minBackupRetentionDays": 7, "minPasswordLength": 14,
+            "lambdaPythonRuntimes": ["python3.12", "python3.13"]}
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|ACCESS_KEY|API_KEY",
+                         re.IGNORECASE)
+DATA_TYPES = ("aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:rds/cluster:Cluster",
+              "aws:cognito/userPool:UserPool")
+POLICY_DOCUMENT_TYPES = {"aws:iam/policy:Policy": "policy", "aws:iam/rolePolicy:RolePolicy": "policy",
+                         "aws:iam/userPolicy:UserPolicy": "policy",
+                         "aws:iam/groupPolicy:GroupPolicy": "policy"}
+
+
+def _config(args, key):
+    """This policy's configured value (its config schema declares it), else the default."""
+    return (args.get_config() or {}).get(key, DEFAULTS[key])
+
+
+def _document(value):
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return {}
+    return value or {}
+
+
+def _statements(document):
+    statements = _document(document).get("Statement", [])
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def _as_list(value):
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def _for_type(resource_type):
+    def decorator(check):
+        def validate(args, report):
+            if args.resource_type == resource_type:
+                check(args, args.props, report)
+        return validate
+    return decorator
+
+
+def _policy(name, description, validate, level=EnforcementLevel.MANDATORY, schema=None):
+    return ResourceValidationPolicy(name=name, description=description, validate=validate,
+                                    enforcement_level=level, config_schema=schema)
+
+
+# --- S3 ------------------------------------------------------------------------------------
+
+
+@_for_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+def _public_access(args, props, report):
+    missing = [k for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                           "restrictPublicBuckets") if props.get(k) is not True]
+    if missing:
+        report(f"public access block leaves {', '.join(missing)} off")
+
+
+def _bucket_companions(resources):
+    """For each bucket: its public access block, encryption, versioning and policy, matched by
+    bucket name or id where known, else by the resource name they share with the bucket."""
+    buckets = [r for r in resources if r.resource_type == "aws:s3/bucket:Bucket"]
+    out = {}
+    for bucket in buckets:
+        keys = {bucket.name, bucket.props.get("bucket"), bucket.props.get("id")} - {None}
+        out[bucket.name] = {r.resource_type: r for r in resources
+                            if r.resource_type.startswith("aws:s3/bucket") and r is not bucket
+                            and (r.props.get("bucket") in keys or r.name == bucket.name)}
+    return buckets, out
+
+
+def _log_targets(resources):
+    return {r.props.get("targetBucket") for r in resources
+            if r.resource_type == "aws:s3/bucketLogging:BucketLogging"} - {None}
+
+
+def _buckets(args, report):
+    buckets, companions = _bucket_companions(args.resources)
+    log_targets = _log_targets(args.resources)
+    for bucket in buckets:
+        parts = companions[bucket.name]
+        name = bucket.name
+        if "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock" not in parts:
+            report(f"bucket {name} has no public access block")
+        versioning = parts.get("aws:s3/bucketVersioning:BucketVersioning")
+        if not versioning or (versioning.props.get("versioningConfiguration") or {}).get(
+                "status") != "Enabled":
+            report(f"bucket {name} is not versioned")
+        sse = parts.get("aws:s3/bucketServerSideEncryptionConfiguration:"
+                        "BucketServerSideEncryptionConfiguration")
+        algorithms = {((rule.get("applyServerSideEncryptionByDefault") or {})
+                       .get("sseAlgorithm")) for rule in (sse.props.get("rules") or [])} if sse else set()
+        is_log_target = bool({bucket.props.get("bucket"), bucket.props.get("id")} & log_targets)
+        if is_log_target:
+            if algorithms != {"AES256"}:  # S3 cannot deliver server access logs to SSE-KMS
+                report(f"bucket {name} receives access logs and must use SSE-S3 (AES256)")
+        elif not algorithms or not algorithms <= {"aws:kms", "aws:kms:dsse"}:
+            report(f"bucket {name} is not encrypted with KMS")
+        policy = parts.get("aws:s3/bucketPolicy:BucketPolicy")
+        tls = any(s.get("Effect") == "Deny" and
+                  (s.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport") in
+                  ("false", False)
+                  for s in _statements(policy.props.get("policy")) if policy)
+        if not tls:
+            report(f"bucket {name} has no TLS-only policy (Deny when aws:SecureTransport is false)")
+
+
+# --- RDS -------------------------------------------------------------------------------------
+
+
+@_for_type("aws:rds/cluster:Cluster")
+def _rds_cluster(args, props, report):
+    if props.get("storageEncrypted") is not True:
+        report("storage is not encrypted")
+    if props.get("deletionProtection") is not True:
+        report("deletion protection is off")
+    if props.get("skipFinalSnapshot") is True:
+        report("no final snapshot would be taken")
+    minimum = _config(args, "minBackupRetentionDays")
+    if (props.get("backupRetentionPeriod") or 1) < minimum:
+        report(f"backups are kept {props.get('backupRetentionPeriod') or 1} days, "
+               f"fewer than {minimum}")
+
+
+@_for_type("aws:rds/clusterInstance:ClusterInstance")
+def _rds_instance(args, props, report):
+    if props.get("publiclyAccessible") is True:
+        report("the database instance is publicly accessible")
+
+
+# --- API Gateway -----------------------------------------------------------------------------
+
+
+@_for_type("aws:apigateway/method:Method")
+def _method_auth(args, props, report):
+    if props.get("httpMethod") == "OPTIONS":
+        return
+    authorization = props.get("authorization")
+    if authorization not in ("AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
+        report(f"{props.get('httpMethod')} method is open (authorization {authorization})")
+    elif authorization != "AWS_IAM" and not props.get("authorizerId"):
+        report(f"{authorization} method names no authorizer")
+
+
+@_for_type("aws:apigateway/stage:Stage")
+def _stage_logging(args, props, report):
+    settings = props.get("accessLogSettings") or {}
+    if not settings.get("destinationArn") or not settings.get("format"):
+        report("the stage writes no access log")
+
+
+@_for_type("aws:apigateway/methodSettings:MethodSettings")
+def _data_tracing(args, props, report):
+    if (props.get("settings") or {}).get("dataTraceEnabled") is True:
+        report("data tracing is on: request and response bodies (tokens, secrets) go to logs")
+
+
+# --- IAM -------------------------------------------------------------------------------------
+
+_ACCOUNT_ROOT = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:root|\d{12})$")
+_LIMITING_KEYS = {"aws:principalarn", "aws:principalorgid"}
+
+
+@_for_type("aws:iam/role:Role")
+def _trust(args, props, report):
+    for statement in _statements(props.get("assumeRolePolicy")):
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        aws = _as_list(principal.get("AWS")) if isinstance(principal, dict) else []
+        if principal == "*" or "*" in aws:
+            report("the trust policy admits any principal (*)")
+            continue
+        conditions = {k.lower() for tests in (statement.get("Condition") or {}).values()
+                      for k in tests}
+        roots = [p for p in aws if _ACCOUNT_ROOT.match(p)]
+        if roots and not conditions & _LIMITING_KEYS:
+            report(f"the trust policy admits all of account(s) {', '.join(roots)} without an "
+                   f"aws:PrincipalArn or aws:PrincipalOrgID condition")
+
+
+def _policy_documents(args):
+    key = POLICY_DOCUMENT_TYPES.get(args.resource_type)
+    return _statements(args.props.get(key)) if key else []
+
+
+def _star_star(args, report):
+    for statement in _policy_documents(args):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions, resources = _as_list(statement.get("Action")), _as_list(statement.get("Resource"))
+        if {"*", "*:*"} & set(actions) and "*" in resources:
+            report("the policy allows every action on every resource (*:*)")
+
+
+# `API/*`, `API/stage/*`, `API/*/*/*`...: every method and path of an API or of a stage.
+_WHOLE_API = re.compile(r"^arn:aws[a-z-]*:execute-api:[^:]*:[^:]*:[^/]+(/[^/*]+|/\*)?(/\*)+$|^\*$")
+
+
+def _whole_api(args, report):
+    if "admin" in args.name:
+        return  # the admin level holds every route by design
+    for statement in _policy_documents(args):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = {a.lower() for a in _as_list(statement.get("Action"))}
+        if actions & {"execute-api:invoke", "execute-api:*", "*"} and any(
+                _WHOLE_API.match(r) for r in _as_list(statement.get("Resource"))):
+            report("execute-api:Invoke on the whole API outside an admin role")
+
+
+# --- Cognito, ECS, Lambda, CloudWatch ----------------------------------------------------------
+
+
+@_for_type("aws:cognito/userPool:UserPool")
+def _cognito(args, props, report):
+    if (props.get("adminCreateUserConfig") or {}).get("allowAdminCreateUserOnly") is not True:
+        report("self sign-up is on: anyone could create a user")
+    policy = props.get("passwordPolicy") or {}
+    minimum = _config(args, "minPasswordLength")
+    if (policy.get("minimumLength") or 8) < minimum:
+        report(f"passwords may be shorter than {minimum} characters")
+    weak = [k for k in ("requireLowercase", "requireUppercase", "requireNumbers",
+                        "requireSymbols") if policy.get(k) is not True]
+    if weak:
+        report(f"the password policy does not require {', '.join(weak)}")
+
+
+@_for_type("aws:cognito/userPool:UserPool")
+def _cognito_mfa(args, props, report):
+    if props.get("mfaConfiguration", "OFF") == "OFF":
+        report("MFA is off")
+
+
+@_for_type("aws:ecs/service:Service")
+def _ecs_public_ip(args, props, report):
+    if (props.get("networkConfiguration") or {}).get("assignPublicIp") is True:
+        report("tasks get a public IP")
+
+
+@_for_type("aws:ecs/taskDefinition:TaskDefinition")
+def _ecs_secrets(args, props, report):
+    definitions = _document(props.get("containerDefinitions")) or []
+    for container in definitions:
+        for variable in container.get("environment") or []:
+            if SECRET_NAME.search(variable.get("name", "")):
+                report(f"container {container.get('name')} has {variable['name']} in plain "
+                       f"environment")
+
+
+@_for_type("aws:lambda/function:Function")
+def _lambda_runtime(args, props, report):
+    supported = _config(args, "lambdaPythonRuntimes")
+    if props.get("runtime") not in supported:
+        report(f"runtime {props.get('runtime')} is not one of {', '.join(supported)}")
+
+
+@_for_type("aws:cloudwatch/logGroup:LogGroup")
+def _log_retention(args, props, report):
+    if not props.get("retentionInDays"):
+        report("logs are kept forever (no retention period)")
+
+
+def _protected(args, report):
+    for resource in args.resources:
+        if resource.resource_type in DATA_TYPES and not resource.opts.protect:
+            report(f"{resource.resource_type.split(':')[-1]} {resource.name} is not protected")
+
+
+POLICIES = [
+    _policy("s3-public-access-blocked", "Every S3 public access block sets all four switches. "
+            "Fix: blockPublicAcls, blockPublicPolicy, ignorePublicAcls and "
+            "restrictPublicBuckets all true.", _public_access),
+    StackValidationPolicy(
+        name="s3-buckets-locked-down", enforcement_level=EnforcementLevel.MANDATORY,
+        description="Every bucket has a public access block, versioning, KMS encryption "
+        "(SSE-S3 only for a server-access-log target, which S3 requires) and a policy that "
+        "denies requests without TLS. Fix: add the missing aws.s3.Bucket* resource, as "
+        "components/artifact_store.py does.", validate=_buckets),
+    _policy("rds-encrypted-and-protected", "Aurora clusters encrypt storage, keep deletion "
+            "protection on, take a final snapshot and keep backups at least "
+            "minBackupRetentionDays. Fix: storage_encrypted, deletion_protection, "
+            "skip_final_snapshot=False, backup_retention_period.", _rds_cluster,
+            schema=PolicyConfigSchema(properties={"minBackupRetentionDays": {
+                "type": "integer", "default": 7}})),
+    _policy("rds-not-public", "Database instances are not publicly accessible. Fix: "
+            "publicly_accessible=False, private subnets.", _rds_instance),
+    _policy("apigateway-methods-authorized", "Every method but OPTIONS has AWS_IAM or an "
+            "authorizer. Fix: authorization='AWS_IAM', or 'CUSTOM' with authorizer_id.",
+            _method_auth),
+    _policy("apigateway-stage-access-logs", "Every stage writes a JSON access log. Fix: "
+            "access_log_settings with a log group and roles.edge.access_log_format().",
+            _stage_logging),
+    _policy("apigateway-no-data-tracing", "Data tracing stays off: it logs bodies, tokens and "
+            "secrets. Fix: method settings data_trace_enabled=False.", _data_tracing),
+    _policy("iam-trust-narrow", "No trust policy admits * or a whole account without an "
+            "aws:PrincipalArn or aws:PrincipalOrgID condition. Fix: name the account as principal "
+            "and the role in a condition, as roles/accounts.py does.", _trust),
+    _policy("iam-no-star-star", "No policy allows every action on every resource. Fix: name "
+            "the actions and resources.", lambda a, r: _star_star(a, r)),
+    _policy("iam-whole-api-only-for-admin", "execute-api:Invoke on a whole API (*/*/*) only in "
+            "an admin role's policy. Fix: use roles.iam_policy(level, api_arn) for the level.",
+            lambda a, r: _whole_api(a, r)),
+    _policy("cognito-closed-and-strong", "User pools have self sign-up off and a password policy "
+            "of at least minPasswordLength characters with all four character classes. Fix: "
+            "admin_create_user_config and password_policy as components/identity.py.", _cognito,
+            schema=PolicyConfigSchema(properties={"minPasswordLength": {
+                "type": "integer", "default": 14}})),
+    _policy("cognito-mfa", "Advisory: MFA is available to users. Fix: mfa OPTIONAL or ON in the "
+            "stack config.", _cognito_mfa, level=EnforcementLevel.ADVISORY),
+    _policy("ecs-no-public-ip", "Fargate tasks get no public IP. Fix: assign_public_ip=False, "
+            "private subnets.", _ecs_public_ip),
+    _policy("ecs-secrets-not-in-environment", "No secret-looking variable (password, secret, "
+            "token, key) in a container's plain environment. Fix: pass it as an ECS secret "
+            "(valueFrom Secrets Manager).", _ecs_secrets),
+    _policy("lambda-supported-python", "Lambda functions run a supported Python runtime. Fix: "
+            "runtime one of lambdaPythonRuntimes.", _lambda_runtime,
+            schema=PolicyConfigSchema(properties={"lambdaPythonRuntimes": {
+                "type": "array", "items": {"type": "string"},
+                "default": DEFAULTS["lambdaPythonRuntimes"]}})),
+    _policy("cloudwatch-log-retention", "Every log group has a retention period. Fix: "
+            "retention_in_days.", _log_retention),
+    StackValidationPolicy(
+        name="data-resources-protected", enforcement_level=EnforcementLevel.MANDATORY,
+        description="Buckets, KMS keys, database clusters and user pools are protected from "
+        "deletion. Fix: protect=True (the stacks' `protect: true`); rename with aliases.",
+        validate=_protected),
+]

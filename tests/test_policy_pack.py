@@ -1,0 +1,175 @@
+"""The policy pack's rules on what the mocked program registers, and on resources that break
+each rule."""
+
+import copy
+import json
+
+import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+)
+
+from policy.rules import POLICIES
+
+from .pulumi_program import run_program, stack_config
+
+STUDIO = {"enabled": True, "vpcId": "vpc-0123456789abcdef0",
+          "subnetIds": ["subnet-0123456789abcdef0"]}
+
+
+def options(protect=False):
+    return PolicyResourceOptions(protect=protect, ignore_changes=[], delete_before_replace=None,
+                                 aliases=[], custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+                                 additional_secret_outputs=[])
+
+
+def resource(typ, name, props, protect=False):
+    return PolicyResource(typ, props, f"urn:pulumi:s::p::{typ}::{name}", name, options(protect),
+                          None, None, [], {})
+
+
+def violations(resources, config=None):
+    found = []
+    for policy in POLICIES:
+        def report(message, urn=None, policy=policy):
+            found.append((policy.name, message))
+        if isinstance(policy, ResourceValidationPolicy):
+            for r in resources:
+                policy.validate(ResourceValidationArgs(r.resource_type, r.props, r.urn, r.name,
+                                                       r.opts, None, config or {}), report)
+        else:
+            policy.validate(StackValidationArgs(resources, config or {}), report)
+    return found
+
+
+def registered(inventory):
+    # As at `pulumi up`: inputs with what the provider computes (autonamed bucket names, ids).
+    return [resource(r.type, r.name, {**r.outputs, **r.inputs}, r.protect)
+            for r in inventory.resources
+            if r.custom and not r.type.startswith("pulumi:providers")]
+
+
+@pytest.fixture(scope="module")
+def central():
+    return registered(run_program(stack_config("central")))
+
+
+def test_the_central_stack_breaks_no_rule(central):
+    assert len(central) > 100
+    assert violations(central) == []
+
+
+def test_the_datascience_stack_breaks_no_rule():
+    config = stack_config("datascience")
+    config["mlflow-landing-zone:datascience"]["studio"] = STUDIO
+    assert violations(registered(run_program(config, stack="datascience"))) == []
+
+
+def mutate(resources, typ, name_part, **props):
+    out = []
+    for r in resources:
+        if r.resource_type == typ and name_part in r.name:
+            new = copy.deepcopy(dict(r.props))
+            for key, value in props.items():
+                if value is KeyError:
+                    new.pop(key, None)
+                else:
+                    new[key] = value
+            r = resource(r.resource_type, r.name, new, r.opts.protect)
+        out.append(r)
+    return out
+
+
+def without(resources, typ, name_part=""):
+    return [r for r in resources if not (r.resource_type == typ and name_part in r.name)]
+
+
+def unprotect(resources, typ):
+    return [resource(r.resource_type, r.name, r.props, False) if r.resource_type == typ else r
+            for r in resources]
+
+
+BUCKET = "aws:s3/bucket:Bucket"
+WHOLE = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod/*"
+CASES = {
+    "s3-public-access-blocked": lambda rs: mutate(
+        rs, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts",
+        blockPublicPolicy=False),
+    "s3-buckets-locked-down": lambda rs: without(
+        rs, "aws:s3/bucketVersioning:BucketVersioning", "artifacts"),
+    "rds-encrypted-and-protected": lambda rs: mutate(rs, "aws:rds/cluster:Cluster", "",
+                                                     storageEncrypted=False),
+    "rds-not-public": lambda rs: mutate(rs, "aws:rds/clusterInstance:ClusterInstance", "",
+                                        publiclyAccessible=True),
+    "apigateway-methods-authorized": lambda rs: mutate(
+        rs, "aws:apigateway/method:Method", "any-proxy", authorization="NONE"),
+    "apigateway-stage-access-logs": lambda rs: mutate(
+        rs, "aws:apigateway/stage:Stage", "", accessLogSettings=KeyError),
+    "apigateway-no-data-tracing": lambda rs: mutate(
+        rs, "aws:apigateway/methodSettings:MethodSettings", "",
+        settings={"dataTraceEnabled": True}),
+    "iam-trust-narrow": lambda rs: mutate(rs, "aws:iam/role:Role", "team-a-reader",
+                                          assumeRolePolicy=json.dumps({"Statement": [{
+                                              "Effect": "Allow", "Action": "sts:AssumeRole",
+                                              "Principal": {"AWS": "arn:aws:iam::999999999999:root"}}]})),
+    "iam-no-star-star": lambda rs: rs + [resource("aws:iam/rolePolicy:RolePolicy", "oops", {
+        "policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})})],
+    "iam-whole-api-only-for-admin": lambda rs: rs + [resource(
+        "aws:iam/policy:Policy", "mlflow-access-team-a-reader-invoke-9", {"policy": json.dumps(
+            {"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke",
+                            "Resource": [WHOLE]}]})})],
+    "cognito-closed-and-strong": lambda rs: mutate(
+        rs, "aws:cognito/userPool:UserPool", "", adminCreateUserConfig={}),
+    "cognito-mfa": lambda rs: mutate(rs, "aws:cognito/userPool:UserPool", "",
+                                     mfaConfiguration="OFF"),
+    "ecs-no-public-ip": lambda rs: mutate(
+        rs, "aws:ecs/service:Service", "", networkConfiguration={"assignPublicIp": True}),
+    "ecs-secrets-not-in-environment": lambda rs: mutate(
+        rs, "aws:ecs/taskDefinition:TaskDefinition", "", containerDefinitions=json.dumps([{
+            "name": "mlflow", "environment": [{"name": "DB_PASSWORD", "value": "hunter2"}]}])),
+    "lambda-supported-python": lambda rs: mutate(rs, "aws:lambda/function:Function", "",
+                                                 runtime="python3.8"),
+    "cloudwatch-log-retention": lambda rs: mutate(rs, "aws:cloudwatch/logGroup:LogGroup",
+                                                  "access-logs", retentionInDays=KeyError),
+    "data-resources-protected": lambda rs: unprotect(rs, "aws:kms/key:Key"),
+}
+
+
+# "*" on "*" is also execute-api:Invoke on every API: both rules rightly speak up.
+ALSO_BROKEN = {"iam-no-star-star": {"iam-whole-api-only-for-admin"}}
+
+
+def test_every_rule_has_a_violating_case():
+    assert set(CASES) == {p.name for p in POLICIES}
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_each_rule_catches_its_violation(central, rule):
+    found = violations(CASES[rule](central))
+    assert any(name == rule for name, _ in found), found
+    assert {name for name, _ in found} <= {rule} | ALSO_BROKEN.get(rule, set())
+
+
+@pytest.mark.parametrize("variant", [
+    lambda rs: mutate(rs, "aws:s3/bucketServerSideEncryptionConfiguration:"
+                      "BucketServerSideEncryptionConfiguration", "artifacts",
+                      rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
+    lambda rs: mutate(rs, "aws:s3/bucketPolicy:BucketPolicy", "artifacts",
+                      policy=json.dumps({"Statement": []})),
+    lambda rs: without(rs, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "logs"),
+    lambda rs: mutate(rs, "aws:rds/cluster:Cluster", "", backupRetentionPeriod=3),
+    lambda rs: mutate(rs, "aws:iam/role:Role", "team-a-reader", assumeRolePolicy=json.dumps(
+        {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]})),
+])
+def test_more_ways_to_break_the_rules_are_caught(central, variant):
+    assert violations(variant(central)) != []
+
+
+def test_configured_minimums_apply(central):
+    assert any(name == "rds-encrypted-and-protected"
+               for name, _ in violations(central, {"minBackupRetentionDays": 30}))
