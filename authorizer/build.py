@@ -14,9 +14,11 @@ This module runs at deploy time, on the deployer's machine; it is not shipped.
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -40,10 +42,10 @@ def download_wheels(dest: Path, python: str, arch: str) -> list:
     wanted = "\n".join(REQUIREMENTS) + "\n"
     if marker.exists() and marker.read_text() == wanted and list(dest.glob("*.whl")):
         return sorted(dest.glob("*.whl"))
-    # Download into a fresh folder and swap it in, so no wheel of an older set lingers.
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    # Download into a folder of this process's own and move it into place in one step, so
+    # no wheel of an older set lingers and two builds at once cannot trip over each other.
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
                "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
                "--dest", str(partial)]
@@ -51,13 +53,22 @@ def download_wheels(dest: Path, python: str, arch: str) -> list:
         command += ["--platform", tag]
     result = subprocess.run(command + list(REQUIREMENTS), capture_output=True, text=True)
     if result.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
         raise RuntimeError(
             f"could not download the authorizer's wheels for Python {python} on {arch}:\n"
             + result.stderr.strip()[-2000:]
         )
     (partial / marker.name).write_text(wanted)
-    shutil.rmtree(dest, ignore_errors=True)
-    partial.replace(dest)
+    stale = dest.with_name(f"{dest.name}.stale-{os.getpid()}")
+    try:
+        dest.replace(stale)
+    except OSError:  # nothing there yet, or another build moved it
+        pass
+    try:
+        partial.replace(dest)
+    except OSError:  # another build put its (identical) download in place first
+        shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(stale, ignore_errors=True)
     return sorted(dest.glob("*.whl"))
 
 

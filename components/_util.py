@@ -3,6 +3,7 @@
 import json
 
 import pulumi
+import pulumi_aws as aws
 
 TYPE_PREFIX = "mlflow-landing-zone"
 
@@ -19,6 +20,13 @@ def data_resource(parent: pulumi.Resource, protect: bool, **kwargs) -> pulumi.Re
     """Options of a resource that holds data: protected from deletion and replacement."""
     return pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect,
                                   **kwargs)
+
+
+def customer_managed_key(name, parent, description, protect, policy=None):
+    """A KMS key with yearly rotation and a 30-day deletion window, protected as data."""
+    return aws.kms.Key(name, description=description, enable_key_rotation=True,
+                       deletion_window_in_days=30, policy=policy,
+                       opts=data_resource(parent, protect))
 
 
 def policy_json(statements) -> pulumi.Output:

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from ._util import child, data_resource, policy_json, type_token
+from ._util import (
+    child,
+    customer_managed_key,
+    data_resource,
+    policy_json,
+    type_token,
+)
 
 # Objects the admitted principals use; the deployer manages the bucket, never its objects.
 OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
@@ -33,6 +39,14 @@ def _tls_only(bucket_arn):
         "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def _encryption(algorithm, key_arn=None):
+    return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+        apply_server_side_encryption_by_default=aws.s3.
+        BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+            sse_algorithm=algorithm, kms_master_key_id=key_arn),
+        bucket_key_enabled=True if key_arn else None)
 
 
 def _private_bucket(name, parent, sse, protect):
@@ -64,37 +78,27 @@ class ArtifactStore(pulumi.ComponentResource):
         super().__init__(type_token("artifact_store", "ArtifactStore"), name, None, opts)
         root = f"arn:aws:iam::{args.account_id}:root"
         admitted = args.admitted_role_arns
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description="MLflow artifacts",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=policy_json([
-                # Without the account statement a key can become unmanageable for good.
-                {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root},
-                 "Action": "kms:*", "Resource": "*"},
-                # Conditions, not principals, name the roles: KMS rejects a policy whose principal
-                # does not exist yet, and the roles' own policies need this key's ARN.
-                {"Sid": "AdmittedRolesUseTheKey", "Effect": "Allow",
-                 "Principal": {"AWS": root}, "Action": KEY_USE_ACTIONS + ["kms:DescribeKey"],
-                 "Resource": "*", "Condition": {"ArnEquals": {"aws:PrincipalArn": admitted}}},
-                {"Sid": "NobodyElseUsesTheKey", "Effect": "Deny", "Principal": "*",
-                 "Action": KEY_USE_ACTIONS, "Resource": "*",
-                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admitted}}},
-            ]),
-            opts=data_resource(self, args.protect),
-        )
+        key_policy = policy_json([
+            # Without the account statement a key can become unmanageable for good.
+            {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root},
+             "Action": "kms:*", "Resource": "*"},
+            # Conditions, not principals, name the roles: KMS rejects a policy whose principal
+            # does not exist yet, and the roles' own policies need this key's ARN.
+            {"Sid": "AdmittedRolesUseTheKey", "Effect": "Allow",
+             "Principal": {"AWS": root}, "Action": KEY_USE_ACTIONS + ["kms:DescribeKey"],
+             "Resource": "*", "Condition": {"ArnEquals": {"aws:PrincipalArn": admitted}}},
+            {"Sid": "NobodyElseUsesTheKey", "Effect": "Deny", "Principal": "*",
+             "Action": KEY_USE_ACTIONS, "Resource": "*",
+             "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admitted}}},
+        ])
+        self.key = customer_managed_key(f"{name}-key", self, "MLflow artifacts", args.protect,
+                                        policy=key_policy)
         aws.kms.Alias(f"{name}-key", name=f"alias/{name}-artifacts", target_key_id=self.key.key_id,
                       opts=child(self))
 
         # Server access logs go to a bucket of their own (S3 cannot log to an SSE-KMS bucket).
-        self.log_bucket = _private_bucket(
-            f"{name}-access-logs", self,
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.
-                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256")),
-            args.protect)
+        self.log_bucket = _private_bucket(f"{name}-access-logs", self, _encryption("AES256"),
+                                          args.protect)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-access-logs", bucket=self.log_bucket.id,
             rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -116,14 +120,8 @@ class ArtifactStore(pulumi.ComponentResource):
             ]),
             opts=child(self))
 
-        self.bucket = _private_bucket(
-            f"{name}-artifacts", self,
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.
-                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="aws:kms", kms_master_key_id=self.key.arn),
-                bucket_key_enabled=True),
-            args.protect)
+        self.bucket = _private_bucket(f"{name}-artifacts", self,
+                                      _encryption("aws:kms", self.key.arn), args.protect)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-artifacts", bucket=self.bucket.id,
             rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from ._util import child, data_resource, type_token
+from ._util import child, customer_managed_key, data_resource, type_token
 
 ENGINE = "aurora-postgresql"
 # Pinned: a minor upgrade is a deliberate change in a pull request, not a surprise at apply.
@@ -36,13 +36,8 @@ class Database(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("database", "Database"), name, None, opts)
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description="MLflow database storage and master secret",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=data_resource(self, args.protect),
-        )
+        self.key = customer_managed_key(f"{name}-key", self,
+                                        "MLflow database storage and master secret", args.protect)
         self.subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets", subnet_ids=args.subnet_ids, opts=child(self))
         # No ingress here: the tracking server adds the one rule that admits its own group.
