@@ -116,7 +116,7 @@ class Gateway:
             if cached and cached[0] > now:
                 self.stats["authorizer_cache_hits"] += 1
                 return cached[1], None
-        self.stats["authorizer_calls"] += 1
+            self.stats["authorizer_calls"] += 1
         started = time.perf_counter()
         try:
             response = self.authorizer.authorize(event)
@@ -249,7 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
                   "path": raw_path,
                   "time": datetime.now(timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")}
         extra_headers = {"x-amzn-RequestId": request_id}
-        gateway.stats["requests"] += 1
+        with gateway._lock:
+            gateway.stats["requests"] += 1
         try:
             body = self._read_body(headers)
             if not raw_path.startswith("/"):
