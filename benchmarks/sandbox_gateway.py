@@ -10,9 +10,7 @@ gateway's overhead per request, start-to-ready time and the authorizer's cache h
 
 import argparse
 import json
-import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile

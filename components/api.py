@@ -14,7 +14,6 @@ import pulumi_aws as aws
 
 from authorizer.build import HANDLER
 from roles.edge import (
-    AWS_IAM,
     BINARY_MEDIA_TYPES,
     CUSTOM,
     EDGE_ROUTES,

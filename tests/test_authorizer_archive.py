@@ -52,7 +52,7 @@ def test_wheels_match_the_lambda_runtime_and_architecture(tmp_path, python, arch
                                             wheel_cache=WHEEL_CACHE))
     wheel_tags = [archive.read(n).decode() for n in archive.namelist()
                   if n.startswith("cryptography-") and n.endswith(".dist-info/WHEEL")]
-    assert wheel_tags and f"manylinux" in wheel_tags[0] and machine in wheel_tags[0]
+    assert wheel_tags and "manylinux" in wheel_tags[0] and machine in wheel_tags[0]
 
 
 def test_an_unknown_architecture_is_refused(tmp_path):

@@ -1,12 +1,9 @@
 """The SDK client: assume, sign, refresh, artifacts, and signatures checked independently."""
 
 import hashlib
-import io
-import json
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import boto3
 import botocore.session

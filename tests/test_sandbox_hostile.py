@@ -1,7 +1,6 @@
 """Hostile requests against the live gateway: nothing gets through, nothing makes a 5xx."""
 
 import http.client
-import json
 import string
 import time
 from datetime import datetime, timedelta, timezone
