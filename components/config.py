@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from roles import LEVELS
+from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS
 
 NAMESPACE = "mlflow-landing-zone"
 ACCOUNT_TYPES = ("central", "datascience")
@@ -59,7 +60,7 @@ class DatabaseSize:
 class ApiSettings:
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
-    authorizer_cache_ttl: int = 300
+    authorizer_cache_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,8 @@ def parse_central(raw, region) -> CentralConfig:
                                      a.key("throttleRateLimit")),
         throttle_burst_limit=_between(a.get("throttleBurstLimit", int, default=200), 1, 5_000,
                                       a.key("throttleBurstLimit")),
-        authorizer_cache_ttl=_between(a.get("authorizerCacheTtl", int, default=300), 0, 3600,
+        authorizer_cache_ttl=_between(a.get("authorizerCacheTtl", int,
+                                                    default=DEFAULT_AUTHORIZER_TTL_SECONDS), 0, 3600,
                                       a.key("authorizerCacheTtl")),
     )
     a.finish()

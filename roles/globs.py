@@ -75,6 +75,3 @@ HOSTILE_GLOBS = (
     "*\\*",
 )
 
-
-def is_hostile(subject_text: str) -> bool:
-    return any(glob_match(g, subject_text) for g in HOSTILE_GLOBS)

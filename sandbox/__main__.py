@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS
+
 from .landing_zone import LandingZone, reset
 
 
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
                         help="forget the MLflow data and artifacts of earlier runs first")
     parser.add_argument("--backend-store-uri", default=None,
                         help="MLflow's database (default: SQLite next to the state file)")
-    parser.add_argument("--authorizer-ttl", type=int, default=300,
+    parser.add_argument("--authorizer-ttl", type=int, default=DEFAULT_AUTHORIZER_TTL_SECONDS,
                         help="seconds a token's policy is cached, as on the stage")
     parser.add_argument("--token-minutes", type=int, default=60,
                         help="lifetime of Cognito id and access tokens")

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from roles.edge import (
     ACCESS_LOG_FIELDS,
     AWS_IAM,
+    DEFAULT_AUTHORIZER_TTL_SECONDS,
     FORWARDED_IDENTITY_HEADERS,
     INTEGRATION_TIMEOUT_MS,
     MAX_PAYLOAD_BYTES,
@@ -42,7 +43,7 @@ class Refused(Exception):
 class Gateway:
     def __init__(self, *, port, upstream_url, api_arn, account_id, region, authorizer,
                  lookup_access_key, identity_policies, access_log_path,
-                 authorizer_ttl=300, integration_timeout=INTEGRATION_TIMEOUT_MS / 1000):
+                 authorizer_ttl=DEFAULT_AUTHORIZER_TTL_SECONDS, integration_timeout=INTEGRATION_TIMEOUT_MS / 1000):
         self.api_arn = api_arn
         self.execution_arn = api_arn.rsplit("/", 1)[0]
         self.account_id, self.region = account_id, region

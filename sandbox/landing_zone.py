@@ -10,6 +10,7 @@ from pathlib import Path
 from authorizer.handler import DEFAULT_GROUP_LEVELS, Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
+from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS
 
 from . import aws as emulated
 from .gateway import Gateway
@@ -20,7 +21,7 @@ DEFAULT_STATE_DIR = Path(".sandbox")
 
 class LandingZone:
     def __init__(self, state_file: Path, port: int = 8080, backend_store_uri: str = None,
-                 authorizer_ttl: int = 300, token_minutes: int = 60, aws_port: int = 0):
+                 authorizer_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS, token_minutes: int = 60, aws_port: int = 0):
         self.state_file = Path(state_file)
         self.dir = self.state_file.parent
         self.port = port

@@ -8,7 +8,11 @@ also take values with slashes.
 import itertools
 import re
 
+from roles import CATALOGUE
+
 _PARAM = re.compile(r"\{([^{}:]+)(:path)?\}")
+# The literal path segments of the catalogue, for generators of hostile paths.
+SEGMENTS = sorted({seg for r in CATALOGUE for seg in r.path.split("/") if seg and "{" not in seg})
 SEGMENT_VALUES = ("x1", "get", "search", "tags", "delete", "versions")
 PATH_VALUES = ("x1", "dir/file.txt", "a/tags/b", "1/artifacts/model/MLmodel")
 

@@ -24,7 +24,7 @@ from roles import (
 from roles.mlflow_routes import resolve
 from roles.policy_eval import DENY, IMPLICIT_DENY, evaluate, invoke_allowed, wildcard_match
 
-from .route_samples import samples
+from .route_samples import SEGMENTS, samples
 
 API_ARN = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod"
 CAPABILITY = {(r.method, r.path): r.capability for r in CATALOGUE}
@@ -155,7 +155,6 @@ def test_authorizer_policy_covers_the_whole_grant_not_one_path():
 
 # --- random and hostile paths ---------------------------------------------------------------
 
-SEGMENTS = sorted({seg for r in CATALOGUE for seg in r.path.split("/") if seg and "{" not in seg})
 TRICKS = ["", ".", "..", "%2F", "%2f", "%2E%2E", "%5C", "API", "Api", "mlflow-artifacts",
           "mlflow", "mlflow-", "*", "?", "x" * 40]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "get", "OPTIONS", "HEAD"]

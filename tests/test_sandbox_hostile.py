@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from roles import CATALOGUE, LEVELS, allows
 
+from .route_samples import SEGMENTS
 from .sandbox_clients import assume_central, id_token, role_of
 
 MOTO_KEY = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
@@ -168,7 +169,6 @@ def test_team_isolation_at_the_role_level(sandbox):
 
 # --- path tricks ------------------------------------------------------------------------------
 
-SEGMENTS = sorted({seg for r in CATALOGUE for seg in r.path.split("/") if seg and "{" not in seg})
 TRICKS = ["", ".", "..", "%2F", "%2e%2e", "API", "mlflow-artifacts", "mlflow", "x"]
 FIXED = [
     ("GET", "/api/2.0/mlflow//experiments/search"),
