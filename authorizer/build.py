@@ -89,6 +89,11 @@ def archive_bytes(rules: dict, wheels) -> bytes:
             for name in z.namelist():
                 if not name.endswith("/") and ".dist-info/RECORD" not in name:
                     files[name] = z.read(name)
+    return zip_bytes(files)
+
+
+def zip_bytes(files: dict) -> bytes:
+    """A reproducible zip of {name: bytes}: sorted entries, fixed timestamps and modes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
         for name in sorted(files):

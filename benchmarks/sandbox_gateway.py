@@ -29,13 +29,19 @@ def start_sandbox(folder: Path):
     state_file = folder / "sandbox.json"
     log = open(folder / "stdout.log", "w")
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", "0", "--state-file",
-                                str(state_file)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", "0", "--ui-port", "0",
+                                "--state-file", str(state_file)],
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     while not any(l.startswith("ready") for l in (folder / "stdout.log").read_text().splitlines()):
         if process.poll() is not None:
             raise SystemExit((folder / "stdout.log").read_text())
         time.sleep(0.1)
     return process, json.loads(state_file.read_text()), time.monotonic() - started
+
+
+def stop(process):
+    process.send_signal(signal.SIGINT)
+    process.wait(30)
 
 
 def workload(base, prefix, auth, run_id, n, clients):
@@ -125,8 +131,7 @@ def main(argv=None):
                            if '"user": "contributor-user"' in l]
             misses = sum(1 for l in token_lines if l["authorizerLatencyMs"] != "-")
         finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(30)
+            stop(process)
     direct = results["MLflow direct"]
     print(f"start to ready: {ready_seconds:.1f} s (target < 30 s)")
     print(f"{'path':16} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")

@@ -17,10 +17,12 @@ from roles.edge import (
     BINARY_MEDIA_TYPES,
     CUSTOM,
     EDGE_ROUTES,
+    GATEWAY_RESPONSES,
     IDENTITY_HEADERS,
     IDENTITY_SOURCE_HEADER,
     INTEGRATION_TIMEOUT_MS,
     access_log_format,
+    gateway_response_template,
     resource_policy,
 )
 
@@ -181,6 +183,18 @@ class Api(pulumi.ComponentResource):
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs", retention_in_days=args.log_retention_days, opts=child(self))
 
+        # Refusals in MLflow's error shape (roles.edge), so the UI shows why in the page.
+        self.gateway_responses = [
+            aws.apigateway.Response(
+                f"{name}-{response_type.lower().replace('_', '-')}",
+                rest_api_id=self.rest_api.id,
+                response_type=response_type,
+                status_code=str(status),
+                response_templates={"application/json": gateway_response_template(response_type)},
+                opts=child(self))
+            for response_type, (status, _) in GATEWAY_RESPONSES.items()
+        ]
+
         # A new deployment whenever a route, integration, authorizer or the policy changes.
         fingerprint = pulumi.Output.json_dumps({
             "routes": [[r.resource, r.authorization] for r in EDGE_ROUTES],
@@ -191,12 +205,14 @@ class Api(pulumi.ComponentResource):
             "uri": args.nlb_dns_name,
             "authorizer": [self.authorizer.id, args.authorizer_cache_ttl],
             "policy": self.policy.policy,
+            "responses": {t: gateway_response_template(t) for t in GATEWAY_RESPONSES},
         }).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
         self.deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=self.rest_api.id,
             triggers={"redeployment": fingerprint},
-            opts=child(self, depends_on=self.methods + self.integrations + [self.policy]))
+            opts=child(self, depends_on=self.methods + self.integrations + [self.policy]
+                       + self.gateway_responses))
         self.stage = aws.apigateway.Stage(
             f"{name}-stage",
             rest_api=self.rest_api.id,

@@ -1,5 +1,6 @@
-"""The central account: network, artifact store, database, tracking server, identity, the API
-and the team access roles, wired together. Reads like the architecture diagram."""
+"""The central account: network, artifact store, database, tracking server, identity, the API,
+the browser UI and the team access roles, wired together. Reads like the architecture
+diagram."""
 
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .identity import Identity, IdentityArgs
 from .network import Network, NetworkArgs
 from .team_access import TeamAccess, TeamAccessArgs, planned_role_arns
 from .tracking_server import TrackingServer, TrackingServerArgs
+from .user_interface import UserInterface, UserInterfaceArgs
 
 BUILD_DIR = Path(__file__).resolve().parent.parent / "build" / "authorizer"
 
@@ -80,12 +82,17 @@ class CentralAccount(pulumi.ComponentResource):
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
             log_retention_days=config.log_retention_days), child)
+        self.ui = UserInterface(f"{name}-ui", UserInterfaceArgs(
+            account_id=config.account_id, region=config.region, api_url=self.api.url,
+            user_pool_id=self.identity.user_pool_id, client_id=self.identity.client_id,
+            group_levels=config.group_levels, studio_origins=config.ui.studio_origins), child)
         self.team_access = TeamAccess(f"{name}-access", TeamAccessArgs(
             account_id=config.account_id, region=config.region, teams=config.teams,
             api_arn=self.api.api_arn, artifact_bucket_arn=self.artifacts.bucket_arn,
             artifact_key_arn=self.artifacts.key_arn, stage=STAGE), child)
 
         self.outputs = {
+            "uiUrl": self.ui.url,
             "apiUrl": self.api.url,
             "apiArn": self.api.api_arn,
             "userPoolId": self.identity.user_pool_id,

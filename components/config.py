@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from roles import LEVELS
 from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS
+from ui.hosting import STUDIO_ORIGIN
 
 NAMESPACE = "mlflow-landing-zone"
 ACCOUNT_TYPES = ("central", "datascience")
@@ -64,6 +65,12 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class UiSettings:
+    # SageMaker Studio domains whose pages may embed the UI (CSP frame-ancestors)
+    studio_origins: tuple = ()
+
+
+@dataclass(frozen=True)
 class CentralConfig:
     region: str
     account_id: str
@@ -73,6 +80,7 @@ class CentralConfig:
     tracking_server: TrackingServerSize = field(default_factory=TrackingServerSize)
     database: DatabaseSize = field(default_factory=DatabaseSize)
     api: ApiSettings = field(default_factory=ApiSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
     mfa: str = "OPTIONAL"
     log_retention_days: int = 90
     protect: bool = True  # data resources (bucket, key, database, user pool) refuse deletion
@@ -257,6 +265,16 @@ def parse_central(raw, region) -> CentralConfig:
     )
     a.finish()
 
+    u = _Reader(r.get("ui", dict, default={}), r.key("ui"))
+    origins = u.get("studioOrigins", list, default=[])
+    for i, origin in enumerate(origins):
+        if not isinstance(origin, str) or not STUDIO_ORIGIN.match(origin):
+            raise ConfigError(
+                f"{u.key('studioOrigins')}[{i}] must be a SageMaker Studio domain's origin such "
+                f"as https://d-abc123xyz.studio.us-east-1.sagemaker.aws, got {origin!r}")
+    ui = UiSettings(studio_origins=tuple(origins))
+    u.finish()
+
     config = CentralConfig(
         region=region,
         account_id=account_id,
@@ -266,6 +284,7 @@ def parse_central(raw, region) -> CentralConfig:
         tracking_server=TrackingServerSize(cpu, memory, desired, maximum),
         database=DatabaseSize(min_acu, max_acu, retention),
         api=api,
+        ui=ui,
         mfa=_one_of(r.get("mfa", str, default="OPTIONAL"), MFA_MODES, r.key("mfa")),
         log_retention_days=_one_of(
             r.get("logRetentionDays", int, default=90),

@@ -279,6 +279,45 @@ def _log_retention(args, props, report):
         report("logs are kept forever (no retention period)")
 
 
+# --- the UI (Amplify) --------------------------------------------------------------------------
+
+_HSTS = re.compile(r"max-age=(\d+)")
+MIN_HSTS_SECONDS = 31_536_000  # a year
+
+
+def _header(document, name):
+    """The value of a header in an Amplify customHeaders document (JSON is YAML; ours is JSON),
+    for the `**` pattern, or None."""
+    for rule in _document(document).get("customHeaders", []):
+        if rule.get("pattern") == "**":
+            for header in rule.get("headers", []):
+                if header.get("key", "").lower() == name.lower():
+                    return header.get("value", "")
+    return None
+
+
+@_for_type("aws:amplify/app:App")
+def _amplify(args, props, report):
+    headers = props.get("customHeaders")
+    hsts = _header(headers, "Strict-Transport-Security") or ""
+    age = _HSTS.search(hsts)
+    if not age or int(age.group(1)) < MIN_HSTS_SECONDS:
+        report("no Strict-Transport-Security of at least a year on every path")
+    csp = _header(headers, "Content-Security-Policy") or ""
+    directives = {d.strip().split(" ")[0]: d.strip().split(" ")[1:]
+                  for d in csp.split(";") if d.strip()}
+    if "frame-ancestors" not in directives or "*" in directives["frame-ancestors"]:
+        report("the Content-Security-Policy does not name who may frame the UI (frame-ancestors)")
+    scripts = directives.get("script-src", directives.get("default-src", ["*"]))
+    if any(s in scripts for s in ("*", "'unsafe-inline'", "'unsafe-eval'", "data:", "http:", "https:")):
+        report(f"scripts may come from anywhere or inline: script-src {' '.join(scripts)}")
+    for rule in props.get("customRules") or []:
+        if str(rule.get("target", "")).startswith("http://"):
+            report(f"{rule.get('source')} is forwarded without TLS to {rule.get('target')}")
+    if props.get("repository") or props.get("oauthToken") or props.get("accessToken"):
+        report("the app builds from a repository: the UI bundle must come from `pulumi up`")
+
+
 def _protected(args, report):
     for resource in args.resources:
         if resource.resource_type in DATA_TYPES and not resource.opts.protect:
@@ -338,6 +377,10 @@ POLICIES = [
                 "default": DEFAULTS["lambdaPythonRuntimes"]}})),
     _policy("cloudwatch-log-retention", "Every log group has a retention period. Fix: "
             "retention_in_days.", _log_retention),
+    _policy("amplify-ui-hardened", "Amplify apps send HSTS (a year or more) and a "
+            "Content-Security-Policy that names frame-ancestors and allows no inline or foreign "
+            "scripts; forward only over TLS; build from no repository. Fix: the headers and "
+            "rewrites of ui/hosting.py, as components/user_interface.py sets them.", _amplify),
     StackValidationPolicy(
         name="data-resources-protected", enforcement_level=EnforcementLevel.MANDATORY,
         description="Buckets, KMS keys, database clusters and user pools are protected from "

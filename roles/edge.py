@@ -68,6 +68,32 @@ def access_log_format() -> str:
     return "{" + ",".join(f'"{k}":"{v}"' for k, v in ACCESS_LOG_FIELDS.items()) + "}"
 
 
+# API Gateway's own answers when it refuses a request, rewritten (gateway responses) into
+# MLflow's error shape, so that MLflow's UI shows the reason in the page and MLflow's client
+# raises it with a code, instead of "Request Failed". The message is API Gateway's own
+# ($context.error.messageString is JSON-quoted, so any text stays valid JSON).
+GATEWAY_RESPONSES = {
+    # response type: (status, MLflow error code)
+    "ACCESS_DENIED": (403, "PERMISSION_DENIED"),
+    "UNAUTHORIZED": (401, "UNAUTHENTICATED"),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "UNAUTHENTICATED"),
+    "INVALID_SIGNATURE": (403, "UNAUTHENTICATED"),
+    "EXPIRED_TOKEN": (403, "UNAUTHENTICATED"),
+}
+
+
+def gateway_response_template(response_type: str) -> str:
+    """The `application/json` template of a gateway response."""
+    _, code = GATEWAY_RESPONSES[response_type]
+    return '{"error_code":"' + code + '","message":$context.error.messageString}'
+
+
+def gateway_response_body(response_type: str, message: str) -> dict:
+    """What the template renders to for `message` (the sandbox's gateway sends this)."""
+    _, code = GATEWAY_RESPONSES[response_type]
+    return {"error_code": code, "message": message}
+
+
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # REST API request and response limit
 INTEGRATION_TIMEOUT_MS = 29_000
 DEFAULT_AUTHORIZER_TTL_SECONDS = 300

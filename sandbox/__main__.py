@@ -1,7 +1,8 @@
 """python -m sandbox: the whole landing zone on this machine, until Ctrl-C.
 
-    python -m sandbox [--port 8080] [--state-file .sandbox/sandbox.json] [--reset]
+    python -m sandbox [--port 8080] [--ui-port 8081] [--state-file .sandbox/sandbox.json] [--reset]
                       [--backend-store-uri postgresql://...] [--authorizer-ttl 300]
+                      [--token-seconds 3600]
 """
 
 import argparse
@@ -19,7 +20,10 @@ def newcomer_lines(state: dict, state_file: Path) -> str:
     team = state["teams"][0]
     role = next(r for r in team["roles"] if r["level"] == "contributor")
     c = role["credentials"]
+    user = next(u for u in state["cognito"]["users"] if u["username"] == "reader-user")
     return f"""
+MLflow UI, behind Cognito sign-in: {state['ui_url']}
+  (sign in as {user['username']} / {user['password']}; other levels' users are in the state file)
 Gateway (the API Gateway stand-in): {state['gateway_url']}
 Sign-in users and passwords, team roles and their sessions: {state_file}
 
@@ -46,16 +50,24 @@ def main(argv=None) -> int:
                         help="MLflow's database (default: SQLite next to the state file)")
     parser.add_argument("--authorizer-ttl", type=int, default=DEFAULT_AUTHORIZER_TTL_SECONDS,
                         help="seconds a token's policy is cached, as on the stage")
-    parser.add_argument("--token-minutes", type=int, default=60,
-                        help="lifetime of Cognito id and access tokens")
+    parser.add_argument("--ui-port", type=int, default=8081,
+                        help="the UI's port (0: any free)")
+    parser.add_argument("--token-seconds", type=int, default=3600,
+                        help="lifetime of Cognito id and access tokens (AWS allows 300 and up; "
+                             "shorter here to watch the UI refresh them)")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
+    if not 0 <= args.ui_port <= 65535:
+        parser.error("--ui-port must be between 0 and 65535")
+    if not 20 <= args.token_seconds <= 86400:
+        parser.error("--token-seconds must be between 20 and 86400")
     if args.reset:
         reset(args.state_file.parent)
 
     zone = LandingZone(args.state_file, port=args.port, backend_store_uri=args.backend_store_uri,
-                       authorizer_ttl=args.authorizer_ttl, token_minutes=args.token_minutes)
+                       authorizer_ttl=args.authorizer_ttl, token_seconds=args.token_seconds,
+                       ui_port=args.ui_port)
     stopping = threading.Event()
 
     def stop(*_):
@@ -66,7 +78,8 @@ def main(argv=None) -> int:
     try:
         state = zone.start(progress=lambda m: print(m, flush=True))
     except OSError as e:
-        print(f"sandbox: could not start: {e} (is --port {args.port} in use? try --port 0)",
+        print(f"sandbox: could not start: {e} (is --port {args.port} or --ui-port "
+              f"{args.ui_port} in use? try --port 0 --ui-port 0)",
               file=sys.stderr)
         zone.stop(progress=lambda m: None)
         return 1

@@ -41,10 +41,11 @@ TEAMS = (
 GROUP_LEVELS = {"admins": "admin", "model-approvers": "model-approver",
                 "contributors": "contributor", "readers": "reader"}
 LEVEL_GROUP = {level: group for group, level in GROUP_LEVELS.items()}
-# One user per level, and one in two groups (the union of reader and model-approver... and
-# contributor, to show that groups add up).
+# One user per level; one in two groups (contributor and model-approver: groups add up); and
+# one in no group, whom the authorizer refuses and the UI tells why.
 USERS = tuple((f"{level}-user", (LEVEL_GROUP[level],)) for level in LEVELS) + (
-    ("two-groups-user", ("contributors", "model-approvers")),)
+    ("two-groups-user", ("contributors", "model-approvers")),
+    ("no-group-user", ()))
 SAGEMAKER_SESSION_SECONDS = 12 * 3600
 
 
@@ -145,7 +146,46 @@ def _seed_teams(aws: EmulatedAws):
         aws.teams.append({"name": team, "account_id": account, "roles": roles})
 
 
-def _seed_cognito(aws: EmulatedAws, token_minutes: int):
+_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+def _honour_token_validity():
+    """moto issues every id and access token for an hour, whatever the app client says; make
+    it honour the client's IdTokenValidity/AccessTokenValidity and their units, as Cognito does
+    (the sandbox's --token-seconds, and the browser tests of refreshing, depend on it)."""
+    from moto.cognitoidp.models import CognitoIdpUserPool
+
+    original = CognitoIdpUserPool.create_jwt
+    if getattr(original, "honours_validity", False):
+        return
+
+    def create_jwt(self, client_id, username, token_use, expires_in=3600, extra_data=None):
+        client = self.clients.get(client_id)
+        kind = {"id": "IdToken", "access": "AccessToken"}.get(token_use)
+        if client is not None and kind and client.extended_config.get(f"{kind}Validity"):
+            unit = (client.extended_config.get("TokenValidityUnits") or {}).get(kind, "hours")
+            expires_in = int(client.extended_config[f"{kind}Validity"]) * _SECONDS[unit]
+        return original(self, client_id, username, token_use, expires_in, extra_data)
+
+    create_jwt.honours_validity = True
+    CognitoIdpUserPool.create_jwt = create_jwt
+
+
+def revoke_refresh_token(client_id: str, token: str) -> bool:
+    """Cognito's RevokeToken, which moto lacks: the refresh token stops working."""
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    for regions in cognitoidp_backends.values():
+        for backend in regions.values():
+            for pool in backend.user_pools.values():
+                entry = pool.refresh_tokens.get(token)
+                if entry and entry[0] == client_id:
+                    pool.refresh_tokens[token] = None
+                    return True
+    return False
+
+
+def _seed_cognito(aws: EmulatedAws, token_seconds: int):
     idp = aws.client("cognito-idp")
     pool = idp.create_user_pool(PoolName="mlflow", Policies={"PasswordPolicy": {
         "MinimumLength": 14, "RequireUppercase": True, "RequireLowercase": True,
@@ -156,8 +196,9 @@ def _seed_cognito(aws: EmulatedAws, token_minutes: int):
         UserPoolId=pool["Id"], ClientName="mlflow-ui", GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH",
                            "ALLOW_REFRESH_TOKEN_AUTH"],
-        IdTokenValidity=token_minutes, AccessTokenValidity=token_minutes,
-        TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes"},
+        IdTokenValidity=token_seconds, AccessTokenValidity=token_seconds,
+        TokenValidityUnits={"IdToken": "seconds", "AccessToken": "seconds"},
+        EnableTokenRevocation=True,
     )["UserPoolClient"]["ClientId"]
     for group in GROUP_LEVELS:
         idp.create_group(GroupName=group, UserPoolId=pool["Id"])
@@ -181,14 +222,15 @@ def _enforce_iam():
     ActionAuthenticatorMixin.request_count = 0
 
 
-def start_aws(port: int = 0, token_minutes: int = 60) -> EmulatedAws:
+def start_aws(port: int = 0, token_seconds: int = 3600) -> EmulatedAws:
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     aws = EmulatedAws(endpoint_url=f"http://127.0.0.1:{port}", port=port, server=server)
     _seed_central(aws)
     _seed_teams(aws)
-    _seed_cognito(aws, token_minutes)
+    _honour_token_validity()
+    _seed_cognito(aws, token_seconds)
     _enforce_iam()
     return aws
 

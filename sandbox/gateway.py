@@ -20,6 +20,7 @@ from roles.edge import (
     INTEGRATION_TIMEOUT_MS,
     MAX_PAYLOAD_BYTES,
     edge_route,
+    gateway_response_body,
     resource_policy,
 )
 from roles.policy_eval import ALLOW, DENY, evaluate
@@ -32,12 +33,25 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriz
 _FORWARDED = {h.lower() for h in FORWARDED_IDENTITY_HEADERS}
 
 
+# The gateway response type of each refusal that roles.edge rewrites into MLflow's shape.
+_RESPONSE_TYPES = {"AccessDeniedException": "ACCESS_DENIED",
+                   "UnauthorizedException": "UNAUTHORIZED",
+                   "MissingAuthenticationTokenException": "MISSING_AUTHENTICATION_TOKEN",
+                   "InvalidSignatureException": "INVALID_SIGNATURE"}
+
+
 class Refused(Exception):
     """API Gateway answers the request itself."""
 
-    def __init__(self, status, message, error_type, key="message"):
+    def __init__(self, status, message, error_type):
         super().__init__(message)
-        self.status, self.message, self.error_type, self.key = status, message, error_type, key
+        self.status, self.message, self.error_type = status, message, error_type
+
+    def body(self) -> dict:
+        response_type = _RESPONSE_TYPES.get(self.error_type)
+        if response_type:
+            return gateway_response_body(response_type, self.message)
+        return {"message": self.message}  # API Gateway's default shape
 
 
 class Gateway:
@@ -106,8 +120,7 @@ class Gateway:
         if DENY in (identity, resource) or ALLOW not in (identity, resource):
             suffix = " with an explicit deny" if DENY in (identity, resource) else ""
             raise Refused(403, f"User: {session_arn} is not authorized to perform: {ACTION} "
-                               f"on resource: {method_arn}{suffix}", "AccessDeniedException",
-                          key="Message")
+                               f"on resource: {method_arn}{suffix}", "AccessDeniedException")
         return {"caller": session_arn, "headers": {"X-MLflow-Caller-Arn": session_arn}}
 
     def _authorizer_result(self, token, event):
@@ -137,7 +150,7 @@ class Gateway:
         if evaluate([self.resource_policy], ACTION, method_arn, principal="anonymous") == DENY:
             raise Refused(403, "User: anonymous is not authorized to perform: "
                                f"{ACTION} on resource: {method_arn} with an explicit deny",
-                          "AccessDeniedException", key="Message")
+                          "AccessDeniedException")
         token = headers.get("authorization")
         if not token:  # the identity source is missing: the authorizer is not even called
             raise Refused(401, "Unauthorized", "UnauthorizedException")
@@ -157,7 +170,7 @@ class Gateway:
         if decision != ALLOW:
             message = "User is not authorized to access this resource" + (
                 " with an explicit deny" if decision == DENY else "")
-            raise Refused(403, message, "AccessDeniedException", key="Message")
+            raise Refused(403, message, "AccessDeniedException")
         context = response.get("context", {})
         return {"user": context.get("username", ""), "levels": context.get("levels", ""),
                 "authorizer_latency": latency,
@@ -280,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.send_header(k, v)
         except Refused as refused:
             status = refused.status
-            data = json.dumps({refused.key: refused.message}).encode()
+            data = json.dumps(refused.body()).encode()
             record["error"] = refused.message
             extra_headers["x-amzn-ErrorType"] = refused.error_type
             self.send_response(status)

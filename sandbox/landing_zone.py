@@ -11,25 +11,38 @@ from authorizer.handler import DEFAULT_GROUP_LEVELS, Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
 from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS
+from ui.build import build as build_ui
+from ui.hosting import shell_config
 
 from . import aws as emulated
+from . import example
 from .gateway import Gateway
 from .mlflow_server import MlflowServer
+from .ui_server import COGNITO_PATH, UiServer
+
+# The sign-in shell's Cognito flow here. On AWS the shell uses SRP (the password never leaves
+# the browser); moto accepts any SRP proof without checking the password, so here the shell
+# sends the password itself (USER_PASSWORD_AUTH), which moto does check: a wrong password is
+# refused as it is on AWS.
+SANDBOX_AUTH_FLOW = "USER_PASSWORD_AUTH"
 
 DEFAULT_STATE_DIR = Path(".sandbox")
 
 
 class LandingZone:
     def __init__(self, state_file: Path, port: int = 8080, backend_store_uri: str = None,
-                 authorizer_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS, token_minutes: int = 60, aws_port: int = 0):
+                 authorizer_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS, token_seconds: int = 3600,
+                 aws_port: int = 0, ui_port: int = 0):
         self.state_file = Path(state_file)
         self.dir = self.state_file.parent
         self.port = port
         self.backend_store_uri = backend_store_uri or f"sqlite:///{(self.dir / 'mlflow.db').resolve()}"
         self.authorizer_ttl = authorizer_ttl
-        self.token_minutes = token_minutes
+        self.token_seconds = token_seconds
         self.aws_port = aws_port
-        self.aws = self.mlflow = self.gateway = None
+        self.ui_port = ui_port
+        self.aws = self.mlflow = self.gateway = self.ui = None
+        self.example = None
         self._stopping = threading.Event()
         self.restarts = 0
 
@@ -38,7 +51,7 @@ class LandingZone:
         self.dir.mkdir(parents=True, exist_ok=True)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines
         progress("starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding accounts ...")
-        self.aws = emulated.start_aws(self.aws_port, self.token_minutes)
+        self.aws = emulated.start_aws(self.aws_port, self.token_seconds)
         restored = self._restore_artifacts()
         progress(f"starting mlflow server (backend {self.backend_store_uri.split(':')[0]}"
                  f"{f', {restored} artifacts restored' if restored else ''}) ...")
@@ -61,6 +74,18 @@ class LandingZone:
             identity_policies=emulated.identity_policies,
             access_log_path=self.dir / "access.log", authorizer_ttl=self.authorizer_ttl)
         self.gateway.start()
+        self.example = example.seed(self.mlflow.url, self._artifact_client(), emulated.BUCKET)
+        progress("building the UI bundle (the sign-in shell around MLflow's own UI) ...")
+        bundle = build_ui(self.dir / "ui", progress=progress)
+        self.ui = UiServer(bundle_dir=bundle.path, gateway_url=self.gateway.url,
+                           cognito_url=self.aws.endpoint_url,
+                           cognito_origin=self.aws.endpoint_url, port=self.ui_port,
+                           revoke_token=emulated.revoke_refresh_token, config={})
+        self.ui.config = shell_config(
+            region=emulated.REGION, user_pool_id=self.aws.user_pool_id,
+            client_id=self.aws.client_id, group_levels=emulated.GROUP_LEVELS,
+            auth_flow=SANDBOX_AUTH_FLOW, cognito_endpoint=self.ui.url + COGNITO_PATH)
+        self.ui.start()
         self.write_state()
         threading.Thread(target=self._watch_mlflow, args=(progress,), daemon=True).start()
         self.startup_seconds = time.monotonic() - started
@@ -82,6 +107,7 @@ class LandingZone:
     def state(self) -> dict:
         return {
             "gateway_url": self.gateway.url,
+            "ui_url": self.ui.url,
             "mlflow_url": self.mlflow.url,
             "aws": {"endpoint_url": self.aws.endpoint_url, "region": emulated.REGION},
             "central_account_id": emulated.CENTRAL_ACCOUNT,
@@ -90,6 +116,7 @@ class LandingZone:
             "cognito": {"user_pool_id": self.aws.user_pool_id, "client_id": self.aws.client_id,
                         "users": self.aws.users},
             "teams": self.aws.teams,
+            "example": self.example,
         }
 
     def write_state(self):
@@ -130,6 +157,8 @@ class LandingZone:
 
     def stop(self, progress=print):
         self._stopping.set()
+        if self.ui:
+            self.ui.stop()
         if self.gateway:
             self.gateway.stop()
         if self.aws:
@@ -145,7 +174,7 @@ class LandingZone:
 
 
 def reset(state_dir: Path):
-    for name in ("mlflow.db", "artifacts", "access.log", "mlflow.log", "sandbox.json"):
+    for name in ("mlflow.db", "artifacts", "access.log", "mlflow.log", "sandbox.json", "ui"):
         path = state_dir / name
         if path.is_dir():
             shutil.rmtree(path)

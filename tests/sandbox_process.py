@@ -15,7 +15,7 @@ def start_sandbox(state_file: Path, *args, timeout: float = 90):
     log = state_file.parent / "stdout.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", "0", "--state-file", str(state_file),
+            [sys.executable, "-m", "sandbox", "--port", "0", "--ui-port", "0", "--state-file", str(state_file),
              *args], cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout

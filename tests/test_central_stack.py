@@ -1,6 +1,9 @@
 """The central stack under Pulumi mocks: every part registered, security inputs exact."""
 
+import hashlib
 import json
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +46,8 @@ def test_every_part_is_registered(stack):
         "aws:apigateway/stage:Stage": 1, "aws:apigateway/vpcLink:VpcLink": 1,
         "aws:lambda/function:Function": 1, "aws:cognito/userPool:UserPool": 1,
         "aws:cognito/userGroup:UserGroup": 4, "aws:cognito/userPoolClient:UserPoolClient": 1,
+        "aws:amplify/app:App": 1, "aws:amplify/branch:Branch": 1,
+        "pulumi-python:dynamic:Resource": 1, "aws:apigateway/response:Response": 5,
     }
     assert {t: counts.get(t, 0) for t in expected} == expected
     # Five team roles (team-a: 3 levels, team-b: 2) plus the server's, authorizer's, API's.
@@ -274,12 +279,112 @@ def test_data_resources_are_protected(stack):
     assert stack.one("aws:cognito/userPool:UserPool").inputs["deletionProtection"] == "ACTIVE"
 
 
+def test_refusals_come_back_in_mlflows_error_shape(stack):
+    responses = {r.inputs["responseType"]: r.inputs
+                 for r in stack.of_type("aws:apigateway/response:Response")}
+    assert {t: (r["statusCode"], r["responseTemplates"]) for t, r in responses.items()} == {
+        "ACCESS_DENIED": ("403", {"application/json":
+            '{"error_code":"PERMISSION_DENIED","message":$context.error.messageString}'}),
+        "UNAUTHORIZED": ("401", {"application/json":
+            '{"error_code":"UNAUTHENTICATED","message":$context.error.messageString}'}),
+        "MISSING_AUTHENTICATION_TOKEN": ("403", {"application/json":
+            '{"error_code":"UNAUTHENTICATED","message":$context.error.messageString}'}),
+        "INVALID_SIGNATURE": ("403", {"application/json":
+            '{"error_code":"UNAUTHENTICATED","message":$context.error.messageString}'}),
+        "EXPIRED_TOKEN": ("403", {"application/json":
+            '{"error_code":"UNAUTHENTICATED","message":$context.error.messageString}'}),
+    }
+    assert {r["restApiId"] for r in responses.values()} == {API_ID}
+
+
+STAGE_URL = f"https://{API_ID}.execute-api.{REGION}.amazonaws.com/prod"
+
+
+def test_the_ui_forwards_every_api_path_to_the_stage(stack):
+    app = stack.one("aws:amplify/app:App").inputs
+    assert app["platform"] == "WEB" and app["enableBranchAutoBuild"] is False
+    assert "repository" not in app and "buildSpec" not in app  # no Git, no CodeCommit
+    assert app["customRules"] == [
+        {"source": source, "target": STAGE_URL + source, "status": "200"} for source in (
+            "/ajax-api/<*>", "/build/<*>", "/gateway/<*>", "/get-artifact", "/graphql",
+            "/health", "/model-versions/get-artifact", "/v1/traces", "/version")]
+    branch = stack.one("aws:amplify/branch:Branch").inputs
+    assert branch == {"appId": "d1a2b3c4d5e6f7", "branchName": "main", "stage": "PRODUCTION",
+                      "enableAutoBuild": False}
+
+
+def test_the_ui_sends_the_security_headers(stack):
+    document = json.loads(stack.one("aws:amplify/app:App").inputs["customHeaders"])
+    every = next(r for r in document["customHeaders"] if r["pattern"] == "**")
+    assert {h["key"]: h["value"] for h in every["headers"]} == {
+        "Content-Security-Policy":
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; font-src 'self' data:; "
+            f"connect-src 'self' https://cognito-idp.{REGION}.amazonaws.com; "
+            "worker-src 'self' blob:; frame-src 'self' blob:; object-src 'none'; "
+            "base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
+        "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+    no_cache = {r["pattern"] for r in document["customHeaders"]
+                if r["headers"] == [{"key": "Cache-Control", "value": "no-cache"}]}
+    assert no_cache == {"/", "/index.html", "/mlflow.html", "/sw.js", "/config.json"}
+
+
+def test_studio_domains_from_config_may_frame_the_ui():
+    config = stack_config("central")
+    studio = ["https://d-abc123xyz.studio.us-east-1.sagemaker.aws",
+              "https://d-def456uvw.studio.eu-west-1.sagemaker.aws"]
+    config["mlflow-landing-zone:central"]["ui"] = {"studioOrigins": studio}
+    document = json.loads(run_program(config).one("aws:amplify/app:App").inputs["customHeaders"])
+    csp = next(h["value"] for r in document["customHeaders"] if r["pattern"] == "**"
+               for h in r["headers"] if h["key"] == "Content-Security-Policy")
+    assert csp.endswith(f"; frame-ancestors 'self' {studio[0]} {studio[1]}")
+
+
+def test_the_ui_is_deployed_by_pulumi_up_with_the_cognito_settings(stack):
+    deployment = stack.one("pulumi-python:dynamic:Resource", "ui-deployment").inputs
+    assert (deployment["app_id"], deployment["branch_name"]) == ("d1a2b3c4d5e6f7", "main")
+    assert (deployment["region"], deployment["account_id"]) == (REGION, ACCOUNT)
+    zip_path = Path(deployment["zip_path"])
+    assert hashlib.sha256(zip_path.read_bytes()).hexdigest() == deployment["zip_sha256"]
+    names = zipfile.ZipFile(zip_path).namelist()
+    assert {"index.html", "sw.js", "mlflow.html", "static-files/index.html"} <= set(names)
+    assert "config.json" not in names  # added at deploy time, with the values below
+    config = deployment["config"]
+    client = stack.one("aws:cognito/userPoolClient:UserPoolClient")
+    assert config["userPoolId"] == f"{REGION}_AbCdEf123"
+    assert config["clientId"] == client.outputs["id"]
+    assert config["cognitoEndpoint"] == f"https://cognito-idp.{REGION}.amazonaws.com/"
+    # The shell's sign-in flow is one the app client allows.
+    assert "ALLOW_" + config["authFlow"] in client.inputs["explicitAuthFlows"]
+    assert config["groupLevels"] == stack_config("central")["mlflow-landing-zone:central"][
+        "cognitoGroups"]
+
+
+def test_a_changed_bundle_or_config_deploys_again_and_nothing_else_does():
+    from components.amplify_deployment import _Provider
+
+    old = {"app_id": "a", "branch_name": "main", "zip_sha256": "1", "config": {"x": 1},
+           "region": REGION, "account_id": ACCOUNT, "zip_path": "/one/path.zip", "job_id": "7"}
+    provider = _Provider()
+    assert provider.diff("a/main", old, {**old, "zip_path": "/elsewhere.zip"}).changes is False
+    for key, value in [("zip_sha256", "2"), ("config", {"x": 2})]:
+        diff = provider.diff("a/main", old, {**old, key: value})
+        assert diff.changes is True and diff.replaces == []
+    assert provider.diff("a/main", old, {**old, "app_id": "b"}).replaces == ["app_id"]
+
+
 def test_outputs(stack):
     assert stack.outputs["apiUrl"] == f"https://{API_ID}.execute-api.{REGION}.amazonaws.com/prod"
     assert stack.outputs["apiArn"] == API_ARN
     assert stack.outputs["accessRoleArns"]["team-b/contributor"] == (
         f"arn:aws:iam::{ACCOUNT}:role/mlflow-team-b-contributor")
     assert set(stack.outputs) >= {"userPoolId", "userPoolClientId", "artifactBucket"}
+    assert stack.outputs["uiUrl"] == "https://main.d1a2b3c4d5e6f7.amplifyapp.com"
 
 
 def test_the_provider_refuses_other_accounts(stack):

@@ -56,6 +56,11 @@ def test_the_example_config_is_valid():
     (central(database={"backupRetentionDays": 1}), "backupRetentionDays must be between 7"),
     (central(network={"natGateways": "two"}), "natGateways must be one of none, single"),
     (central(surprise=1), "mlflow-landing-zone:central has unknown keys: surprise"),
+    (central(ui={"studioOrigins": ["https://evil.example.com"]}),
+     r"central.ui.studioOrigins\[0\] must be a SageMaker Studio domain's origin"),
+    (central(ui={"studioOrigins": "https://d-a.studio.us-east-1.sagemaker.aws"}),
+     "central.ui.studioOrigins must be a list"),
+    (central(ui={"frameAncestors": []}), "central.ui has unknown keys: frameAncestors"),
 ])
 def test_bad_central_config(raw, message):
     with pytest.raises(ConfigError, match=message):

@@ -99,15 +99,20 @@ def test_the_authorizer_result_is_cached_per_token(echo):
 
 
 def test_answers_and_messages_as_api_gateway_gives_them(echo):
+    """API Gateway's own messages, in MLflow's error shape (the gateway responses of
+    roles.edge), so MLflow's UI and client show them."""
     no_token = requests.get(echo.url + "/ajax-api/2.0/mlflow/runs/get")
-    assert (no_token.status_code, no_token.json()) == (401, {"message": "Unauthorized"})
+    assert (no_token.status_code, no_token.json()) == (
+        401, {"error_code": "UNAUTHENTICATED", "message": "Unauthorized"})
     bad = requests.get(echo.url + "/ajax-api/x", headers={"Authorization": "Bearer bad"})
     assert bad.status_code == 401
     outside = requests.get(echo.url + "/graphql", headers={"Authorization": "Bearer good"})
     assert outside.status_code == 403
-    assert outside.json() == {"Message": "User is not authorized to access this resource"}
+    assert outside.json() == {"error_code": "PERMISSION_DENIED",
+                              "message": "User is not authorized to access this resource"}
     unsigned = requests.get(echo.url + "/api/2.0/mlflow/runs/get")
-    assert (unsigned.status_code, unsigned.json()) == (403, {"message": "Missing Authentication Token"})
+    assert (unsigned.status_code, unsigned.json()) == (
+        403, {"error_code": "UNAUTHENTICATED", "message": "Missing Authentication Token"})
     assert unsigned.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
 
 

@@ -16,6 +16,8 @@ NEVER = {
     "components": {"sandbox"},
     "sandbox": {"pulumi", "pulumi_aws", "pulumi_awsx", "components"},
     "client": {"roles", "authorizer", "components", "sandbox", "pulumi"},
+    # what components/ and sandbox/ share about serving the UI, and its build
+    "ui": {"pulumi", "pulumi_aws", "pulumi_awsx", "boto3", "botocore", "components", "sandbox"},
 }
 
 

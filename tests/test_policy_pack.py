@@ -94,6 +94,18 @@ def unprotect(resources, typ):
             for r in resources]
 
 
+def ui_headers(frame_ancestors="'self'", script_src="'self'"):
+    """An Amplify headers document, the project's own but for the given directives."""
+    from ui.hosting import security_headers
+
+    headers = security_headers("https://cognito-idp.us-east-1.amazonaws.com")
+    headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+        "frame-ancestors 'self'", f"frame-ancestors {frame_ancestors}").replace(
+        "script-src 'self'", f"script-src {script_src}")
+    return {"customHeaders": [{"pattern": "**", "headers": [
+        {"key": k, "value": v} for k, v in headers.items()]}]}
+
+
 BUCKET = "aws:s3/bucket:Bucket"
 WHOLE = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod/*"
 CASES = {
@@ -137,6 +149,9 @@ CASES = {
     "cloudwatch-log-retention": lambda rs: mutate(rs, "aws:cloudwatch/logGroup:LogGroup",
                                                   "access-logs", retentionInDays=KeyError),
     "data-resources-protected": lambda rs: unprotect(rs, "aws:kms/key:Key"),
+    "amplify-ui-hardened": lambda rs: mutate(rs, "aws:amplify/app:App", "", customHeaders=json.dumps(
+        {"customHeaders": [{"pattern": "**", "headers": [
+            {"key": "Content-Security-Policy", "value": "default-src 'self'; frame-ancestors 'self'"}]}]})),
 }
 
 
@@ -165,6 +180,13 @@ def test_each_rule_catches_its_violation(central, rule):
     lambda rs: mutate(rs, "aws:rds/cluster:Cluster", "", backupRetentionPeriod=3),
     lambda rs: mutate(rs, "aws:iam/role:Role", "team-a-reader", assumeRolePolicy=json.dumps(
         {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]})),
+    lambda rs: mutate(rs, "aws:amplify/app:App", "", customHeaders=json.loads(
+        json.dumps(ui_headers(frame_ancestors="*")))),
+    lambda rs: mutate(rs, "aws:amplify/app:App", "", customHeaders=json.dumps(
+        ui_headers(script_src="'self' 'unsafe-eval'"))),
+    lambda rs: mutate(rs, "aws:amplify/app:App", "", customRules=[
+        {"source": "/graphql", "target": "http://api.example.com/graphql", "status": "200"}]),
+    lambda rs: mutate(rs, "aws:amplify/app:App", "", repository="https://github.com/o/r"),
 ])
 def test_more_ways_to_break_the_rules_are_caught(central, variant):
     assert violations(variant(central)) != []

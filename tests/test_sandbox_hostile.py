@@ -84,7 +84,7 @@ def test_forged_expired_and_foreign_tokens_are_401(sandbox):
         response = send(sandbox, "GET", "/ajax-api/2.0/mlflow/experiments/search",
                         {"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, (token[:20], response.status_code)
-        assert response.json() == {"message": "Unauthorized"}
+        assert response.json() == {"error_code": "UNAUTHENTICATED", "message": "Unauthorized"}
 
 
 def test_a_token_in_the_query_string_is_not_a_token(sandbox):
@@ -130,7 +130,8 @@ def test_bad_signatures_are_403(sandbox, contributor, case):
     response = send(sandbox, "POST", path, headers, body)
     assert response.status_code == 403, response.text
     if case == "unsigned":
-        assert response.json() == {"message": "Missing Authentication Token"}
+        assert response.json() == {"error_code": "UNAUTHENTICATED",
+                                   "message": "Missing Authentication Token"}
 
 
 def test_a_caller_from_another_account_is_refused_by_the_resource_policy(sandbox):

@@ -5,6 +5,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from sandbox import example
+
 from .sandbox_clients import identity
 from .sandbox_process import start_sandbox, stop_sandbox
 
@@ -30,7 +34,8 @@ def test_a_second_start_keeps_the_data_and_reset_forgets_it(tmp_path):
         mlflow_pid = state["mlflow_pid"]
     finally:
         assert stop_sandbox(process) == 0
-    assert "kept 1 artifacts" in (tmp_path / "stdout.log").read_text()
+    # the run's artifact and the example's, which the sandbox seeds at its first start
+    assert f"kept {1 + len(example.ARTIFACTS)} artifacts" in (tmp_path / "stdout.log").read_text()
     deadline = time.monotonic() + 10
     while alive(mlflow_pid) and time.monotonic() < deadline:  # Ctrl-C stops the children
         time.sleep(0.1)
@@ -43,6 +48,11 @@ def test_a_second_start_keeps_the_data_and_reset_forgets_it(tmp_path):
             out = tmp_path / "out"
             out.mkdir()
             assert open(c.download_artifacts(run, "model.txt", str(out))).read() == "weights"
+            # the example is seeded once, not again at each start
+            seeded = c.get_experiment_by_name(example.EXPERIMENT)
+            assert seeded.experiment_id == state["example"]["experiment_id"]
+            assert [r.info.run_id for r in c.search_runs([seeded.experiment_id])] == [
+                state["example"]["run_id"]]
     finally:
         stop_sandbox(process)
 
@@ -54,7 +64,12 @@ def test_a_second_start_keeps_the_data_and_reset_forgets_it(tmp_path):
         stop_sandbox(process)
 
 
-def test_bad_arguments_are_refused_with_a_message():
-    result = subprocess.run([sys.executable, "-m", "sandbox", "--port", "70000"], capture_output=True,
+@pytest.mark.parametrize("args, message", [
+    (["--port", "70000"], "--port must be between 0 and 65535"),
+    (["--ui-port", "-1"], "--ui-port must be between 0 and 65535"),
+    (["--token-seconds", "5"], "--token-seconds must be between 20 and 86400"),
+])
+def test_bad_arguments_are_refused_with_a_message(args, message):
+    result = subprocess.run([sys.executable, "-m", "sandbox", *args], capture_output=True,
                             text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.returncode == 2 and "--port must be between 0 and 65535" in result.stderr
+    assert result.returncode == 2 and message in result.stderr

@@ -1,0 +1,102 @@
+"""The browser UI: an Amplify app and branch serving the sign-in shell around MLflow's own UI
+(ui/), deployed by `pulumi up` alone.
+
+The page stays same-origin: Amplify forwards the API paths to the REST API (`ui.hosting`
+derives them from the route catalogue), so the service worker can put the user's token on
+every request MLflow's UI makes. The security headers (CSP, HSTS, frame-ancestors with the
+teams' SageMaker Studio domains) come from `ui.hosting`, as the sandbox serves them too. The
+Cognito settings are written into the bundle's `config.json` at deploy time.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from authorizer.build import zip_bytes
+from ui.build import build as build_bundle
+from ui.build import read_bundle
+from ui.hosting import (
+    API_ROUTES,
+    amplify_custom_headers,
+    cognito_origin,
+    rewrite_rule,
+    shell_config,
+)
+
+from ._util import child, type_token
+from .amplify_deployment import AmplifyDeployment
+
+BUILD_DIR = Path(__file__).resolve().parent.parent / "build"
+BRANCH = "main"
+AUTH_FLOW = "USER_SRP_AUTH"  # the password never leaves the browser
+
+
+@dataclass
+class UserInterfaceArgs:
+    account_id: str
+    region: str
+    api_url: pulumi.Input[str]
+    user_pool_id: pulumi.Input[str]
+    client_id: pulumi.Input[str]
+    group_levels: dict
+    studio_origins: tuple = ()
+    bundle_dir: Path = field(default_factory=lambda: BUILD_DIR / "ui")
+
+
+def bundle_zip(bundle_dir: Path) -> tuple:
+    """Build the bundle and write its zip (without config.json), once per bundle content:
+    (path, sha256 of the zip)."""
+    bundle = build_bundle(bundle_dir, progress=lambda message: pulumi.log.info(message))
+    path = bundle_dir.with_name(f"ui-{bundle.digest[:16]}.zip")
+    if path.exists():
+        data = path.read_bytes()
+    else:
+        data = zip_bytes(read_bundle(bundle.path))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path, hashlib.sha256(data).hexdigest()
+
+
+class UserInterface(pulumi.ComponentResource):
+    url: pulumi.Output
+    app_id: pulumi.Output
+
+    def __init__(self, name: str, args: UserInterfaceArgs, opts: pulumi.ResourceOptions = None):
+        super().__init__(type_token("user_interface", "UserInterface"), name, None, opts)
+        origin = cognito_origin(args.region)
+        api_url = pulumi.Output.from_input(args.api_url)
+        self.app = aws.amplify.App(
+            f"{name}-app",
+            description="MLflow behind Cognito sign-in (the landing zone's UI bundle)",
+            platform="WEB",
+            enable_branch_auto_build=False,  # no repository: deployments come from `pulumi up`
+            custom_rules=[aws.amplify.AppCustomRuleArgs(
+                source=route.source, status="200",
+                target=api_url.apply(lambda url, r=route: rewrite_rule(url, r)["target"]))
+                for route in API_ROUTES],
+            custom_headers=amplify_custom_headers(origin, args.studio_origins),
+            opts=child(self))
+        self.branch = aws.amplify.Branch(
+            f"{name}-{BRANCH}",
+            app_id=self.app.id,
+            branch_name=BRANCH,
+            stage="PRODUCTION",
+            enable_auto_build=False,
+            opts=child(self))
+        zip_path, digest = bundle_zip(args.bundle_dir)
+        config = pulumi.Output.all(args.user_pool_id, args.client_id).apply(
+            lambda ids: shell_config(region=args.region, user_pool_id=ids[0],
+                                     client_id=ids[1], group_levels=args.group_levels,
+                                     auth_flow=AUTH_FLOW))
+        self.deployment = AmplifyDeployment(
+            f"{name}-deployment", app_id=self.app.id, branch_name=self.branch.branch_name,
+            region=args.region, account_id=args.account_id, zip_path=str(zip_path),
+            zip_sha256=digest, config=config, opts=child(self))
+        self.app_id = self.app.id
+        self.url = pulumi.Output.concat("https://", self.branch.branch_name, ".",
+                                        self.app.default_domain)
+        self.register_outputs({"url": self.url, "app_id": self.app_id})

@@ -1,0 +1,139 @@
+"""A local stand-in for the Amplify app: the UI bundle, the same forwarding of API paths (to the
+local gateway) and the same response headers, from `ui.hosting`.
+
+One addition Amplify does not need: `/cognito/` forwards Cognito's JSON API to moto, because
+moto answers the browser's CORS preflight wrongly (it takes a bare `OPTIONS /` for S3). On AWS
+the shell talks to `cognito-idp.<region>.amazonaws.com` directly.
+"""
+
+import http.client
+import json
+import mimetypes
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ui.hosting import api_route, headers_for, is_bundle_path
+
+COGNITO_PATH = "/cognito/"
+COGNITO_TARGET = "AWSCognitoIdentityProviderService."
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+               "trailer", "transfer-encoding", "upgrade", "host", "content-length"}
+_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json",
+          ".css": "text/css", ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml",
+          ".woff2": "font/woff2", ".woff": "font/woff", ".ico": "image/x-icon",
+          ".png": "image/png", ".map": "application/json", ".txt": "text/plain"}
+
+
+class UiServer:
+    def __init__(self, *, bundle_dir: Path, gateway_url: str, cognito_url: str,
+                 cognito_origin: str, config: dict, port: int = 0, revoke_token=None):
+        self.bundle_dir = Path(bundle_dir).resolve()
+        self.gateway = urlsplit(gateway_url)
+        self.cognito = urlsplit(cognito_url)
+        self.cognito_origin = cognito_origin
+        self.config = config
+        self.revoke_token = revoke_token
+        self.stats = {"requests": 0, "api": 0, "cognito": {}}
+        self._lock = threading.Lock()
+
+        class Handler(_Handler):
+            server_ref = self
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def count(self, key, sub=None):
+        with self._lock:
+            self.stats["requests"] += 1
+            if sub is None:
+                self.stats[key] = self.stats.get(key, 0) + 1
+            else:
+                self.stats[key][sub] = self.stats[key].get(sub, 0) + 1
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_ref: UiServer = None
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status, data: bytes, headers: dict):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _forward(self, upstream, target, extra_headers=None):
+        body = self._body()
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers.update(extra_headers or {})
+        headers["Host"] = upstream.netloc
+        headers["Content-Length"] = str(len(body))
+        connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+        try:
+            connection.request(self.command, target, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except OSError as e:
+            return self._send(502, json.dumps({"message": f"upstream unreachable: {e}"}).encode(),
+                              {"Content-Type": "application/json"})
+        finally:
+            connection.close()
+        self._send(response.status, data, {k: v for k, v in response.getheaders()
+                                           if k.lower() not in _HOP_BY_HOP})
+
+    def _handle(self):
+        ui = self.server_ref
+        path = urlsplit(self.path).path
+        if api_route(path):
+            ui.count("api")
+            return self._forward(ui.gateway, self.path)
+        if path == COGNITO_PATH:
+            target = self.headers.get("X-Amz-Target", "")
+            if self.command != "POST" or not target.startswith(COGNITO_TARGET):
+                return self._send(404, b"", {})
+            operation = target[len(COGNITO_TARGET):]
+            ui.count("cognito", operation)
+            if operation == "RevokeToken" and ui.revoke_token:  # moto has no RevokeToken
+                request = json.loads(self._body() or b"{}")
+                ui.revoke_token(request.get("ClientId", ""), request.get("Token", ""))
+                return self._send(200, b"{}", {"Content-Type": "application/x-amz-json-1.1"})
+            # Unsigned, as the browser sends it to Cognito: no Authorization of ours goes on.
+            return self._forward(ui.cognito, "/")
+        ui.count("files")
+        headers = headers_for(path, ui.cognito_origin)
+        if self.command not in ("GET", "HEAD") or not is_bundle_path(path):
+            return self._send(404 if self.command in ("GET", "HEAD") else 405,
+                              b"Not found", {**headers, "Content-Type": "text/plain"})
+        if path == "/config.json":
+            data, suffix = json.dumps(ui.config).encode(), ".json"
+        else:
+            name = "index.html" if path == "/" else path.lstrip("/")
+            file = (ui.bundle_dir / name).resolve()
+            if ui.bundle_dir not in file.parents or not file.is_file():
+                return self._send(404, b"Not found", {**headers, "Content-Type": "text/plain"})
+            data, suffix = file.read_bytes(), file.suffix
+        content_type = _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+        self._send(200, data, {**headers, "Content-Type": content_type})
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle

@@ -1,0 +1,283 @@
+"""The sign-in shell and MLflow's own UI in a real browser (Debian's headless Chromium), against
+a sandbox of its own whose tokens live 40 seconds and whose authorizer caches nothing: a
+request that left the browser with an expired token would be refused, and show.
+
+Each scenario keeps a screenshot in test-results/browser/.
+"""
+
+import json
+import time
+import urllib.request
+from datetime import datetime
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
+
+from sandbox import example
+
+from .browser import CHROMIUM_ARGS, Session, chromium_path
+from .sandbox_process import start_sandbox, stop_sandbox
+
+TOKEN_SECONDS = 40
+
+
+@pytest.fixture(scope="module")
+def ui_sandbox(tmp_path_factory):
+    process, state = start_sandbox(tmp_path_factory.mktemp("ui-sandbox") / "sandbox.json",
+                                   "--token-seconds", str(TOKEN_SECONDS), "--authorizer-ttl", "0")
+    yield state
+    stop_sandbox(process)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def session(browser, ui_sandbox, request):
+    session = Session(browser, ui_sandbox)
+    yield session
+    session.screenshot(f"last-{request.node.name}")  # how the page ended, passed or failed
+    violations = session.csp_violations()
+    session.close()
+    assert violations == [], "the page broke its Content-Security-Policy"
+
+
+def mlflow_api(sandbox, path, body=None):
+    """MLflow itself, behind the gateway: what the UI did, seen from the server."""
+    request = urllib.request.Request(
+        f"{sandbox['mlflow_url']}/api/2.0/mlflow/{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method="POST" if body is not None else "GET",
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def access_log(sandbox):
+    with open(sandbox["_state_file"].replace("sandbox.json", "access.log")) as f:
+        return [json.loads(line) for line in f]
+
+
+def logged_at(record) -> int:
+    return int(datetime.strptime(record["time"], "%d/%b/%Y:%H:%M:%S %z").timestamp())
+
+
+def run_route(sandbox, tab=""):
+    ex = sandbox["example"]
+    return f"#/experiments/{ex['experiment_id']}/runs/{ex['run_id']}{tab}"
+
+
+def test_the_sign_in_page_and_a_wrong_password(session):
+    session.open()
+    assert session.page.title() == "MLflow"
+    session.screenshot("sign-in")
+    session.sign_in("reader-user", "not-the-password", wait=False)
+    message = session.page.locator("#message")
+    message.wait_for(state="visible")
+    assert message.inner_text() == "Incorrect user name or password."
+    assert session.session() is None
+    assert session.page.locator("#mlflow").is_hidden()
+    session.screenshot("wrong-password")
+
+
+def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_sandbox):
+    ex = ui_sandbox["example"]
+    session.open()
+    session.sign_in("reader-user")
+    assert session.page.locator("#who").inner_text() == "reader-user · reader"
+    ui = session.mlflow
+    # The home page lists the seeded experiment; its run is one click further.
+    ui.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
+    session.close_mlflow_assistant()
+    session.screenshot("mlflow-ui")
+
+    session.mlflow_frame().evaluate(f"location.hash = {run_route(ui_sandbox)!r}")
+    ui.get_by_role("heading", name=example.RUN_NAME).wait_for()
+    ui.get_by_text("learning_rate").first.wait_for()
+    assert session.page.url.endswith(run_route(ui_sandbox))  # the address bar follows MLflow
+
+    ui.get_by_text("Model metrics", exact=True).click()
+    chart = ui.locator(".js-plotly-plot, canvas, svg.main-svg").first
+    chart.wait_for()
+    ui.get_by_text(example.METRIC, exact=True).first.wait_for()
+    session.screenshot("reader-metric-chart")
+
+    ui.get_by_text("Artifacts", exact=True).click()
+    ui.get_by_text("notes.txt").click()
+    first_line = example.ARTIFACTS["notes.txt"].decode().splitlines()[0]
+    ui.get_by_text(first_line).wait_for()  # the preview
+    session.screenshot("reader-artifact-preview")
+
+    # MLflow's Download button: an icon without a label next to the file name, found by the
+    # component id MLflow 3.17.2 gives it.
+    with session.page.expect_download() as download:
+        ui.locator("button[data-component-id$='artifactview.tsx_337']").click()
+    assert download.value.suggested_filename == "notes.txt"
+    assert open(download.value.path(), "rb").read() == example.ARTIFACTS["notes.txt"]
+
+    # A plain navigation to an artifact (a link opened in a new tab) carries the token too.
+    tab = session.context.new_page()
+    with tab.expect_download() as plain:
+        try:
+            tab.goto(f"{ui_sandbox['ui_url']}/get-artifact?path=config/params.json"
+                     f"&run_uuid={ex['run_id']}")
+        except PlaywrightError as e:  # a download is not a page
+            assert "Download is starting" in str(e)
+    assert open(plain.value.path(), "rb").read() == example.ARTIFACTS["config/params.json"]
+    tab.close()
+
+    # A write the reader's level does not allow: refused at the edge, said in the page.
+    session.mlflow_frame().evaluate("location.hash = '#/experiments'")
+    ui.get_by_role("button", name="Create", exact=True).first.click()
+    ui.locator("#experimentName").fill("made-by-a-reader")
+    ui.get_by_role("dialog").get_by_role("button", name="Create").click()
+    ui.get_by_role("dialog").get_by_text("User is not authorized to access this resource").wait_for()
+    session.screenshot("reader-refused-a-write")
+    assert mlflow_api(ui_sandbox, "experiments/search",
+                      {"filter": "name = 'made-by-a-reader'", "max_results": 5}).get(
+        "experiments") is None
+
+
+def test_a_contributor_creates_an_experiment(session, ui_sandbox):
+    session.open("#/experiments")
+    session.sign_in("contributor-user")
+    ui = session.mlflow
+    ui.get_by_role("button", name="Create", exact=True).first.click()
+    ui.locator("#experimentName").fill("made-in-the-ui")
+    ui.get_by_role("dialog").get_by_role("button", name="Create").click()
+    ui.locator("#experimentName").wait_for(state="hidden")  # the dialog closed: created
+    found = mlflow_api(ui_sandbox, "experiments/search",
+                       {"filter": "name = 'made-in-the-ui'", "max_results": 5})["experiments"]
+    assert [e["name"] for e in found] == ["made-in-the-ui"]
+    session.mlflow_frame().evaluate("location.hash = '#/experiments'")
+    ui.get_by_test_id("experiment-list-item-link").filter(has_text="made-in-the-ui").wait_for()
+    session.close_mlflow_assistant()
+    session.screenshot("contributor-created-an-experiment")
+
+
+def test_a_model_approver_registers_a_version_and_sets_an_alias(session, ui_sandbox):
+    session.open(run_route(ui_sandbox, "/artifacts"))
+    session.sign_in("model-approver-user")
+    ui = session.mlflow
+    ui.get_by_text("model", exact=True).first.click()
+    ui.get_by_role("button", name="Register model").click()
+    dialog = ui.get_by_role("dialog")
+    dialog.locator("#selectedModel").click()
+    ui.get_by_text("Create New Model", exact=True).click()
+    dialog.locator("#modelName").fill("approved-in-the-ui")
+    dialog.get_by_role("button", name="Register").click()
+    dialog.wait_for(state="hidden")
+
+    session.mlflow_frame().evaluate("location.hash = '#/models/approved-in-the-ui/versions/1'")
+    ui.get_by_role("button", name="Add", exact=True).click()
+    dialog.get_by_role("combobox").fill("champion")
+    session.page.keyboard.press("Enter")
+    dialog.get_by_role("button", name="Save aliases").click()
+    dialog.wait_for(state="hidden")
+    ui.get_by_text("champion").first.wait_for()
+    session.close_mlflow_assistant()
+    session.screenshot("model-approver-set-an-alias")
+
+    version = mlflow_api(ui_sandbox, "model-versions/get?name=approved-in-the-ui&version=1")
+    assert version["model_version"]["run_id"] == ui_sandbox["example"]["run_id"]
+    assert version["model_version"]["aliases"] == ["champion"]
+
+
+def test_a_token_that_expires_mid_session_is_refreshed_without_a_reload(session, ui_sandbox):
+    session.open()
+    session.sign_in("reader-user")
+    ui = session.mlflow
+    ui.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
+    first = session.session()
+    session.page.evaluate("window.stillTheSamePage = true")
+    session.mlflow_frame().evaluate("window.stillTheSamePage = true")
+    refreshes = []
+    session.context.on("request", lambda r: refreshes.append(r) if (
+        r.url.endswith("/cognito/") and "REFRESH_TOKEN_AUTH" in (r.post_data or "")) else None)
+    signed_in_at = time.time()
+
+    # Past the first token's expiry, then MLflow's UI works on as before.
+    time.sleep(max(0.0, first["lifetime"] + 2 - (time.time() - signed_in_at)))
+    session.mlflow_frame().evaluate(f"location.hash = {run_route(ui_sandbox)!r}")
+    ui.get_by_role("heading", name=example.RUN_NAME).wait_for()
+    now = session.session()
+    assert now["idToken"] != first["idToken"] and now["refreshToken"] == first["refreshToken"]
+    assert now["expiresAt"] > time.time() * 1000
+    assert 1 <= len(refreshes) <= 2  # once (one more if a request raced the timer), not a loop
+    # Neither the shell nor MLflow's page reloaded.
+    assert session.page.evaluate("window.stillTheSamePage") is True
+    assert session.mlflow_frame().evaluate("window.stillTheSamePage") is True
+    # No request left the browser with an expired token: the authorizer (no cache here) would
+    # have refused it with 401.
+    mine = [r for r in access_log(ui_sandbox) if r["user"] in ("reader-user", "-")
+            and logged_at(r) >= int(signed_in_at)]
+    assert mine and [r for r in mine if r["status"] == 401] == []
+    session.screenshot("refreshed-without-a-reload")
+
+
+def test_sign_out_ends_the_session(session):
+    session.open()
+    session.sign_in("contributor-user")
+    session.mlflow.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
+    status, _ = session.api("GET", "/ajax-api/2.0/mlflow/experiments/search?max_results=1")
+    assert status == 200
+    refresh_token = session.session()["refreshToken"]
+
+    session.page.click("#sign-out")
+    message = session.page.locator("#message")
+    message.wait_for(state="visible")
+    assert message.inner_text() == "You are signed out."
+    assert session.session() is None
+    assert session.page.locator("#mlflow").get_attribute("src") == "about:blank"
+    status, body = session.api("GET", "/ajax-api/2.0/mlflow/experiments/search?max_results=1")
+    assert (status, body) == (401, {"error_code": "UNAUTHENTICATED", "message": "Unauthorized"})
+    # The refresh token was revoked at Cognito: it gets no new tokens.
+    status, body = session.cognito("InitiateAuth", {
+        "AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": session.sandbox["cognito"]["client_id"],
+        "AuthParameters": {"REFRESH_TOKEN": refresh_token}})
+    assert status == 400 and body["__type"] == "NotAuthorizedException"
+    session.screenshot("signed-out")
+
+
+def test_an_ended_session_says_so_and_nothing_typed_is_lost(session, ui_sandbox):
+    session.open("#/experiments")
+    session.sign_in("contributor-user")
+    ui = session.mlflow
+    ui.get_by_role("button", name="Create", exact=True).first.click()
+    ui.locator("#experimentName").fill("typed-before-the-session-ended")
+    # The refresh token is revoked elsewhere (an administrator signs the user out everywhere),
+    # and the id token is due.
+    current = session.session()
+    session.cognito("RevokeToken", {"Token": current["refreshToken"],
+                                    "ClientId": current["clientId"]})
+    session.page.evaluate("""async () => {
+        const s = await LZSession.get(); s.expiresAt = Date.now() - 1000;
+        await LZSession.put(s);
+        const reg = await navigator.serviceWorker.ready;
+        reg.active.postMessage({type: 'signed-in'});  // read the session again
+    }""")
+    ui.get_by_role("dialog").get_by_role("button", name="Create").click()
+    message = session.page.locator("#message")
+    message.wait_for(state="visible")
+    assert message.inner_text().startswith("Your session has expired.")
+    session.screenshot("session-expired")
+    # Signing in again brings back MLflow's page as it was, with the name still typed.
+    session.sign_in("contributor-user")
+    assert ui.locator("#experimentName").input_value() == "typed-before-the-session-ended"
+
+
+def test_a_user_in_no_group_is_told_why(session):
+    session.open()
+    session.sign_in("no-group-user", wait=False)
+    message = session.page.locator("#message")
+    message.wait_for(state="visible")
+    assert "your account is in no MLflow group" in message.inner_text()
+    assert "readers" in message.inner_text()
+    assert session.session() is None
+    session.screenshot("no-group")

@@ -1,0 +1,264 @@
+// The sign-in shell: signs the user in with Cognito, hands the session to the service worker,
+// and hosts MLflow's own UI (mlflow.html, unmodified) in a frame under a bar with the user's
+// name, levels and a sign-out button.
+/* eslint-env browser */
+/* global AmazonCognitoIdentity, LZSession */
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const MESSAGES = {
+  NotAuthorizedException: "Incorrect user name or password.",
+  UserNotFoundException: "Incorrect user name or password.",
+  PasswordResetRequiredException:
+    "Your password must be reset before you can sign in. Ask your platform team.",
+  UserNotConfirmedException: "Your account is not confirmed yet. Ask your platform team.",
+  CodeMismatchException: "That code is not right. Enter the current code from your app.",
+  ExpiredCodeException: "That code has expired. Enter the current code from your app.",
+  InvalidPasswordException: null, // Cognito's own text names the rule that was broken
+  TooManyRequestsException: "Too many attempts. Wait a minute and try again.",
+  LimitExceededException: "Too many attempts. Wait a minute and try again.",
+};
+
+let config = null;
+let cognitoUser = null;   // the user of a sign-in still waiting for a new password or a code
+let refreshTimer = null;
+
+function show(view) {
+  $("loading").hidden = view !== "loading";
+  $("sign-in").hidden = view !== "sign-in";
+  $("bar").hidden = view !== "app";
+  $("mlflow").hidden = view !== "app";
+}
+
+function say(text, kind = "error") {
+  const box = $("message");
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = !text;
+}
+
+function step(name) {
+  $("password-step").hidden = name !== "password";
+  $("new-password-step").hidden = name !== "new-password";
+  $("code-step").hidden = name !== "code";
+  $("submit").textContent = name === "password" ? "Sign in" : "Continue";
+  const focus = { password: "username", "new-password": "new-password", code: "code" }[name];
+  $(focus).focus();
+}
+
+function levelsOf(groups) {
+  return [...new Set(groups.map((g) => config.groupLevels[g]).filter(Boolean))];
+}
+
+// Ask the service worker something and wait for its answer.
+async function ask(message) {
+  const registration = await navigator.serviceWorker.ready;
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = (event) => resolve(event.data);
+    registration.active.postMessage(message, [channel.port2]);
+  });
+}
+
+function scheduleRefresh(session) {
+  clearTimeout(refreshTimer);
+  const wait = Math.max(1000, LZSession.refreshDueAt(session) - Date.now());
+  refreshTimer = setTimeout(async () => {
+    const answer = await ask({ type: "refresh-if-due" });
+    if (answer.ok) scheduleRefresh(await LZSession.get());
+  }, wait);
+}
+
+function mlflowRoute() {
+  return location.hash && location.hash !== "#" ? location.hash : "#/";
+}
+
+function openApp(session) {
+  const levels = levelsOf(session.groups);
+  $("who").textContent = `${session.username} · ${levels.join(", ")}`;
+  const frame = $("mlflow");
+  if (!frame.src || frame.src === "about:blank") frame.src = "/mlflow.html" + mlflowRoute();
+  show("app");
+  scheduleRefresh(session);
+}
+
+// Keep the address bar on MLflow's current route, so it can be bookmarked and shared.
+$("mlflow").addEventListener("load", () => {
+  try {
+    const inner = $("mlflow").contentWindow;
+    const sync = () => history.replaceState(null, "", "/" + inner.location.hash);
+    inner.addEventListener("hashchange", sync);
+    sync();
+  } catch (e) { /* not ours to read: leave the address bar alone */ }
+});
+
+function signInView(text, kind) {
+  clearTimeout(refreshTimer);
+  cognitoUser = null;
+  $("password").value = $("new-password").value = $("code").value = "";
+  say(text || "", kind);
+  show("sign-in");
+  step("password");
+}
+
+async function startSession(cognitoSession) {
+  const session = LZSession.fromTokens(cognitoSession.getIdToken().getJwtToken(),
+    cognitoSession.getRefreshToken().getToken(), config);
+  if (levelsOf(session.groups).length === 0) {
+    const groups = Object.keys(config.groupLevels).join(", ");
+    signInView(`You are signed in as ${session.username}, but your account is in no MLflow ` +
+      `group, so MLflow would refuse every request. Ask your platform team to add you to ` +
+      `one of: ${groups}.`);
+    revoke(session);
+    return;
+  }
+  await LZSession.put(session);
+  await ask({ type: "signed-in" });
+  say("");
+  openApp(session);
+}
+
+function failed(error) {
+  $("submit").disabled = false;
+  const known = MESSAGES[error.code];
+  if (known === null && error.message) say(error.message);
+  else if (known) say(known);
+  else if (/failed to fetch|network/i.test(error.message || "")) {
+    say("The sign-in service cannot be reached. Check your connection and try again.");
+  } else {
+    console.error("sign-in failed", error);
+    say(`Sign-in failed: ${error.message || error.code || error}`);
+  }
+}
+
+const callbacks = {
+  onSuccess: (cognitoSession) => { $("submit").disabled = false; startSession(cognitoSession); },
+  onFailure: failed,
+  newPasswordRequired: () => { $("submit").disabled = false; say(""); step("new-password"); },
+  totpRequired: () => { $("submit").disabled = false; say(""); step("code"); },
+  mfaSetup: () => cognitoUser.associateSoftwareToken({
+    associateSecretCode: (secret) => {
+      $("submit").disabled = false;
+      $("code-hint").textContent = "Add this key to your authenticator app, then enter the " +
+        `code it shows: ${secret}`;
+      cognitoUser.pendingTotpSetup = true;
+      step("code");
+    },
+    onFailure: failed,
+  }),
+};
+
+function userPool() {
+  return new AmazonCognitoIdentity.CognitoUserPool({
+    UserPoolId: config.userPoolId, ClientId: config.clientId,
+    endpoint: config.cognitoEndpoint,
+    Storage: memoryStorage(),
+  });
+}
+
+// The library's own storage stays in memory: the session lives in IndexedDB, written here.
+function memoryStorage() {
+  const data = new Map();
+  return {
+    setItem: (k, v) => data.set(k, v), getItem: (k) => (data.has(k) ? data.get(k) : null),
+    removeItem: (k) => data.delete(k), clear: () => data.clear(),
+  };
+}
+
+$("sign-in-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  say("");
+  $("submit").disabled = true;
+  if (!$("new-password-step").hidden) {
+    cognitoUser.completeNewPasswordChallenge($("new-password").value, {}, callbacks);
+  } else if (!$("code-step").hidden) {
+    const code = $("code").value.trim();
+    if (cognitoUser.pendingTotpSetup) {
+      cognitoUser.verifySoftwareToken(code, "MLflow", {
+        onSuccess: (s) => { $("submit").disabled = false; startSession(s); }, onFailure: failed,
+      });
+    } else {
+      cognitoUser.sendMFACode(code, callbacks, "SOFTWARE_TOKEN_MFA");
+    }
+  } else {
+    const username = $("username").value.trim(), password = $("password").value;
+    if (!username || !password) {
+      $("submit").disabled = false;
+      say("Enter your user name and password.");
+      return;
+    }
+    cognitoUser = new AmazonCognitoIdentity.CognitoUser({
+      Username: username, Pool: userPool(), Storage: memoryStorage(),
+    });
+    cognitoUser.setAuthenticationFlowType(config.authFlow);
+    cognitoUser.authenticateUser(new AmazonCognitoIdentity.AuthenticationDetails({
+      Username: username, Password: password,
+    }), callbacks);
+  }
+});
+
+// Revoke the refresh token at Cognito (best effort: signing out never waits on it).
+function revoke(session) {
+  return fetch(session.endpoint, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-amz-json-1.1",
+      "X-Amz-Target": "AWSCognitoIdentityProviderService.RevokeToken",
+    },
+    body: JSON.stringify({ Token: session.refreshToken, ClientId: session.clientId }),
+  }).catch(() => undefined);
+}
+
+async function signOut(text = "You are signed out.") {
+  const session = await LZSession.get();
+  await LZSession.clear();
+  await ask({ type: "signed-out" });
+  const frame = $("mlflow");
+  frame.removeAttribute("src");
+  frame.src = "about:blank"; // stop MLflow's page: no more requests from it
+  history.replaceState(null, "", "/" + location.hash);
+  signInView(text, "info");
+  if (session) revoke(session);
+}
+
+$("sign-out").addEventListener("click", () => signOut());
+
+navigator.serviceWorker && navigator.serviceWorker.addEventListener("message", (event) => {
+  const { type } = event.data || {};
+  if (type === "session") LZSession.get().then((s) => s && scheduleRefresh(s));
+  // MLflow's page stays as it was under the sign-in form: after signing in again, nothing
+  // typed there is lost.
+  if (type === "session-expired") {
+    signInView("Your session has expired. Sign in again to continue where you were.");
+  }
+});
+
+async function start() {
+  if (!("serviceWorker" in navigator)) {
+    show("sign-in");
+    say("This browser does not let the page use a service worker (a private window in some " +
+      "browsers blocks it), which MLflow needs to send your sign-in with each request.");
+    $("submit").disabled = true;
+    return;
+  }
+  try {
+    const response = await fetch("/config.json", { cache: "no-store" });
+    if (!response.ok) throw new Error(`config.json: ${response.status}`);
+    config = await response.json();
+    await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    await navigator.serviceWorker.ready;
+  } catch (error) {
+    show("sign-in");
+    say(`MLflow's sign-in could not start (${error.message}). Reload the page; if this ` +
+      "persists, tell your platform team.");
+    $("submit").disabled = true;
+    return;
+  }
+  const session = await LZSession.get();
+  if (!session) return signInView();
+  const answer = await ask({ type: "refresh-if-due" });
+  if (!answer.ok) return signInView("Your session has expired. Sign in again.");
+  openApp(await LZSession.get());
+}
+
+start();
