@@ -41,11 +41,14 @@ TEAMS = (
 GROUP_LEVELS = {"admins": "admin", "model-approvers": "model-approver",
                 "contributors": "contributor", "readers": "reader"}
 LEVEL_GROUP = {level: group for group, level in GROUP_LEVELS.items()}
-# One user per level; one in two groups (contributor and model-approver: groups add up); and
-# one in no group, whom the authorizer refuses and the UI tells why.
+# One user per level; one in two groups (contributor and model-approver: groups add up); one
+# in no group, whom the authorizer refuses and the UI tells why; and a new reader whose
+# password is still the administrator's temporary one, as every user's is on AWS until
+# their first sign-in.
 USERS = tuple((f"{level}-user", (LEVEL_GROUP[level],)) for level in LEVELS) + (
     ("two-groups-user", ("contributors", "model-approvers")),
     ("no-group-user", ()))
+NEW_USERS = (("new-user", ("readers",)),)
 SAGEMAKER_SESSION_SECONDS = 12 * 3600
 
 
@@ -171,6 +174,43 @@ def _honour_token_validity():
     CognitoIdpUserPool.create_jwt = create_jwt
 
 
+def _faithful_challenges():
+    """Two of moto's challenge answers differ from Cognito's where Cognito's own browser
+    library notices. NEW_PASSWORD_REQUIRED lacks the `userAttributes` and
+    `requiredAttributes` parameters (JSON strings) Cognito sends; add them as Cognito does for
+    a user with no required attributes."""
+    from moto.cognitoidp.models import CognitoIdpBackend
+
+    original = CognitoIdpBackend.initiate_auth
+    if getattr(original, "faithful", False):
+        return
+
+    def initiate_auth(self, client_id, auth_flow, auth_parameters):
+        result = original(self, client_id, auth_flow, auth_parameters)
+        if result.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+            parameters = result.setdefault("ChallengeParameters", {})
+            parameters.setdefault("userAttributes", json.dumps({}))
+            parameters.setdefault("requiredAttributes", json.dumps([]))
+        return result
+
+    initiate_auth.faithful = True
+    CognitoIdpBackend.initiate_auth = initiate_auth
+
+    # SRP: Cognito's browser library answers PASSWORD_VERIFIER with USER_ID_FOR_SRP (the
+    # user's id) as USERNAME, which Cognito accepts and moto looks up as a user name.
+    respond = CognitoIdpBackend.respond_to_auth_challenge
+
+    def respond_to_auth_challenge(self, session, client_id, challenge_name, responses):
+        if challenge_name == "PASSWORD_VERIFIER" and responses.get("USERNAME"):
+            for pool in self.user_pools.values():
+                for user in pool.users.values():
+                    if user.id == responses["USERNAME"]:
+                        responses = {**responses, "USERNAME": user.username}
+        return respond(self, session, client_id, challenge_name, responses)
+
+    CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
+
+
 def revoke_refresh_token(client_id: str, token: str) -> bool:
     """Cognito's RevokeToken, which moto lacks: the refresh token stops working."""
     from moto.cognitoidp.models import cognitoidp_backends
@@ -202,22 +242,37 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int):
     )["UserPoolClient"]["ClientId"]
     for group in GROUP_LEVELS:
         idp.create_group(GroupName=group, UserPoolId=pool["Id"])
-    for username, groups in USERS:
+    for username, groups in USERS + NEW_USERS:
         password = _password()
+        temporary = (username, groups) in NEW_USERS
         idp.admin_create_user(UserPoolId=pool["Id"], Username=username,
-                              MessageAction="SUPPRESS")
-        idp.admin_set_user_password(UserPoolId=pool["Id"], Username=username,
-                                    Password=password, Permanent=True)
+                              MessageAction="SUPPRESS",
+                              **({"TemporaryPassword": password} if temporary else {}))
+        if not temporary:
+            idp.admin_set_user_password(UserPoolId=pool["Id"], Username=username,
+                                        Password=password, Permanent=True)
         for group in groups:
             idp.admin_add_user_to_group(UserPoolId=pool["Id"], Username=username,
                                         GroupName=group)
-        aws.users.append({"username": username, "password": password, "groups": list(groups)})
+        aws.users.append({"username": username, "password": password, "groups": list(groups),
+                          **({"temporary_password": True} if temporary else {})})
+
+
+# Cognito operations that AWS serves unsigned (they take a session or a token instead), which
+# moto's IAM enforcement would otherwise refuse: a browser signing in calls them.
+PUBLIC_COGNITO_OPERATIONS = ("RespondToAuthChallenge", "RevokeToken", "AssociateSoftwareToken",
+                             "VerifySoftwareToken", "GlobalSignOut", "ChangePassword",
+                             "ConfirmForgotPassword")
 
 
 def _enforce_iam():
     from moto import settings
     from moto.core.responses import ActionAuthenticatorMixin
 
+    for operation in PUBLIC_COGNITO_OPERATIONS:
+        target = f"AWSCognitoIdentityProviderService.{operation}"
+        if target not in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
+            ActionAuthenticatorMixin.PUBLIC_OPERATIONS.append(target)
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
     ActionAuthenticatorMixin.request_count = 0
 
@@ -230,6 +285,7 @@ def start_aws(port: int = 0, token_seconds: int = 3600) -> EmulatedAws:
     _seed_central(aws)
     _seed_teams(aws)
     _honour_token_validity()
+    _faithful_challenges()
     _seed_cognito(aws, token_seconds)
     _enforce_iam()
     return aws

@@ -245,6 +245,25 @@ def test_sign_out_ends_the_session(session):
     session.screenshot("signed-out")
 
 
+def test_signing_out_in_one_tab_reaches_the_others(session):
+    session.open()
+    session.sign_in("reader-user")
+    other = session.context.new_page()
+    other.goto(session.sandbox["ui_url"] + "/#/experiments")
+    other.wait_for_selector("#bar", state="visible")  # the same session, no second sign-in
+    other.frame_locator("#mlflow").get_by_text(example.EXPERIMENT).first.wait_for()
+
+    session.page.click("#sign-out")
+    session.page.locator("#message").wait_for(state="visible")
+    # The other tab learns it at its next request to the API, which is refused.
+    frame = next(f for f in other.frames if f.url.split("#")[0].endswith("/mlflow.html"))
+    frame.evaluate("location.hash = '#/models'")
+    message = other.locator("#message")
+    message.wait_for(state="visible")
+    assert message.inner_text().startswith("Your session has expired.")
+    other.close()
+
+
 def test_an_ended_session_says_so_and_nothing_typed_is_lost(session, ui_sandbox):
     session.open("#/experiments")
     session.sign_in("contributor-user")
@@ -272,6 +291,24 @@ def test_an_ended_session_says_so_and_nothing_typed_is_lost(session, ui_sandbox)
     assert ui.locator("#experimentName").input_value() == "typed-before-the-session-ended"
 
 
+def test_a_first_sign_in_sets_a_new_password(session):
+    """Users created by an administrator start with a temporary password."""
+    session.open()
+    session.sign_in("new-user", wait=False)
+    session.page.locator("#new-password").wait_for(state="visible")
+    session.screenshot("new-password")
+    session.page.fill("#new-password", "short")
+    session.page.click("#submit")
+    message = session.page.locator("#message")
+    message.wait_for(state="visible")
+    assert "password" in message.inner_text().lower()  # Cognito's words: which rule failed
+    session.page.fill("#new-password", "Chosen-by-the-user-42!")
+    session.page.click("#submit")
+    session.page.wait_for_selector("#bar", state="visible")
+    assert session.page.locator("#who").inner_text() == "new-user · reader"
+    session.mlflow.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
+
+
 def test_a_user_in_no_group_is_told_why(session):
     session.open()
     session.sign_in("no-group-user", wait=False)
@@ -281,3 +318,22 @@ def test_a_user_in_no_group_is_told_why(session):
     assert "readers" in message.inner_text()
     assert session.session() is None
     session.screenshot("no-group")
+
+
+def test_the_srp_flow_used_on_aws_signs_in(session, ui_sandbox):
+    """On AWS the shell signs in with SRP. moto does not check SRP's password proof, so this
+    shows that the flow's exchange works end to end in the browser, not that a wrong password
+    fails under SRP (the USER_PASSWORD_AUTH scenario above shows that)."""
+    config = session.context.request.get(ui_sandbox["ui_url"] + "/config.json").json()
+    config["authFlow"] = "USER_SRP_AUTH"
+    session.page.route("**/config.json", lambda route: route.fulfill(json=config))
+    calls = []
+    session.context.on("request", lambda r: calls.append(r.headers.get("x-amz-target", ""))
+                       if r.url.endswith("/cognito/") else None)
+    session.open()
+    session.sign_in("reader-user")
+    session.mlflow.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
+    # (Each call shows twice: the page's, and the service worker's passing it on.)
+    assert list(dict.fromkeys(calls))[:2] == [
+        "AWSCognitoIdentityProviderService.InitiateAuth",
+        "AWSCognitoIdentityProviderService.RespondToAuthChallenge"]

@@ -228,7 +228,7 @@ navigator.serviceWorker && navigator.serviceWorker.addEventListener("message", (
   if (type === "session") LZSession.get().then((s) => s && scheduleRefresh(s));
   // MLflow's page stays as it was under the sign-in form: after signing in again, nothing
   // typed there is lost.
-  if (type === "session-expired") {
+  if (type === "session-expired" && $("sign-in").hidden) {
     signInView("Your session has expired. Sign in again to continue where you were.");
   }
 });

@@ -101,7 +101,6 @@ async function withToken(request) {
     const second = await token(true);
     if (second && second !== first) response = await send(request, body, second);
   }
-  if (response.status === 401) await tell({ type: "unauthorized" });
   return response;
 }
 
@@ -134,8 +133,14 @@ self.addEventListener("fetch", (event) => {
   }
   event.respondWith((async () => {
     const current = await session();
-    const routes = current ? current.apiRoutes : [];
-    if (!isApi(url.pathname, routes)) return fetch(event.request);
+    if (!current) {
+      // Signed out (perhaps in another tab): a page still showing MLflow learns it at its
+      // next request, which the API refuses.
+      const response = await fetch(event.request);
+      if (response.status === 401) await tell({ type: "session-expired" });
+      return response;
+    }
+    if (!isApi(url.pathname, current.apiRoutes)) return fetch(event.request);
     if (DECLINED.has(url.pathname)) return declined();
     return withToken(event.request);
   })());
