@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 from roles.edge import (
@@ -25,11 +25,10 @@ from roles.edge import (
 )
 from roles.policy_eval import ALLOW, DENY, evaluate
 
+from .local_server import HOP_BY_HOP, LocalServer
 from .sigv4 import SignatureError, verify
 
 ACTION = "execute-api:Invoke"
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-               "trailer", "transfer-encoding", "upgrade", "host", "content-length"}
 _FORWARDED = {h.lower() for h in FORWARDED_IDENTITY_HEADERS}
 
 
@@ -54,7 +53,7 @@ class Refused(Exception):
         return {"message": self.message}  # API Gateway's default shape
 
 
-class Gateway:
+class Gateway(LocalServer):
     def __init__(self, *, port, upstream_url, api_arn, account_id, region, authorizer,
                  lookup_access_key, identity_policies, access_log_path,
                  authorizer_ttl=DEFAULT_AUTHORIZER_TTL_SECONDS, integration_timeout=INTEGRATION_TIMEOUT_MS / 1000):
@@ -79,18 +78,10 @@ class Gateway:
             pass
 
         Handler.gateway = gateway
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self):
-        self._thread.start()
+        super().__init__(Handler, port)
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
         with self._lock:
             self._log.close()
 
@@ -189,7 +180,7 @@ class Gateway:
 
     def forward(self, method, target, headers, body, identity_headers):
         forwarded = {k: v for k, v in headers.items()
-                     if k.lower() not in _HOP_BY_HOP and k.lower() not in _FORWARDED}
+                     if k.lower() not in HOP_BY_HOP and k.lower() not in _FORWARDED}
         forwarded.update({k: v for k, v in identity_headers.items() if v is not None})
         forwarded["Host"] = f"{self.upstream[0]}:{self.upstream[1]}"
         forwarded["Content-Length"] = str(len(body))
@@ -289,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
             record["integrationLatencyMs"] = int((time.perf_counter() - upstream_started) * 1000)
             self.send_response(status)
             for k, v in upstream_headers:
-                if k.lower() not in _HOP_BY_HOP:
+                if k.lower() not in HOP_BY_HOP:
                     self.send_header(k, v)
         except Refused as refused:
             status = refused.status

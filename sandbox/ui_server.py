@@ -10,23 +10,23 @@ import http.client
 import json
 import mimetypes
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ui.hosting import api_route, headers_for, is_bundle_path
 
+from .local_server import HOP_BY_HOP, LocalServer
+
 COGNITO_PATH = "/cognito/"
 COGNITO_TARGET = "AWSCognitoIdentityProviderService."
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-               "trailer", "transfer-encoding", "upgrade", "host", "content-length"}
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json",
           ".css": "text/css", ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml",
           ".woff2": "font/woff2", ".woff": "font/woff", ".ico": "image/x-icon",
           ".png": "image/png", ".map": "application/json", ".txt": "text/plain"}
 
 
-class UiServer:
+class UiServer(LocalServer):
     def __init__(self, *, bundle_dir: Path, gateway_url: str, cognito_url: str,
                  cognito_origin: str, config: dict, port: int = 0, revoke_token=None):
         self.bundle_dir = Path(bundle_dir).resolve()
@@ -41,18 +41,7 @@ class UiServer:
         class Handler(_Handler):
             server_ref = self
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler, port)
 
     def count(self, key, sub=None):
         with self._lock:
@@ -85,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _forward(self, upstream, target, extra_headers=None):
         body = self._body()
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         headers.update(extra_headers or {})
         headers["Host"] = upstream.netloc
         headers["Content-Length"] = str(len(body))
@@ -100,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             connection.close()
         self._send(response.status, data, {k: v for k, v in response.getheaders()
-                                           if k.lower() not in _HOP_BY_HOP})
+                                           if k.lower() not in HOP_BY_HOP})
 
     def _handle(self):
         ui = self.server_ref

@@ -20,11 +20,14 @@ TIMEOUT_MS = 30_000
 
 
 def chromium_path() -> str:
-    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not path:
-        raise RuntimeError(f"no Chromium at {CHROMIUM}: install Debian's chromium package "
-                           "(apt-get install chromium; .ci/run does) or set LZ_CHROMIUM")
-    return path
+    """LZ_CHROMIUM, else Debian's /usr/bin/chromium, else a Chromium or Chrome on the PATH."""
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    raise RuntimeError(f"no Chromium at {CHROMIUM}: install Debian's chromium package "
+                       "(apt-get install chromium; .ci/run does) or set LZ_CHROMIUM")
 
 
 def user(sandbox, username):

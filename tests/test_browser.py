@@ -73,6 +73,18 @@ def run_route(sandbox, tab=""):
     return f"#/experiments/{ex['experiment_id']}/runs/{ex['run_id']}{tab}"
 
 
+def type_new_experiment(session, name, sign_in_as=None):
+    """MLflow's Create Experiment dialog, with a name typed and not yet submitted (first
+    signing in at the experiments page, if `sign_in_as`)."""
+    if sign_in_as:
+        session.open("#/experiments")
+        session.sign_in(sign_in_as)
+    ui = session.mlflow
+    ui.get_by_role("button", name="Create", exact=True).first.click()
+    ui.locator("#experimentName").fill(name)
+    return ui
+
+
 def test_the_sign_in_page_and_a_wrong_password(session):
     session.open()
     assert session.page.title() == "MLflow"
@@ -134,8 +146,7 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
 
     # A write the reader's level does not allow: refused at the edge, said in the page.
     session.mlflow_frame().evaluate("location.hash = '#/experiments'")
-    ui.get_by_role("button", name="Create", exact=True).first.click()
-    ui.locator("#experimentName").fill("made-by-a-reader")
+    type_new_experiment(session, "made-by-a-reader")
     ui.get_by_role("dialog").get_by_role("button", name="Create").click()
     ui.get_by_role("dialog").get_by_text("User is not authorized to access this resource").wait_for()
     session.screenshot("reader-refused-a-write")
@@ -145,11 +156,7 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
 
 
 def test_a_contributor_creates_an_experiment(session, ui_sandbox):
-    session.open("#/experiments")
-    session.sign_in("contributor-user")
-    ui = session.mlflow
-    ui.get_by_role("button", name="Create", exact=True).first.click()
-    ui.locator("#experimentName").fill("made-in-the-ui")
+    ui = type_new_experiment(session, "made-in-the-ui", sign_in_as="contributor-user")
     ui.get_by_role("dialog").get_by_role("button", name="Create").click()
     ui.locator("#experimentName").wait_for(state="hidden")  # the dialog closed: created
     found = mlflow_api(ui_sandbox, "experiments/search",
@@ -265,11 +272,8 @@ def test_signing_out_in_one_tab_reaches_the_others(session):
 
 
 def test_an_ended_session_says_so_and_nothing_typed_is_lost(session, ui_sandbox):
-    session.open("#/experiments")
-    session.sign_in("contributor-user")
-    ui = session.mlflow
-    ui.get_by_role("button", name="Create", exact=True).first.click()
-    ui.locator("#experimentName").fill("typed-before-the-session-ended")
+    ui = type_new_experiment(session, "typed-before-the-session-ended",
+                             sign_in_as="contributor-user")
     # The refresh token is revoked elsewhere (an administrator signs the user out everywhere),
     # and the id token is due.
     current = session.session()

@@ -1,0 +1,24 @@
+"""What the sandbox's HTTP stand-ins (the gateway, the UI's host) share: a threaded server on
+127.0.0.1 that starts and stops, and the hop-by-hop headers a proxy must not pass on."""
+
+import threading
+from http.server import ThreadingHTTPServer
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+              "trailer", "transfer-encoding", "upgrade", "host", "content-length"}
+
+
+class LocalServer:
+    def __init__(self, handler_class, port: int):
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler_class)
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
