@@ -80,7 +80,8 @@ class LandingZone:
         self.ui = UiServer(bundle_dir=bundle.path, gateway_url=self.gateway.url,
                            cognito_url=self.aws.endpoint_url,
                            cognito_origin=self.aws.endpoint_url, port=self.ui_port,
-                           revoke_token=emulated.revoke_refresh_token, config={})
+                           revoke_token=emulated.revoke_refresh_token, config={},
+                           access_log_path=self.dir / "ui-access.log")
         self.ui.config = shell_config(
             region=emulated.REGION, user_pool_id=self.aws.user_pool_id,
             client_id=self.aws.client_id, group_levels=emulated.GROUP_LEVELS,
@@ -174,7 +175,8 @@ class LandingZone:
 
 
 def reset(state_dir: Path):
-    for name in ("mlflow.db", "artifacts", "access.log", "mlflow.log", "sandbox.json", "ui"):
+    for name in ("mlflow.db", "artifacts", "access.log", "mlflow.log", "sandbox.json", "ui",
+                 "ui-access.log"):
         path = state_dir / name
         if path.is_dir():
             shutil.rmtree(path)

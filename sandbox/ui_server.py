@@ -10,6 +10,7 @@ import http.client
 import json
 import mimetypes
 import threading
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,28 +29,34 @@ _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "applica
 
 class UiServer(LocalServer):
     def __init__(self, *, bundle_dir: Path, gateway_url: str, cognito_url: str,
-                 cognito_origin: str, config: dict, port: int = 0, revoke_token=None):
+                 cognito_origin: str, config: dict, port: int = 0, revoke_token=None,
+                 access_log_path: Path = None):
         self.bundle_dir = Path(bundle_dir).resolve()
         self.gateway = urlsplit(gateway_url)
         self.cognito = urlsplit(cognito_url)
         self.cognito_origin = cognito_origin
         self.config = config
         self.revoke_token = revoke_token
-        self.stats = {"requests": 0, "api": 0, "cognito": {}}
         self._lock = threading.Lock()
+        self._log = open(access_log_path, "a", buffering=1) if access_log_path else None
 
         class Handler(_Handler):
             server_ref = self
 
         super().__init__(Handler, port)
 
-    def count(self, key, sub=None):
+    def stop(self):
+        super().stop()
         with self._lock:
-            self.stats["requests"] += 1
-            if sub is None:
-                self.stats[key] = self.stats.get(key, 0) + 1
-            else:
-                self.stats[key][sub] = self.stats[key].get(sub, 0) + 1
+            if self._log:
+                self._log.close()
+
+    def write_log(self, record: dict):
+        """One JSON line per request, as Amplify's access logs have them, plus whether the
+        request carried an Authorization header (the tests check where tokens go)."""
+        with self._lock:
+            if self._log and not self._log.closed:
+                self._log.write(json.dumps(record) + "\n")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -64,6 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _send(self, status, data: bytes, headers: dict):
+        self.status = status
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -92,24 +100,33 @@ class _Handler(BaseHTTPRequestHandler):
                                            if k.lower() not in HOP_BY_HOP})
 
     def _handle(self):
-        ui = self.server_ref
         path = urlsplit(self.path).path
+        self.kind, self.status = "file", 0
+        try:
+            self._dispatch(path)
+        finally:
+            self.server_ref.write_log({
+                "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "method": self.command, "path": path, "kind": self.kind,
+                "status": self.status, "authorization": "Authorization" in self.headers})
+
+    def _dispatch(self, path):
+        ui = self.server_ref
         if api_route(path):
-            ui.count("api")
+            self.kind = "api"
             return self._forward(ui.gateway, self.path)
         if path == COGNITO_PATH:
+            self.kind = "cognito"
             target = self.headers.get("X-Amz-Target", "")
             if self.command != "POST" or not target.startswith(COGNITO_TARGET):
                 return self._send(404, b"", {})
             operation = target[len(COGNITO_TARGET):]
-            ui.count("cognito", operation)
             if operation == "RevokeToken" and ui.revoke_token:  # moto has no RevokeToken
                 request = json.loads(self._body() or b"{}")
                 ui.revoke_token(request.get("ClientId", ""), request.get("Token", ""))
                 return self._send(200, b"{}", {"Content-Type": "application/x-amz-json-1.1"})
             # Unsigned, as the browser sends it to Cognito: no Authorization of ours goes on.
             return self._forward(ui.cognito, "/")
-        ui.count("files")
         headers = headers_for(path, ui.cognito_origin)
         if self.command not in ("GET", "HEAD") or not is_bundle_path(path):
             return self._send(404 if self.command in ("GET", "HEAD") else 405,

@@ -64,6 +64,12 @@ def access_log(sandbox):
         return [json.loads(line) for line in f]
 
 
+def ui_log(sandbox):
+    """The sandbox UI host's access log: one line per request the browser sent it."""
+    with open(sandbox["_state_file"].replace("sandbox.json", "ui-access.log")) as f:
+        return [json.loads(line) for line in f]
+
+
 def logged_at(record) -> int:
     return int(datetime.strptime(record["time"], "%d/%b/%Y:%H:%M:%S %z").timestamp())
 
@@ -100,6 +106,7 @@ def test_the_sign_in_page_and_a_wrong_password(session):
 
 def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_sandbox):
     ex = ui_sandbox["example"]
+    before = len(ui_log(ui_sandbox))
     session.open()
     session.sign_in("reader-user")
     assert session.page.locator("#who").inner_text() == "reader-user · reader"
@@ -153,6 +160,16 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
     assert mlflow_api(ui_sandbox, "experiments/search",
                       {"filter": "name = 'made-by-a-reader'", "max_results": 5}).get(
         "experiments") is None
+
+    # Where the token went: on every API request of the scenario (previews, the chart's data,
+    # /graphql, the downloads, the refused write), and nowhere else (not to the bundle's
+    # files, not to Cognito).
+    requests = ui_log(ui_sandbox)[before:]
+    api = [r for r in requests if r["kind"] == "api"]
+    assert len(api) > 20 and {r["path"] for r in api} >= {
+        "/graphql", "/get-artifact", "/ajax-api/2.0/mlflow/experiments/create"}
+    assert [r for r in api if not r["authorization"]] == []
+    assert [r for r in requests if r["kind"] != "api" and r["authorization"]] == []
 
 
 def test_a_contributor_creates_an_experiment(session, ui_sandbox):
