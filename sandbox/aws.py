@@ -7,6 +7,7 @@ first client request on, S3 and STS calls are checked against the IAM policies s
 """
 
 import json
+import os
 import secrets
 import socket
 from dataclasses import dataclass, field
@@ -49,6 +50,21 @@ USERS = tuple((f"{level}-user", (LEVEL_GROUP[level],)) for level in LEVELS) + (
     ("two-groups-user", ("contributors", "model-approvers")),
     ("no-group-user", ()))
 NEW_USERS = (("new-user", ("readers",)),)
+# And a reader with an authenticator app (TOTP), whose codes moto checks.
+MFA_USERS = (("mfa-user", ("readers",)),)
+
+
+def totp_code(secret: str, at: float = None) -> str:
+    """The current code of an authenticator app holding `secret` (RFC 6238, as Cognito)."""
+    import base64
+    import time
+
+    from cryptography.hazmat.primitives.hashes import SHA1
+    from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+    totp = TOTP(key, 6, SHA1(), 30, enforce_key_length=False)
+    return totp.generate(int(time.time() if at is None else at)).decode()
 SAGEMAKER_SESSION_SECONDS = 12 * 3600
 
 
@@ -242,7 +258,7 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int):
     )["UserPoolClient"]["ClientId"]
     for group in GROUP_LEVELS:
         idp.create_group(GroupName=group, UserPoolId=pool["Id"])
-    for username, groups in USERS + NEW_USERS:
+    for username, groups in USERS + NEW_USERS + MFA_USERS:
         password = _password()
         temporary = (username, groups) in NEW_USERS
         idp.admin_create_user(UserPoolId=pool["Id"], Username=username,
@@ -254,8 +270,24 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int):
         for group in groups:
             idp.admin_add_user_to_group(UserPoolId=pool["Id"], Username=username,
                                         GroupName=group)
-        aws.users.append({"username": username, "password": password, "groups": list(groups),
-                          **({"temporary_password": True} if temporary else {})})
+        user = {"username": username, "password": password, "groups": list(groups),
+                **({"temporary_password": True} if temporary else {})}
+        if (username, groups) in MFA_USERS:
+            user["totp_secret"] = _enrol_authenticator(idp, pool["Id"], aws.client_id,
+                                                       username, password)
+        aws.users.append(user)
+
+
+def _enrol_authenticator(idp, pool_id, client_id, username, password) -> str:
+    """What a user does once in Cognito: pair an authenticator app, then prefer it."""
+    tokens = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
+        "USERNAME": username, "PASSWORD": password})["AuthenticationResult"]
+    secret = idp.associate_software_token(AccessToken=tokens["AccessToken"])["SecretCode"]
+    idp.verify_software_token(AccessToken=tokens["AccessToken"], UserCode=totp_code(secret))
+    idp.admin_set_user_mfa_preference(UserPoolId=pool_id, Username=username,
+                                      SoftwareTokenMfaSettings={"Enabled": True,
+                                                                "PreferredMfa": True})
+    return secret
 
 
 # Cognito operations that AWS serves unsigned (they take a session or a token instead), which
@@ -278,6 +310,8 @@ def _enforce_iam():
 
 
 def start_aws(port: int = 0, token_seconds: int = 3600) -> EmulatedAws:
+    # moto checks TOTP codes only when asked to; Cognito always does.
+    os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

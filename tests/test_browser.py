@@ -15,6 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from sandbox import example
+from sandbox.aws import totp_code
 
 from .browser import CHROMIUM_ARGS, Session, chromium_path
 from .sandbox_process import start_sandbox, stop_sandbox
@@ -327,6 +328,25 @@ def test_a_first_sign_in_sets_a_new_password(session):
     session.page.click("#submit")
     session.page.wait_for_selector("#bar", state="visible")
     assert session.page.locator("#who").inner_text() == "new-user · reader"
+    session.mlflow.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
+
+
+def test_a_user_with_an_authenticator_app_enters_its_code(session):
+    mfa_user = next(u for u in session.sandbox["cognito"]["users"] if "totp_secret" in u)
+    session.open()
+    session.sign_in(mfa_user["username"], wait=False)
+    session.page.locator("#code").wait_for(state="visible")
+    session.page.fill("#code", "000000")
+    session.page.click("#submit")
+    message = session.page.locator("#message")
+    message.wait_for(state="visible")
+    assert message.inner_text() == "That code is not right. Enter the current code from your app."
+    session.screenshot("authenticator-code")
+    if time.time() % 30 > 26:  # a code about to change: wait for the next one
+        time.sleep(30 - time.time() % 30 + 0.5)
+    session.page.fill("#code", totp_code(mfa_user["totp_secret"]))
+    session.page.click("#submit")
+    session.page.wait_for_selector("#bar", state="visible")
     session.mlflow.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
 
 
