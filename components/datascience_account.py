@@ -139,4 +139,7 @@ class DataScienceAccount(pulumi.ComponentResource):
         self.outputs = {"sagemakerRoleArns": self.role_arns, "jobEnvironment": self.job_environments}
         if self.studio_domain_id is not None:
             self.outputs["studioDomainId"] = self.studio_domain_id
+            # For the central stack's ui.studioOrigins, so Studio may embed the MLflow UI.
+            self.outputs["studioOrigin"] = pulumi.Output.concat(
+                "https://", self.studio_domain_id, ".studio.", config.region, ".sagemaker.aws")
         self.register_outputs(self.outputs)

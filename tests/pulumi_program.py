@@ -84,6 +84,8 @@ class Mocks(pulumi.runtime.Mocks):
             out.update(repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{name}")
         elif typ in ("aws:ecs/cluster:Cluster", "aws:ecs/service:Service"):
             out.setdefault("name", name)
+        elif typ == "aws:sagemaker/domain:Domain":
+            rid = "d-abc123xyz456"
         elif typ == "aws:amplify/app:App":
             rid = "d1a2b3c4d5e6f7"
             out.update(defaultDomain=f"{rid}.amplifyapp.com")

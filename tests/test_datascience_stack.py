@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from components.config import ConfigError, parse_datascience
+from components.config import ConfigError, parse_central, parse_datascience
 from components.datascience_account import execution_policy, sagemaker_trust_policy
 from roles.policy_eval import ALLOW, evaluate
 
@@ -73,10 +73,18 @@ def test_studio_domain_is_iam_vpc_only_and_defaults_to_the_least_privileged_role
                         for level in ["reader", "contributor", "model-approver"]}
 
 
+def test_the_studio_origin_is_what_the_central_stack_takes_to_let_studio_embed_the_ui(team_stack):
+    origin = team_stack.outputs["studioOrigin"]
+    assert origin == "https://d-abc123xyz456.studio.us-east-1.sagemaker.aws"
+    central = copy.deepcopy(stack_config("central")["mlflow-landing-zone:central"])
+    central["ui"] = {"studioOrigins": [origin]}
+    assert parse_central(central, "us-east-1").ui.studio_origins == (origin,)
+
+
 def test_no_studio_domain_unless_asked():
     inventory = run_program(datascience(), stack="datascience")
     assert inventory.of_type("aws:sagemaker/domain:Domain") == []
-    assert "studioDomainId" not in inventory.outputs
+    assert "studioDomainId" not in inventory.outputs and "studioOrigin" not in inventory.outputs
 
 
 def test_outputs_give_a_ready_to_paste_job_environment(team_stack):
