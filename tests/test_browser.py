@@ -60,14 +60,10 @@ def mlflow_api(sandbox, path, body=None):
         return json.loads(response.read())
 
 
-def access_log(sandbox):
-    with open(sandbox["_state_file"].replace("sandbox.json", "access.log")) as f:
-        return [json.loads(line) for line in f]
-
-
-def ui_log(sandbox):
-    """The sandbox UI host's access log: one line per request the browser sent it."""
-    with open(sandbox["_state_file"].replace("sandbox.json", "ui-access.log")) as f:
+def log_lines(sandbox, name):
+    """A JSON-lines log next to the state file: `access.log` (the gateway's, one line per
+    request it answered) or `ui-access.log` (the UI host's, one per request the browser sent)."""
+    with open(sandbox["_state_file"].replace("sandbox.json", name)) as f:
         return [json.loads(line) for line in f]
 
 
@@ -107,7 +103,7 @@ def test_the_sign_in_page_and_a_wrong_password(session):
 
 def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_sandbox):
     ex = ui_sandbox["example"]
-    before = len(ui_log(ui_sandbox))
+    before = len(log_lines(ui_sandbox, "ui-access.log"))
     session.open()
     session.sign_in("reader-user")
     assert session.page.locator("#who").inner_text() == "reader-user · reader"
@@ -165,7 +161,7 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
     # Where the token went: on every API request of the scenario (previews, the chart's data,
     # /graphql, the downloads, the refused write), and nowhere else (not to the bundle's
     # files, not to Cognito).
-    requests = ui_log(ui_sandbox)[before:]
+    requests = log_lines(ui_sandbox, "ui-access.log")[before:]
     api = [r for r in requests if r["kind"] == "api"]
     assert len(api) > 20 and {r["path"] for r in api} >= {
         "/graphql", "/get-artifact", "/ajax-api/2.0/mlflow/experiments/create"}
@@ -240,7 +236,7 @@ def test_a_token_that_expires_mid_session_is_refreshed_without_a_reload(session,
     assert session.mlflow_frame().evaluate("window.stillTheSamePage") is True
     # No request left the browser with an expired token: the authorizer (no cache here) would
     # have refused it with 401.
-    mine = [r for r in access_log(ui_sandbox) if r["user"] in ("reader-user", "-")
+    mine = [r for r in log_lines(ui_sandbox, "access.log") if r["user"] in ("reader-user", "-")
             and logged_at(r) >= int(signed_in_at)]
     assert mine and [r for r in mine if r["status"] == 401] == []
     session.screenshot("refreshed-without-a-reload")

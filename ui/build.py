@@ -13,7 +13,8 @@ Layout of the bundle (what `ui.hosting` serves):
     bundle-manifest.json            what went in: MLflow's version and every file's SHA-256
 
 `config.json` (Cognito settings) is not part of the build: it is added at deploy time
-(`components/user_interface.py`) or by the sandbox. Nothing of MLflow's is modified: the
+(`components/amplify_deployment.py`, to the zip `components/user_interface.py` makes) or
+served by the sandbox. Nothing of MLflow's is modified: the
 build checks each copied file against the wheel's RECORD.
 """
 
@@ -30,7 +31,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from authorizer.build import zip_bytes
 
 UI_DIR = Path(__file__).resolve().parent
 ROOT = UI_DIR.parent
@@ -182,11 +182,6 @@ def read_bundle(path: Path) -> dict:
         raise BuildError(f"{path} is not a built UI bundle: run python -m ui.build")
     return {p.relative_to(path).as_posix(): p.read_bytes()
             for p in sorted(path.rglob("*")) if p.is_file()}
-
-
-def deployment_zip(files: dict, config: dict) -> bytes:
-    """The zip Amplify deploys: the bundle plus `config.json`."""
-    return zip_bytes({**files, "config.json": json.dumps(config, indent=1, sort_keys=True).encode()})
 
 
 def main(argv=None) -> int:

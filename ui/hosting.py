@@ -19,8 +19,6 @@ from roles.catalogue import CATALOGUE
 BUNDLE_PATHS = ("/", "/index.html", "/mlflow.html", "/sw.js", "/config.json",
                 "/bundle-manifest.json")
 BUNDLE_PREFIXES = ("/shell/", "/static-files/")
-# Routes MLflow serves that the bundle replaces (its UI document and static files).
-_SERVED_BY_BUNDLE = ("/", "/static-files/")
 
 STS_MAX_AGE = 63_072_000  # two years, as hstspreload.org asks
 # Files the browser must revalidate on every load, so a new deployment takes effect at once.
@@ -48,21 +46,25 @@ def _segments(template: str):
     return template.strip("/").split("/")
 
 
+def is_bundle_path(path: str) -> bool:
+    return path in BUNDLE_PATHS or path.startswith(BUNDLE_PREFIXES)
+
+
 def api_routes(catalogue=CATALOGUE) -> tuple:
     """The API paths the browser uses, grouped by first segment: a group of one fixed path is
     forwarded exactly, anything else (parameters, several routes) by its prefix."""
     groups = {}
     for route in catalogue:
         path = route.path
-        if path == "/api" or path.startswith("/api/") or path == "/":
-            continue
-        if any(path.startswith(p) for p in _SERVED_BY_BUNDLE if p != "/"):
+        # SigV4's half of the API, and the routes whose place the bundle takes (MLflow's UI
+        # document and static files)
+        if path == "/api" or path.startswith("/api/") or is_bundle_path(path):
             continue
         groups.setdefault(_segments(path)[0], set()).add(path)
     routes = []
     for first, paths in sorted(groups.items()):
-        [only] = paths if len(paths) == 1 else [None]
-        if only is not None and "{" not in only:
+        only = next(iter(paths))
+        if len(paths) == 1 and "{" not in only:
             routes.append(ApiRoute(only))
         else:
             routes.append(ApiRoute(f"/{first}/", prefix=True))
@@ -72,10 +74,6 @@ def api_routes(catalogue=CATALOGUE) -> tuple:
 API_ROUTES = api_routes()
 
 
-def is_bundle_path(path: str) -> bool:
-    return path in BUNDLE_PATHS or path.startswith(BUNDLE_PREFIXES)
-
-
 def api_route(path: str):
     """The forwarding rule that takes `path`, or None (the bundle answers, or nobody: 404)."""
     return next((r for r in API_ROUTES if r.matches(path)), None)
@@ -83,7 +81,9 @@ def api_route(path: str):
 
 def rewrite_rule(api_url: str, route: ApiRoute) -> dict:
     """An Amplify custom rule: the API path to the same path on the stage, status 200 (a
-    proxy). Amplify passes the method, body, query string and headers (Authorization too)."""
+    reverse proxy). That Amplify passes the method, body, query string and the Authorization
+    header on is from its documentation; the sandbox's UI host does the same, and only a
+    deployment can show Amplify does."""
     return {"source": route.source, "target": api_url.rstrip("/") + route.source, "status": "200"}
 
 
