@@ -8,7 +8,10 @@ Configuration (environment variables of the function):
     GROUP_LEVELS        JSON {"cognito group": "level"}            (default: DEFAULT_GROUP_LEVELS)
     JWKS_URL            override of the pool's JWKS URL (the sandbox's emulated Cognito)
     ISSUER              override of the pool's issuer (likewise)
-    LEEWAY_SECONDS      clock leeway for exp/nbf/iat               (default: 30)
+    LEEWAY_SECONDS      clock leeway for exp/nbf/iat               (default: 5)
+    CACHE_TTL_SECONDS   the authorizer's result TTL on the API     (default: 0)
+                        a token must stay valid at least this long, so a cached policy never
+                        outlives its token
 
 The policy data (`policy_rules.json`, compiled from `roles` when the archive is built) gives,
 for every combination of levels, the Allow and Deny globs of the whole grant: API Gateway
@@ -167,7 +170,8 @@ def from_environment(environ=os.environ, rules_file: Path = RULES_FILE) -> Autho
         client_ids=clients,
         jwks=jwks,
         token_uses=uses,
-        leeway=float(environ.get("LEEWAY_SECONDS", "30")),
+        leeway=float(environ.get("LEEWAY_SECONDS", "5")),
+        min_remaining=float(environ.get("CACHE_TTL_SECONDS", "0")),
     )
     return Authorizer(verifier, json.loads(rules_file.read_text()), groups)
 

@@ -79,9 +79,23 @@ class JwksCache:
         return key
 
 
+def _number(claims: dict, name: str):
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidToken(f"claim {name} is not a number")
+    return value
+
+
 class TokenVerifier:
+    """`leeway`: seconds of clock difference forgiven on exp, nbf and iat.
+    `min_remaining`: a token must still be valid this many seconds (the authorizer cache's
+    TTL), so that API Gateway never keeps serving a cached policy after the token expired.
+    `clock`: the current time in seconds since the epoch (tests pass their own)."""
+
     def __init__(self, *, issuer: str, client_ids, jwks: JwksCache, token_uses=("id",),
-                 leeway: float = 30.0):
+                 leeway: float = 5.0, min_remaining: float = 0.0, clock=time.time):
         if not client_ids:
             raise ValueError("at least one app client id is required")
         bad_uses = set(token_uses) - {"id", "access"}
@@ -92,6 +106,8 @@ class TokenVerifier:
         self.jwks = jwks
         self.token_uses = frozenset(token_uses)
         self.leeway = leeway
+        self.min_remaining = min_remaining
+        self.clock = clock
 
     def verify(self, token: str) -> dict:
         """The verified claims of `token`, or InvalidToken."""
@@ -112,11 +128,13 @@ class TokenVerifier:
                 self.jwks.key(kid),
                 algorithms=[ALGORITHM],
                 issuer=self.issuer,
-                leeway=self.leeway,
-                options={"require": ["exp", "iat", "iss", "token_use"], "verify_aud": False},
+                options={"require": ["exp", "iat", "iss", "token_use"], "verify_aud": False,
+                         # times are checked below, on this verifier's clock
+                         "verify_exp": False, "verify_nbf": False, "verify_iat": False},
             )
         except jwt.PyJWTError as e:
             raise InvalidToken(type(e).__name__) from e
+        self._check_times(claims)
         use = claims.get("token_use")
         if use not in self.token_uses:
             raise InvalidToken("token use not accepted")
@@ -125,3 +143,17 @@ class TokenVerifier:
         if not isinstance(audience, str) or audience not in self.client_ids:
             raise InvalidToken("foreign app client")
         return claims
+
+    def _check_times(self, claims: dict) -> None:
+        now = self.clock()
+        exp, iat, nbf = (_number(claims, name) for name in ("exp", "iat", "nbf"))
+        if exp is None or iat is None:
+            raise InvalidToken("no exp or iat")
+        if now > exp + self.leeway:
+            raise InvalidToken("ExpiredSignatureError")
+        if iat > now + self.leeway or (nbf is not None and nbf > now + self.leeway):
+            raise InvalidToken("ImmatureSignatureError")
+        if self.min_remaining and exp - now < self.min_remaining:
+            # API Gateway would serve this token's policy from its cache for the whole TTL,
+            # past the token's expiry: the client refreshes first (the shell does, ahead).
+            raise InvalidToken("expires within the authorizer's cache TTL")

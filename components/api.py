@@ -1,8 +1,8 @@
 """The edge: a regional REST API in front of the tracking server's NLB (VPC link, HTTP_PROXY).
 
 `/api/*` takes SigV4 (AWS_IAM) for SDKs and SageMaker jobs; everything else takes a Cognito
-token checked by the Lambda authorizer. Routes and authorization types come from `roles.edge`,
-the definition the sandbox's gateway uses too.
+token checked by the Lambda authorizer; `GET /` sends a browser to the UI. Routes and
+authorization types come from `roles.edge`, the definition the sandbox's gateway uses too.
 """
 
 import hashlib
@@ -21,6 +21,7 @@ from roles.edge import (
     IDENTITY_HEADERS,
     IDENTITY_SOURCE_HEADER,
     INTEGRATION_TIMEOUT_MS,
+    TOKEN_LEEWAY_SECONDS,
     access_log_format,
     gateway_response_template,
     resource_policy,
@@ -43,7 +44,10 @@ class ApiArgs:
     user_pool_id: pulumi.Input[str]
     app_client_ids: pulumi.Input[list]
     group_levels: dict
-    authorizer_cache_ttl: int = 300
+    # The UI's address, where `GET /` sends a browser (a stage variable: the UI is created
+    # after the API, from the API's address)
+    ui_url: pulumi.Input[str]
+    authorizer_cache_ttl: int = 60
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
     log_retention_days: int = 90
@@ -52,6 +56,12 @@ class ApiArgs:
 def _slug(resource: str) -> str:
     """A resource path as part of a child's name: `/api/{proxy+}` -> `api-proxy`."""
     return resource.strip("/").replace("{proxy+}", "proxy").replace("/", "-") or "root"
+
+
+def invoke_url(rest_api_id: pulumi.Input[str], region: str) -> pulumi.Output:
+    """The stage's address, known as soon as the REST API exists (before its stage)."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return pulumi.Output.concat("https://", rest_api_id, f".execute-api.{region}.{suffix}/{STAGE}")
 
 
 def integration_headers(authorization: str) -> dict:
@@ -110,6 +120,9 @@ class Api(pulumi.ComponentResource):
                 "APP_CLIENT_IDS": pulumi.Output.from_input(args.app_client_ids).apply(",".join),
                 "TOKEN_USE": "id",
                 "GROUP_LEVELS": json.dumps(args.group_levels, sort_keys=True),
+                # a token must outlive its cached policy (roles.edge, the session's timing)
+                "CACHE_TTL_SECONDS": str(args.authorizer_cache_ttl),
+                "LEEWAY_SECONDS": str(TOKEN_LEEWAY_SECONDS),
             }),
             opts=child(self, depends_on=[self.authorizer_logs]))
         self.authorizer = aws.apigateway.Authorizer(
@@ -169,6 +182,7 @@ class Api(pulumi.ComponentResource):
                 opts=child(self))
             self.methods.append(method)
             self.integrations.append(integration)
+        self._ui_redirect(name, resources["/"])
 
         # API Gateway needs an account-level role to write logs to CloudWatch.
         self.cloudwatch_role = aws.iam.Role(
@@ -201,6 +215,7 @@ class Api(pulumi.ComponentResource):
             "headers": IDENTITY_HEADERS,
             "timeout": INTEGRATION_TIMEOUT_MS,
             "methods": [m.id for m in self.methods],
+            "redirect": [r.id for r in self.redirect],
             "integrations": [i.id for i in self.integrations],
             "uri": args.nlb_dns_name,
             "authorizer": [self.authorizer.id, args.authorizer_cache_ttl],
@@ -211,13 +226,14 @@ class Api(pulumi.ComponentResource):
             f"{name}-deployment",
             rest_api=self.rest_api.id,
             triggers={"redeployment": fingerprint},
-            opts=child(self, depends_on=self.methods + self.integrations + [self.policy]
-                       + self.gateway_responses))
+            opts=child(self, depends_on=self.methods + self.integrations + self.redirect
+                       + [self.policy] + self.gateway_responses))
         self.stage = aws.apigateway.Stage(
             f"{name}-stage",
             rest_api=self.rest_api.id,
             deployment=self.deployment.id,
             stage_name=STAGE,
+            variables={"uiUrl": pulumi.Output.concat(args.ui_url, "/")},
             access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
                 destination_arn=self.access_logs.arn, format=access_log_format()),
             opts=child(self, depends_on=[self.account]))
@@ -235,6 +251,30 @@ class Api(pulumi.ComponentResource):
             opts=child(self))
 
         self.url = self.stage.invoke_url
+        self.base_url = invoke_url(self.rest_api.id, args.region)  # the same, without the stage
+        self.stage_arn = self.stage.arn
         self.rest_api_id = self.rest_api.id
         self.api_arn = pulumi.Output.concat(self.rest_api.execution_arn, "/", STAGE)
         self.register_outputs({"url": self.url, "api_arn": self.api_arn})
+
+    def _ui_redirect(self, name: str, root_id):
+        """`GET /` (roles.edge.UI_REDIRECT_PATH) answers 302 to the UI itself (a MOCK
+        integration): no authorizer, and nothing reaches MLflow."""
+        method = aws.apigateway.Method(
+            f"{name}-get-root", rest_api=self.rest_api.id, resource_id=root_id,
+            http_method="GET", authorization="NONE", opts=child(self))
+        integration = aws.apigateway.Integration(
+            f"{name}-to-ui-root", rest_api=self.rest_api.id, resource_id=root_id,
+            http_method=method.http_method, type="MOCK",
+            request_templates={"application/json": '{"statusCode": 302}'},
+            opts=child(self))
+        response = aws.apigateway.MethodResponse(
+            f"{name}-get-root-302", rest_api=self.rest_api.id, resource_id=root_id,
+            http_method=method.http_method, status_code="302",
+            response_parameters={"method.response.header.Location": True}, opts=child(self))
+        mapping = aws.apigateway.IntegrationResponse(
+            f"{name}-to-ui-root-302", rest_api=self.rest_api.id, resource_id=root_id,
+            http_method=method.http_method, status_code=response.status_code,
+            response_parameters={"method.response.header.Location": "stageVariables.uiUrl"},
+            opts=child(self, depends_on=[integration]))
+        self.redirect = [method, integration, response, mapping]

@@ -8,6 +8,7 @@ import pulumi
 
 from authorizer.build import build_archive
 from roles import authorizer_rules
+from roles.edge import refresh_margin_seconds
 
 from ._util import type_token
 from .api import AUTHORIZER_ARCH, AUTHORIZER_RUNTIME, STAGE, Api, ApiArgs
@@ -19,6 +20,7 @@ from .network import Network, NetworkArgs
 from .team_access import TeamAccess, TeamAccessArgs, planned_role_arns
 from .tracking_server import TrackingServer, TrackingServerArgs
 from .user_interface import UserInterface, UserInterfaceArgs
+from .web_acl import WebAcl, WebAclArgs
 
 BUILD_DIR = Path(__file__).resolve().parent.parent / "build" / "authorizer"
 
@@ -69,7 +71,12 @@ class CentralAccount(pulumi.ComponentResource):
             max_count=config.tracking_server.max_count,
             log_retention_days=config.log_retention_days), child)
         self.identity = Identity(f"{name}-identity", IdentityArgs(
-            group_levels=config.group_levels, mfa=config.mfa, protect=config.protect), child)
+            group_levels=config.group_levels, mfa=config.mfa, protect=config.protect,
+            token_minutes=config.token_minutes), child)
+        # The API's `GET /` sends browsers to the UI, and the UI forwards its API paths to the
+        # API: the UI's address reaches the API's stage once the UI exists (no cycle between
+        # resources: the UI needs only the REST API's id).
+        ui_url, resolve_ui_url = pulumi.deferred_output()
         self.api = Api(f"{name}-edge", ApiArgs(
             account_id=config.account_id, region=config.region,
             nlb_arn=self.tracking_server.nlb_arn,
@@ -78,14 +85,21 @@ class CentralAccount(pulumi.ComponentResource):
             user_pool_id=self.identity.user_pool_id,
             app_client_ids=[self.identity.client_id],
             group_levels=config.group_levels,
+            ui_url=ui_url,
             authorizer_cache_ttl=config.api.authorizer_cache_ttl,
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
             log_retention_days=config.log_retention_days), child)
         self.ui = UserInterface(f"{name}-ui", UserInterfaceArgs(
-            account_id=config.account_id, region=config.region, api_url=self.api.url,
+            account_id=config.account_id, region=config.region, api_url=self.api.base_url,
             user_pool_id=self.identity.user_pool_id, client_id=self.identity.client_id,
-            group_levels=config.group_levels, studio_origins=config.ui.studio_origins), child)
+            group_levels=config.group_levels,
+            refresh_margin=refresh_margin_seconds(config.token_minutes * 60,
+                                                  config.api.authorizer_cache_ttl),
+            studio_origins=config.ui.studio_origins), child)
+        resolve_ui_url(self.ui.url)
+        self.firewall = WebAcl(f"{name}-firewall", WebAclArgs(
+            stage_arn=self.api.stage_arn, stage=STAGE, ui_url=self.ui.url), child)
         self.team_access = TeamAccess(f"{name}-access", TeamAccessArgs(
             account_id=config.account_id, region=config.region, teams=config.teams,
             api_arn=self.api.api_arn, artifact_bucket_arn=self.artifacts.bucket_arn,

@@ -9,7 +9,12 @@ import re
 from dataclasses import dataclass, field
 
 from roles import LEVELS
-from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS
+from roles.edge import (
+    DEFAULT_AUTHORIZER_TTL_SECONDS,
+    DEFAULT_TOKEN_MINUTES,
+    TOKEN_MINUTES_RANGE,
+    max_authorizer_ttl,
+)
 from ui.hosting import STUDIO_ORIGIN
 
 NAMESPACE = "mlflow-landing-zone"
@@ -82,6 +87,7 @@ class CentralConfig:
     api: ApiSettings = field(default_factory=ApiSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     mfa: str = "OPTIONAL"
+    token_minutes: int = DEFAULT_TOKEN_MINUTES  # Cognito id and access tokens
     log_retention_days: int = 90
     protect: bool = True  # data resources (bucket, key, database, user pool) refuse deletion
     account_type: str = "central"
@@ -253,6 +259,9 @@ def parse_central(raw, region) -> CentralConfig:
                          d.key("backupRetentionDays"))
     d.finish()
 
+    token_minutes = _between(r.get("tokenMinutes", int, default=DEFAULT_TOKEN_MINUTES),
+                             *TOKEN_MINUTES_RANGE, r.key("tokenMinutes"))
+
     a = _Reader(r.get("api", dict, default={}), r.key("api"))
     api = ApiSettings(
         throttle_rate_limit=_between(a.get("throttleRateLimit", float, default=100.0), 1, 10_000,
@@ -264,6 +273,12 @@ def parse_central(raw, region) -> CentralConfig:
                                       a.key("authorizerCacheTtl")),
     )
     a.finish()
+    if api.authorizer_cache_ttl > max_authorizer_ttl(token_minutes * 60):
+        raise ConfigError(
+            f"{a.key('authorizerCacheTtl')} must be at most "
+            f"{max_authorizer_ttl(token_minutes * 60)} seconds with {r.key('tokenMinutes')} "
+            f"{token_minutes} (a cached policy must not outlive its token), got "
+            f"{api.authorizer_cache_ttl}")
 
     u = _Reader(r.get("ui", dict, default={}), r.key("ui"))
     origins = u.get("studioOrigins", list, default=[])
@@ -286,6 +301,7 @@ def parse_central(raw, region) -> CentralConfig:
         api=api,
         ui=ui,
         mfa=_one_of(r.get("mfa", str, default="OPTIONAL"), MFA_MODES, r.key("mfa")),
+        token_minutes=token_minutes,
         log_retention_days=_one_of(
             r.get("logRetentionDays", int, default=90),
             (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,

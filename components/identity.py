@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from roles.edge import DEFAULT_TOKEN_MINUTES, REFRESH_TOKEN_HOURS
+
 from ._util import child, data_resource, type_token
 
 MIN_PASSWORD_LENGTH = 14
@@ -16,7 +18,7 @@ class IdentityArgs:
     group_levels: dict = field(default_factory=dict)  # Cognito group name -> level
     mfa: str = "OPTIONAL"  # OFF, OPTIONAL or ON (TOTP)
     protect: bool = True
-    token_minutes: int = 60
+    token_minutes: int = DEFAULT_TOKEN_MINUTES  # short-lived: the worst case of a copied token
 
 
 class Identity(pulumi.ComponentResource):
@@ -61,7 +63,7 @@ class Identity(pulumi.ComponentResource):
             enable_token_revocation=True,
             access_token_validity=args.token_minutes,
             id_token_validity=args.token_minutes,
-            refresh_token_validity=12,
+            refresh_token_validity=REFRESH_TOKEN_HOURS,
             token_validity_units=aws.cognito.UserPoolClientTokenValidityUnitsArgs(
                 access_token="minutes", id_token="minutes", refresh_token="hours"),
             opts=child(self),

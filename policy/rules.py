@@ -149,15 +149,52 @@ def _rds_instance(args, props, report):
 # --- API Gateway -----------------------------------------------------------------------------
 
 
-@_for_type("aws:apigateway/method:Method")
-def _method_auth(args, props, report):
-    if props.get("httpMethod") == "OPTIONS":
-        return
-    authorization = props.get("authorization")
-    if authorization not in ("AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
-        report(f"{props.get('httpMethod')} method is open (authorization {authorization})")
-    elif authorization != "AWS_IAM" and not props.get("authorizerId"):
-        report(f"{authorization} method names no authorizer")
+def _method_key(props):
+    return (props.get("restApi"), props.get("resourceId"), props.get("httpMethod"))
+
+
+def _method_auth(args, report):
+    """An open method must answer itself (a MOCK integration, as the root's redirect to the
+    UI does): nothing behind it may be reached without AWS_IAM or an authorizer."""
+    mock = {_method_key(r.props) for r in args.resources
+            if r.resource_type == "aws:apigateway/integration:Integration"
+            and r.props.get("type") == "MOCK"}
+    for r in args.resources:
+        props = r.props
+        if r.resource_type != "aws:apigateway/method:Method" or props.get("httpMethod") == "OPTIONS":
+            continue
+        authorization = props.get("authorization")
+        if authorization not in ("AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
+            if _method_key(props) not in mock:
+                report(f"{props.get('httpMethod')} method {r.name} is open (authorization "
+                       f"{authorization}) and reaches a backend", r.urn)
+        elif authorization != "AWS_IAM" and not props.get("authorizerId"):
+            report(f"{authorization} method {r.name} names no authorizer", r.urn)
+
+
+# What a web ACL must refuse on the API's stage: requests another site made a browser send.
+CROSS_SITE_RULE_NAMES = ("OtherSiteRequest", "ForeignOrigin")
+
+
+def _stage_web_acl(args, report):
+    acls = {r.props.get("arn"): r for r in args.resources
+            if r.resource_type == "aws:wafv2/webAcl:WebAcl"}
+    guarded = {}
+    for r in args.resources:
+        if r.resource_type == "aws:wafv2/webAclAssociation:WebAclAssociation":
+            guarded[r.props.get("resourceArn")] = acls.get(r.props.get("webAclArn"))
+    for r in args.resources:
+        if r.resource_type != "aws:apigateway/stage:Stage":
+            continue
+        acl = guarded.get(r.props.get("arn"))
+        if acl is None:
+            report(f"stage {r.name} has no web ACL", r.urn)
+            continue
+        blocking = {rule.get("name") for rule in acl.props.get("rules") or []
+                    if "block" in (rule.get("action") or {})}
+        missing = [n for n in CROSS_SITE_RULE_NAMES if n not in blocking]
+        if missing:
+            report(f"the web ACL of stage {r.name} does not block {', '.join(missing)}", r.urn)
 
 
 @_for_type("aws:apigateway/stage:Stage")
@@ -342,9 +379,16 @@ POLICIES = [
                 "type": "integer", "default": 7}})),
     _policy("rds-not-public", "Database instances are not publicly accessible. Fix: "
             "publicly_accessible=False, private subnets.", _rds_instance),
-    _policy("apigateway-methods-authorized", "Every method but OPTIONS has AWS_IAM or an "
-            "authorizer. Fix: authorization='AWS_IAM', or 'CUSTOM' with authorizer_id.",
-            _method_auth),
+    StackValidationPolicy(
+        name="apigateway-methods-authorized", enforcement_level=EnforcementLevel.MANDATORY,
+        description="Every method but OPTIONS has AWS_IAM or an authorizer, or answers itself "
+        "(a MOCK integration, as GET / redirecting to the UI). Fix: authorization='AWS_IAM', "
+        "or 'CUSTOM' with authorizer_id.", validate=_method_auth),
+    StackValidationPolicy(
+        name="apigateway-stage-refuses-other-sites", enforcement_level=EnforcementLevel.MANDATORY,
+        description="Every API stage has a web ACL that blocks requests another site made a "
+        "browser send (rules OtherSiteRequest and ForeignOrigin). Fix: the WebAcl component "
+        "of components/web_acl.py on the stage.", validate=_stage_web_acl),
     _policy("apigateway-stage-access-logs", "Every stage writes a JSON access log. Fix: "
             "access_log_settings with a log group and roles.edge.access_log_format().",
             _stage_logging),

@@ -17,20 +17,34 @@ class EdgeRoute:
 
 
 # API Gateway matches the most specific resource: `/api` and everything below it take SigV4,
-# everything else (the UI, /ajax-api, /graphql, /get-artifact, /gateway, /v1/traces) a token.
+# everything else (/ajax-api, /graphql, /get-artifact, /gateway, /v1/traces) a token. The root
+# itself serves no MLflow route: its one method, GET, sends a browser to the UI (below).
 EDGE_ROUTES = (
-    EdgeRoute("/", CUSTOM),
     EdgeRoute("/{proxy+}", CUSTOM),
     EdgeRoute("/api", AWS_IAM),
     EdgeRoute("/api/{proxy+}", AWS_IAM),
 )
+_BY_RESOURCE = {route.resource: route for route in EDGE_ROUTES}
+
+# MLflow's client prints "View run ... at: <tracking URI>/#/experiments/...", the API's address.
+# A browser that opens it is sent to the UI (302); the fragment, MLflow's route, survives the
+# redirect, and the sign-in shell opens MLflow's page there. No authorization: the UI's address
+# is no secret, and nothing reaches MLflow.
+UI_REDIRECT_PATH = "/"
 
 
-def edge_route(path: str) -> EdgeRoute:
-    """The resource API Gateway would pick for a request path."""
+def is_ui_redirect(method: str, path: str) -> bool:
+    return method == "GET" and path == UI_REDIRECT_PATH
+
+
+def edge_route(path: str):
+    """The resource API Gateway would pick for a request path (None for the root, whose only
+    method is the redirect's GET)."""
+    if path == UI_REDIRECT_PATH:
+        return None
     if path == "/api" or path.startswith("/api/"):
-        return EDGE_ROUTES[3] if path.startswith("/api/") else EDGE_ROUTES[2]
-    return EDGE_ROUTES[0] if path == "/" else EDGE_ROUTES[1]
+        return _BY_RESOURCE["/api/{proxy+}" if path.startswith("/api/") else "/api"]
+    return _BY_RESOURCE["/{proxy+}"]
 
 
 # Headers the integration sets from API Gateway's context, overwriting whatever a client sent,
@@ -94,9 +108,73 @@ def gateway_response_body(response_type: str, message: str) -> dict:
     return {"error_code": code, "message": message}
 
 
+# --- browsers: what another site makes a signed-in browser send ---------------------------------
+# Two headers that the browser sets itself and no page can forge: `Sec-Fetch-Site` (every
+# current browser, on every request) and `Origin` (on every request but a plain GET or HEAD).
+# A request that another site started is refused before the authorizer and before MLflow, on
+# every route but the redirect above. SDK callers send neither header and are never refused by
+# this. The UI's own requests are `same-origin`, with the UI's origin; a typed URL is `none`.
+# (The service worker never puts a token on a request another site started, either: this is
+# the second line, and on AWS it is a WAF rule, `components/web_acl.py`, so that it holds
+# whatever the authorizer's cache holds.)
+REFUSED_FETCH_SITES = ("cross-site", "same-site")
+# The two rules, by name (the WAF rule's, too), and what each refusal says. The text is fixed
+# per deployment (a WAF custom response cannot quote the request).
+CROSS_SITE_RULES = {
+    "OtherSiteRequest": "Refused: a page of another site made your browser send this request. "
+                        "Open MLflow at {ui_origin} and do it there.",
+    "ForeignOrigin": "Refused: this request does not come from the MLflow UI ({ui_origin}).",
+}
+CROSS_SITE_ERROR_CODE = "PERMISSION_DENIED"
+
+
+def cross_site_refusal(headers: dict, ui_origin: str):
+    """The name of the rule that refuses a browser request as another site's, or None.
+
+    `headers`: lower-case names, repeated headers joined with "," (as API Gateway and WAF
+    see them); `ui_origin`: the UI's origin (scheme://host[:port]).
+    """
+    site = headers.get("sec-fetch-site")
+    if site is not None and site.lower() in REFUSED_FETCH_SITES:
+        return "OtherSiteRequest"
+    origin = headers.get("origin")
+    if origin is not None and origin != "" and origin != ui_origin:
+        return "ForeignOrigin"
+    return None
+
+
+def cross_site_body(rule: str, ui_origin: str) -> dict:
+    """A refusal in MLflow's error shape, as the WAF's custom response sends it."""
+    return {"error_code": CROSS_SITE_ERROR_CODE,
+            "message": CROSS_SITE_RULES[rule].format(ui_origin=ui_origin)}
+
+
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # REST API request and response limit
 INTEGRATION_TIMEOUT_MS = 29_000
-DEFAULT_AUTHORIZER_TTL_SECONDS = 300
+
+# --- the browser session's timing ------------------------------------------------------------
+# Short-lived access: a copied id token, or a user removed from the pool, keeps access at most
+# for the token's lifetime plus the leeway. The authorizer refuses a token that expires within
+# the cache TTL (API Gateway caches per token for the whole TTL), so a cached policy never
+# outlives its token; the shell refreshes a token `refresh_margin_seconds` before it expires,
+# so it never sends one the authorizer would refuse.
+DEFAULT_TOKEN_MINUTES = 10
+TOKEN_MINUTES_RANGE = (5, 15)
+REFRESH_TOKEN_HOURS = 12  # the sign-in itself; revoked at sign-out and by the admin commands
+DEFAULT_AUTHORIZER_TTL_SECONDS = 60
+TOKEN_LEEWAY_SECONDS = 5  # clock difference forgiven on exp, nbf and iat
+_REFRESH_SLACK_SECONDS = 15  # a request's time in flight, and a little more
+
+
+def refresh_margin_seconds(token_seconds: float, authorizer_ttl: float) -> float:
+    """How long before a token expires the shell replaces it: a quarter of its life (at most
+    five minutes), and always more than the authorizer's cache TTL."""
+    return max(min(300.0, token_seconds / 4), authorizer_ttl + _REFRESH_SLACK_SECONDS)
+
+
+def max_authorizer_ttl(token_seconds: float) -> int:
+    """The longest cache TTL that leaves a token at least half its life between refreshes."""
+    return max(0, int(token_seconds / 2 - _REFRESH_SLACK_SECONDS))
 IDENTITY_SOURCE_HEADER = "Authorization"
 # Everything passes through as bytes, so artifacts download intact through HTTP_PROXY.
 BINARY_MEDIA_TYPES = ("*/*",)

@@ -1,8 +1,8 @@
 """python -m sandbox: the whole landing zone on this machine, until Ctrl-C.
 
     python -m sandbox [--port 8080] [--ui-port 8081] [--state-file .sandbox/sandbox.json] [--reset]
-                      [--backend-store-uri postgresql://...] [--authorizer-ttl 300]
-                      [--token-seconds 3600]
+                      [--backend-store-uri postgresql://...] [--authorizer-ttl 60]
+                      [--token-seconds 600]
 """
 
 import argparse
@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS
+from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, max_authorizer_ttl
 
 from .landing_zone import LandingZone, reset
 
@@ -52,9 +52,9 @@ def main(argv=None) -> int:
                         help="seconds a token's policy is cached, as on the stage")
     parser.add_argument("--ui-port", type=int, default=8081,
                         help="the UI's port (0: any free)")
-    parser.add_argument("--token-seconds", type=int, default=3600,
-                        help="lifetime of Cognito id and access tokens (AWS allows 300 and up; "
-                             "shorter here to watch the UI refresh them)")
+    parser.add_argument("--token-seconds", type=int, default=DEFAULT_TOKEN_MINUTES * 60,
+                        help="lifetime of Cognito id and access tokens (the central stack allows "
+                             "5 to 15 minutes; shorter here to watch the UI refresh them)")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
@@ -62,6 +62,11 @@ def main(argv=None) -> int:
         parser.error("--ui-port must be between 0 and 65535")
     if not 20 <= args.token_seconds <= 86400:
         parser.error("--token-seconds must be between 20 and 86400")
+    if not 0 <= args.authorizer_ttl <= max_authorizer_ttl(args.token_seconds):
+        parser.error(f"--authorizer-ttl must be between 0 and "
+                     f"{max_authorizer_ttl(args.token_seconds)} for --token-seconds "
+                     f"{args.token_seconds} (a cached policy must not outlive its token, and a "
+                     f"token must live twice the cache TTL)")
     if args.reset:
         reset(args.state_file.parent)
 

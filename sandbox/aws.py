@@ -17,6 +17,7 @@ import moto.iam.models
 from moto.server import ThreadedMotoServer
 
 from roles import LEVELS, managed_policies
+from roles.edge import REFRESH_TOKEN_HOURS
 from roles.accounts import (
     access_role_name,
     access_role_trust_policy,
@@ -84,6 +85,7 @@ class EmulatedAws:
     users: list = field(default_factory=list)
     teams: list = field(default_factory=list)
     server_keys: dict = field(default_factory=dict)  # the tracking server's access key
+    platform_admin_keys: dict = field(default_factory=dict)  # who manages the pool's users
 
     def client(self, service, **credentials):
         return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url,
@@ -253,7 +255,9 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int):
         ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH",
                            "ALLOW_REFRESH_TOKEN_AUTH"],
         IdTokenValidity=token_seconds, AccessTokenValidity=token_seconds,
-        TokenValidityUnits={"IdToken": "seconds", "AccessToken": "seconds"},
+        RefreshTokenValidity=REFRESH_TOKEN_HOURS,
+        TokenValidityUnits={"IdToken": "seconds", "AccessToken": "seconds",
+                            "RefreshToken": "hours"},
         EnableTokenRevocation=True,
     )["UserPoolClient"]["ClientId"]
     for group in GROUP_LEVELS:
@@ -276,6 +280,21 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int):
             user["totp_secret"] = _enrol_authenticator(idp, pool["Id"], aws.client_id,
                                                        username, password)
         aws.users.append(user)
+
+
+def _seed_platform_admin(aws: EmulatedAws):
+    """The platform team's identity for the user pool (the README's "Remove a user" commands):
+    an IAM user of the central account that may administer users, nothing else. (On AWS the
+    resource would be the pool's ARN; moto judges Cognito actions against `*` only.)"""
+    iam = aws.client("iam")
+    iam.create_user(UserName="platform-admin")
+    iam.put_user_policy(UserName="platform-admin", PolicyName="manage-mlflow-users",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                            "Effect": "Allow", "Action": "cognito-idp:Admin*",
+                            "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="platform-admin")["AccessKey"]
+    aws.platform_admin_keys = {"AccessKeyId": key["AccessKeyId"],
+                               "SecretAccessKey": key["SecretAccessKey"]}
 
 
 def _enrol_authenticator(idp, pool_id, client_id, username, password) -> str:
@@ -321,6 +340,7 @@ def start_aws(port: int = 0, token_seconds: int = 3600) -> EmulatedAws:
     _honour_token_validity()
     _faithful_challenges()
     _seed_cognito(aws, token_seconds)
+    _seed_platform_admin(aws)
     _enforce_iam()
     return aws
 

@@ -19,8 +19,12 @@ from roles.edge import (
     FORWARDED_IDENTITY_HEADERS,
     INTEGRATION_TIMEOUT_MS,
     MAX_PAYLOAD_BYTES,
+    UI_REDIRECT_PATH,
+    cross_site_body,
+    cross_site_refusal,
     edge_route,
     gateway_response_body,
+    is_ui_redirect,
     resource_policy,
 )
 from roles.policy_eval import ALLOW, DENY, evaluate
@@ -42,15 +46,26 @@ _RESPONSE_TYPES = {"AccessDeniedException": "ACCESS_DENIED",
 class Refused(Exception):
     """API Gateway answers the request itself."""
 
-    def __init__(self, status, message, error_type):
+    def __init__(self, status, message, error_type, body=None):
         super().__init__(message)
         self.status, self.message, self.error_type = status, message, error_type
+        self._body = body
 
     def body(self) -> dict:
+        if self._body is not None:
+            return self._body
         response_type = _RESPONSE_TYPES.get(self.error_type)
         if response_type:
             return gateway_response_body(response_type, self.message)
         return {"message": self.message}  # API Gateway's default shape
+
+
+class Redirect(Exception):
+    """The API answers with a redirect itself (a MOCK integration)."""
+
+    def __init__(self, location):
+        super().__init__(location)
+        self.location = location
 
 
 class Gateway(LocalServer):
@@ -65,6 +80,7 @@ class Gateway(LocalServer):
         self.identity_policies = identity_policies
         self.resource_policy = resource_policy(self.execution_arn, account_id)
         self.authorizer_ttl = authorizer_ttl
+        self.ui_url = None  # set once the UI's host runs: the redirect's target, the UI origin
         self.integration_timeout = integration_timeout
         upstream = urlsplit(upstream_url)
         self.upstream = (upstream.hostname, upstream.port)
@@ -84,6 +100,15 @@ class Gateway(LocalServer):
         super().stop()
         with self._lock:
             self._log.close()
+
+    # --- before authorization: the web ACL's cross-site rules (components/web_acl.py) ---------
+
+    def refuse_cross_site(self, headers):
+        ui_origin = self.ui_url or "(no UI)"
+        rule = cross_site_refusal(headers, ui_origin)
+        if rule:
+            body = cross_site_body(rule, ui_origin)
+            raise Refused(403, body["message"], "WafBlock", body=body)
 
     # --- authorization --------------------------------------------------------------------
 
@@ -260,7 +285,14 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body(headers)
             if not raw_path.startswith("/"):
                 raise Refused(400, "Bad request path", "BadRequestException")
+            if is_ui_redirect(method, raw_path):
+                raise Redirect(gateway.ui_url + "/")
+            if raw_path != UI_REDIRECT_PATH:  # the web ACL spares the root, as on AWS
+                gateway.refuse_cross_site(headers)
             route = edge_route(raw_path)
+            if route is None:  # a method the resource does not have: API Gateway's famous 403
+                raise Refused(403, "Missing Authentication Token",
+                              "MissingAuthenticationTokenException")
             method_arn = f"{gateway.api_arn}/{method}/{raw_path[1:]}"
             if route.authorization == AWS_IAM:
                 identity = gateway.authorize_iam(method, raw_path, raw_query, headers, body,
@@ -282,6 +314,10 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in upstream_headers:
                 if k.lower() not in HOP_BY_HOP:
                     self.send_header(k, v)
+        except Redirect as redirect:
+            status, data = 302, b""
+            self.send_response(status)
+            self.send_header("Location", redirect.location)
         except Refused as refused:
             status = refused.status
             data = json.dumps(refused.body()).encode()

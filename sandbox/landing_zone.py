@@ -10,7 +10,7 @@ from pathlib import Path
 from authorizer.handler import DEFAULT_GROUP_LEVELS, Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
-from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS
+from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, refresh_margin_seconds
 from ui.build import build as build_ui
 from ui.hosting import shell_config
 
@@ -31,7 +31,8 @@ DEFAULT_STATE_DIR = Path(".sandbox")
 
 class LandingZone:
     def __init__(self, state_file: Path, port: int = 8080, backend_store_uri: str = None,
-                 authorizer_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS, token_seconds: int = 3600,
+                 authorizer_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS,
+                 token_seconds: int = DEFAULT_TOKEN_MINUTES * 60,
                  aws_port: int = 0, ui_port: int = 0):
         self.state_file = Path(state_file)
         self.dir = self.state_file.parent
@@ -65,7 +66,8 @@ class LandingZone:
             log_path=self.dir / "mlflow.log")
         self.mlflow.start()
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
-                                 jwks=JwksCache(self.aws.jwks_url), token_uses=("id",))
+                                 jwks=JwksCache(self.aws.jwks_url), token_uses=("id",),
+                                 min_remaining=self.authorizer_ttl)
         authorizer = Authorizer(verifier, authorizer_rules(), DEFAULT_GROUP_LEVELS)
         self.gateway = Gateway(
             port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.API_ARN,
@@ -85,7 +87,9 @@ class LandingZone:
         self.ui.config = shell_config(
             region=emulated.REGION, user_pool_id=self.aws.user_pool_id,
             client_id=self.aws.client_id, group_levels=emulated.GROUP_LEVELS,
-            auth_flow=SANDBOX_AUTH_FLOW, cognito_endpoint=self.ui.url + COGNITO_PATH)
+            auth_flow=SANDBOX_AUTH_FLOW, cognito_endpoint=self.ui.url + COGNITO_PATH,
+            refresh_margin=refresh_margin_seconds(self.token_seconds, self.authorizer_ttl))
+        self.gateway.ui_url = self.ui.url
         self.ui.start()
         self.write_state()
         threading.Thread(target=self._watch_mlflow, args=(progress,), daemon=True).start()
@@ -115,7 +119,9 @@ class LandingZone:
             "mlflow_pid": self.mlflow.process.pid,
             "api_arn": emulated.API_ARN,
             "cognito": {"user_pool_id": self.aws.user_pool_id, "client_id": self.aws.client_id,
-                        "users": self.aws.users},
+                        "users": self.aws.users,
+                        # the platform team's keys for the pool (README: "Remove a user")
+                        "platform_admin": self.aws.platform_admin_keys},
             "teams": self.aws.teams,
             "example": self.example,
         }

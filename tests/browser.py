@@ -4,8 +4,11 @@ Playwright's own browser download cannot run here (nor in CI); it drives the sys
 (`apt-get install chromium`, which `.ci/run` does). Screenshots go to test-results/browser/.
 """
 
+import json
 import os
 import shutil
+import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,9 +75,46 @@ class Session:
         if close.count():
             close.first.click()
 
+    def tell_worker(self, message_type):
+        """A message to the service worker, as the shell sends them: its answer."""
+        return self.page.evaluate("""async (type) => {
+            const registration = await navigator.serviceWorker.ready;
+            return await new Promise((resolve) => {
+                const channel = new MessageChannel();
+                channel.port1.onmessage = (event) => resolve(event.data);
+                registration.active.postMessage({type}, [channel.port2]);
+            });
+        }""", message_type)
+
     def session(self):
-        """The session as the shell keeps it (IndexedDB), or None."""
-        return self.page.evaluate("LZSession.get().then(s => s || null)")
+        """What the service worker tells a page of the session (no tokens), or None."""
+        answer = self.tell_worker("session")
+        return answer["session"] if answer["ok"] else None
+
+    def record_cognito(self):
+        """From now on, every Cognito answer this browser receives from the network (the
+        service worker's), in `self.cognito_answers`: (target, request body, response body);
+        and what the page got for its own calls (through the worker) in `self.page_answers`."""
+        self.cognito_answers, self.page_answers = [], []
+
+        def answered(response):
+            request = response.request
+            if not request.url.endswith("/cognito/"):
+                return
+            try:
+                body = response.json()
+            except Exception:
+                body = None
+            answers = self.page_answers if response.from_service_worker else self.cognito_answers
+            answers.append((request.headers.get("x-amz-target", ""), request.post_data_json, body))
+
+        self.context.on("response", answered)
+
+    def refresh_tokens(self):
+        """The refresh tokens Cognito handed out to this browser so far."""
+        return [body["AuthenticationResult"]["RefreshToken"]
+                for _, _, body in self.cognito_answers
+                if body and "RefreshToken" in body.get("AuthenticationResult", {})]
 
     def api(self, method, path, body=None):
         """A request from the page, as MLflow's UI makes them (the service worker adds the
@@ -106,3 +146,30 @@ class Session:
 
     def close(self):
         self.context.close()
+
+
+def mlflow_api(sandbox, path, body=None):
+    """MLflow itself, behind the gateway: what the UI did, seen from the server."""
+    request = urllib.request.Request(
+        f"{sandbox['mlflow_url']}/api/2.0/mlflow/{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method="POST" if body is not None else "GET",
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def log_lines(sandbox, name):
+    """A JSON-lines log next to the state file: `access.log` (the gateway's, one line per
+    request it answered) or `ui-access.log` (the UI host's, one per request the browser sent)."""
+    with open(sandbox["_state_file"].replace("sandbox.json", name)) as f:
+        return [json.loads(line) for line in f]
+
+
+def logged_at(record) -> int:
+    return int(datetime.strptime(record["time"], "%d/%b/%Y:%H:%M:%S %z").timestamp())
+
+
+def run_route(sandbox, tab=""):
+    ex = sandbox["example"]
+    return f"#/experiments/{ex['experiment_id']}/runs/{ex['run_id']}{tab}"

@@ -70,7 +70,9 @@ class Mocks(pulumi.runtime.Mocks):
                        executionArn=f"arn:aws:execute-api:{region}:{acct}:{API_ID}")
         elif typ == "aws:apigateway/stage:Stage":
             out.update(invokeUrl=f"https://{API_ID}.execute-api.{region}.amazonaws.com/"
-                                 f"{inputs.get('stageName')}")
+                                 f"{inputs.get('stageName')}",
+                       arn=f"arn:aws:apigateway:{region}::/restapis/{API_ID}/stages/"
+                           f"{inputs.get('stageName')}")
         elif typ == "aws:cognito/userPool:UserPool":
             rid = f"{region}_AbCdEf123"
             out.update(arn=f"arn:aws:cognito-idp:{region}:{acct}:userpool/{rid}")
@@ -89,6 +91,8 @@ class Mocks(pulumi.runtime.Mocks):
         elif typ == "aws:amplify/app:App":
             rid = "d1a2b3c4d5e6f7"
             out.update(defaultDomain=f"{rid}.amplifyapp.com")
+        elif typ == "aws:wafv2/webAcl:WebAcl":
+            out.update(arn=f"arn:aws:wafv2:{region}:{acct}:regional/webacl/{name}/{name}-id")
         elif typ == "aws:rds/subnetGroup:SubnetGroup":
             out.setdefault("name", name)
         record = self.resources.setdefault((typ, name), Registered(typ, name))

@@ -52,6 +52,13 @@ def role_of(sandbox, level, team="team-a"):
 
 
 def id_token(sandbox, username):
+    return id_token_and_refresh(sandbox, username)[0]
+
+
+def id_token_and_refresh(sandbox, username):
+    """A fresh sign-in: (id token, refresh token, the id token's claims)."""
+    import jwt
+
     user = next(u for u in sandbox["cognito"]["users"] if u["username"] == username)
     idp = boto3.client("cognito-idp", region_name="us-east-1",
                        endpoint_url=sandbox["aws"]["endpoint_url"],
@@ -59,8 +66,9 @@ def id_token(sandbox, username):
     result = idp.initiate_auth(ClientId=sandbox["cognito"]["client_id"],
                                AuthFlow="USER_PASSWORD_AUTH",
                                AuthParameters={"USERNAME": user["username"],
-                                               "PASSWORD": user["password"]})
-    return result["AuthenticationResult"]["IdToken"]
+                                               "PASSWORD": user["password"]})["AuthenticationResult"]
+    claims = jwt.decode(result["IdToken"], options={"verify_signature": False})
+    return result["IdToken"], result["RefreshToken"], claims
 
 
 def assume_central(sandbox, level, team="team-a"):

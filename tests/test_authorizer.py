@@ -3,6 +3,7 @@
 import base64
 import json
 import logging
+import time
 
 import jwt
 import pytest
@@ -352,3 +353,58 @@ def test_helpers():
         api_arn_of("arn:aws:s3:::bucket/x/y")
     assert bearer_token({"headers": {"aUtHoRiZaTiOn": "Bearer  abc "}}) == "abc"
     assert bearer_token({"headers": None}) is None
+
+
+class WallClock:
+    """Seconds since the epoch, moved by the test."""
+
+    def __init__(self, now):
+        self.now = float(now)
+
+    def __call__(self):
+        return self.now
+
+
+def timed_authorizer(pool, clock, min_remaining):
+    jwks = JwksCache(pool.jwks_url, clock=FakeClock())
+    verifier = TokenVerifier(issuer=ISSUER, client_ids=[CLIENT_ID], jwks=jwks, leeway=5,
+                             min_remaining=min_remaining, clock=clock)
+    return Authorizer(verifier, RULES)
+
+
+def test_a_token_is_good_until_its_expiry_plus_the_leeway_and_no_longer(pool):
+    token = pool.token(iat=1_000_000, exp=1_000_600)  # a ten-minute token
+    clock = WallClock(1_000_000)
+    authorizer = timed_authorizer(pool, clock, min_remaining=0)
+    for now in (1_000_000, 1_000_600, 1_000_605):
+        clock.now = now
+        assert authorizer.authorize(event(token))["context"]["username"] == "alice"
+    clock.now = 1_000_605.5
+    assert_401(authorizer, event(token))
+    clock.now = 999_990  # issued (by the token) in the future, beyond the leeway
+    assert_401(authorizer, event(token))
+
+
+def test_with_a_cache_a_token_must_outlive_its_cached_policy(pool):
+    """API Gateway reuses the answer for the TTL: a token that would expire before the cached
+    policy does is refused, so no cached policy outlives its token."""
+    token = pool.token(iat=1_000_000, exp=1_000_600)
+    clock = WallClock(1_000_000)
+    authorizer = timed_authorizer(pool, clock, min_remaining=60)
+    clock.now = 1_000_540  # 60 s left: the cached policy ends with the token
+    assert authorizer.authorize(event(token))["context"]["username"] == "alice"
+    clock.now = 1_000_540.5  # 59.5 s left
+    assert_401(authorizer, event(token))
+
+
+def test_the_cache_ttl_reaches_the_authorizer_from_its_environment(pool, tmp_path):
+    rules_file = tmp_path / "policy_rules.json"
+    rules_file.write_text(json.dumps(RULES))
+    env = {"AWS_REGION": "us-east-1", "USER_POOL_ID": POOL_ID, "APP_CLIENT_IDS": CLIENT_ID,
+           "JWKS_URL": pool.jwks_url, "CACHE_TTL_SECONDS": "60", "LEEWAY_SECONDS": "5"}
+    verifier = from_environment(env, rules_file).verifier
+    assert (verifier.min_remaining, verifier.leeway) == (60.0, 5.0)
+    now = int(time.time())
+    authorizer = from_environment(env, rules_file)
+    assert_401(authorizer, event(pool.token(iat=now - 600, exp=now + 59)))
+    assert authorizer.authorize(event(pool.token(iat=now, exp=now + 600)))["principalId"] == "alice"

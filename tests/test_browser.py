@@ -7,73 +7,11 @@ Each scenario keeps a screenshot in test-results/browser/.
 
 import json
 import time
-import urllib.request
-from datetime import datetime
-
-import pytest
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
 from sandbox import example
 from sandbox.aws import totp_code
 
-from .browser import CHROMIUM_ARGS, Session, chromium_path
-from .sandbox_process import start_sandbox, stop_sandbox
-
-TOKEN_SECONDS = 40
-
-
-@pytest.fixture(scope="module")
-def ui_sandbox(tmp_path_factory):
-    process, state = start_sandbox(tmp_path_factory.mktemp("ui-sandbox") / "sandbox.json",
-                                   "--token-seconds", str(TOKEN_SECONDS), "--authorizer-ttl", "0")
-    yield state
-    stop_sandbox(process)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def session(browser, ui_sandbox, request):
-    session = Session(browser, ui_sandbox)
-    yield session
-    session.screenshot(f"last-{request.node.name}")  # how the page ended, passed or failed
-    violations = session.csp_violations()
-    session.close()
-    assert violations == [], "the page broke its Content-Security-Policy"
-
-
-def mlflow_api(sandbox, path, body=None):
-    """MLflow itself, behind the gateway: what the UI did, seen from the server."""
-    request = urllib.request.Request(
-        f"{sandbox['mlflow_url']}/api/2.0/mlflow/{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method="POST" if body is not None else "GET",
-        headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def log_lines(sandbox, name):
-    """A JSON-lines log next to the state file: `access.log` (the gateway's, one line per
-    request it answered) or `ui-access.log` (the UI host's, one per request the browser sent)."""
-    with open(sandbox["_state_file"].replace("sandbox.json", name)) as f:
-        return [json.loads(line) for line in f]
-
-
-def logged_at(record) -> int:
-    return int(datetime.strptime(record["time"], "%d/%b/%Y:%H:%M:%S %z").timestamp())
-
-
-def run_route(sandbox, tab=""):
-    ex = sandbox["example"]
-    return f"#/experiments/{ex['experiment_id']}/runs/{ex['run_id']}{tab}"
+from .browser import log_lines, logged_at, mlflow_api, run_route
 
 
 def type_new_experiment(session, name, sign_in_as=None):
@@ -137,15 +75,20 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
     assert download.value.suggested_filename == "notes.txt"
     assert open(download.value.path(), "rb").read() == example.ARTIFACTS["notes.txt"]
 
-    # A plain navigation to an artifact (a link opened in a new tab) carries the token too.
+    # An artifact opened in a new tab from MLflow's page is a navigation the UI started: it
+    # carries the token too.
+    artifact = f"/get-artifact?path=config/params.json&run_uuid={ex['run_id']}"
+    with session.page.expect_download() as opened:  # Chromium gives the opener the download
+        session.mlflow_frame().evaluate(f"window.open({artifact!r})")
+    assert open(opened.value.path(), "rb").read() == example.ARTIFACTS["config/params.json"]
+    # The same address opened from outside (typed, or a link in a chat) waits for the user's
+    # click on a page of the UI's own, then downloads.
     tab = session.context.new_page()
-    with tab.expect_download() as plain:
-        try:
-            tab.goto(f"{ui_sandbox['ui_url']}/get-artifact?path=config/params.json"
-                     f"&run_uuid={ex['run_id']}")
-        except PlaywrightError as e:  # a download is not a page
-            assert "Download is starting" in str(e)
-    assert open(plain.value.path(), "rb").read() == example.ARTIFACTS["config/params.json"]
+    tab.goto(ui_sandbox["ui_url"] + artifact)
+    assert tab.locator("h1").inner_text() == "Open in MLflow?"
+    with tab.expect_download() as confirmed:
+        tab.click("#open")
+    assert open(confirmed.value.path(), "rb").read() == example.ARTIFACTS["config/params.json"]
     tab.close()
 
     # A write the reader's level does not allow: refused at the edge, said in the page.
@@ -211,6 +154,7 @@ def test_a_model_approver_registers_a_version_and_sets_an_alias(session, ui_sand
 
 
 def test_a_token_that_expires_mid_session_is_refreshed_without_a_reload(session, ui_sandbox):
+    session.record_cognito()
     session.open()
     session.sign_in("reader-user")
     ui = session.mlflow
@@ -228,9 +172,12 @@ def test_a_token_that_expires_mid_session_is_refreshed_without_a_reload(session,
     session.mlflow_frame().evaluate(f"location.hash = {run_route(ui_sandbox)!r}")
     ui.get_by_role("heading", name=example.RUN_NAME).wait_for()
     now = session.session()
-    assert now["idToken"] != first["idToken"] and now["refreshToken"] == first["refreshToken"]
-    assert now["expiresAt"] > time.time() * 1000
+    assert now["issuedAt"] > first["issuedAt"] and now["expiresAt"] > time.time() * 1000
     assert 1 <= len(refreshes) <= 2  # once (one more if a request raced the timer), not a loop
+    # The worker refreshed with the sign-in's refresh token, which only it holds.
+    [signed_in_with] = session.refresh_tokens()
+    assert {json.loads(r.post_data)["AuthParameters"]["REFRESH_TOKEN"]
+            for r in refreshes} == {signed_in_with}
     # Neither the shell nor MLflow's page reloaded.
     assert session.page.evaluate("window.stillTheSamePage") is True
     assert session.mlflow_frame().evaluate("window.stillTheSamePage") is True
@@ -243,12 +190,13 @@ def test_a_token_that_expires_mid_session_is_refreshed_without_a_reload(session,
 
 
 def test_sign_out_ends_the_session(session):
+    session.record_cognito()
     session.open()
     session.sign_in("contributor-user")
     session.mlflow.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
     status, _ = session.api("GET", "/ajax-api/2.0/mlflow/experiments/search?max_results=1")
     assert status == 200
-    refresh_token = session.session()["refreshToken"]
+    [refresh_token] = session.refresh_tokens()
 
     session.page.click("#sign-out")
     message = session.page.locator("#message")
@@ -286,20 +234,15 @@ def test_signing_out_in_one_tab_reaches_the_others(session):
 
 
 def test_an_ended_session_says_so_and_nothing_typed_is_lost(session, ui_sandbox):
+    session.record_cognito()
     ui = type_new_experiment(session, "typed-before-the-session-ended",
                              sign_in_as="contributor-user")
     # The refresh token is revoked elsewhere (an administrator signs the user out everywhere),
-    # and the id token is due.
-    current = session.session()
-    session.cognito("RevokeToken", {"Token": current["refreshToken"],
-                                    "ClientId": current["clientId"]})
-    session.page.evaluate("""async () => {
-        const s = await LZSession.get(); s.expiresAt = Date.now() - 1000;
-        await LZSession.put(s);
-        const reg = await navigator.serviceWorker.ready;
-        reg.active.postMessage({type: 'signed-in'});  // read the session again
-    }""")
-    ui.get_by_role("dialog").get_by_role("button", name="Create").click()
+    # and the id token is due: the worker's next refresh fails.
+    [refresh_token] = session.refresh_tokens()
+    session.cognito("RevokeToken", {"Token": refresh_token,
+                                    "ClientId": ui_sandbox["cognito"]["client_id"]})
+    assert session.tell_worker("refresh") == {"ok": False, "session": None}
     message = session.page.locator("#message")
     message.wait_for(state="visible")
     assert message.inner_text().startswith("Your session has expired.")

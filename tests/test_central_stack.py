@@ -43,6 +43,9 @@ def test_every_part_is_registered(stack):
         "aws:lb/loadBalancer:LoadBalancer": 1, "aws:appautoscaling/policy:Policy": 1,
         "aws:apigateway/restApi:RestApi": 1, "aws:apigateway/method:Method": 4,
         "aws:apigateway/integration:Integration": 4, "aws:apigateway/authorizer:Authorizer": 1,
+        "aws:apigateway/methodResponse:MethodResponse": 1,
+        "aws:apigateway/integrationResponse:IntegrationResponse": 1,
+        "aws:wafv2/webAcl:WebAcl": 1, "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
         "aws:apigateway/stage:Stage": 1, "aws:apigateway/vpcLink:VpcLink": 1,
         "aws:lambda/function:Function": 1, "aws:cognito/userPool:UserPool": 1,
         "aws:cognito/userGroup:UserGroup": 4, "aws:cognito/userPoolClient:UserPoolClient": 1,
@@ -176,7 +179,7 @@ def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
     methods = {r.name: r.inputs for r in stack.of_type("aws:apigateway/method:Method")}
     authorizer_id = "mlflow-edge-authorizer-id"
     assert {n: (m["authorization"], m.get("authorizerId")) for n, m in methods.items()} == {
-        "mlflow-edge-any-root": ("CUSTOM", authorizer_id),
+        "mlflow-edge-get-root": ("NONE", None),  # the redirect to the UI, below
         "mlflow-edge-any-proxy": ("CUSTOM", authorizer_id),
         "mlflow-edge-any-api": ("AWS_IAM", None),
         "mlflow-edge-any-api-proxy": ("AWS_IAM", None),
@@ -184,10 +187,54 @@ def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
     authorizer = stack.one("aws:apigateway/authorizer:Authorizer").inputs
     assert authorizer["type"] == "REQUEST"
     assert authorizer["identitySource"] == "method.request.header.Authorization"
-    assert authorizer["authorizerResultTtlInSeconds"] == 300
+    assert authorizer["authorizerResultTtlInSeconds"] == 60
     fn = stack.one("aws:lambda/function:Function").inputs
     assert authorizer["authorizerUri"].endswith(f"function:{fn['name']}/invocations")
     assert fn["handler"] == "authorizer.handler.handler" and fn["runtime"] == "python3.12"
+    # A token must outlive its cached policy: the authorizer knows the cache's TTL.
+    env = fn["environment"]["variables"]
+    assert (env["CACHE_TTL_SECONDS"], env["LEEWAY_SECONDS"], env["TOKEN_USE"]) == ("60", "5", "id")
+
+
+UI_URL = "https://main.d1a2b3c4d5e6f7.amplifyapp.com"
+
+
+def test_get_on_the_api_root_sends_a_browser_to_the_ui(stack):
+    """What MLflow's client prints ("View run ... at: <apiUrl>/#/experiments/...") opens the UI:
+    a MOCK integration answers 302 to the stage variable uiUrl, without authorizer or MLflow."""
+    integration = stack.one("aws:apigateway/integration:Integration", "to-ui-root").inputs
+    assert (integration["type"], integration["resourceId"], integration["httpMethod"]) == (
+        "MOCK", "root123", "GET")
+    assert integration["requestTemplates"] == {"application/json": '{"statusCode": 302}'}
+    response = stack.one("aws:apigateway/methodResponse:MethodResponse").inputs
+    assert (response["statusCode"], response["responseParameters"]) == (
+        "302", {"method.response.header.Location": True})
+    mapping = stack.one("aws:apigateway/integrationResponse:IntegrationResponse").inputs
+    assert (mapping["statusCode"], mapping["responseParameters"]) == (
+        "302", {"method.response.header.Location": "stageVariables.uiUrl"})
+    assert "selectionPattern" not in mapping  # the default response: every MOCK answer
+    stage = stack.one("aws:apigateway/stage:Stage").inputs
+    assert stage["variables"] == {"uiUrl": UI_URL + "/"}
+    assert stack.outputs["uiUrl"] == UI_URL
+
+
+def test_the_web_acl_guards_the_stage_against_other_sites(stack):
+    acl = stack.one("aws:wafv2/webAcl:WebAcl").inputs
+    association = stack.one("aws:wafv2/webAclAssociation:WebAclAssociation").inputs
+    assert association["resourceArn"] == f"arn:aws:apigateway:{REGION}::/restapis/{API_ID}/stages/prod"
+    assert association["webAclArn"] == stack.one("aws:wafv2/webAcl:WebAcl").outputs["arn"]
+    assert acl["scope"] == "REGIONAL" and acl["defaultAction"] == {"allow": {}}
+    rules = {r["name"]: r for r in acl["rules"]}
+    assert list(rules) == ["OtherSiteRequest", "ForeignOrigin"]
+    for rule in rules.values():
+        assert rule["action"]["block"]["customResponse"]["responseCode"] == 403
+    bodies = {b["key"]: json.loads(b["content"]) for b in acl["customResponseBodies"]}
+    assert bodies["foreign-origin"] == {
+        "error_code": "PERMISSION_DENIED",
+        "message": f"Refused: this request does not come from the MLflow UI ({UI_URL})."}
+    # The one Origin allowed is the UI's, exactly (tests/test_web_acl.py evaluates the rules).
+    origin_check = rules["ForeignOrigin"]["statement"]["andStatement"]["statements"][2]
+    assert origin_check["notStatement"]["statement"]["byteMatchStatement"]["searchString"] == UI_URL
 
 
 def test_integrations_forward_identity_that_clients_cannot_forge(stack):
@@ -203,7 +250,9 @@ def test_integrations_forward_identity_that_clients_cannot_forge(stack):
         "integration.request.header.X-MLflow-User": "context.authorizer.username",
         "integration.request.header.X-MLflow-Levels": "context.authorizer.levels",
         "integration.request.path.proxy": "method.request.path.proxy"}
-    assert {i["timeoutMilliseconds"] for i in integrations.values()} == {29000}
+    assert {i["timeoutMilliseconds"] for i in integrations.values()
+            if i["type"] == "HTTP_PROXY"} == {29000}
+    assert sorted(i["type"] for i in integrations.values()) == ["HTTP_PROXY"] * 3 + ["MOCK"]
 
 
 def test_resource_policy_restricts_only_the_sigv4_paths(stack):
@@ -238,6 +287,15 @@ def test_cognito_has_no_self_signup_and_a_strong_password_policy(stack):
     client = stack.one("aws:cognito/userPoolClient:UserPoolClient").inputs
     assert client["generateSecret"] is False
     assert client["explicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    # Short-lived access: id and access tokens of tokenMinutes (10), the sign-in of 12 hours,
+    # revocable (sign-out, admin-user-global-sign-out).
+    assert {k: client[k] for k in ("idTokenValidity", "accessTokenValidity",
+                                   "refreshTokenValidity", "tokenValidityUnits",
+                                   "enableTokenRevocation")} == {
+        "idTokenValidity": 10, "accessTokenValidity": 10, "refreshTokenValidity": 12,
+        "tokenValidityUnits": {"idToken": "minutes", "accessToken": "minutes",
+                               "refreshToken": "hours"},
+        "enableTokenRevocation": True}
     groups = {r.inputs["name"] for r in stack.of_type("aws:cognito/userGroup:UserGroup")}
     assert groups == {"admins", "model-approvers", "contributors", "readers"}
 
@@ -325,7 +383,7 @@ def test_the_ui_sends_the_security_headers(stack):
             "base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
         "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
         "Cross-Origin-Opener-Policy": "same-origin",
     }

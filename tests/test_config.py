@@ -33,6 +33,10 @@ def test_the_example_config_is_valid():
     assert [t.name for t in config.teams] == ["team-a", "team-b"]
     assert config.teams[0].levels == ("reader", "contributor", "model-approver")
     assert config.protect is True and config.network.nat == "single"
+    assert (config.token_minutes, config.api.authorizer_cache_ttl) == (10, 60)
+    # the longest cache a 15-minute token allows
+    assert parse_central(central(tokenMinutes=15, api={"authorizerCacheTtl": 435}),
+                         "us-east-1").api.authorizer_cache_ttl == 435
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -61,6 +65,12 @@ def test_the_example_config_is_valid():
     (central(ui={"studioOrigins": "https://d-a.studio.us-east-1.sagemaker.aws"}),
      "central.ui.studioOrigins must be a list"),
     (central(ui={"frameAncestors": []}), "central.ui has unknown keys: frameAncestors"),
+    (central(tokenMinutes=60), "central.tokenMinutes must be between 5 and 15, got 60"),
+    (central(tokenMinutes=4), "central.tokenMinutes must be between 5 and 15, got 4"),
+    (central(tokenMinutes=5, api={"authorizerCacheTtl": 300}),
+     r"central.api.authorizerCacheTtl must be at most 135 seconds with "
+     r"mlflow-landing-zone:central.tokenMinutes 5 \(a cached policy must not outlive its "
+     r"token\), got 300"),
 ])
 def test_bad_central_config(raw, message):
     with pytest.raises(ConfigError, match=message):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from roles.edge import access_log_format
+from roles.edge import access_log_format, cross_site_body
 from sandbox.gateway import Gateway
 
 API_ARN = "arn:aws:execute-api:us-east-1:111111111111:lzsandbox1/prod"
@@ -169,3 +169,56 @@ def test_one_json_access_log_line_per_request_in_the_stage_format(echo, tmp_path
     assert [(x["user"], x["status"]) for x in lines] == [("alice", 200), ("-", 401)]
     stage_fields = set(json.loads(access_log_format()))
     assert stage_fields <= set(lines[0])
+
+
+UI = "http://127.0.0.1:8081"
+
+
+@pytest.mark.parametrize("headers, rule", [
+    ({"Sec-Fetch-Site": "cross-site"}, "OtherSiteRequest"),
+    ({"Sec-Fetch-Site": "same-site"}, "OtherSiteRequest"),
+    ({"Sec-Fetch-Site": "Cross-Site", "Origin": UI}, "OtherSiteRequest"),
+    ({"Origin": "http://localhost:9000"}, "ForeignOrigin"),
+    ({"Origin": "null"}, "ForeignOrigin"),
+    ({"Origin": UI + ".evil.example"}, "ForeignOrigin"),
+    ({"Origin": UI + "/"}, "ForeignOrigin"),
+    ({"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost:9000"}, "ForeignOrigin"),
+], ids=["cross-site", "same-site", "case", "foreign-origin", "null-origin", "suffix",
+        "trailing-slash", "mixed"])
+def test_a_request_another_site_started_is_refused_before_the_authorizer(echo, headers, rule):
+    echo.ui_url = UI
+    before = StubAuthorizer.calls
+    for path in ("/ajax-api/2.0/mlflow/runs/get", "/api/2.0/mlflow/runs/get", "/graphql"):
+        response = requests.post(echo.url + path, data=b"{}",
+                                 headers={"Authorization": "Bearer good", **headers})
+        assert response.status_code == 403, path
+        assert response.json() == cross_site_body(rule, UI)
+    assert StubAuthorizer.calls == before  # refused before it, as WAF does
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # an SDK: neither header
+    {"Sec-Fetch-Site": "same-origin", "Origin": UI},  # the UI's own fetch
+    {"Sec-Fetch-Site": "none"},  # typed into the address bar
+    {"Sec-Fetch-Site": "same-origin"},  # a GET of the UI's (no Origin)
+], ids=["sdk", "ui-post", "typed", "ui-get"])
+def test_the_uis_own_requests_and_sdks_pass(echo, headers):
+    echo.ui_url = UI
+    response = requests.post(echo.url + "/ajax-api/2.0/mlflow/runs/get", data=b"{}",
+                             headers={"Authorization": "Bearer good", **headers})
+    assert response.status_code == 200
+
+
+def test_get_on_the_root_sends_a_browser_to_the_ui(echo, tmp_path):
+    echo.ui_url = UI
+    before = StubAuthorizer.calls
+    # from anywhere: a link in a chat is a cross-site navigation
+    for headers in ({}, {"Sec-Fetch-Site": "cross-site", "Accept": "text/html"}):
+        response = requests.get(echo.url + "/", headers=headers, allow_redirects=False)
+        assert (response.status_code, response.headers["Location"]) == (302, UI + "/")
+    assert StubAuthorizer.calls == before
+    # The root has no other method (API Gateway answers its "Missing Authentication Token").
+    post = requests.post(echo.url + "/", headers={"Authorization": "Bearer good"})
+    assert (post.status_code, post.json()["message"]) == (403, "Missing Authentication Token")
+    lines = [json.loads(x) for x in (tmp_path / "access.log").read_text().splitlines()]
+    assert [x["status"] for x in lines[-3:]] == [302, 302, 403]

@@ -120,6 +120,8 @@ CASES = {
                                         publiclyAccessible=True),
     "apigateway-methods-authorized": lambda rs: mutate(
         rs, "aws:apigateway/method:Method", "any-proxy", authorization="NONE"),
+    "apigateway-stage-refuses-other-sites": lambda rs: without(
+        rs, "aws:wafv2/webAclAssociation:WebAclAssociation"),
     "apigateway-stage-access-logs": lambda rs: mutate(
         rs, "aws:apigateway/stage:Stage", "", accessLogSettings=KeyError),
     "apigateway-no-data-tracing": lambda rs: mutate(
@@ -187,6 +189,13 @@ def test_each_rule_catches_its_violation(central, rule):
     lambda rs: mutate(rs, "aws:amplify/app:App", "", customRules=[
         {"source": "/graphql", "target": "http://api.example.com/graphql", "status": "200"}]),
     lambda rs: mutate(rs, "aws:amplify/app:App", "", repository="https://github.com/o/r"),
+    # the root's redirect made to reach MLflow while open
+    lambda rs: mutate(rs, "aws:apigateway/integration:Integration", "to-ui-root",
+                      type="HTTP_PROXY"),
+    # a web ACL that only counts what it should block
+    lambda rs: [resource(r.resource_type, r.name, {**r.props, "rules": [
+        {**rule, "action": {"count": {}}} for rule in r.props["rules"]]})
+        if r.resource_type == "aws:wafv2/webAcl:WebAcl" else r for r in rs],
 ])
 def test_more_ways_to_break_the_rules_are_caught(central, variant):
     assert violations(variant(central)) != []

@@ -125,7 +125,7 @@ def test_the_security_headers():
         f"frame-ancestors 'self' {studio}")
     assert headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"  # the worker judges navigations by it
     assert "X-Frame-Options" not in headers  # frame-ancestors decides, Studio may frame
     assert hosting.headers_for("/sw.js", "x")["Cache-Control"] == "no-cache"
     assert "Cache-Control" not in hosting.headers_for("/static-files/static/js/main.js", "x")
@@ -145,13 +145,15 @@ def test_the_amplify_headers_document_gives_the_same_headers():
 
 def test_the_shell_config():
     config = hosting.shell_config(region="eu-west-1", user_pool_id="eu-west-1_abc",
-                                  client_id="client", group_levels={"readers": "reader"})
+                                  client_id="client", group_levels={"readers": "reader"},
+                                  refresh_margin=150.0)
     assert config["authFlow"] == "USER_SRP_AUTH"
+    assert config["refreshMarginSeconds"] == 150.0
     assert config["cognitoEndpoint"] == "https://cognito-idp.eu-west-1.amazonaws.com/"
     assert config["apiRoutes"][0] == {"path": "/ajax-api/", "prefix": True}
     with pytest.raises(ValueError, match="auth_flow"):
         hosting.shell_config(region="r", user_pool_id="p", client_id="c", group_levels={},
-                             auth_flow="CUSTOM_AUTH")
+                             refresh_margin=150.0, auth_flow="CUSTOM_AUTH")
 
 
 # --- the sandbox's UI server ----------------------------------------------------------------

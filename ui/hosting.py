@@ -130,7 +130,9 @@ def security_headers(cognito_origin: str, studio_origins=()) -> dict:
         "Content-Security-Policy": content_security_policy(cognito_origin, studio_origins),
         "Strict-Transport-Security": f"max-age={STS_MAX_AGE}; includeSubDomains",
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        # The UI's own navigations carry their referrer, and nothing goes to other origins:
+        # the service worker attaches a token to a navigation only when the UI started it.
+        "Referrer-Policy": "same-origin",
         "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
         "Cross-Origin-Opener-Policy": "same-origin",
     }
@@ -158,8 +160,10 @@ def amplify_custom_headers(cognito_origin: str, studio_origins=()) -> str:
 
 
 def shell_config(*, region: str, user_pool_id: str, client_id: str, group_levels: dict,
-                 auth_flow: str = "USER_SRP_AUTH", cognito_endpoint: str = None) -> dict:
-    """`config.json`: what the shell and its service worker read at run time."""
+                 refresh_margin: float, auth_flow: str = "USER_SRP_AUTH",
+                 cognito_endpoint: str = None) -> dict:
+    """`config.json`: what the shell and its service worker read at run time.
+    `refresh_margin`: seconds before expiry a token is replaced (roles.edge.refresh_margin_seconds)."""
     if auth_flow not in ("USER_SRP_AUTH", "USER_PASSWORD_AUTH"):
         raise ValueError(f"auth_flow must be USER_SRP_AUTH or USER_PASSWORD_AUTH, got {auth_flow!r}")
     return {
@@ -169,5 +173,6 @@ def shell_config(*, region: str, user_pool_id: str, client_id: str, group_levels
         "authFlow": auth_flow,
         "cognitoEndpoint": cognito_endpoint or cognito_origin(region) + "/",
         "groupLevels": dict(group_levels),
+        "refreshMarginSeconds": refresh_margin,
         "apiRoutes": [{"path": r.path, "prefix": r.prefix} for r in API_ROUTES],
     }

@@ -1,6 +1,7 @@
-// The sign-in shell: signs the user in with Cognito, hands the session to the service worker,
-// and hosts MLflow's own UI (mlflow.html, unmodified) in a frame under a bar with the user's
-// name, levels and a sign-out button.
+// The sign-in shell: signs the user in with Cognito, and hosts MLflow's own UI (mlflow.html,
+// unmodified) in a frame under a bar with the user's name, levels and a sign-out button. The
+// session is the service worker's: it takes the tokens out of Cognito's answer (the refresh
+// token never reaches this page), and this page only asks it who is signed in.
 /* eslint-env browser */
 /* global AmazonCognitoIdentity, LZSession */
 "use strict";
@@ -22,7 +23,8 @@ const MESSAGES = {
 let config = null;
 let cognitoUser = null;   // the user of a sign-in still waiting for a new password or a code
 let refreshTimer = null;
-
+let keepAliveTimer = null;
+const KEEP_ALIVE_MS = 20_000; // browsers stop an idle service worker after 30 s
 function show(view) {
   $("loading").hidden = view !== "loading";
   $("sign-in").hidden = view !== "sign-in";
@@ -60,13 +62,35 @@ async function ask(message) {
   });
 }
 
+// The page is controlled by the service worker (it is not after a hard reload): only then
+// does the worker see Cognito's answer to a sign-in, and keep its refresh token.
+async function controlled() {
+  if (navigator.serviceWorker.controller) return true;
+  const changed = new Promise((resolve) => navigator.serviceWorker.addEventListener(
+    "controllerchange", resolve, { once: true }));
+  await ask({ type: "claim" });
+  await Promise.race([changed, new Promise((resolve) => setTimeout(resolve, 3000))]);
+  return !!navigator.serviceWorker.controller;
+}
+
 function scheduleRefresh(session) {
   clearTimeout(refreshTimer);
-  const wait = Math.max(1000, LZSession.refreshDueAt(session) - Date.now());
+  const due = LZSession.refreshDueAt(session, config.refreshMarginSeconds);
   refreshTimer = setTimeout(async () => {
     const answer = await ask({ type: "refresh-if-due" });
-    if (answer.ok) scheduleRefresh(await LZSession.get());
-  }, wait);
+    if (answer.ok) scheduleRefresh(answer.session);
+  }, Math.max(1000, due - Date.now()));
+}
+
+// While MLflow is open, the worker (and with it the session) stays up.
+function keepAlive() {
+  clearInterval(keepAliveTimer);
+  keepAliveTimer = setInterval(async () => {
+    const answer = await ask({ type: "session" });
+    if (!answer.ok && $("sign-in").hidden) {
+      signInView("Your session has ended. Sign in again to continue where you were.");
+    }
+  }, KEEP_ALIVE_MS);
 }
 
 function mlflowRoute() {
@@ -80,6 +104,7 @@ function openApp(session) {
   if (!frame.src || frame.src === "about:blank") frame.src = "/mlflow.html" + mlflowRoute();
   show("app");
   scheduleRefresh(session);
+  keepAlive();
 }
 
 // Keep the address bar on MLflow's current route, so it can be bookmarked and shared.
@@ -94,6 +119,7 @@ $("mlflow").addEventListener("load", () => {
 
 function signInView(text, kind) {
   clearTimeout(refreshTimer);
+  clearInterval(keepAliveTimer);
   cognitoUser = null;
   $("password").value = $("new-password").value = $("code").value = "";
   say(text || "", kind);
@@ -101,19 +127,23 @@ function signInView(text, kind) {
   step("password");
 }
 
-async function startSession(cognitoSession) {
-  const session = LZSession.fromTokens(cognitoSession.getIdToken().getJwtToken(),
-    cognitoSession.getRefreshToken().getToken(), config);
+async function startSession() {
+  // The worker took the tokens from Cognito's answer; it tells who signed in.
+  const answer = await ask({ type: "session" });
+  if (!answer.ok) {
+    signInView("Sign-in worked, but this page could not hand the session to its service " +
+      "worker. Reload the page and sign in again.");
+    return;
+  }
+  const session = answer.session;
   if (levelsOf(session.groups).length === 0) {
+    await ask({ type: "sign-out" });
     const groups = Object.keys(config.groupLevels).join(", ");
     signInView(`You are signed in as ${session.username}, but your account is in no MLflow ` +
       `group, so MLflow would refuse every request. Ask your platform team to add you to ` +
       `one of: ${groups}.`);
-    revoke(session);
     return;
   }
-  await LZSession.put(session);
-  await ask({ type: "signed-in" });
   say("");
   openApp(session);
 }
@@ -132,7 +162,7 @@ function failed(error) {
 }
 
 const callbacks = {
-  onSuccess: (cognitoSession) => { $("submit").disabled = false; startSession(cognitoSession); },
+  onSuccess: () => { $("submit").disabled = false; startSession(); },
   onFailure: failed,
   newPasswordRequired: () => { $("submit").disabled = false; say(""); step("new-password"); },
   totpRequired: () => { $("submit").disabled = false; say(""); step("code"); },
@@ -156,7 +186,7 @@ function userPool() {
   });
 }
 
-// The library's own storage stays in memory: the session lives in IndexedDB, written here.
+// The library's own storage stays in memory: the session is the service worker's.
 function memoryStorage() {
   const data = new Map();
   return {
@@ -165,17 +195,22 @@ function memoryStorage() {
   };
 }
 
-$("sign-in-form").addEventListener("submit", (event) => {
+$("sign-in-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   say("");
   $("submit").disabled = true;
+  if (!(await controlled())) {
+    $("submit").disabled = false;
+    say("MLflow's service worker does not control this page yet. Reload the page, then sign in.");
+    return;
+  }
   if (!$("new-password-step").hidden) {
     cognitoUser.completeNewPasswordChallenge($("new-password").value, {}, callbacks);
   } else if (!$("code-step").hidden) {
     const code = $("code").value.trim();
     if (cognitoUser.pendingTotpSetup) {
       cognitoUser.verifySoftwareToken(code, "MLflow", {
-        onSuccess: (s) => { $("submit").disabled = false; startSession(s); }, onFailure: failed,
+        onSuccess: () => { $("submit").disabled = false; startSession(); }, onFailure: failed,
       });
     } else {
       cognitoUser.sendMFACode(code, callbacks, "SOFTWARE_TOKEN_MFA");
@@ -197,35 +232,21 @@ $("sign-in-form").addEventListener("submit", (event) => {
   }
 });
 
-// Revoke the refresh token at Cognito (best effort: signing out never waits on it).
-function revoke(session) {
-  return fetch(session.endpoint, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/x-amz-json-1.1",
-      "X-Amz-Target": "AWSCognitoIdentityProviderService.RevokeToken",
-    },
-    body: JSON.stringify({ Token: session.refreshToken, ClientId: session.clientId }),
-  }).catch(() => undefined);
-}
-
+// The worker forgets the session and revokes its refresh token at Cognito.
 async function signOut(text = "You are signed out.") {
-  const session = await LZSession.get();
-  await LZSession.clear();
-  await ask({ type: "signed-out" });
+  await ask({ type: "sign-out" });
   const frame = $("mlflow");
   frame.removeAttribute("src");
   frame.src = "about:blank"; // stop MLflow's page: no more requests from it
   history.replaceState(null, "", "/" + location.hash);
   signInView(text, "info");
-  if (session) revoke(session);
 }
 
 $("sign-out").addEventListener("click", () => signOut());
 
 navigator.serviceWorker && navigator.serviceWorker.addEventListener("message", (event) => {
   const { type } = event.data || {};
-  if (type === "session") LZSession.get().then((s) => s && scheduleRefresh(s));
+  if (type === "session" && event.data.session) scheduleRefresh(event.data.session);
   // MLflow's page stays as it was under the sign-in form: after signing in again, nothing
   // typed there is lost.
   if (type === "session-expired" && $("sign-in").hidden) {
@@ -254,11 +275,9 @@ async function start() {
     $("submit").disabled = true;
     return;
   }
-  const session = await LZSession.get();
-  if (!session) return signInView();
   const answer = await ask({ type: "refresh-if-due" });
-  if (!answer.ok) return signInView("Your session has expired. Sign in again.");
-  openApp(await LZSession.get());
+  if (!answer.ok) return signInView();
+  openApp(answer.session);
 }
 
 start();

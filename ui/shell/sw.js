@@ -1,20 +1,43 @@
-// The service worker: puts the signed-in user's token on every request MLflow's UI makes to
-// the API (fetch and XHR, /graphql, artifact previews, and plain navigations such as a
-// Download link opened in a tab), without a line of MLflow's code changed. It also refreshes
-// the token before it expires, once for all tabs.
+// The service worker: puts the signed-in user's token on the requests MLflow's UI makes to the
+// API (fetch and XHR, /graphql, artifact previews, and the navigations the UI itself starts,
+// such as an artifact opened in a tab), without a line of MLflow's code changed. It holds the
+// session, refreshes the token before it expires (once for all tabs), and keeps the refresh
+// token to itself.
+//
+// Two rules keep other sites and other scripts out:
+// - A token goes only on a request the UI's own pages started. A navigation is another site's
+//   unless the document that started it, or the referrer the browser sets (a page can remove
+//   it, never forge it), is the UI's; a navigation other than GET (a form) never gets one.
+// - The session lives in this worker's memory and nowhere else: not in IndexedDB, not in
+//   storage a page can read. The refresh token (a 12-hour credential) is taken out of Cognito's
+//   answer before the page sees it, so a script in MLflow's page cannot read it. The shell keeps
+//   this worker running while a tab is open; when the browser stops it, the user signs in again.
 /* eslint-env serviceworker */
 "use strict";
 importScripts("/shell/session.js");
 
-let cached = null;       // the session, as last read or written
+const HELD = "held-by-the-service-worker"; // what the page gets in place of the refresh token
+let config = null;       // /config.json, read once per worker
+let current = null;      // the session (tokens included): in this worker's memory only
 let refreshing = null;   // the one refresh in flight
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 
-async function session() {
-  if (!cached) cached = (await LZSession.get()) || null;
-  return cached;
+async function settings() {
+  if (!config) {
+    const response = await fetch("/config.json", { cache: "no-store" });
+    if (!response.ok) throw new Error(`config.json: ${response.status}`);
+    config = await response.json();
+  }
+  return config;
+}
+
+// What a page may know of the session: who, which groups, until when. No token.
+function summary(session) {
+  if (!session) return null;
+  const { username, groups, lifetime, expiresAt, issuedAt } = session;
+  return { username, groups, lifetime, expiresAt, issuedAt };
 }
 
 async function tell(message) {
@@ -22,61 +45,156 @@ async function tell(message) {
   for (const client of windows) client.postMessage(message);
 }
 
-async function refresh(current) {
+function cognitoCall(target, body) {
+  return fetch(config.cognitoEndpoint, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-amz-json-1.1",
+      "X-Amz-Target": "AWSCognitoIdentityProviderService." + target,
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+async function refresh(session) {
   let response;
   try {
-    response = await fetch(current.endpoint, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
-      },
-      body: JSON.stringify({
-        AuthFlow: "REFRESH_TOKEN_AUTH", ClientId: current.clientId,
-        AuthParameters: { REFRESH_TOKEN: current.refreshToken },
-      }),
+    response = await cognitoCall("InitiateAuth", {
+      AuthFlow: "REFRESH_TOKEN_AUTH", ClientId: config.clientId,
+      AuthParameters: { REFRESH_TOKEN: session.refreshToken },
     });
   } catch (error) {
     // Cognito unreachable: keep the session (the token may still be valid) and try again later.
     await tell({ type: "refresh-failed", reason: String(error) });
-    return current;
+    return session;
   }
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     if (response.status === 400 && /NotAuthorized/.test(body.__type || "")) {
       // The refresh token expired or was revoked: the session is over.
-      cached = null;
-      await LZSession.clear();
+      if (current === session) current = null;
       await tell({ type: "session-expired" });
       return null;
     }
     await tell({ type: "refresh-failed", reason: `${response.status} ${body.__type || ""}` });
-    return current;
+    return session;
   }
   const result = (await response.json()).AuthenticationResult;
-  const next = LZSession.fromTokens(result.IdToken, current.refreshToken, {
-    clientId: current.clientId, cognitoEndpoint: current.endpoint, apiRoutes: current.apiRoutes,
-  });
-  cached = next;
-  await LZSession.put(next);
-  await tell({ type: "session", expiresAt: next.expiresAt, refreshedAt: Date.now() });
-  return next;
+  if (current !== session) return current; // signed out or in again meanwhile
+  current = LZSession.fromTokens(result.IdToken, session.refreshToken);
+  await tell({ type: "session", session: summary(current) });
+  return current;
 }
 
 // The token to send now: refreshed first when it is due (one refresh for all callers).
 async function token(force = false) {
-  const current = await session();
-  if (!current) return null;
-  if (!force && Date.now() < LZSession.refreshDueAt(current)) return current.idToken;
-  if (!refreshing) {
-    refreshing = refresh(current).finally(() => { refreshing = null; });
+  const session = current;
+  if (!session) return null;
+  if (!force && Date.now() < LZSession.refreshDueAt(session, config.refreshMarginSeconds)) {
+    return session.idToken;
   }
+  if (!refreshing) refreshing = refresh(session).finally(() => { refreshing = null; });
   const next = await refreshing;
   return next ? next.idToken : null;
 }
 
-function isApi(path, routes) {
-  return routes.some((r) => (r.prefix ? path.startsWith(r.path) : path === r.path));
+function signOut() {
+  const session = current;
+  current = null;
+  if (!session) return Promise.resolve();
+  // Revoke the refresh token at Cognito (best effort: signing out never waits on it long).
+  return cognitoCall("RevokeToken", { Token: session.refreshToken, ClientId: config.clientId })
+    .catch(() => undefined);
+}
+
+// --- Cognito's answers to the shell's sign-in: the refresh token stays here ----------------
+
+function isCognito(url) {
+  return !!config && url.href === new URL(config.cognitoEndpoint).href;
+}
+
+async function fromCognito(request) {
+  const target = request.headers.get("X-Amz-Target") || "";
+  const response = await fetch(request);
+  if (!response.ok || !/\.(InitiateAuth|RespondToAuthChallenge)$/.test(target)) return response;
+  const body = await response.clone().json().catch(() => null);
+  const result = body && body.AuthenticationResult;
+  if (!result || !result.RefreshToken || !result.IdToken) return response;
+  const previous = current;
+  current = LZSession.fromTokens(result.IdToken, result.RefreshToken);
+  if (previous && previous.refreshToken !== current.refreshToken) {
+    // Signed in again over a session: the old sign-in ends at Cognito too.
+    cognitoCall("RevokeToken", { Token: previous.refreshToken, ClientId: config.clientId })
+      .catch(() => undefined);
+  }
+  result.RefreshToken = HELD;
+  const headers = new Headers(response.headers);
+  headers.delete("Content-Length");
+  return new Response(JSON.stringify(body), {
+    status: response.status, statusText: response.statusText, headers,
+  });
+}
+
+// --- who started a request ----------------------------------------------------------------
+
+function sameOrigin(url) {
+  try {
+    return !!url && new URL(url).origin === self.location.origin;
+  } catch (e) {
+    return false;
+  }
+}
+
+async function startedByTheUi(event) {
+  const request = event.request;
+  if (request.mode === "navigate" && request.method !== "GET") return false; // a form: never
+  if (event.clientId) {
+    // The page that made the request (for a navigation, the document that started it). A
+    // worker controls only the UI's own pages; another site's document is not found here.
+    const client = await self.clients.get(event.clientId);
+    if (client) return sameOrigin(client.url);
+  }
+  // A navigation from a new tab of the UI (window.open, target=_blank): the browser sets the
+  // referrer, which a page can remove but never forge (the UI sends it same-origin).
+  return request.mode === "navigate" && sameOrigin(request.referrer);
+}
+
+function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function page(status, title, html) {
+  return new Response(`<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>${title}</title></head><body style="font-family:system-ui,sans-serif;max-width:40em;
+margin:4em auto;line-height:1.5">${html}</body></html>`, {
+    status,
+    headers: {
+      "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+      "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; " +
+        "frame-ancestors 'none'; form-action 'none'",
+      "Referrer-Policy": "same-origin",
+    },
+  });
+}
+
+// Another site sent the browser here. A form (POST) is refused outright; a link (GET) waits
+// for the user to confirm on a page of the UI's own, so a bookmark or a link from a chat
+// still opens, but only by the user's click.
+function notFromTheUi(request) {
+  if (request.method !== "GET") {
+    return page(403, "Refused", "<h1>Refused</h1><p>A page of another site tried to send a " +
+      "request to MLflow in your name. Nothing was sent.</p><p><a href=\"/\">Open MLflow</a></p>");
+  }
+  return page(200, "Open in MLflow", "<h1>Open in MLflow?</h1><p>This MLflow address was " +
+    "opened from outside MLflow:</p><p><code>" + escapeHtml(request.url) + "</code></p>" +
+    `<p><a id="open" href="${escapeHtml(request.url)}">Open it</a> · <a href="/">Go to ` +
+    "MLflow</a></p>");
+}
+
+// --- the token on the UI's requests ---------------------------------------------------------
+
+function isApi(path) {
+  return config.apiRoutes.some((r) => (r.prefix ? path.startsWith(r.path) : path === r.path));
 }
 
 async function send(request, body, bearer) {
@@ -124,38 +242,52 @@ function mlflowDocument(request) {
   return fetch(request);
 }
 
+async function handle(event) {
+  const request = event.request;
+  const url = new URL(request.url);
+  await settings();
+  if (isCognito(url)) return fromCognito(request);
+  if (url.origin !== self.location.origin || !isApi(url.pathname)) return fetch(request);
+  if (!(await startedByTheUi(event))) {
+    return request.mode === "navigate" ? notFromTheUi(request) : fetch(request);
+  }
+  if (!current) {
+    // Signed out (perhaps in another tab): a page still showing MLflow learns it at its next
+    // request, which the API refuses.
+    const response = await fetch(request);
+    if (response.status === 401) await tell({ type: "session-expired" });
+    return response;
+  }
+  if (DECLINED.has(url.pathname)) return declined();
+  return withToken(request);
+}
+
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  if (url.origin !== self.location.origin) return; // Cognito, presigned S3 URLs: untouched
-  if (url.pathname === "/mlflow.html" && event.request.mode === "navigate") {
+  if (url.origin === self.location.origin && url.pathname === "/mlflow.html" &&
+      event.request.mode === "navigate") {
     event.respondWith(mlflowDocument(event.request));
     return;
   }
-  event.respondWith((async () => {
-    const current = await session();
-    if (!current) {
-      // Signed out (perhaps in another tab): a page still showing MLflow learns it at its
-      // next request, which the API refuses.
-      const response = await fetch(event.request);
-      if (response.status === 401) await tell({ type: "session-expired" });
-      return response;
-    }
-    if (!isApi(url.pathname, current.apiRoutes)) return fetch(event.request);
-    if (DECLINED.has(url.pathname)) return declined();
-    return withToken(event.request);
-  })());
+  // Other origins pass untouched (presigned S3 URLs, fonts), except Cognito's endpoint.
+  if (url.origin !== self.location.origin && config && !isCognito(url)) return;
+  event.respondWith(handle(event));
 });
 
 self.addEventListener("message", (event) => {
   const { type } = event.data || {};
   const reply = (value) => event.ports[0] && event.ports[0].postMessage(value);
-  if (type === "signed-in" || type === "signed-out") {
-    cached = null; // read again from IndexedDB, which the page has just written
-    event.waitUntil(session().then((s) => reply({ ok: true, signedIn: !!s })));
-  } else if (type === "refresh-if-due") {
-    event.waitUntil(token().then(async () => {
-      const s = await session();
-      reply(s ? { ok: true, expiresAt: s.expiresAt } : { ok: false });
-    }));
+  const answer = (promise) => event.waitUntil(promise.then(reply, (error) =>
+    reply({ ok: false, error: String(error) })));
+  if (type === "session") {
+    // Also the shell's keep-alive: each message keeps this worker (and the session) running.
+    answer(settings().then(() => ({ ok: !!current, session: summary(current) })));
+  } else if (type === "refresh-if-due" || type === "refresh") {
+    answer(settings().then(() => token(type === "refresh"))
+      .then(() => ({ ok: !!current, session: summary(current) })));
+  } else if (type === "sign-out") {
+    answer(settings().then(signOut).then(() => ({ ok: true })));
+  } else if (type === "claim") {
+    answer(self.clients.claim().then(() => ({ ok: true })));
   }
 });

@@ -1,0 +1,107 @@
+"""The API's web ACL (AWS WAF): requests that another site made a browser send are refused
+before the authorizer and before MLflow.
+
+The rules are `roles.edge.cross_site_refusal`, the function the sandbox's gateway applies, said
+in WAF's statements (`tests/test_web_acl.py` evaluates them against it, case by case). They sit
+in WAF rather than in the authorizer because API Gateway caches the authorizer's answer per
+token: a decision on other headers there would be reused for requests it never saw.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from roles.edge import CROSS_SITE_RULES, REFUSED_FETCH_SITES, cross_site_body
+
+from ._util import child, type_token
+
+BLOCKED_STATUS = 403
+
+
+@dataclass
+class WebAclArgs:
+    stage_arn: pulumi.Input[str]  # arn:aws:apigateway:REGION::/restapis/ID/stages/STAGE
+    stage: str
+    ui_url: pulumi.Input[str]  # https://main.<app>.amplifyapp.com: the one Origin allowed
+
+
+def _visibility(metric: str) -> dict:
+    return {"cloudwatch_metrics_enabled": True, "metric_name": metric,
+            "sampled_requests_enabled": True}
+
+
+def _header(name: str) -> dict:
+    return {"single_header": {"name": name}}
+
+
+def not_the_redirect(stage: str) -> dict:
+    """Every path but the API's root, whose `GET` sends a browser to the UI: a link to it from
+    anywhere (a chat, an email) must work. WAF sees the path with or without the stage."""
+    return {"not_statement": {"statement": {"regex_match_statement": {
+        "regex_string": f"^(/{re.escape(stage)})?/?$",
+        "field_to_match": {"uri_path": {}},
+        "text_transformations": [{"priority": 0, "type": "NONE"}]}}}}
+
+
+def rule_statements(stage: str, ui_origin: pulumi.Input[str]) -> dict:
+    """The statement of each rule of `roles.edge.CROSS_SITE_RULES`, by name."""
+    sites = "|".join(re.escape(s) for s in REFUSED_FETCH_SITES)
+    return {
+        "OtherSiteRequest": {"and_statement": {"statements": [
+            not_the_redirect(stage),
+            {"regex_match_statement": {
+                "regex_string": f"^({sites})$", "field_to_match": _header("sec-fetch-site"),
+                "text_transformations": [{"priority": 0, "type": "LOWERCASE"}]}},
+        ]}},
+        "ForeignOrigin": {"and_statement": {"statements": [
+            not_the_redirect(stage),
+            {"size_constraint_statement": {  # present and not empty
+                "comparison_operator": "GT", "size": 0, "field_to_match": _header("origin"),
+                "text_transformations": [{"priority": 0, "type": "NONE"}]}},
+            {"not_statement": {"statement": {"byte_match_statement": {
+                "positional_constraint": "EXACTLY", "search_string": ui_origin,
+                "field_to_match": _header("origin"),
+                "text_transformations": [{"priority": 0, "type": "NONE"}]}}}},
+        ]}},
+    }
+
+
+def _body_key(rule: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", rule).lower()
+
+
+class WebAcl(pulumi.ComponentResource):
+    arn: pulumi.Output
+
+    def __init__(self, name: str, args: WebAclArgs, opts: pulumi.ResourceOptions = None):
+        super().__init__(type_token("web_acl", "WebAcl"), name, None, opts)
+        ui_origin = pulumi.Output.from_input(args.ui_url).apply(lambda url: url.rstrip("/"))
+        statements = rule_statements(args.stage, ui_origin)
+        rules = [{
+            "name": rule, "priority": priority, "statement": statements[rule],
+            "action": {"block": {"custom_response": {
+                "response_code": BLOCKED_STATUS, "custom_response_body_key": _body_key(rule)}}},
+            "visibility_config": _visibility(rule),
+        } for priority, rule in enumerate(CROSS_SITE_RULES)]
+        bodies = [{
+            "key": _body_key(rule), "content_type": "APPLICATION_JSON",
+            # the same body as the sandbox's gateway sends (MLflow's error shape)
+            "content": ui_origin.apply(lambda origin, r=rule: json.dumps(cross_site_body(r, origin))),
+        } for rule in CROSS_SITE_RULES]
+        self.web_acl = aws.wafv2.WebAcl(
+            f"{name}-acl",
+            description="MLflow API: refuse what another site makes a browser send",
+            scope="REGIONAL",
+            default_action={"allow": {}},
+            custom_response_bodies=bodies,
+            rules=rules,
+            visibility_config=_visibility(f"{name}-acl"),
+            opts=child(self))
+        self.association = aws.wafv2.WebAclAssociation(
+            f"{name}-stage", resource_arn=args.stage_arn, web_acl_arn=self.web_acl.arn,
+            opts=child(self))
+        self.arn = self.web_acl.arn
+        self.register_outputs({"arn": self.arn})

@@ -1,0 +1,82 @@
+"""The web ACL's statements say what `roles.edge.cross_site_refusal` says: evaluated here, as
+WAF evaluates them, against the function the sandbox's gateway applies, request by request."""
+
+import itertools
+import re
+
+import pytest
+
+from components.web_acl import rule_statements
+from roles.edge import CROSS_SITE_RULES, UI_REDIRECT_PATH, cross_site_refusal
+
+UI = "https://main.d1a2b3c4d5e6f7.amplifyapp.com"
+STAGE = "prod"
+
+
+def _field(field_to_match, request):
+    """The value WAF inspects, or None when it is absent (then no match statement matches)."""
+    if "uri_path" in field_to_match:
+        return request["uri"]
+    name = field_to_match["single_header"]["name"].lower()
+    return request["headers"].get(name)
+
+
+def _transform(value, transformations):
+    for t in sorted(transformations, key=lambda t: t["priority"]):
+        if t["type"] == "LOWERCASE":
+            value = value.lower()
+        elif t["type"] != "NONE":
+            raise AssertionError(f"no evaluator for {t['type']}")
+    return value
+
+
+def matches(statement, request) -> bool:
+    """WAF's evaluation of the statements the web ACL uses (and, not, regex, byte, size)."""
+    [(kind, body)] = statement.items()
+    if kind == "and_statement":
+        return all(matches(s, request) for s in body["statements"])
+    if kind == "not_statement":
+        return not matches(body["statement"], request)
+    value = _field(body["field_to_match"], request)
+    if value is None:
+        return False
+    value = _transform(value, body["text_transformations"])
+    if kind == "regex_match_statement":
+        return re.search(body["regex_string"], value) is not None
+    if kind == "byte_match_statement":
+        assert body["positional_constraint"] == "EXACTLY"
+        return value == body["search_string"]
+    if kind == "size_constraint_statement":
+        assert body["comparison_operator"] == "GT"
+        return len(value.encode()) > body["size"]
+    raise AssertionError(f"no evaluator for {kind}")
+
+
+def waf_decision(request):
+    """The first rule (by priority, as listed) whose statement matches, or None: allowed."""
+    statements = rule_statements(STAGE, UI)
+    return next((rule for rule in CROSS_SITE_RULES if matches(statements[rule], request)), None)
+
+
+SITES = (None, "cross-site", "same-site", "same-origin", "none", "CROSS-SITE", "")
+ORIGINS = (None, UI, "https://evil.example", "null", "", UI + "/", UI.upper(),
+           "https://main.d1a2b3c4d5e6f7.amplifyapp.com.evil.example")
+PATHS = ("/", "/ajax-api/2.0/mlflow/runs/get", "/api/2.0/mlflow/runs/get", "/graphql",
+         "/get-artifact", "/gateway/mlflow/v1/models", "//", "/prod-x")
+
+
+@pytest.mark.parametrize("site, origin, path", itertools.product(SITES, ORIGINS, PATHS))
+def test_the_web_acl_refuses_exactly_what_the_edge_function_refuses(site, origin, path):
+    headers = {k: v for k, v in (("sec-fetch-site", site), ("origin", origin)) if v is not None}
+    expected = None if path == UI_REDIRECT_PATH else cross_site_refusal(headers, UI)
+    # WAF sees the path with the stage in front; either way it must decide the same.
+    for uri in (path, f"/{STAGE}{path}" if path != "/" else f"/{STAGE}"):
+        assert waf_decision({"uri": uri, "headers": headers}) == expected, uri
+
+
+def test_the_redirect_is_spared_from_anywhere_and_nothing_else_is():
+    other_site = {"sec-fetch-site": "cross-site"}
+    for uri in ("/", "/prod", "/prod/"):
+        assert waf_decision({"uri": uri, "headers": other_site}) is None
+    for uri in ("/prod/x", "/x", "/prodx", "/prod//"):
+        assert waf_decision({"uri": uri, "headers": other_site}) == "OtherSiteRequest", uri
