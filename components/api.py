@@ -16,6 +16,7 @@ from authorizer.build import HANDLER
 from roles.edge import (
     BINARY_MEDIA_TYPES,
     CUSTOM,
+    DEFAULT_AUTHORIZER_TTL_SECONDS,
     EDGE_ROUTES,
     GATEWAY_RESPONSES,
     IDENTITY_HEADERS,
@@ -47,7 +48,7 @@ class ApiArgs:
     # The UI's address, where `GET /` sends a browser (a stage variable: the UI is created
     # after the API, from the API's address)
     ui_url: pulumi.Input[str]
-    authorizer_cache_ttl: int = 60
+    authorizer_cache_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
     log_retention_days: int = 90

@@ -15,6 +15,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from roles.edge import CROSS_SITE_RULES  # what the web ACL must refuse, by rule name
+
 DEFAULTS = {"minBackupRetentionDays": 7, "minPasswordLength": 14,
             "lambdaPythonRuntimes": ["python3.12", "python3.13"]}
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|ACCESS_KEY|API_KEY",
@@ -172,9 +174,6 @@ def _method_auth(args, report):
             report(f"{authorization} method {r.name} names no authorizer", r.urn)
 
 
-# What a web ACL must refuse on the API's stage: requests another site made a browser send.
-CROSS_SITE_RULE_NAMES = ("OtherSiteRequest", "ForeignOrigin")
-
 
 def _stage_web_acl(args, report):
     acls = {r.props.get("arn"): r for r in args.resources
@@ -192,7 +191,7 @@ def _stage_web_acl(args, report):
             continue
         blocking = {rule.get("name") for rule in acl.props.get("rules") or []
                     if "block" in (rule.get("action") or {})}
-        missing = [n for n in CROSS_SITE_RULE_NAMES if n not in blocking]
+        missing = [n for n in CROSS_SITE_RULES if n not in blocking]
         if missing:
             report(f"the web ACL of stage {r.name} does not block {', '.join(missing)}", r.urn)
 

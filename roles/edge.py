@@ -138,7 +138,7 @@ def cross_site_refusal(headers: dict, ui_origin: str):
     if site is not None and site.lower() in REFUSED_FETCH_SITES:
         return "OtherSiteRequest"
     origin = headers.get("origin")
-    if origin is not None and origin != "" and origin != ui_origin:
+    if origin and origin != ui_origin:  # absent or empty: no origin to judge
         return "ForeignOrigin"
     return None
 

@@ -17,13 +17,13 @@ import moto.iam.models
 from moto.server import ThreadedMotoServer
 
 from roles import LEVELS, managed_policies
-from roles.edge import REFRESH_TOKEN_HOURS
 from roles.accounts import (
     access_role_name,
     access_role_trust_policy,
     artifact_policy,
     sagemaker_role_name,
 )
+from roles.edge import REFRESH_TOKEN_HOURS
 
 CENTRAL_ACCOUNT = "111111111111"
 # moto puts a request whose access key it does not know in its default account; make that the

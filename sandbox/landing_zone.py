@@ -10,7 +10,12 @@ from pathlib import Path
 from authorizer.handler import DEFAULT_GROUP_LEVELS, Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
-from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, refresh_margin_seconds
+from roles.edge import (
+    DEFAULT_AUTHORIZER_TTL_SECONDS,
+    DEFAULT_TOKEN_MINUTES,
+    TOKEN_LEEWAY_SECONDS,
+    refresh_margin_seconds,
+)
 from ui.build import build as build_ui
 from ui.hosting import shell_config
 
@@ -67,7 +72,7 @@ class LandingZone:
         self.mlflow.start()
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
                                  jwks=JwksCache(self.aws.jwks_url), token_uses=("id",),
-                                 min_remaining=self.authorizer_ttl)
+                                 leeway=TOKEN_LEEWAY_SECONDS, min_remaining=self.authorizer_ttl)
         authorizer = Authorizer(verifier, authorizer_rules(), DEFAULT_GROUP_LEVELS)
         self.gateway = Gateway(
             port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.API_ARN,
@@ -75,7 +80,6 @@ class LandingZone:
             lookup_access_key=emulated.lookup_access_key,
             identity_policies=emulated.identity_policies,
             access_log_path=self.dir / "access.log", authorizer_ttl=self.authorizer_ttl)
-        self.gateway.start()
         self.example = example.seed(self.mlflow.url, self._artifact_client(), emulated.BUCKET)
         progress("building the UI bundle (the sign-in shell around MLflow's own UI) ...")
         bundle = build_ui(self.dir / "ui", progress=progress)
@@ -90,6 +94,7 @@ class LandingZone:
             auth_flow=SANDBOX_AUTH_FLOW, cognito_endpoint=self.ui.url + COGNITO_PATH,
             refresh_margin=refresh_margin_seconds(self.token_seconds, self.authorizer_ttl))
         self.gateway.ui_url = self.ui.url
+        self.gateway.start()
         self.ui.start()
         self.write_state()
         threading.Thread(target=self._watch_mlflow, args=(progress,), daemon=True).start()

@@ -20,5 +20,6 @@ class LocalServer:
         self._thread.start()
 
     def stop(self):
-        self.server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits forever for a loop that never ran
+            self.server.shutdown()
         self.server.server_close()

@@ -243,3 +243,46 @@ def test_random_path_tricks(sandbox, authenticators, route, extra, where, level,
     path = "/".join(parts)
     token, sigv4 = authenticators[level]
     check(sandbox, level, route.method, path, sigv4 if channel else token)
+
+
+# --- another site's requests (the web ACL's rules), on both channels ------------------------
+
+
+@pytest.mark.parametrize("browser_headers, rule", [
+    ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}, "OtherSiteRequest"),
+    ({"Sec-Fetch-Site": "same-site"}, "OtherSiteRequest"),
+    ({"Origin": "https://evil.example"}, "ForeignOrigin"),
+    ({"Origin": "null", "Sec-Fetch-Site": "same-origin"}, "ForeignOrigin"),
+], ids=["cross-site", "same-site", "foreign-origin", "null-origin"])
+def test_a_request_another_site_made_is_refused_on_both_channels(sandbox, contributor,
+                                                                 browser_headers, rule):
+    """Valid credentials on either channel do not carry a request another site started: the
+    edge refuses it before the authorizer, the signature check and MLflow."""
+    from roles.edge import cross_site_body
+
+    body = b'{"name": "made-from-another-site"}'
+    token = id_token(sandbox, "contributor-user")
+    sigv4_path, token_path = "/api/2.0/mlflow/experiments/create", "/ajax-api/2.0/mlflow/experiments/create"
+    attempts = {
+        "sigv4": (sigv4_path, {**signed(sandbox, "POST", sigv4_path, contributor, body=body),
+                               **browser_headers}),
+        "token": (token_path, {"Authorization": f"Bearer {token}", **browser_headers}),
+    }
+    for channel, (path, headers) in attempts.items():
+        response = send(sandbox, "POST", path, headers, body)
+        assert (response.status_code, response.json()) == (
+            403, cross_site_body(rule, sandbox["ui_url"])), channel
+    # The same credentials, from the UI's own page (same origin) or an SDK (no such headers),
+    # are let through to the level's decision.
+    ui_headers = {"Origin": sandbox["ui_url"], "Sec-Fetch-Site": "same-origin"}
+    search = b'{"max_results": 1}'
+    for path, headers in (
+            ("/api/2.0/mlflow/experiments/search",
+             signed(sandbox, "POST", "/api/2.0/mlflow/experiments/search", contributor, body=search)),
+            ("/ajax-api/2.0/mlflow/experiments/search",
+             {"Authorization": f"Bearer {token}", **ui_headers})):
+        headers = {**headers, "Content-Type": "application/json"}
+        assert send(sandbox, "POST", path, headers, search).status_code == 200, path
+    assert requests.post(sandbox["mlflow_url"] + "/api/2.0/mlflow/experiments/search",
+                         json={"filter": "name = 'made-from-another-site'"},
+                         timeout=30).json().get("experiments") is None
