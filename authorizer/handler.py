@@ -5,13 +5,24 @@ Configuration (environment variables of the function):
     APP_CLIENT_IDS      comma-separated app client ids             (required)
     AWS_REGION          the pool's region (Lambda sets it)
     TOKEN_USE           "id", "access" or "id,access"              (default: id)
-    GROUP_LEVELS        JSON {"cognito group": "level"}            (default: DEFAULT_GROUP_LEVELS)
+    GROUP_LEVELS        JSON {"cognito group": "level"}: groups that hold a level in every
+                        workspace, `default` included   (default: DEFAULT_GROUP_LEVELS)
+    WORKSPACES          JSON {"team": ["team it is shared with", ...]}: the teams'
+                        workspaces, and who may read each   (default: none)
     JWKS_URL            override of the pool's JWKS URL (the sandbox's emulated Cognito)
     ISSUER              override of the pool's issuer (likewise)
     LEEWAY_SECONDS      clock leeway for exp/nbf/iat               (default: 5)
     CACHE_TTL_SECONDS   the authorizer's result TTL on the API     (default: 0)
                         a token must stay valid at least this long, so a cached policy never
                         outlives its token
+
+Levels are held per workspace (one per team, MLflow's `X-MLFLOW-WORKSPACE`). A user's Cognito
+groups `<team>:<level>` give that level in the team's workspace; a group of a team that another
+team shares its workspace with gives reader there; the GROUP_LEVELS groups (`platform-admins`)
+hold their level everywhere. The request's workspace header is the authorizer's second identity
+source, so API Gateway caches a policy per (token, workspace); the workspace the authorizer
+judged goes back in the context, and the integration sends that one to MLflow, whatever the
+client sent. A workspace the user holds no level in gets an explicit Deny of everything.
 
 The policy data (`policy_rules.json`, compiled from `roles` when the archive is built) gives,
 for every combination of levels, the Allow and Deny globs of the whole grant: API Gateway
@@ -29,12 +40,10 @@ from pathlib import Path
 
 from .tokens import InvalidToken, JwksCache, TokenVerifier, cognito_issuer, cognito_jwks_url
 
-DEFAULT_GROUP_LEVELS = {
-    "admins": "admin",
-    "model-approvers": "model-approver",
-    "contributors": "contributor",
-    "readers": "reader",
-}
+DEFAULT_GROUP_LEVELS = {"platform-admins": "admin"}
+DEFAULT_WORKSPACE = "default"  # MLflow's own; only the GROUP_LEVELS groups reach it
+WORKSPACE_HEADER = "x-mlflow-workspace"
+TEAM_GROUP_SEPARATOR = ":"  # Cognito group `<team>:<level>`
 RULES_FILE = Path(__file__).with_name("policy_rules.json")
 MAX_HEADER_BYTES = 8192
 
@@ -64,6 +73,22 @@ def bearer_token(event: dict):
     return value or None
 
 
+def workspace_of(event: dict):
+    """The one workspace the request names, or None (absent, empty, or sent twice)."""
+    headers = event.get("headers") or {}
+    values = [v for k, v in headers.items()
+              if isinstance(k, str) and k.lower() == WORKSPACE_HEADER] if isinstance(headers, dict) else []
+    multi = event.get("multiValueHeaders") or {}
+    if isinstance(multi, dict):
+        for k, v in multi.items():
+            if isinstance(k, str) and k.lower() == WORKSPACE_HEADER and isinstance(v, list) \
+                    and len(v) != 1:
+                return None
+    if len(values) != 1 or not isinstance(values[0], str) or not values[0]:
+        return None
+    return values[0]
+
+
 def api_arn_of(method_arn) -> str:
     """`arn:aws:execute-api:R:A:API/STAGE/GET/x` -> `arn:aws:execute-api:R:A:API/STAGE`."""
     if not isinstance(method_arn, str):
@@ -82,28 +107,64 @@ def _statement(effect, api_arn, globs):
 
 
 class Authorizer:
-    def __init__(self, verifier: TokenVerifier, rules: dict, group_levels=None):
+    def __init__(self, verifier: TokenVerifier, rules: dict, group_levels=None, workspaces=None):
         self.verifier = verifier
-        self.rules = rules["rules"]
+        self.rules = rules["rules"]  # levels of a platform group
+        self.team_rules = rules["team_rules"]  # levels held in a team's workspace
         self.levels = tuple(rules["levels"])
         self.group_levels = dict(DEFAULT_GROUP_LEVELS if group_levels is None else group_levels)
         unknown = set(self.group_levels.values()) - set(self.levels)
         if unknown:
             raise ValueError(f"GROUP_LEVELS names unknown levels: {sorted(unknown)}")
+        # {workspace: frozenset of the teams it is shared with (as readers)}
+        self.workspaces = {w: frozenset(shared) for w, shared in (workspaces or {}).items()}
+        strangers = {t for shared in self.workspaces.values() for t in shared} - set(self.workspaces)
+        if strangers or DEFAULT_WORKSPACE in self.workspaces:
+            raise ValueError(f"WORKSPACES names unknown or reserved teams: "
+                             f"{sorted(strangers | ({DEFAULT_WORKSPACE} & set(self.workspaces)))}")
         self._policies = {}
 
-    def levels_of(self, claims: dict) -> tuple:
+    def levels_of(self, claims: dict, workspace: str) -> tuple:
+        """The levels a user holds in one workspace (none in a workspace that is not one)."""
         groups = claims.get("cognito:groups")
         if not isinstance(groups, list):
             return ()  # absent, or a string a client hoped we would split: no groups
-        held = {self.group_levels[g] for g in groups if isinstance(g, str) and g in self.group_levels}
+        groups = [g for g in groups if isinstance(g, str)]
+        if workspace != DEFAULT_WORKSPACE and workspace not in self.workspaces:
+            return ()
+        held = {self.group_levels[g] for g in groups if g in self.group_levels}
+        if workspace != DEFAULT_WORKSPACE:
+            teams = set()
+            for group in groups:
+                team, sep, level = group.partition(TEAM_GROUP_SEPARATOR)
+                if sep and level in self.levels:
+                    teams.add(team)
+                    if team == workspace:
+                        held.add(level)
+            if teams & self.workspaces[workspace]:
+                held.add("reader")  # a workspace shared with one of the user's teams
         return tuple(level for level in self.levels if level in held)
 
-    def _policy(self, levels: tuple, api_arn: str) -> dict:
-        key = (levels, api_arn)
+    def workspaces_of(self, claims: dict) -> dict:
+        """{workspace: levels} for every workspace the user holds a level in."""
+        found = {}
+        for workspace in (*self.workspaces, DEFAULT_WORKSPACE):
+            levels = self.levels_of(claims, workspace)
+            if levels:
+                found[workspace] = levels
+        return found
+
+    def platform_member(self, claims: dict) -> bool:
+        """In a group that holds a level everywhere: the platform's own routes come with it."""
+        groups = claims.get("cognito:groups")
+        return isinstance(groups, list) and any(
+            isinstance(g, str) and g in self.group_levels for g in groups)
+
+    def _policy(self, levels: tuple, api_arn: str, platform: bool = False) -> dict:
+        key = (levels, api_arn, platform)
         policy = self._policies.get(key)
         if policy is None:
-            rules = self.rules[",".join(sorted(levels))]
+            rules = (self.rules if platform else self.team_rules)[",".join(sorted(levels))]
             statements = [_statement("Deny", api_arn, rules["deny"])] if rules["deny"] else []
             statements.append(_statement("Allow", api_arn, rules["allow"]))
             policy = {"Version": "2012-10-17", "Statement": statements}
@@ -134,16 +195,20 @@ class Authorizer:
             raise InvalidToken("no user in token")
         groups = claims.get("cognito:groups")
         groups = [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
-        levels = self.levels_of(claims)
-        context = {"username": username, "groups": ",".join(groups), "levels": ",".join(levels)}
+        workspace = workspace_of(event)
+        levels = self.levels_of(claims, workspace) if workspace else ()
+        context = {"username": username, "groups": ",".join(groups), "levels": ",".join(levels),
+                   "workspace": workspace if levels else ""}
         if not levels:
-            _log_decision(username, levels, "deny", "no group maps to a level")
+            reason = (f"no level in workspace {workspace}" if workspace
+                      else "no single workspace named")
+            _log_decision(username, levels, "deny", reason)
             policy = {"Version": "2012-10-17",
                       "Statement": [_statement("Deny", api_arn, ["*"])]}
             return {"principalId": username, "policyDocument": policy, "context": context}
-        _log_decision(username, levels, "allow", "grant of " + "+".join(levels))
-        return {"principalId": username, "policyDocument": self._policy(levels, api_arn),
-                "context": context}
+        _log_decision(username, levels, "allow", f"grant of {'+'.join(levels)} in {workspace}")
+        policy = self._policy(levels, api_arn, self.platform_member(claims))
+        return {"principalId": username, "policyDocument": policy, "context": context}
 
 
 def _log_decision(user, levels, decision, reason):
@@ -164,6 +229,7 @@ def from_environment(environ=os.environ, rules_file: Path = RULES_FILE) -> Autho
     clients = [c.strip() for c in required("APP_CLIENT_IDS").split(",") if c.strip()]
     uses = [u.strip() for u in environ.get("TOKEN_USE", "id").split(",") if u.strip()]
     groups = json.loads(environ["GROUP_LEVELS"]) if environ.get("GROUP_LEVELS") else None
+    workspaces = json.loads(environ["WORKSPACES"]) if environ.get("WORKSPACES") else {}
     jwks = JwksCache(environ.get("JWKS_URL") or cognito_jwks_url(region, pool))
     verifier = TokenVerifier(
         issuer=environ.get("ISSUER") or cognito_issuer(region, pool),
@@ -173,7 +239,7 @@ def from_environment(environ=os.environ, rules_file: Path = RULES_FILE) -> Autho
         leeway=float(environ.get("LEEWAY_SECONDS", "5")),
         min_remaining=float(environ.get("CACHE_TTL_SECONDS", "0")),
     )
-    return Authorizer(verifier, json.loads(rules_file.read_text()), groups)
+    return Authorizer(verifier, json.loads(rules_file.read_text()), groups, workspaces)
 
 
 _authorizer = None

@@ -3,8 +3,9 @@
     python -m benchmarks.sandbox_gateway [--requests 300] [--clients 4]
 
 Starts `python -m sandbox`, then runs the same workload (2 reads : 1 metric write) against
-MLflow directly, through the gateway with SigV4 (this repo's client), and through the gateway
-with a Cognito token on the browser paths. Reports requests per second, p50/p99 latency, the
+MLflow directly, through the gateway with SigV4 (this repo's client, at team-a's base URL), and
+through the gateway with a Cognito token on the browser paths (naming team-a's workspace, as the
+UI does), all in team-a's workspace. Reports requests per second, p50/p99 latency, the
 gateway's overhead per request, start-to-ready time and the authorizer's cache hit rate.
 """
 
@@ -50,6 +51,7 @@ def workload(base, prefix, auth, run_id, n, clients):
 
     def one(i):
         session = requests.Session()
+        session.headers["X-MLFLOW-WORKSPACE"] = "team-a"  # the edge sets it; direct, we do
         for k in range(n // clients):
             if k % 3 == 2:
                 method, path, kwargs = "POST", f"{prefix}/2.0/mlflow/runs/log-metric", {"json": {
@@ -113,12 +115,14 @@ def main(argv=None):
                 return r
 
             base_gw, base_direct = state["gateway_url"], state["mlflow_url"]
-            run = requests.post(base_gw + "/api/2.0/mlflow/runs/create", auth=sigv4,
-                                json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+            team = next(t for t in state["teams"] if t["name"] == "team-a")["tracking_uri"]
+            run = requests.post(team + "/api/2.0/mlflow/runs/create", auth=sigv4,
+                                json={"experiment_id": state["example"]["experiment_id"]}
+                                ).json()["run"]["info"]["run_id"]
             access_log = Path(folder) / "access.log"
             before = len(access_log.read_text().splitlines())
             modes = {"MLflow direct": (base_direct, "/api", None),
-                     "gateway, SigV4": (base_gw, "/api", sigv4),
+                     "gateway, SigV4": (team, "/api", sigv4),
                      "gateway, token": (base_gw, "/ajax-api", bearer)}
             workload(base_direct, "/api", None, run, 60, args.clients)  # warm MLflow up
             rounds = {name: [] for name in modes}

@@ -1,8 +1,10 @@
 """The edge: a regional REST API in front of the tracking server's NLB (VPC link, HTTP_PROXY).
 
-`/api/*` takes SigV4 (AWS_IAM) for SDKs and SageMaker jobs; everything else takes a Cognito
-token checked by the Lambda authorizer; `GET /` sends a browser to the UI. Routes and
-authorization types come from `roles.edge`, the definition the sandbox's gateway uses too.
+Each team's `/<team>/*` takes SigV4 (AWS_IAM) for its SDKs and SageMaker jobs, in its own MLflow
+workspace (`/api/*` likewise, for the platform, in `default`); everything else takes a Cognito
+token checked by the Lambda authorizer, which decides per (token, workspace); `GET /` and
+`GET /<team>` send a browser to the UI. Routes, authorization types and the headers each
+integration sets come from `roles.edge`, the definition the sandbox's gateway uses too.
 """
 
 import hashlib
@@ -17,15 +19,16 @@ from roles.edge import (
     BINARY_MEDIA_TYPES,
     CUSTOM,
     DEFAULT_AUTHORIZER_TTL_SECONDS,
-    EDGE_ROUTES,
     GATEWAY_RESPONSES,
-    IDENTITY_HEADERS,
-    IDENTITY_SOURCE_HEADER,
+    IDENTITY_SOURCE_HEADERS,
     INTEGRATION_TIMEOUT_MS,
     TOKEN_LEEWAY_SECONDS,
     access_log_format,
+    edge_routes,
     gateway_response_template,
+    integration_header_sources,
     resource_policy,
+    team_base_path,
 )
 
 from ._util import assume_role_policy, child, policy_json, type_token
@@ -45,6 +48,8 @@ class ApiArgs:
     user_pool_id: pulumi.Input[str]
     app_client_ids: pulumi.Input[list]
     group_levels: dict
+    # {team: [teams it is shared with]}: the teams' workspaces (components.config.workspaces)
+    workspaces: dict
     # The UI's address, where `GET /` sends a browser (a stage variable: the UI is created
     # after the API, from the API's address)
     ui_url: pulumi.Input[str]
@@ -65,9 +70,10 @@ def invoke_url(rest_api_id: pulumi.Input[str], region: str) -> pulumi.Output:
     return pulumi.Output.concat("https://", rest_api_id, f".execute-api.{region}.{suffix}/{STAGE}")
 
 
-def integration_headers(authorization: str) -> dict:
+def integration_headers(route) -> dict:
+    """Every identity header and the workspace header, set on every integration."""
     return {f"integration.request.header.{header}": source
-            for header, source in IDENTITY_HEADERS[authorization].items()}
+            for header, source in integration_header_sources(route).items()}
 
 
 class Api(pulumi.ComponentResource):
@@ -77,6 +83,8 @@ class Api(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("api", "Api"), name, None, opts)
+        teams = tuple(args.workspaces)
+        routes = edge_routes(teams)
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-api",
             description="MLflow: SigV4 on /api/*, Cognito tokens elsewhere",
@@ -87,7 +95,7 @@ class Api(pulumi.ComponentResource):
         self.policy = aws.apigateway.RestApiPolicy(
             f"{name}-policy", rest_api_id=self.rest_api.id,
             policy=self.rest_api.execution_arn.apply(
-                lambda arn: json.dumps(resource_policy(arn, args.account_id))),
+                lambda arn: json.dumps(resource_policy(arn, args.account_id, teams))),
             opts=child(self))
         self.vpc_link = aws.apigateway.VpcLink(
             f"{name}-link", target_arn=args.nlb_arn, opts=child(self))
@@ -121,6 +129,7 @@ class Api(pulumi.ComponentResource):
                 "APP_CLIENT_IDS": pulumi.Output.from_input(args.app_client_ids).apply(",".join),
                 "TOKEN_USE": "id",
                 "GROUP_LEVELS": json.dumps(args.group_levels, sort_keys=True),
+                "WORKSPACES": json.dumps(args.workspaces, sort_keys=True),
                 # a token must outlive its cached policy (roles.edge, the session's timing)
                 "CACHE_TTL_SECONDS": str(args.authorizer_cache_ttl),
                 "LEEWAY_SECONDS": str(TOKEN_LEEWAY_SECONDS),
@@ -131,7 +140,8 @@ class Api(pulumi.ComponentResource):
             rest_api=self.rest_api.id,
             type="REQUEST",
             authorizer_uri=self.authorizer_function.invoke_arn,
-            identity_source=f"method.request.header.{IDENTITY_SOURCE_HEADER}",
+            identity_source=",".join(f"method.request.header.{h}"
+                                     for h in IDENTITY_SOURCE_HEADERS),
             authorizer_result_ttl_in_seconds=args.authorizer_cache_ttl,
             opts=child(self))
         aws.lambda_.Permission(
@@ -146,9 +156,14 @@ class Api(pulumi.ComponentResource):
         # Resources, methods and integrations, from the shared edge definition.
         resources = {"/": self.rest_api.root_resource_id}
         self.methods, self.integrations = [], []
-        for route in EDGE_ROUTES:
+        for route in routes:
+            parent_path, _, part = route.resource.rpartition("/")
+            if parent_path and parent_path not in resources:  # a team's base path
+                resources[parent_path] = aws.apigateway.Resource(
+                    f"{name}-res-{_slug(parent_path)}", rest_api=self.rest_api.id,
+                    parent_id=resources["/"], path_part=parent_path.strip("/"),
+                    opts=child(self)).id
             if route.resource != "/":
-                parent_path, _, part = route.resource.rpartition("/")
                 resource = aws.apigateway.Resource(
                     f"{name}-res-{_slug(route.resource)}",
                     rest_api=self.rest_api.id, parent_id=resources[parent_path or "/"],
@@ -165,7 +180,9 @@ class Api(pulumi.ComponentResource):
                 request_parameters={"method.request.path.proxy": True} if proxy else None,
                 opts=child(self))
             target = route.resource.replace("{proxy+}", "{proxy}")
-            params = integration_headers(route.authorization)
+            if route.workspace:  # a team's base path is the API's, not MLflow's
+                target = target.removeprefix(team_base_path(route.workspace))
+            params = integration_headers(route)
             if proxy:
                 params["integration.request.path.proxy"] = "method.request.path.proxy"
             integration = aws.apigateway.Integration(
@@ -183,7 +200,10 @@ class Api(pulumi.ComponentResource):
                 opts=child(self))
             self.methods.append(method)
             self.integrations.append(integration)
-        self._ui_redirect(name, resources["/"])
+        self.redirect = self._ui_redirect(name, "root", resources["/"])
+        for team in teams:  # a printed link to a team's base URL lands in the UI too
+            self.redirect += self._ui_redirect(name, f"team-{team}",
+                                               resources[team_base_path(team)])
 
         # API Gateway needs an account-level role to write logs to CloudWatch.
         self.cloudwatch_role = aws.iam.Role(
@@ -212,8 +232,9 @@ class Api(pulumi.ComponentResource):
 
         # A new deployment whenever a route, integration, authorizer or the policy changes.
         fingerprint = pulumi.Output.json_dumps({
-            "routes": [[r.resource, r.authorization] for r in EDGE_ROUTES],
-            "headers": IDENTITY_HEADERS,
+            "routes": [[r.resource, r.authorization, r.workspace] for r in routes],
+            "headers": [integration_header_sources(r) for r in routes],
+            "workspaces": args.workspaces,
             "timeout": INTEGRATION_TIMEOUT_MS,
             "methods": [m.id for m in self.methods],
             "redirect": [r.id for r in self.redirect],
@@ -258,24 +279,24 @@ class Api(pulumi.ComponentResource):
         self.api_arn = pulumi.Output.concat(self.rest_api.execution_arn, "/", STAGE)
         self.register_outputs({"url": self.url, "api_arn": self.api_arn})
 
-    def _ui_redirect(self, name: str, root_id):
-        """`GET /` (roles.edge.UI_REDIRECT_PATH) answers 302 to the UI itself (a MOCK
-        integration): no authorizer, and nothing reaches MLflow."""
+    def _ui_redirect(self, name: str, slug: str, resource_id) -> list:
+        """`GET` on the root or a team's base path (roles.edge.ui_redirect_paths) answers 302
+        to the UI itself (a MOCK integration): no authorizer, and nothing reaches MLflow."""
         method = aws.apigateway.Method(
-            f"{name}-get-root", rest_api=self.rest_api.id, resource_id=root_id,
+            f"{name}-get-{slug}", rest_api=self.rest_api.id, resource_id=resource_id,
             http_method="GET", authorization="NONE", opts=child(self))
         integration = aws.apigateway.Integration(
-            f"{name}-to-ui-root", rest_api=self.rest_api.id, resource_id=root_id,
+            f"{name}-to-ui-{slug}", rest_api=self.rest_api.id, resource_id=resource_id,
             http_method=method.http_method, type="MOCK",
             request_templates={"application/json": '{"statusCode": 302}'},
             opts=child(self))
         response = aws.apigateway.MethodResponse(
-            f"{name}-get-root-302", rest_api=self.rest_api.id, resource_id=root_id,
+            f"{name}-get-{slug}-302", rest_api=self.rest_api.id, resource_id=resource_id,
             http_method=method.http_method, status_code="302",
             response_parameters={"method.response.header.Location": True}, opts=child(self))
         mapping = aws.apigateway.IntegrationResponse(
-            f"{name}-to-ui-root-302", rest_api=self.rest_api.id, resource_id=root_id,
+            f"{name}-to-ui-{slug}-302", rest_api=self.rest_api.id, resource_id=resource_id,
             http_method=method.http_method, status_code=response.status_code,
             response_parameters={"method.response.header.Location": "stageVariables.uiUrl"},
             opts=child(self, depends_on=[integration]))
-        self.redirect = [method, integration, response, mapping]
+        return [method, integration, response, mapping]

@@ -41,6 +41,20 @@ def _tls_only(bucket_arn):
     }
 
 
+def sse_kms_only(bucket_arn, key_arn) -> list:
+    """Deny PutObject that names another encryption or another key."""
+    objects = pulumi.Output.concat(bucket_arn, "/*")
+    return [
+        {"Sid": "OnlySseKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects,
+         "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}},
+        {"Sid": "OnlyTheBucketKey", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects,
+         "Condition": {"StringNotEqualsIfExists": {
+             "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}}},
+    ]
+
+
 def _encryption(algorithm, key_arn=None):
     return aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
         apply_server_side_encryption_by_default=aws.s3.
@@ -146,6 +160,10 @@ class ArtifactStore(pulumi.ComponentResource):
                  "Action": OBJECT_ACTIONS,
                  "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
                  "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admitted}}},
+                # Every object is SSE-KMS with this bucket's own key: a write that asks for
+                # anything else is refused (one that asks for nothing gets the bucket's default,
+                # which is that key).
+                *sse_kms_only(self.bucket.arn, self.key.arn),
             ]),
             opts=child(self))
 

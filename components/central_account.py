@@ -13,7 +13,7 @@ from roles.edge import refresh_margin_seconds
 from ._util import type_token
 from .api import AUTHORIZER_ARCH, AUTHORIZER_RUNTIME, STAGE, Api, ApiArgs
 from .artifact_store import ArtifactStore, ArtifactStoreArgs
-from .config import CentralConfig
+from .config import CentralConfig, workspaces
 from .database import Database, DatabaseArgs
 from .identity import Identity, IdentityArgs
 from .network import Network, NetworkArgs
@@ -69,9 +69,11 @@ class CentralAccount(pulumi.ComponentResource):
             cpu=config.tracking_server.cpu, memory=config.tracking_server.memory,
             desired_count=config.tracking_server.desired_count,
             max_count=config.tracking_server.max_count,
-            log_retention_days=config.log_retention_days), child)
+            log_retention_days=config.log_retention_days,
+            workspaces=tuple(t.name for t in config.teams)), child)
         self.identity = Identity(f"{name}-identity", IdentityArgs(
-            group_levels=config.group_levels, mfa=config.mfa, protect=config.protect,
+            group_levels=config.group_levels, teams=tuple(t.name for t in config.teams),
+            mfa=config.mfa, protect=config.protect,
             token_minutes=config.token_minutes), child)
         # The API's `GET /` sends browsers to the UI, and the UI forwards its API paths to the
         # API: the UI's address reaches the API's stage once the UI exists (no cycle between
@@ -85,6 +87,7 @@ class CentralAccount(pulumi.ComponentResource):
             user_pool_id=self.identity.user_pool_id,
             app_client_ids=[self.identity.client_id],
             group_levels=config.group_levels,
+            workspaces=workspaces(config.teams),
             ui_url=ui_url,
             authorizer_cache_ttl=config.api.authorizer_cache_ttl,
             throttle_rate_limit=config.api.throttle_rate_limit,
@@ -94,12 +97,14 @@ class CentralAccount(pulumi.ComponentResource):
             account_id=config.account_id, region=config.region, api_url=self.api.base_url,
             user_pool_id=self.identity.user_pool_id, client_id=self.identity.client_id,
             group_levels=config.group_levels,
+            workspaces=workspaces(config.teams),
             refresh_margin=refresh_margin_seconds(config.token_minutes * 60,
                                                   config.api.authorizer_cache_ttl),
             studio_origins=config.ui.studio_origins), child)
         resolve_ui_url(self.ui.url)
         self.firewall = WebAcl(f"{name}-firewall", WebAclArgs(
-            stage_arn=self.api.stage_arn, stage=STAGE, ui_url=self.ui.url), child)
+            stage_arn=self.api.stage_arn, stage=STAGE, ui_url=self.ui.url,
+            teams=tuple(t.name for t in config.teams)), child)
         self.team_access = TeamAccess(f"{name}-access", TeamAccessArgs(
             account_id=config.account_id, region=config.region, teams=config.teams,
             api_arn=self.api.api_arn, artifact_bucket_arn=self.artifacts.bucket_arn,

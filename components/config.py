@@ -8,12 +8,13 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from roles import LEVELS
+from roles import LEVELS, managed_policies
 from roles.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_TOKEN_MINUTES,
     TOKEN_MINUTES_RANGE,
     max_authorizer_ttl,
+    reserved_team_names,
 )
 from ui.hosting import STUDIO_ORIGIN
 
@@ -35,9 +36,25 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Team:
-    name: str
+    name: str  # also the team's MLflow workspace, and its base path on the API
     account_id: str
     levels: tuple
+    shared_with: tuple = ()  # teams that may read this team's workspace
+
+
+def workspaces(teams) -> dict:
+    """{team: [teams it is shared with]}: the authorizer's and the UI's WORKSPACES."""
+    return {t.name: list(t.shared_with) for t in teams}
+
+
+def readable_by(teams, team: str) -> list:
+    """The other teams whose workspaces `team` may read."""
+    return [t.name for t in teams if team in t.shared_with]
+
+
+# IAM attaches at most 10 managed policies to a role (the default quota).
+MANAGED_POLICIES_PER_ROLE = 10
+DEFAULT_GROUP_LEVELS = {"platform-admins": "admin"}
 
 
 @dataclass(frozen=True)
@@ -183,31 +200,63 @@ def _levels(value, key):
 def _teams(value, key):
     if not isinstance(value, list):
         raise ConfigError(f"{key} must be a list of teams")
-    teams, names = [], set()
+    teams, names, reserved = [], set(), reserved_team_names()
     for i, raw in enumerate(value):
         r = _Reader(raw, f"{key}[{i}]")
         name = r.get("name", str, required=True)
         if not _TEAM_NAME.match(name):
             raise ConfigError(f"{r.key('name')} must be 2-32 lowercase letters, digits and "
                               f"dashes, starting with a letter, got {name!r}")
+        if name in reserved:
+            raise ConfigError(f"{r.key('name')}: {name!r} is taken by MLflow's own paths or "
+                              f"workspaces (reserved: {', '.join(sorted(reserved))})")
         if name in names:
             raise ConfigError(f"{r.key('name')}: team {name!r} is listed twice")
         names.add(name)
         account = _account_id(r.get("accountId", str, required=True), r.key("accountId"))
         levels = _levels(r.get("levels", list, required=True), r.key("levels"))
+        shared = r.get("sharedWith", list, default=[])
         r.finish()
-        teams.append(Team(name, account, levels))
+        teams.append(Team(name, account, levels, tuple(shared)))
+    for i, team in enumerate(teams):
+        where = f"{key}[{i}].sharedWith"
+        for other in team.shared_with:
+            if not isinstance(other, str) or other not in names:
+                raise ConfigError(f"{where} must name other teams of {key}, got {other!r}")
+            if other == team.name:
+                raise ConfigError(f"{where}: a team does not share its workspace with itself")
+        if len(set(team.shared_with)) != len(team.shared_with):
+            raise ConfigError(f"{where} names a team twice")
     return tuple(teams)
+
+
+def _check_policy_count(teams, region, account_id, key):
+    """Each access role gets its level's policies in its own workspace and the reader's in every
+    workspace shared with its team: refuse a config that would exceed IAM's quota."""
+    sample_arn = f"arn:aws:execute-api:{region}:{account_id}:{'x' * 10}/prod"
+    for team in teams:
+        readable = readable_by(teams, team.name)
+        for level in team.levels:
+            count = len(managed_policies(level, sample_arn, team.name)) + sum(
+                len(managed_policies("reader", sample_arn, w)) for w in readable)
+            if count > MANAGED_POLICIES_PER_ROLE:
+                raise ConfigError(
+                    f"{key}: team {team.name}'s {level} role would need {count} managed policies "
+                    f"(IAM allows {MANAGED_POLICIES_PER_ROLE}); it reads {len(readable)} shared "
+                    f"workspaces ({', '.join(readable)}): share fewer with it (sharedWith)")
 
 
 def _group_levels(value, key):
     if value is None:
-        return {"admins": "admin", "model-approvers": "model-approver",
-                "contributors": "contributor", "readers": "reader"}
+        return dict(DEFAULT_GROUP_LEVELS)
     if not isinstance(value, dict) or not value:
         raise ConfigError(f"{key} must map Cognito group names to levels")
     for group, level in value.items():
         _one_of(level, LEVELS, f"{key}.{group}")
+        if ":" in group:
+            raise ConfigError(f"{key}.{group}: a name with ':' is a team's group "
+                              f"(<team>:<level>, created for every team); these groups hold "
+                              f"their level in every workspace")
     return dict(value)
 
 
@@ -223,6 +272,7 @@ def parse_central(raw, region) -> CentralConfig:
     region = _region(region or "", "aws:region")
     account_id = _account_id(r.get("accountId", str, required=True), r.key("accountId"))
     teams = _teams(r.get("teams", list, default=[]), r.key("teams"))
+    _check_policy_count(teams, region, account_id, r.key("teams"))
     groups = _group_levels(r.get("cognitoGroups", dict), r.key("cognitoGroups"))
 
     n = _Reader(r.get("network", dict, default={}), r.key("network"))

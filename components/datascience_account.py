@@ -11,6 +11,7 @@ from roles import LEVELS
 
 from ._util import child, type_token
 from .config import DataScienceConfig
+from roles.edge import team_base_path
 from roles.accounts import access_role_name, sagemaker_role_name
 
 AUTH_PROVIDER = "landing-zone"  # the client's entry point name (MLFLOW_TRACKING_AUTH)
@@ -74,9 +75,12 @@ def execution_policy(config: DataScienceConfig, level: str) -> dict:
 
 
 def job_environment(config: DataScienceConfig, level: str) -> dict:
-    """What a SageMaker job needs to log to the central MLflow as `level`."""
+    """What a SageMaker job needs to log to the central MLflow as `level`: the team's own base
+    URL on the API (its workspace; the central role may call nothing else), and the workspace's
+    name, which MLflow's client puts in the links it prints."""
     return {
-        "MLFLOW_TRACKING_URI": config.tracking_uri,
+        "MLFLOW_TRACKING_URI": config.tracking_uri + team_base_path(config.team),
+        "MLFLOW_WORKSPACE": config.team,
         "MLFLOW_TRACKING_AUTH": AUTH_PROVIDER,
         ROLE_ARN_ENV: f"arn:aws:iam::{config.central_account_id}:role/"
                       f"{access_role_name(config.team, level)}",

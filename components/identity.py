@@ -1,11 +1,15 @@
-"""Browser identity: a Cognito user pool the platform team fills (no self sign-up), one group
-per level, and an app client for the UI (public: no secret; SRP and refresh flows)."""
+"""Browser identity: a Cognito user pool the platform team fills (no self sign-up), a group per
+team and level (`<team>:<level>`, that level in the team's workspace) and the groups that hold
+a level everywhere (`platform-admins`), and an app client for the UI (public: no secret; SRP
+and refresh flows)."""
 
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from roles import LEVELS
+from roles.accounts import team_group
 from roles.edge import DEFAULT_TOKEN_MINUTES, REFRESH_TOKEN_HOURS
 
 from ._util import child, data_resource, type_token
@@ -15,7 +19,8 @@ MIN_PASSWORD_LENGTH = 14
 
 @dataclass
 class IdentityArgs:
-    group_levels: dict = field(default_factory=dict)  # Cognito group name -> level
+    group_levels: dict = field(default_factory=dict)  # group -> level in every workspace
+    teams: tuple = ()  # team names: a group `<team>:<level>` for each level
     mfa: str = "OPTIONAL"  # OFF, OPTIONAL or ON (TOTP)
     protect: bool = True
     token_minutes: int = DEFAULT_TOKEN_MINUTES  # short-lived: the worst case of a copied token
@@ -48,11 +53,15 @@ class Identity(pulumi.ComponentResource):
             deletion_protection="ACTIVE" if args.protect else "INACTIVE",
             opts=data_resource(self, args.protect),
         )
+        descriptions = {group: f"MLflow {level} in every workspace"
+                        for group, level in args.group_levels.items()}
+        descriptions.update({team_group(team, level): f"MLflow {level} in {team}'s workspace"
+                             for team in args.teams for level in LEVELS})
         self.groups = {
             group: aws.cognito.UserGroup(
-                f"{name}-{group}", name=group, user_pool_id=self.user_pool.id,
-                description=f"MLflow {level}", opts=child(self))
-            for group, level in args.group_levels.items()
+                f"{name}-{group.replace(':', '-')}", name=group, user_pool_id=self.user_pool.id,
+                description=description, opts=child(self))
+            for group, description in descriptions.items()
         }
         self.client = aws.cognito.UserPoolClient(
             f"{name}-ui",

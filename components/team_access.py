@@ -3,6 +3,11 @@
 Each trusts only that team account's SageMaker execution role for the same level. The trust
 names the account as principal with an `aws:PrincipalArn` condition (IAM rejects a principal
 ARN that does not exist yet), so either stack may be deployed first.
+
+Each role may invoke only routes under its team's base path (`/<team>/...`, the team's MLflow
+workspace), with its level's rights, and read (reader's rights) under the base paths of the
+workspaces other teams share with it; in S3, likewise, only its team's prefix and the shared
+ones (`roles.accounts.artifact_policy`).
 """
 
 import json
@@ -20,6 +25,7 @@ from roles.accounts import (
 )
 
 from ._util import child, type_token
+from .config import readable_by
 
 API_ID_LENGTH = 10  # API Gateway ids are 10 characters
 
@@ -48,10 +54,15 @@ class TeamAccess(pulumi.ComponentResource):
         super().__init__(type_token("team_access", "TeamAccess"), name, None, opts)
         # The policies are cut to IAM's managed-policy size before the API exists; an API ARN
         # of the same length gives the same cut (checked again when the real ARN is known).
-        sample_arn = (f"arn:aws:execute-api:{args.region}:{args.account_id}:"
-                      f"{'x' * API_ID_LENGTH}/{args.stage}")
+        self.sample_arn = (f"arn:aws:execute-api:{args.region}:{args.account_id}:"
+                           f"{'x' * API_ID_LENGTH}/{args.stage}")
+        self.api_arn = args.api_arn
+        # One set of managed policies per (workspace, level), each naming only that workspace's
+        # routes, attached to every role that holds the level there.
+        self.invoke_policies = {}
         self.roles, self.role_arns = {}, {}
         for team in args.teams:
+            readable = readable_by(args.teams, team.name)
             for level in team.levels:
                 role_name = access_role_name(team.name, level)
                 role = aws.iam.Role(
@@ -62,31 +73,42 @@ class TeamAccess(pulumi.ComponentResource):
                         access_role_trust_policy(team.account_id, team.name, level)),
                     max_session_duration=SESSION_SECONDS,
                     opts=child(self))
-                count = len(managed_policies(level, sample_arn))
-                for index in range(count):
-                    document = pulumi.Output.from_input(args.api_arn).apply(
-                        lambda arn, level=level, index=index, count=count:
-                        _nth_policy(level, arn, index, count))
-                    policy = aws.iam.Policy(
-                        f"{name}-{team.name}-{level}-invoke-{index + 1}",
-                        description=f"execute-api:Invoke for MLflow {level} ({index + 1}/{count})",
-                        policy=document, opts=child(self))
-                    aws.iam.RolePolicyAttachment(
-                        f"{name}-{team.name}-{level}-invoke-{index + 1}", role=role.name,
-                        policy_arn=policy.arn, opts=child(self))
+                grants = [(team.name, level)] + [(w, "reader") for w in readable]
+                for workspace, granted in grants:
+                    for index, policy in enumerate(self._policies(name, workspace, granted)):
+                        aws.iam.RolePolicyAttachment(
+                            f"{name}-{team.name}-{level}-{workspace}-{granted}-{index + 1}",
+                            role=role.name, policy_arn=policy.arn, opts=child(self))
                 aws.iam.RolePolicy(
                     f"{name}-{team.name}-{level}-artifacts", role=role.id,
                     policy=pulumi.Output.all(args.artifact_bucket_arn, args.artifact_key_arn).apply(
-                        lambda arns, level=level: json.dumps(artifact_policy(level, *arns))),
+                        lambda arns, level=level, team=team.name, readable=tuple(readable):
+                        json.dumps(artifact_policy(level, *arns, team=team, readable=readable))),
                     opts=child(self))
                 self.roles[(team.name, level)] = role
                 self.role_arns[f"{team.name}/{level}"] = role.arn
         self.register_outputs({"role_arns": self.role_arns})
 
+    def _policies(self, name: str, workspace: str, level: str) -> list:
+        """The managed policies of `level` in `workspace`, created once."""
+        key = (workspace, level)
+        if key not in self.invoke_policies:
+            count = len(managed_policies(level, self.sample_arn, workspace))
+            self.invoke_policies[key] = [
+                aws.iam.Policy(
+                    f"{name}-{workspace}-{level}-invoke-{index + 1}",
+                    description=f"execute-api:Invoke for MLflow {level} in workspace {workspace} "
+                                f"({index + 1}/{count})",
+                    policy=pulumi.Output.from_input(self.api_arn).apply(
+                        lambda arn, index=index: _nth_policy(level, arn, workspace, index, count)),
+                    opts=child(self))
+                for index in range(count)]
+        return self.invoke_policies[key]
 
-def _nth_policy(level: str, api_arn: str, index: int, count: int) -> str:
-    documents = managed_policies(level, api_arn)
+
+def _nth_policy(level: str, api_arn: str, workspace: str, index: int, count: int) -> str:
+    documents = managed_policies(level, api_arn, workspace)
     if len(documents) != count:
-        raise ValueError(f"the {level} policy cut into {len(documents)} documents for "
-                         f"{api_arn}, not the {count} planned")
+        raise ValueError(f"the {level} policy of {workspace} cut into {len(documents)} documents "
+                         f"for {api_arn}, not the {count} planned")
     return json.dumps(documents[index])

@@ -9,6 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
+from roles.accounts import ARTIFACT_ROOT_PREFIX
+
 from ._util import assume_role_policy, child, policy_json, type_token
 from .database import DATABASE_NAME, MASTER_USERNAME, PORT as DB_PORT
 
@@ -39,9 +41,11 @@ class TrackingServerArgs:
     max_count: int = 4
     log_retention_days: int = 90
     target_cpu_percent: float = 60.0
+    workspaces: tuple = ()  # the teams' MLflow workspaces
 
 
-def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns):
+def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns,
+                          workspaces=()):
     """The task's one container; the database password comes in only as an ECS secret."""
     return [{
         "name": CONTAINER,
@@ -53,7 +57,10 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             {"name": "DB_PORT", "value": str(DB_PORT)},
             {"name": "DB_NAME", "value": DATABASE_NAME},
             {"name": "DB_USER", "value": MASTER_USERNAME},
-            {"name": "MLFLOW_DEFAULT_ARTIFACT_ROOT", "value": f"s3://{bucket}/artifacts"},
+            {"name": "MLFLOW_DEFAULT_ARTIFACT_ROOT",
+             "value": f"s3://{bucket}/{ARTIFACT_ROOT_PREFIX}"},
+            # One MLflow workspace per team, created at start when missing (entrypoint.py)
+            {"name": "MLFLOW_LZ_WORKSPACES", "value": ",".join(workspaces)},
             # API Gateway's VPC link sends the NLB's name as Host; /health is exempt.
             {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": f"{nlb_dns},{nlb_dns}:{LISTENER_PORT}"},
         ],
@@ -138,7 +145,8 @@ class TrackingServer(pulumi.ComponentResource):
                 {"Effect": "Allow",
                  "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
                             "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                 "Resource": pulumi.Output.concat(args.artifact_bucket_arn, "/*")},
+                 "Resource": pulumi.Output.concat(args.artifact_bucket_arn,
+                                                  f"/{ARTIFACT_ROOT_PREFIX}/*")},
                 {"Effect": "Allow",
                  "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                  "Resource": args.artifact_key_arn},
@@ -169,7 +177,7 @@ class TrackingServer(pulumi.ComponentResource):
             self.image.image_uri, self.log_group.name, args.artifact_bucket_name,
             args.database_endpoint, args.database_secret_arn, self.nlb.dns_name,
         ).apply(lambda v: json.dumps(container_definitions(
-            v[0], args.region, v[1], v[2], v[3], v[4], v[5])))
+            v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces)))
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=f"{name}-mlflow",

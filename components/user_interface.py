@@ -43,6 +43,7 @@ class UserInterfaceArgs:
     client_id: pulumi.Input[str]
     group_levels: dict
     refresh_margin: float  # seconds before expiry the shell replaces a token
+    workspaces: dict = field(default_factory=dict)  # {team: [teams it is shared with]}
     studio_origins: tuple = ()
     bundle_dir: Path = field(default_factory=lambda: BUILD_DIR / "ui")
 
@@ -92,7 +93,8 @@ class UserInterface(pulumi.ComponentResource):
         config = pulumi.Output.all(args.user_pool_id, args.client_id).apply(
             lambda ids: shell_config(region=args.region, user_pool_id=ids[0],
                                      client_id=ids[1], group_levels=args.group_levels,
-                                     refresh_margin=args.refresh_margin, auth_flow=AUTH_FLOW))
+                                     refresh_margin=args.refresh_margin,
+                                     workspaces=args.workspaces, auth_flow=AUTH_FLOW))
         self.deployment = AmplifyDeployment(
             f"{name}-deployment", app_id=self.app.id, branch_name=self.branch.branch_name,
             region=args.region, account_id=args.account_id, zip_path=str(zip_path),

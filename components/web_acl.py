@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from roles.edge import CROSS_SITE_RULES, REFUSED_FETCH_SITES, cross_site_body
+from roles.edge import CROSS_SITE_RULES, REFUSED_FETCH_SITES, cross_site_body, ui_redirect_paths
 
 from ._util import child, type_token
 
@@ -26,6 +26,7 @@ class WebAclArgs:
     stage_arn: pulumi.Input[str]  # arn:aws:apigateway:REGION::/restapis/ID/stages/STAGE
     stage: str
     ui_url: pulumi.Input[str]  # https://main.<app>.amplifyapp.com: the one Origin allowed
+    teams: tuple = ()  # whose base paths redirect to the UI too
 
 
 def _visibility(metric: str) -> dict:
@@ -37,27 +38,32 @@ def _header(name: str) -> dict:
     return {"single_header": {"name": name}}
 
 
-def not_the_redirect(stage: str) -> dict:
-    """Every path but the API's root, whose `GET` sends a browser to the UI: a link to it from
-    anywhere (a chat, an email) must work. WAF sees the path with or without the stage."""
-    return {"not_statement": {"statement": {"regex_match_statement": {
-        "regex_string": f"^(/{re.escape(stage)})?/?$",
+def not_the_redirect(stage: str, teams=()) -> dict:
+    """Every path but those whose `GET` sends a browser to the UI (the API's root and each
+    team's base path, `roles.edge.ui_redirect_paths`): a link to one from anywhere (a chat, an
+    email) must work. WAF sees the path with or without the stage. One exact match per path
+    (a regex over every team name would outgrow WAF's 200 characters)."""
+    paths = {p for path in ui_redirect_paths(teams) for p in (path, f"/{stage}{path}")}
+    paths.add(f"/{stage}")
+    exact = [{"byte_match_statement": {
+        "positional_constraint": "EXACTLY", "search_string": path,
         "field_to_match": {"uri_path": {}},
-        "text_transformations": [{"priority": 0, "type": "NONE"}]}}}}
+        "text_transformations": [{"priority": 0, "type": "NONE"}]}} for path in sorted(paths)]
+    return {"not_statement": {"statement": {"or_statement": {"statements": exact}}}}
 
 
-def rule_statements(stage: str, ui_origin: pulumi.Input[str]) -> dict:
+def rule_statements(stage: str, ui_origin: pulumi.Input[str], teams=()) -> dict:
     """The statement of each rule of `roles.edge.CROSS_SITE_RULES`, by name."""
     sites = "|".join(re.escape(s) for s in REFUSED_FETCH_SITES)
     return {
         "OtherSiteRequest": {"and_statement": {"statements": [
-            not_the_redirect(stage),
+            not_the_redirect(stage, teams),
             {"regex_match_statement": {
                 "regex_string": f"^({sites})$", "field_to_match": _header("sec-fetch-site"),
                 "text_transformations": [{"priority": 0, "type": "LOWERCASE"}]}},
         ]}},
         "ForeignOrigin": {"and_statement": {"statements": [
-            not_the_redirect(stage),
+            not_the_redirect(stage, teams),
             {"size_constraint_statement": {  # present and not empty
                 "comparison_operator": "GT", "size": 0, "field_to_match": _header("origin"),
                 "text_transformations": [{"priority": 0, "type": "NONE"}]}},
@@ -79,7 +85,7 @@ class WebAcl(pulumi.ComponentResource):
     def __init__(self, name: str, args: WebAclArgs, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("web_acl", "WebAcl"), name, None, opts)
         ui_origin = pulumi.Output.from_input(args.ui_url).apply(lambda url: url.rstrip("/"))
-        statements = rule_statements(args.stage, ui_origin)
+        statements = rule_statements(args.stage, ui_origin, args.teams)
         rules = [{
             "name": rule, "priority": priority, "statement": statements[rule],
             "action": {"block": {"custom_response": {

@@ -4,8 +4,11 @@
     python -m roles.access_diff --base origin/main                 # base against the work tree
 
 Prints Markdown: a warning first if any non-admin level may call a route it could not before,
-then, per level, the capabilities and routes gained and lost, and the routes that changed
-capability. The pull-request workflow posts it as a comment.
+or a team may reach into a workspace it could not; then, per level, the capabilities and routes
+gained and lost (each level holds them in its own team's workspace), the routes that changed
+capability, and the team dimension: which team gains or loses which access in which team's
+workspace (`teams[].sharedWith` of `Pulumi.central.yaml`, and teams added or removed). The
+pull-request workflow posts it as a comment.
 """
 
 import argparse
@@ -24,11 +27,33 @@ import json, sys
 sys.path.insert(0, sys.argv[1])
 from roles.catalogue import CATALOGUE
 from roles.levels import GRANTS
+import roles.levels as levels
 print(json.dumps({
     "grants": {level: sorted(caps) for level, caps in GRANTS.items()},
     "routes": sorted([r.method, r.path, r.capability] for r in CATALOGUE),
+    "platform": sorted(getattr(levels, "PLATFORM_CAPABILITIES", ())),
 }))
 """
+# The teams of the central stack's config (a YAML file: read in a child process, so this
+# module keeps to the standard library).
+TEAMS = """
+import json, sys, yaml
+config = (yaml.safe_load(sys.stdin.read() or "{}") or {}).get("config", {})
+central = config.get("mlflow-landing-zone:central") or {}
+print(json.dumps({t["name"]: {"levels": t.get("levels", []), "shared_with": t.get("sharedWith", [])}
+                  for t in central.get("teams", []) if isinstance(t, dict) and "name" in t}))
+"""
+CENTRAL_CONFIG = "Pulumi.central.yaml"
+
+
+def teams_of(config_text: str) -> dict:
+    """{team: {"levels": [...], "shared_with": [...]}} of a central stack config."""
+    result = subprocess.run([sys.executable, "-c", TEAMS], input=config_text,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"could not read the teams of {CENTRAL_CONFIG}:\n"
+                         f"{result.stderr.strip()}")
+    return json.loads(result.stdout)
 
 
 def snapshot_of(source_dir: Path) -> dict:
@@ -36,13 +61,16 @@ def snapshot_of(source_dir: Path) -> dict:
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"could not read roles/ in {source_dir}:\n{result.stderr.strip()}")
-    return json.loads(result.stdout)
+    snapshot = json.loads(result.stdout)
+    config = source_dir / CENTRAL_CONFIG
+    snapshot["teams"] = teams_of(config.read_text() if config.exists() else "")
+    return snapshot
 
 
 def snapshot_at(ref: str) -> dict:
     """The model as committed at `ref` (roles/ only, read from git)."""
-    archive = subprocess.run(["git", "archive", "--format=tar", ref, "roles"], cwd=ROOT,
-                             capture_output=True)
+    archive = subprocess.run(["git", "archive", "--format=tar", ref, "roles", CENTRAL_CONFIG],
+                             cwd=ROOT, capture_output=True)
     if archive.returncode != 0:
         raise SystemExit(f"git cannot read roles/ at {ref!r}: "
                          f"{archive.stderr.decode().strip()}")
@@ -58,6 +86,35 @@ def reach(snapshot: dict) -> dict:
     for level, caps in snapshot["grants"].items():
         out[level] = {(m, p) for m, p, cap in snapshot["routes"] if cap in caps}
     return out
+
+
+def workspace_access(snapshot: dict) -> dict:
+    """(workspace, team) -> the level the team's members hold there at most, for every pair
+    but a team's own workspace (its levels are the level sections): "reader" where shared."""
+    teams = snapshot.get("teams", {})
+    return {(workspace, team): "reader" for workspace, spec in teams.items()
+            for team in spec.get("shared_with", []) if team in teams}
+
+
+def team_lines(before: dict, after: dict, warnings: list) -> list:
+    lines = []
+    teams_before, teams_after = before.get("teams", {}), after.get("teams", {})
+    for team in sorted(teams_after.keys() - teams_before.keys()):
+        lines.append(f"- new team `{team}`: its own workspace, levels "
+                     f"{', '.join(teams_after[team]['levels'])}")
+    for team in sorted(teams_before.keys() - teams_after.keys()):
+        lines.append(f"- team `{team}` removed: its roles, groups and base path go (its "
+                     f"workspace's data stays in MLflow)")
+    access_before, access_after = workspace_access(before), workspace_access(after)
+    reader_routes = len(reach(after).get("reader", ()))
+    for workspace, team in sorted(access_after.keys() - access_before.keys()):
+        warnings.append(f"> **Warning: team `{team}` may read team `{workspace}`'s workspace**, "
+                        f"which it could not before.")
+        lines.append(f"- `{team}` gains reader in `{workspace}`'s workspace "
+                     f"({reader_routes} routes, and its S3 prefix read-only)")
+    for workspace, team in sorted(access_before.keys() - access_after.keys()):
+        lines.append(f"- `{team}` loses reader in `{workspace}`'s workspace")
+    return ["### Teams", *lines, ""] if lines else []
 
 
 def diff(before: dict, after: dict) -> str:
@@ -94,6 +151,7 @@ def diff(before: dict, after: dict) -> str:
         lines += [f"- new `{m} {p}` (`{cap_after[(m, p)]}`)" for m, p in added]
         lines += [f"- gone `{m} {p}` (was `{cap_before[(m, p)]}`)" for m, p in removed]
         lines.append("")
+    lines += team_lines(before, after, warnings)
     body = lines or ["No change to who may do what."]
     return "\n".join(["## Access diff", ""] + warnings + ([""] if warnings else []) + body).rstrip() + "\n"
 

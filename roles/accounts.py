@@ -17,6 +17,11 @@ def access_role_name(team: str, level: str) -> str:
     return f"mlflow-{team}-{level}"
 
 
+def team_group(team: str, level: str) -> str:
+    """The Cognito group of a level in one team's workspace (the authorizer parses it)."""
+    return f"{team}:{level}"
+
+
 def sagemaker_role_name(team: str, level: str) -> str:
     """The team account's execution role that may assume `access_role_name(team, level)`."""
     return f"mlflow-{team}-{level}-sagemaker"
@@ -37,16 +42,44 @@ def access_role_trust_policy(team_account_id: str, team: str, level: str) -> dic
     }]}
 
 
-def artifact_policy(level: str, bucket_arn: str, key_arn: str = None) -> dict:
-    """The level's rights on the artifact bucket (and its KMS key, where there is one)."""
+# MLflow's default artifact root is s3://<bucket>/artifacts; an experiment of workspace <team>
+# keeps its artifacts under <root>/workspaces/<team>/ (MLflow 3.17's layout).
+ARTIFACT_ROOT_PREFIX = "artifacts"
+
+
+def workspace_prefix(team: str) -> str:
+    """The key prefix of a team's artifacts, with its trailing slash."""
+    return f"{ARTIFACT_ROOT_PREFIX}/workspaces/{team}/"
+
+
+def _read_actions(actions):
+    return [a for a in actions if a.startswith("s3:Get") and a not in BUCKET_LEVEL_ACTIONS]
+
+
+def artifact_policy(level: str, bucket_arn: str, key_arn: str = None, *, team: str,
+                    readable=()) -> dict:
+    """The level's rights on its team's artifacts (and the bucket's KMS key, where there is one):
+    `level`'s actions under the team's prefix, reading under the prefixes of the workspaces
+    shared with it (`readable`: their team names), and nothing anywhere else."""
     actions = ARTIFACT_ACTIONS[level]
+    prefixes = [workspace_prefix(team)] + [workspace_prefix(t) for t in readable]
     statements = [
-        {"Sid": "ArtifactBucket", "Effect": "Allow",
-         "Action": [a for a in actions if a in BUCKET_LEVEL_ACTIONS], "Resource": bucket_arn},
-        {"Sid": "ArtifactObjects", "Effect": "Allow",
+        {"Sid": "BucketLocation", "Effect": "Allow", "Action": ["s3:GetBucketLocation"],
+         "Resource": bucket_arn},
+        # Listing names keys too: only under the prefixes this role may read.
+        {"Sid": "ListOwnAndSharedPrefixes", "Effect": "Allow",
+         "Action": sorted(a for a in actions if a in BUCKET_LEVEL_ACTIONS
+                          and a != "s3:GetBucketLocation"),
+         "Resource": bucket_arn,
+         "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
+        {"Sid": "TeamArtifacts", "Effect": "Allow",
          "Action": [a for a in actions if a not in BUCKET_LEVEL_ACTIONS],
-         "Resource": f"{bucket_arn}/*"},
+         "Resource": f"{bucket_arn}/{prefixes[0]}*"},
     ]
+    if readable:
+        statements.append({"Sid": "SharedArtifactsRead", "Effect": "Allow",
+                           "Action": _read_actions(actions),
+                           "Resource": [f"{bucket_arn}/{p}*" for p in prefixes[1:]]})
     if key_arn:
         statements.append({"Sid": "ArtifactKey", "Effect": "Allow",
                            "Action": list(ARTIFACT_KEY_ACTIONS[level]), "Resource": key_arn})

@@ -303,8 +303,13 @@ _TABLE = (
     ("admin-server", "GET POST", "/2.0/mlflow/webhooks", BOTH),
     ("admin-server", "GET PATCH DELETE", "/2.0/mlflow/webhooks/{webhook_id}", BOTH),
     ("admin-server", "POST", "/2.0/mlflow/webhooks/{webhook_id}/test", BOTH),
-    ("admin-server", "GET POST", "/3.0/mlflow/workspaces", BOTH),
-    ("admin-server", "GET PATCH DELETE", "/3.0/mlflow/workspaces/{workspace_name}", BOTH),
+    # Which workspaces exist: MLflow's UI lists them to offer a choice (the sign-in shell's
+    # service worker cuts the list to the user's own; team names are no secret). Creating,
+    # changing and deleting one is the platform's (levels.PLATFORM_CAPABILITIES).
+    ("read", "GET", "/3.0/mlflow/workspaces", BOTH),
+    ("read", "GET", "/3.0/mlflow/workspaces/{workspace_name}", BOTH),
+    ("admin-server", "POST", "/3.0/mlflow/workspaces", BOTH),
+    ("admin-server", "PATCH DELETE", "/3.0/mlflow/workspaces/{workspace_name}", BOTH),
     ("admin-server", "POST", "/3.0/mlflow/demo/generate", AJAX),
     ("admin-server", "POST", "/3.0/mlflow/demo/delete", AJAX),
     ("admin-server", "GET PUT", "/3.0/mlflow/assistant/config", AJAX),

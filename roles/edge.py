@@ -14,11 +14,25 @@ CUSTOM = "CUSTOM"  # the Lambda authorizer: browsers and Cognito tokens
 class EdgeRoute:
     resource: str  # the API Gateway resource path
     authorization: str
+    # The MLflow workspace the integration names (X-MLFLOW-WORKSPACE): a team's own resource
+    # names the team; None where the authorizer decides it (browsers) or on the platform's own
+    # SigV4 door (`/api`, the `default` workspace).
+    workspace: str = None
 
+
+# --- workspaces: one per team (MLflow's `--enable-workspaces`) ---------------------------------
+# MLflow picks a request's workspace from this header (absent: `default`). The edge decides it
+# from who calls, never from what the client claims: every integration sets it (below).
+WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
+DEFAULT_WORKSPACE = "default"  # reachable by platform admins only
 
 # API Gateway matches the most specific resource: `/api` and everything below it take SigV4,
 # everything else (/ajax-api, /graphql, /get-artifact, /gateway, /v1/traces) a token. The root
 # itself serves no MLflow route: its one method, GET, sends a browser to the UI (below).
+# Each team adds `/<team>/{proxy+}` (SigV4): its SDK callers' base URL, `<api>/<team>`, under
+# which every path MLflow's client calls (/api/..., /version, /v1/traces, /gateway/...,
+# /get-artifact) is reachable with SigV4, in the team's workspace. (A literal resource beside
+# the root's `{proxy+}` is fine; a second path variable there is not.)
 EDGE_ROUTES = (
     EdgeRoute("/{proxy+}", CUSTOM),
     EdgeRoute("/api", AWS_IAM),
@@ -26,39 +40,83 @@ EDGE_ROUTES = (
 )
 _BY_RESOURCE = {route.resource: route for route in EDGE_ROUTES}
 
-# MLflow's client prints "View run ... at: <tracking URI>/#/experiments/...", the API's address.
-# A browser that opens it is sent to the UI (302); the fragment, MLflow's route, survives the
-# redirect, and the sign-in shell opens MLflow's page there. No authorization: the UI's address
-# is no secret, and nothing reaches MLflow.
+
+def team_route(team: str) -> EdgeRoute:
+    return EdgeRoute(f"/{team}/{{proxy+}}", AWS_IAM, team)
+
+
+def edge_routes(teams=()) -> tuple:
+    """Every proxied resource of the API for these team names."""
+    return EDGE_ROUTES + tuple(team_route(t) for t in teams)
+
+
+def team_base_path(team: str) -> str:
+    """What a team's SDK callers append to the API's URL (MLFLOW_TRACKING_URI)."""
+    return f"/{team}"
+
+
+def reserved_team_names() -> frozenset:
+    """Names a team may not take: MLflow's own top-level path segments (a team resource
+    would shadow them) and the `default` workspace."""
+    from .catalogue import CATALOGUE
+
+    firsts = {r.path.split("/")[1] for r in CATALOGUE if r.path.count("/") >= 1}
+    return frozenset(n for n in firsts if n and "{" not in n) | {DEFAULT_WORKSPACE, "ajax-api", "api"}
+
+
+# MLflow's client prints "View run ... at: <tracking URI>/#/experiments/...?workspace=<team>":
+# the API's address, or a team's base URL. A browser that opens it is sent to the UI (302);
+# the fragment, MLflow's route with its workspace, survives the redirect, and the sign-in
+# shell opens MLflow's page there. No authorization: the UI's address is no secret, and
+# nothing reaches MLflow.
 UI_REDIRECT_PATH = "/"
 
 
-def is_ui_redirect(method: str, path: str) -> bool:
-    return method == "GET" and path == UI_REDIRECT_PATH
+def ui_redirect_paths(teams=()) -> tuple:
+    """The paths whose GET is the redirect: the root, and each team's base URL (with or
+    without its trailing slash, as a printed link has it)."""
+    return (UI_REDIRECT_PATH,) + tuple(p for t in teams for p in (f"/{t}", f"/{t}/"))
 
 
-def edge_route(path: str):
-    """The resource API Gateway would pick for a request path (None for the root, whose only
-    method is the redirect's GET)."""
-    if path == UI_REDIRECT_PATH:
+def is_ui_redirect(method: str, path: str, teams=()) -> bool:
+    return method == "GET" and path in ui_redirect_paths(teams)
+
+
+def edge_route(path: str, teams=()):
+    """The resource API Gateway would pick for a request path (None for the redirects'
+    resources, whose only method is GET)."""
+    if path in ui_redirect_paths(teams):
         return None
+    first = path.split("/", 2)[1]
+    if first in teams and path.startswith(f"/{first}/"):
+        return team_route(first)
     if path == "/api" or path.startswith("/api/"):
         return _BY_RESOURCE["/api/{proxy+}" if path.startswith("/api/") else "/api"]
     return _BY_RESOURCE["/{proxy+}"]
 
 
-# Headers the integration sets from API Gateway's context, overwriting whatever a client sent,
-# so MLflow (and its logs) learn who called. Keyed by authorization type.
-IDENTITY_HEADERS = {
-    AWS_IAM: {"X-MLflow-Caller-Arn": "context.identity.userArn"},
-    CUSTOM: {
-        "X-MLflow-User": "context.authorizer.username",
-        "X-MLflow-Levels": "context.authorizer.levels",
-    },
-}
-FORWARDED_IDENTITY_HEADERS = tuple(
-    sorted({h for headers in IDENTITY_HEADERS.values() for h in headers})
-)
+# Headers the integration sets, overwriting whatever a client sent, so MLflow (and its logs)
+# learn who called and in which workspace. Every integration sets every one of them: the other
+# channel's identity headers to NOT_THIS_CHANNEL, so no client can pass one through. Values are
+# API Gateway's request-parameter sources: `context....` or a 'static' value.
+IDENTITY_HEADER_NAMES = ("X-MLflow-Caller-Arn", "X-MLflow-User", "X-MLflow-Levels")
+NOT_THIS_CHANNEL = "-"
+
+
+def integration_header_sources(route: EdgeRoute) -> dict:
+    """{header: API Gateway source} for a proxied resource's integration."""
+    blank = f"'{NOT_THIS_CHANNEL}'"
+    if route.authorization == AWS_IAM:
+        return {"X-MLflow-Caller-Arn": "context.identity.userArn",
+                "X-MLflow-User": blank, "X-MLflow-Levels": blank,
+                WORKSPACE_HEADER: f"'{route.workspace or DEFAULT_WORKSPACE}'"}
+    return {"X-MLflow-Caller-Arn": blank,
+            "X-MLflow-User": "context.authorizer.username",
+            "X-MLflow-Levels": "context.authorizer.levels",
+            WORKSPACE_HEADER: "context.authorizer.workspace"}
+
+
+FORWARDED_IDENTITY_HEADERS = IDENTITY_HEADER_NAMES + (WORKSPACE_HEADER,)
 
 # The stage's JSON access-log line: API Gateway's $context variables, one line per request.
 ACCESS_LOG_FIELDS = {
@@ -68,6 +126,7 @@ ACCESS_LOG_FIELDS = {
     "caller": "$context.identity.userArn",
     "user": "$context.authorizer.username",
     "levels": "$context.authorizer.levels",
+    "workspace": "$context.authorizer.workspace",
     "method": "$context.httpMethod",
     "path": "$context.path",
     "status": "$context.status",
@@ -175,13 +234,17 @@ def refresh_margin_seconds(token_seconds: float, authorizer_ttl: float) -> float
 def max_authorizer_ttl(token_seconds: float) -> int:
     """The longest cache TTL that leaves a token at least half its life between refreshes."""
     return max(0, int(token_seconds / 2 - _REFRESH_SLACK_SECONDS))
-IDENTITY_SOURCE_HEADER = "Authorization"
+# The Lambda authorizer's identity sources: its answer is cached per (token, workspace), so a
+# user's policy is that of their level in the workspace the request names. (With caching on,
+# API Gateway answers 401 itself when one is missing or empty: the UI always sends both.)
+IDENTITY_SOURCE_HEADERS = ("Authorization", WORKSPACE_HEADER)
 # Everything passes through as bytes, so artifacts download intact through HTTP_PROXY.
 BINARY_MEDIA_TYPES = ("*/*",)
 
 
-def resource_policy(execution_arn: str, account_id: str) -> dict:
-    """The API's resource policy: `/api/*` only for principals of the central account.
+def resource_policy(execution_arn: str, account_id: str, teams=()) -> dict:
+    """The API's resource policy: the SigV4 resources (`/api/*` and each team's `/<team>/*`)
+    only for principals of the central account.
 
     Deliberately no Allow statement. API Gateway decides a same-account request by its
     authorization (IAM identity policy or Lambda authorizer policy) together with this policy,
@@ -193,6 +256,7 @@ def resource_policy(execution_arn: str, account_id: str) -> dict:
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
          "Action": "execute-api:Invoke",
-         "Resource": [f"{execution_arn}/*/*/api", f"{execution_arn}/*/*/api/*"],
+         "Resource": [f"{execution_arn}/*/*/api", f"{execution_arn}/*/*/api/*"]
+         + [f"{execution_arn}/*/*/{team}/*" for team in teams],
          "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account_id}}},
     ]}

@@ -38,6 +38,11 @@ CAPABILITIES = {
     UNCLASSIFIED: "Any route of MLflow that the catalogue does not name.",
 }
 
+# Server-wide configuration, not any one team's: held only by the platform team (a Cognito
+# group that holds admin everywhere), never through a level in a team's workspace. A team's
+# admin may do everything else in its own workspace (deletes, unclassified routes).
+PLATFORM_CAPABILITIES = frozenset({"admin-server", "admin-secrets", "assistant"})
+
 _READ = ("public", "read")
 
 GRANTS = {

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .catalogue import CATALOGUE
-from .levels import CAPABILITIES, GRANTS, LEVELS
+from .levels import CAPABILITIES, GRANTS, LEVELS, PLATFORM_CAPABILITIES
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "access-matrix.md"
 
@@ -19,6 +19,29 @@ def _routes_by_capability():
     for route in CATALOGUE:
         grouped[route.capability].setdefault(route.path, []).append(route.method)
     return grouped
+
+
+def _teams_section() -> list:
+    """Where a level holds: the team dimension (one MLflow workspace per team)."""
+    platform = ", ".join(sorted(PLATFORM_CAPABILITIES))
+    return [
+        "## Teams: where a level holds",
+        "",
+        "Each team is an MLflow workspace. A level is held in one workspace: a browser user's",
+        "Cognito group `<team>:<level>`, a team's central role `mlflow-<team>-<level>` (its SDK",
+        "callers' base URL `<apiUrl>/<team>`). A level held in a team's workspace never includes",
+        f"the platform's own capabilities ({platform}): those come only with a group of",
+        "`cognitoGroups` (`platform-admins`), which holds its level in every workspace and in",
+        "MLflow's `default`.",
+        "",
+        "| workspace | what a team's member holds there |",
+        "|---|---|",
+        "| the team's own | the level of its group or role (admin: all but the platform's) |",
+        "| another team's that lists it in `sharedWith` | reader, whatever the level at home; "
+        "its S3 prefix read-only |",
+        "| any other team's | nothing: refused at the edge; in S3, no access to its prefix |",
+        "| `default` | nothing (platform groups only) |",
+    ]
 
 
 def render() -> str:
@@ -33,7 +56,7 @@ def render() -> str:
     for cap in CAPABILITIES:
         marks = " | ".join("yes" if cap in GRANTS[level] else "-" for level in LEVELS)
         lines.append(f"| {cap} | {marks} |")
-    lines.append("")
+    lines += ["", *_teams_section(), ""]
     for cap, routes in _routes_by_capability().items():
         lines += [f"## {cap}", "", CAPABILITIES[cap], ""]
         if routes:

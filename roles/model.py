@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from .catalogue import CATALOGUE
 from .globs import HOSTILE_GLOBS, glob_contains, glob_match, globs_overlap, subject, template_glob
-from .levels import GRANTS, LEVELS, UNCLASSIFIED, capabilities_of
+from .levels import GRANTS, LEVELS, PLATFORM_CAPABILITIES, UNCLASSIFIED, capabilities_of
 
 EVERYTHING = "*"
 
@@ -32,12 +32,18 @@ def route_glob(route) -> str:
 
 
 @lru_cache(maxsize=64)
-def rules_for(held: frozenset) -> Rules:
-    """The Allow and Deny globs that give exactly the capabilities in `held`."""
+def rules_for(held: frozenset, in_team: bool = False) -> Rules:
+    """The Allow and Deny globs that give exactly the capabilities in `held`; `in_team`: held
+    through a level in a team's workspace, which never includes PLATFORM_CAPABILITIES."""
+    if in_team:
+        held = held - PLATFORM_CAPABILITIES
     if UNCLASSIFIED in held:
         # Only admin holds the routes nobody has classified: it gets everything but the
-        # hostile shapes, so the next MLflow's new routes still work for the platform team.
-        return Rules(allow=(EVERYTHING,), deny=HOSTILE_GLOBS)
+        # hostile shapes, so the next MLflow's new routes still work for the platform team
+        # (and a team's admin, everything but the platform's routes).
+        platform = tuple(dict.fromkeys(route_glob(r) for r in CATALOGUE
+                                       if r.capability not in held))
+        return Rules(allow=(EVERYTHING,), deny=HOSTILE_GLOBS + platform)
     allow, refused = [], []
     for route in CATALOGUE:
         (allow if route.capability in held else refused).append(route_glob(route))
@@ -52,11 +58,12 @@ def rules_for(held: frozenset) -> Rules:
     return Rules(allow=allow, deny=HOSTILE_GLOBS + deny)
 
 
-def allows_any(levels, method: str, path: str) -> bool:
-    """The model's decision for a caller holding the union of `levels`."""
+def allows_any(levels, method: str, path: str, in_team: bool = False) -> bool:
+    """The model's decision for a caller holding the union of `levels` (`in_team`: through a
+    level in a team's workspace, not a platform group)."""
     if not isinstance(method, str) or not isinstance(path, str) or not path.startswith("/"):
         return False
-    return rules_for(capabilities_of(levels)).decide(subject(method, path))
+    return rules_for(capabilities_of(levels), in_team).decide(subject(method, path))
 
 
 def allows(level: str, method: str, path: str) -> bool:

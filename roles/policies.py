@@ -1,8 +1,11 @@
 """Compile the model into the policies API Gateway enforces.
 
-- `iam_policy(level, api_arn)`: the identity policy of the central access roles, for the
-  `/api/*` methods (AWS_IAM). `managed_policies` cuts it into documents that each fit IAM's
-  managed-policy limit, to attach side by side; together they decide exactly as it does.
+- `iam_policy(level, api_arn, workspace)`: the identity policy of a team's central access role,
+  for the team's own SigV4 resource `/<workspace>/*`: every route an SDK calls (all but the
+  browser's `/ajax-api`), under the team's base path, and nothing outside it. Without a
+  workspace: the `/api/*` methods (the platform's SigV4 door to the `default` workspace).
+  `managed_policies` cuts it into documents that each fit IAM's managed-policy limit, to attach
+  side by side; together they decide exactly as it does.
 - `authorizer_rules()`: the data the Lambda authorizer ships with, one Allow/Deny list per
   combination of levels, for every other path; `authorizer_policy` renders one of them.
 
@@ -30,6 +33,28 @@ def _in_iam_scope(glob: str) -> bool:
     return glob.startswith("*") or glob.split("/", 2)[1:2] == ["api"]
 
 
+def _in_sdk_scope(glob: str) -> bool:
+    """Whether a glob concerns what an SDK calls under a team's base path: everything but the
+    browser's own spelling of the handlers (`/ajax-api`)."""
+    return glob.startswith("*") or glob.split("/", 2)[1:2] != ["ajax-api"]
+
+
+# Every HTTP method a route can have: admin's "everything" becomes one glob per method under the
+# team's path, never `*/<team>/*` (whose leading `*` would also reach `/<other team>/x/<team>/y`).
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def in_workspace(glob: str, workspace: str) -> list:
+    """A model glob (`METHOD/path`) moved under a team's base path: `METHOD/<team>/path`.
+    Hostile shapes (`*...`) stay as they are: they are refused everywhere."""
+    if glob == "*":
+        return [f"{method}/{workspace}/*" for method in HTTP_METHODS]
+    if glob.startswith("*"):
+        return [glob]
+    method, _, path = glob.partition("/")
+    return [f"{method}/{workspace}/{path}"]
+
+
 def _statement(effect: str, sid: str, api_arn: str, globs) -> dict:
     return {
         "Sid": sid,
@@ -52,46 +77,56 @@ def _check_api_arn(api_arn: str) -> None:
         )
 
 
-def _iam_globs(level: str):
-    rules = rules_for(capabilities_of((level,)))
-    allow = [g for g in rules.allow if _in_iam_scope(g)]
-    deny = [g for g in rules.deny if _in_iam_scope(g)]
+def _iam_globs(level: str, workspace: str = None):
+    rules = rules_for(capabilities_of((level,)), in_team=workspace is not None)
+    if workspace is None:
+        return ([g for g in rules.allow if _in_iam_scope(g)],
+                [g for g in rules.deny if _in_iam_scope(g)])
+    allow = [w for g in rules.allow if _in_sdk_scope(g) for w in in_workspace(g, workspace)]
+    # Every Deny, the browser's spelling too: admin's Allow reaches `/<team>/ajax-api/...` as
+    # well, and MLflow serves the same handlers there.
+    deny = [w for g in rules.deny for w in in_workspace(g, workspace)]
     return allow, deny
 
 
-def iam_policy(level: str, api_arn: str) -> dict:
-    """The identity policy for `level`: `execute-api:Invoke` on the `/api/*` routes it may call."""
+def iam_policy(level: str, api_arn: str, workspace: str = None) -> dict:
+    """The identity policy for `level` in a team's workspace: `execute-api:Invoke` on the
+    routes it may call under `/<workspace>/` (without a workspace: under `/api`)."""
     _check_api_arn(api_arn)
-    allow, deny = _iam_globs(level)
+    allow, deny = _iam_globs(level, workspace)
     statements = [_statement("Deny", "DenyOutsideGrant", api_arn, deny)] if deny else []
     statements.append(_statement("Allow", "InvokeGrantedRoutes", api_arn, allow))
     return _document(statements)
 
 
-def managed_policies(level: str, api_arn: str, limit: int = MANAGED_POLICY_LIMIT) -> list:
+def managed_policies(level: str, api_arn: str, workspace: str = None,
+                     limit: int = MANAGED_POLICY_LIMIT) -> list:
     """`iam_policy` cut into documents of at most `limit` characters, to attach together.
 
-    The Deny statement goes into the first document: IAM applies an explicit Deny from any
-    attached policy to the whole request, so one copy is enough.
+    Deny resources come first, then Allow ones, packed in order: IAM applies an explicit Deny
+    from any attached policy to the whole request, and an Allow from any, so the documents
+    together decide as the whole does, however the resources fall between them.
     """
-    whole = iam_policy(level, api_arn)
-    deny = [s for s in whole["Statement"] if s["Effect"] == "Deny"]
-    resources = next(s for s in whole["Statement"] if s["Effect"] == "Allow")["Resource"]
+    whole = iam_policy(level, api_arn, workspace)
+    items = [(s["Effect"], r) for s in whole["Statement"] for r in s["Resource"]]
     documents, current = [], []
 
-    def build(chunk, with_deny):
-        allow = {"Sid": f"InvokeGrantedRoutes{len(documents) + 1}", "Effect": "Allow",
-                 "Action": ACTION, "Resource": chunk}
-        return _document((deny if with_deny else []) + [allow])
+    def build(chunk):
+        statements = []
+        for effect, sid in (("Deny", "DenyOutsideGrant"), ("Allow", "InvokeGrantedRoutes")):
+            resources = [r for e, r in chunk if e == effect]
+            if resources:
+                statements.append({"Sid": f"{sid}{len(documents) + 1}", "Effect": effect,
+                                   "Action": ACTION, "Resource": resources})
+        return _document(statements)
 
-    for resource in resources:
-        candidate = build(current + [resource], not documents)
-        if current and policy_size(candidate) > limit:
-            documents.append(build(current, not documents))
-            current = [resource]
+    for item in items:
+        if current and policy_size(build(current + [item])) > limit:
+            documents.append(build(current))
+            current = [item]
         else:
-            current.append(resource)
-    documents.append(build(current, not documents))
+            current.append(item)
+    documents.append(build(current))
     for document in documents:
         if policy_size(document) > limit:
             raise ValueError(f"a policy for {level} exceeds {limit} characters even alone")
@@ -109,16 +144,18 @@ def authorizer_rules() -> dict:
     The Lambda authorizer ships this (it imports neither this package nor MLflow) and renders
     the policy for a user's groups by prefixing each glob with the API's ARN.
     """
-    data = {}
+    data, team = {}, {}
     for size in range(1, len(LEVELS) + 1):
         for combo in combinations(LEVELS, size):
-            rules = rules_for(capabilities_of(combo))
-            # Browser routes are everything AWS_IAM does not take; `*` globs apply to both.
-            data[level_set_key(combo)] = {
-                "allow": [g for g in rules.allow if g.startswith("*") or not _in_iam_scope(g)],
-                "deny": [g for g in rules.deny if g.startswith("*") or not _in_iam_scope(g)],
-            }
-    return {"version": 1, "levels": list(LEVELS), "rules": data}
+            for out, in_team in ((data, False), (team, True)):
+                rules = rules_for(capabilities_of(combo), in_team)
+                # Browser routes are everything AWS_IAM does not take; `*` globs apply to both.
+                out[level_set_key(combo)] = {
+                    "allow": [g for g in rules.allow if g.startswith("*") or not _in_iam_scope(g)],
+                    "deny": [g for g in rules.deny if g.startswith("*") or not _in_iam_scope(g)],
+                }
+    # "rules": a platform group's levels; "team_rules": levels held in a team's workspace.
+    return {"version": 1, "levels": list(LEVELS), "rules": data, "team_rules": team}
 
 
 def render_authorizer_policy(rules: dict, api_arn: str) -> dict:
@@ -129,7 +166,9 @@ def render_authorizer_policy(rules: dict, api_arn: str) -> dict:
     return _document(statements)
 
 
-def authorizer_policy(levels, api_arn: str) -> dict:
-    """The policy the Lambda authorizer returns for a user holding `levels`."""
+def authorizer_policy(levels, api_arn: str, in_team: bool = False) -> dict:
+    """The policy the Lambda authorizer returns for a user holding `levels` (`in_team`: through
+    a team's groups, not a platform group)."""
     _check_api_arn(api_arn)
-    return render_authorizer_policy(authorizer_rules()["rules"][level_set_key(levels)], api_arn)
+    data = authorizer_rules()["team_rules" if in_team else "rules"]
+    return render_authorizer_policy(data[level_set_key(levels)], api_arn)

@@ -23,14 +23,16 @@ def newcomer_lines(state: dict, state_file: Path) -> str:
     user = next(u for u in state["cognito"]["users"] if u["username"] == "reader-user")
     return f"""
 MLflow UI, behind Cognito sign-in: {state['ui_url']}
-  (sign in as {user['username']} / {user['password']}; other levels' users are in the state file)
+  (sign in as {user['username']} / {user['password']}, a reader in {team['name']}; other users,
+  their levels per team workspace, are in the state file)
 Gateway (the API Gateway stand-in): {state['gateway_url']}
+Each team is an MLflow workspace; its SDK callers use its own base URL ({team['name']}: {team['tracking_uri']})
 Sign-in users and passwords, team roles and their sessions: {state_file}
 
 Log a run as {team['name']}'s contributor, through the gateway, as a SageMaker job would
 (paste into another shell; the client is installed by requirements.txt):
 
-  export MLFLOW_TRACKING_URI={state['gateway_url']}
+  export MLFLOW_TRACKING_URI={team['tracking_uri']} MLFLOW_WORKSPACE={team['workspace']}
   export MLFLOW_TRACKING_AUTH=landing-zone
   export MLFLOW_LANDING_ZONE_ROLE_ARN={role['central_role_arn']}
   export AWS_ENDPOINT_URL={state['aws']['endpoint_url']} AWS_DEFAULT_REGION={state['aws']['region']}

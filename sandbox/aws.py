@@ -22,6 +22,8 @@ from roles.accounts import (
     access_role_trust_policy,
     artifact_policy,
     sagemaker_role_name,
+    team_group,
+    workspace_prefix,
 )
 from roles.edge import REFRESH_TOKEN_HOURS
 
@@ -36,23 +38,32 @@ API_ID = "lzsandbox1"  # ten characters, as API Gateway's ids
 STAGE = "prod"
 API_ARN = f"arn:aws:execute-api:{REGION}:{CENTRAL_ACCOUNT}:{API_ID}/{STAGE}"
 BUCKET = "mlflow-artifacts"
+# (team, account, levels of its SageMaker roles, teams its workspace is shared with as readers):
+# team-b lets team-a read its workspace; team-a shares nothing.
 TEAMS = (
-    ("team-a", "222222222222", LEVELS),
-    ("team-b", "333333333333", ("reader", "contributor")),
+    ("team-a", "222222222222", LEVELS, ()),
+    ("team-b", "333333333333", ("reader", "contributor"), ("team-a",)),
 )
-GROUP_LEVELS = {"admins": "admin", "model-approvers": "model-approver",
-                "contributors": "contributor", "readers": "reader"}
-LEVEL_GROUP = {level: group for group, level in GROUP_LEVELS.items()}
-# One user per level; one in two groups (contributor and model-approver: groups add up); one
-# in no group, whom the authorizer refuses and the UI tells why; and a new reader whose
-# password is still the administrator's temporary one, as every user's is on AWS until
-# their first sign-in.
-USERS = tuple((f"{level}-user", (LEVEL_GROUP[level],)) for level in LEVELS) + (
-    ("two-groups-user", ("contributors", "model-approvers")),
+# The workspaces and who may read each, as the authorizer's WORKSPACES takes them.
+WORKSPACES = {team: list(shared) for team, _, _, shared in TEAMS}
+# Groups that hold a level in every workspace (the platform team); every other group is
+# `<team>:<level>`, a level in one team's workspace.
+GROUP_LEVELS = {"platform-admins": "admin"}
+TEAM_GROUPS = tuple(team_group(team, level) for team, *_ in TEAMS for level in LEVELS)
+# One user per level in team-a, and a platform admin; one in two groups (contributor and
+# model-approver: groups add up); one in no group, whom the authorizer refuses and the UI
+# tells why; one in two teams with a different level in each; one of team-b alone; and a new
+# reader whose password is still the administrator's temporary one, as every user's is on AWS
+# until their first sign-in.
+USERS = tuple((f"{level}-user", (f"team-a:{level}",)) for level in LEVELS if level != "admin") + (
+    ("admin-user", ("platform-admins",)),
+    ("two-groups-user", ("team-a:contributor", "team-a:model-approver")),
+    ("two-teams-user", ("team-a:reader", "team-b:contributor")),
+    ("team-b-user", ("team-b:contributor",)),
     ("no-group-user", ()))
-NEW_USERS = (("new-user", ("readers",)),)
+NEW_USERS = (("new-user", ("team-a:reader",)),)
 # And a reader with an authenticator app (TOTP), whose codes moto checks.
-MFA_USERS = (("mfa-user", ("readers",)),)
+MFA_USERS = (("mfa-user", ("team-a:reader",)),)
 
 
 def totp_code(secret: str, at: float = None) -> str:
@@ -114,18 +125,30 @@ def _seed_central(aws: EmulatedAws):
     iam, s3 = aws.client("iam"), aws.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     bucket_arn = f"arn:aws:s3:::{BUCKET}"
-    for team, account, levels in TEAMS:
+    # One set of managed policies per (workspace, level), attached to every role that holds
+    # that level there: a team's own roles, and (as reader) the roles of teams it shares with.
+    policy_arns = {}
+
+    def policies(workspace, level):
+        if (workspace, level) not in policy_arns:
+            policy_arns[workspace, level] = [
+                iam.create_policy(PolicyName=f"mlflow-{workspace}-{level}-invoke-{i}",
+                                  PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+                for i, document in enumerate(managed_policies(level, API_ARN, workspace), 1)]
+        return policy_arns[workspace, level]
+
+    for team, account, levels, _ in TEAMS:
+        readable = readable_by(team)
         for level in levels:
             name = access_role_name(team, level)
             iam.create_role(RoleName=name, MaxSessionDuration=3600,
                             AssumeRolePolicyDocument=json.dumps(
                                 access_role_trust_policy(account, team, level)))
-            for i, document in enumerate(managed_policies(level, API_ARN), 1):
-                arn = iam.create_policy(PolicyName=f"{name}-invoke-{i}",
-                                        PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+            arns = policies(team, level) + [a for w in readable for a in policies(w, "reader")]
+            for arn in arns:
                 iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-            iam.put_role_policy(RoleName=name, PolicyName="artifacts",
-                                PolicyDocument=json.dumps(artifact_policy(level, bucket_arn)))
+            iam.put_role_policy(RoleName=name, PolicyName="artifacts", PolicyDocument=json.dumps(
+                artifact_policy(level, bucket_arn, team=team, readable=readable)))
     # The tracking server: on Fargate a task role; here a user, whose keys do not expire.
     iam.create_user(UserName="mlflow-tracking-server")
     iam.put_user_policy(UserName="mlflow-tracking-server", PolicyName="artifacts",
@@ -136,10 +159,15 @@ def _seed_central(aws: EmulatedAws):
     aws.server_keys = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
 
 
+def readable_by(team: str) -> list:
+    """The other teams whose workspaces `team` may read."""
+    return [other for other, _, _, shared in TEAMS if team in shared]
+
+
 def _seed_teams(aws: EmulatedAws):
     """Each team account's SageMaker execution roles, and a session of each (as a job gets)."""
     sts = aws.client("sts")
-    for team, account, levels in TEAMS:
+    for team, account, levels, _ in TEAMS:
         # moto acts in another account with credentials of a role assumed there.
         admin = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/seed",
                                 RoleSessionName="seed")["Credentials"]
@@ -164,7 +192,9 @@ def _seed_teams(aws: EmulatedAws):
                           "central_role_arn": central_role,
                           "credentials": {k: session[k] for k in
                                           ("AccessKeyId", "SecretAccessKey", "SessionToken")}})
-        aws.teams.append({"name": team, "account_id": account, "roles": roles})
+        aws.teams.append({"name": team, "account_id": account, "workspace": team,
+                          "artifact_prefix": f"s3://{BUCKET}/{workspace_prefix(team)}",
+                          "readable_workspaces": readable_by(team), "roles": roles})
 
 
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
@@ -229,6 +259,35 @@ def _faithful_challenges():
     CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
 
 
+def _judge_s3_as_iam_does():
+    """moto evaluates conditions only in trust policies, and there crudely; the artifact
+    policies name the prefixes a role may list (`s3:prefix`). Judge every S3 request with the
+    evaluator the gateway uses (`roles.policy_eval`, proved against IAM's rules in the tests):
+    an explicit Deny wins, else an Allow whose conditions hold, else refused."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from moto.iam.access_control import IAMPolicy, S3IAMRequest
+
+    from roles.policy_eval import ALLOW, evaluate
+
+    if getattr(S3IAMRequest.check_action_permitted, "judged_as_iam", False):
+        return
+
+    def check_action_permitted(self, resource):
+        documents = [IAMPolicy(policy)._policy_json
+                     for policy in self._access_key.collect_policies()]
+        context = {}
+        if self._action.startswith("s3:ListBucket"):
+            prefix = parse_qs(urlsplit(self._path).query).get("prefix")
+            if prefix:
+                context["s3:prefix"] = prefix[0]
+        if evaluate(documents, self._action, resource, context) != ALLOW:
+            self._raise_access_denied()
+
+    check_action_permitted.judged_as_iam = True
+    S3IAMRequest.check_action_permitted = check_action_permitted
+
+
 def revoke_refresh_token(client_id: str, token: str) -> bool:
     """Cognito's RevokeToken, which moto lacks: the refresh token stops working."""
     from moto.cognitoidp.models import cognitoidp_backends
@@ -260,7 +319,7 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int):
                             "RefreshToken": "hours"},
         EnableTokenRevocation=True,
     )["UserPoolClient"]["ClientId"]
-    for group in GROUP_LEVELS:
+    for group in (*GROUP_LEVELS, *TEAM_GROUPS):
         idp.create_group(GroupName=group, UserPoolId=pool["Id"])
     for username, groups in USERS + NEW_USERS + MFA_USERS:
         password = _password()
@@ -341,6 +400,7 @@ def start_aws(port: int = 0, token_seconds: int = 3600) -> EmulatedAws:
     _faithful_challenges()
     _seed_cognito(aws, token_seconds)
     _seed_platform_admin(aws)
+    _judge_s3_as_iam_does()
     _enforce_iam()
     return aws
 

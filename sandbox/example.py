@@ -1,4 +1,4 @@
-"""The example a newcomer finds in the sandbox's UI: one experiment, one finished run with
+"""The example a newcomer finds in the sandbox's UI, in team-a's workspace: one experiment, one finished run with
 parameters, a metric over 30 steps, two files and a model (an MLmodel a model approver can
 register). Written once, straight to MLflow and
 S3 (as the tracking server itself would store it); kept across restarts with the rest."""
@@ -24,11 +24,14 @@ mlflow_version: 3.17.2
 }
 
 
+WORKSPACE = "team-a"  # the first team's workspace
+
+
 def _call(mlflow_url, method, path, body=None):
     request = urllib.request.Request(
         f"{mlflow_url}/api/2.0/mlflow/{path}", method=method,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"})
+        headers={"Content-Type": "application/json", "X-MLFLOW-WORKSPACE": WORKSPACE})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"{}")
 
@@ -43,7 +46,8 @@ def seed(mlflow_url: str, s3, bucket: str) -> dict:
                      {"experiment_ids": [experiment_id], "max_results": 1}).get("runs", [])
         if runs:
             return {"experiment": EXPERIMENT, "experiment_id": experiment_id,
-                    "run_id": runs[0]["info"]["run_id"], "artifacts": sorted(ARTIFACTS)}
+                    "run_id": runs[0]["info"]["run_id"], "artifacts": sorted(ARTIFACTS),
+                    "workspace": WORKSPACE}
     else:
         experiment_id = _call(mlflow_url, "POST", "experiments/create",
                               {"name": EXPERIMENT})["experiment_id"]
@@ -62,4 +66,4 @@ def seed(mlflow_url: str, s3, bucket: str) -> dict:
     _call(mlflow_url, "POST", "runs/update", {"run_id": run["run_id"], "status": "FINISHED",
                                                "end_time": now + 30})
     return {"experiment": EXPERIMENT, "experiment_id": experiment_id, "run_id": run["run_id"],
-            "artifacts": sorted(ARTIFACTS)}
+            "artifacts": sorted(ARTIFACTS), "workspace": WORKSPACE}

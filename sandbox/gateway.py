@@ -17,15 +17,18 @@ from roles.edge import (
     AWS_IAM,
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     FORWARDED_IDENTITY_HEADERS,
+    IDENTITY_SOURCE_HEADERS,
     INTEGRATION_TIMEOUT_MS,
     MAX_PAYLOAD_BYTES,
-    UI_REDIRECT_PATH,
     cross_site_body,
     cross_site_refusal,
     edge_route,
     gateway_response_body,
+    integration_header_sources,
     is_ui_redirect,
     resource_policy,
+    team_base_path,
+    ui_redirect_paths,
 )
 from roles.policy_eval import ALLOW, DENY, evaluate
 
@@ -71,14 +74,16 @@ class Redirect(Exception):
 class Gateway(LocalServer):
     def __init__(self, *, port, upstream_url, api_arn, account_id, region, authorizer,
                  lookup_access_key, identity_policies, access_log_path,
-                 authorizer_ttl=DEFAULT_AUTHORIZER_TTL_SECONDS, integration_timeout=INTEGRATION_TIMEOUT_MS / 1000):
+                 authorizer_ttl=DEFAULT_AUTHORIZER_TTL_SECONDS, integration_timeout=INTEGRATION_TIMEOUT_MS / 1000,
+                 teams=()):
         self.api_arn = api_arn
         self.execution_arn = api_arn.rsplit("/", 1)[0]
         self.account_id, self.region = account_id, region
         self.authorizer = authorizer
         self.lookup_access_key = lookup_access_key
         self.identity_policies = identity_policies
-        self.resource_policy = resource_policy(self.execution_arn, account_id)
+        self.teams = tuple(teams)  # each one's `/<team>/{proxy+}` resource (roles.edge)
+        self.resource_policy = resource_policy(self.execution_arn, account_id, self.teams)
         self.authorizer_ttl = authorizer_ttl
         self.ui_url = None  # set once the UI's host runs: the redirect's target, the UI origin
         self.integration_timeout = integration_timeout
@@ -137,12 +142,12 @@ class Gateway(LocalServer):
             suffix = " with an explicit deny" if DENY in (identity, resource) else ""
             raise Refused(403, f"User: {session_arn} is not authorized to perform: {ACTION} "
                                f"on resource: {method_arn}{suffix}", "AccessDeniedException")
-        return {"caller": session_arn, "headers": {"X-MLflow-Caller-Arn": session_arn}}
+        return {"caller": session_arn, "context": {"identity.userArn": session_arn}}
 
-    def _authorizer_result(self, token, event):
+    def _authorizer_result(self, key, event):
         now = time.monotonic()
         with self._lock:
-            cached = self._cache.get(token)
+            cached = self._cache.get(key)
             if cached and cached[0] > now:
                 self.stats["authorizer_cache_hits"] += 1
                 return cached[1], None
@@ -157,7 +162,7 @@ class Gateway(LocalServer):
             with self._lock:
                 if len(self._cache) > 10_000:
                     self._cache.clear()
-                self._cache[token] = (now + self.authorizer_ttl, response)
+                self._cache[key] = (now + self.authorizer_ttl, response)
         return response, latency
 
     def authorize_token(self, method, raw_path, raw_query, headers, method_arn, route,
@@ -167,12 +172,17 @@ class Gateway(LocalServer):
             raise Refused(403, "User: anonymous is not authorized to perform: "
                                f"{ACTION} on resource: {method_arn} with an explicit deny",
                           "AccessDeniedException")
-        token = headers.get("authorization")
-        if not token:  # the identity source is missing: the authorizer is not even called
+        sources = tuple(headers.get(h.lower()) for h in IDENTITY_SOURCE_HEADERS)
+        token = sources[0]
+        # An identity source missing or empty: the authorizer is not even called (with caching
+        # off, API Gateway calls it anyway for everything but the token).
+        if not token or (self.authorizer_ttl > 0 and not all(sources)):
             raise Refused(401, "Unauthorized", "UnauthorizedException")
         event = {
             "type": "REQUEST", "methodArn": method_arn, "resource": route.resource,
-            "path": raw_path, "httpMethod": method, "headers": original_headers,
+            "path": raw_path, "httpMethod": method,
+            "headers": {k: v[-1] for k, v in original_headers.items()},
+            "multiValueHeaders": original_headers,
             "queryStringParameters": dict(parse_qsl(raw_query)),
             "pathParameters": {"proxy": raw_path[1:]}, "stageVariables": {},
             "requestContext": {"accountId": self.account_id, "apiId": self.api_id,
@@ -181,7 +191,7 @@ class Gateway(LocalServer):
                                "path": f"/{self.stage}{raw_path}",
                                "identity": {"sourceIp": source_ip}},
         }
-        response, latency = self._authorizer_result(token, event)
+        response, latency = self._authorizer_result(sources, event)
         decision = evaluate([response["policyDocument"]], ACTION, method_arn)
         if decision != ALLOW:
             message = "User is not authorized to access this resource" + (
@@ -189,9 +199,20 @@ class Gateway(LocalServer):
             raise Refused(403, message, "AccessDeniedException")
         context = response.get("context", {})
         return {"user": context.get("username", ""), "levels": context.get("levels", ""),
-                "authorizer_latency": latency,
-                "headers": {"X-MLflow-User": context.get("username", ""),
-                            "X-MLflow-Levels": context.get("levels", "")}}
+                "workspace": context.get("workspace", ""), "authorizer_latency": latency,
+                "context": {f"authorizer.{k}": v for k, v in context.items()}}
+
+    @staticmethod
+    def integration_headers(route, context: dict) -> dict:
+        """What the route's integration sets (roles.edge.integration_header_sources), from the
+        request's context: `context.X` sources and 'static' values, as API Gateway maps them."""
+        headers = {}
+        for header, source in integration_header_sources(route).items():
+            if source.startswith("'"):
+                headers[header] = source.strip("'")
+            else:
+                headers[header] = str(context.get(source.removeprefix("context."), ""))
+        return headers
 
     @property
     def api_id(self):
@@ -204,7 +225,7 @@ class Gateway(LocalServer):
     # --- the integration ------------------------------------------------------------------
 
     def forward(self, method, target, headers, body, identity_headers):
-        forwarded = {k: v for k, v in headers.items()
+        forwarded = {k: v for k, v in headers
                      if k.lower() not in HOP_BY_HOP and k.lower() not in _FORWARDED}
         forwarded.update({k: v for k, v in identity_headers.items() if v is not None})
         forwarded["Host"] = f"{self.upstream[0]}:{self.upstream[1]}"
@@ -285,11 +306,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body(headers)
             if not raw_path.startswith("/"):
                 raise Refused(400, "Bad request path", "BadRequestException")
-            if is_ui_redirect(method, raw_path):
+            if is_ui_redirect(method, raw_path, gateway.teams):
                 raise Redirect(gateway.ui_url + "/")
-            if raw_path != UI_REDIRECT_PATH:  # the web ACL spares the root, as on AWS
+            if raw_path not in ui_redirect_paths(gateway.teams):  # the web ACL spares them
                 gateway.refuse_cross_site(headers)
-            route = edge_route(raw_path)
+            route = edge_route(raw_path, gateway.teams)
             if route is None:  # a method the resource does not have: API Gateway's famous 403
                 raise Refused(403, "Missing Authentication Token",
                               "MissingAuthenticationTokenException")
@@ -298,17 +319,23 @@ class _Handler(BaseHTTPRequestHandler):
                 identity = gateway.authorize_iam(method, raw_path, raw_query, headers, body,
                                                  method_arn)
             else:
+                original = {}
+                for k, v in self.headers.items():
+                    original.setdefault(k, []).append(v)
                 identity = gateway.authorize_token(method, raw_path, raw_query, headers,
                                                    method_arn, route, request_id,
-                                                   self.client_address[0],
-                                                   dict(self.headers.items()))
+                                                   self.client_address[0], original)
             record.update(caller=identity.get("caller", "-"), user=identity.get("user", "-"),
-                          levels=identity.get("levels", "-"))
+                          levels=identity.get("levels", "-"),
+                          workspace=identity.get("workspace", "-"))
             if identity.get("authorizer_latency") is not None:
                 record["authorizerLatencyMs"] = identity["authorizer_latency"]
             upstream_started = time.perf_counter()
+            if route.workspace:  # a team's resource forwards `/{proxy}`, below its base path
+                target = target[len(team_base_path(route.workspace)):]
             status, upstream_headers, data = gateway.forward(
-                method, target, dict(self.headers.items()), body, identity["headers"])
+                method, target, list(self.headers.items()), body,
+                gateway.integration_headers(route, identity["context"]))
             record["integrationLatencyMs"] = int((time.perf_counter() - upstream_started) * 1000)
             self.send_response(status)
             for k, v in upstream_headers:

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from authorizer.handler import DEFAULT_GROUP_LEVELS, Authorizer
+from authorizer.handler import Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
 from roles.edge import (
@@ -15,6 +15,7 @@ from roles.edge import (
     DEFAULT_TOKEN_MINUTES,
     TOKEN_LEEWAY_SECONDS,
     refresh_margin_seconds,
+    team_base_path,
 )
 from ui.build import build as build_ui
 from ui.hosting import shell_config
@@ -22,7 +23,7 @@ from ui.hosting import shell_config
 from . import aws as emulated
 from . import example
 from .gateway import Gateway
-from .mlflow_server import MlflowServer
+from .mlflow_server import MlflowServer, ensure_workspaces
 from .ui_server import COGNITO_PATH, UiServer
 
 # The sign-in shell's Cognito flow here. On AWS the shell uses SRP (the password never leaves
@@ -70,16 +71,19 @@ class LandingZone:
                      "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url},
             log_path=self.dir / "mlflow.log")
         self.mlflow.start()
+        ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
                                  jwks=JwksCache(self.aws.jwks_url), token_uses=("id",),
                                  leeway=TOKEN_LEEWAY_SECONDS, min_remaining=self.authorizer_ttl)
-        authorizer = Authorizer(verifier, authorizer_rules(), DEFAULT_GROUP_LEVELS)
+        self.authorizer = authorizer = Authorizer(verifier, authorizer_rules(),
+                                                  emulated.GROUP_LEVELS, emulated.WORKSPACES)
         self.gateway = Gateway(
             port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.API_ARN,
             account_id=emulated.CENTRAL_ACCOUNT, region=emulated.REGION, authorizer=authorizer,
             lookup_access_key=emulated.lookup_access_key,
             identity_policies=emulated.identity_policies,
-            access_log_path=self.dir / "access.log", authorizer_ttl=self.authorizer_ttl)
+            access_log_path=self.dir / "access.log", authorizer_ttl=self.authorizer_ttl,
+            teams=tuple(emulated.WORKSPACES))
         self.example = example.seed(self.mlflow.url, self._artifact_client(), emulated.BUCKET)
         progress("building the UI bundle (the sign-in shell around MLflow's own UI) ...")
         bundle = build_ui(self.dir / "ui", progress=progress)
@@ -91,6 +95,7 @@ class LandingZone:
         self.ui.config = shell_config(
             region=emulated.REGION, user_pool_id=self.aws.user_pool_id,
             client_id=self.aws.client_id, group_levels=emulated.GROUP_LEVELS,
+            workspaces=emulated.WORKSPACES,
             auth_flow=SANDBOX_AUTH_FLOW, cognito_endpoint=self.ui.url + COGNITO_PATH,
             refresh_margin=refresh_margin_seconds(self.token_seconds, self.authorizer_ttl))
         self.gateway.ui_url = self.ui.url
@@ -124,12 +129,18 @@ class LandingZone:
             "mlflow_pid": self.mlflow.process.pid,
             "api_arn": emulated.API_ARN,
             "cognito": {"user_pool_id": self.aws.user_pool_id, "client_id": self.aws.client_id,
-                        "users": self.aws.users,
+                        "users": [self._with_levels(u) for u in self.aws.users],
                         # the platform team's keys for the pool (README: "Remove a user")
                         "platform_admin": self.aws.platform_admin_keys},
-            "teams": self.aws.teams,
+            "teams": [{**team, "tracking_uri": self.gateway.url + team_base_path(team["name"])}
+                      for team in self.aws.teams],
             "example": self.example,
         }
+
+    def _with_levels(self, user: dict) -> dict:
+        """A user's levels per workspace, as the authorizer decides them ("a,b" for two)."""
+        held = self.authorizer.workspaces_of({"cognito:groups": user["groups"]})
+        return {**user, "levels": {w: ",".join(levels) for w, levels in held.items()}}
 
     def write_state(self):
         tmp = self.state_file.with_suffix(".tmp")

@@ -1,10 +1,12 @@
 """`mlflow server` as a child process, with the Fargate task's flags where they apply."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -24,13 +26,15 @@ class MlflowServer:
 
     def command(self):
         # As in components/mlflow_image/entrypoint.py: artifacts go to S3 directly
-        # (--no-serve-artifacts), and only the host the gateway sends is allowed.
+        # (--no-serve-artifacts), workspaces on (one per team), and only the host the
+        # gateway sends is allowed.
         return [sys.executable, "-m", "mlflow", "server",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(WORKERS),
                 "--backend-store-uri", self.backend_store_uri,
                 "--default-artifact-root", self.artifact_root,
                 "--no-serve-artifacts",
+                "--enable-workspaces",
                 "--allowed-hosts", f"127.0.0.1:{self.port},localhost:{self.port}"]
 
     def start(self, timeout: float = 60.0):
@@ -74,3 +78,21 @@ class MlflowServer:
             self.process.wait()
         except ProcessLookupError:
             pass
+
+
+def ensure_workspaces(mlflow_url: str, names) -> list:
+    """Create the workspaces that do not exist yet (what the tracking server's entrypoint does
+    on AWS at every start); return the names created."""
+    created = []
+    for name in names:
+        request = urllib.request.Request(
+            f"{mlflow_url}/api/3.0/mlflow/workspaces", method="POST",
+            data=json.dumps({"name": name}).encode(),
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30):
+                created.append(name)
+        except urllib.error.HTTPError as e:
+            if json.loads(e.read() or b"{}").get("error_code") != "RESOURCE_ALREADY_EXISTS":
+                raise
+    return created

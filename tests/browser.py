@@ -116,15 +116,18 @@ class Session:
                 for _, _, body in self.cognito_answers
                 if body and "RefreshToken" in body.get("AuthenticationResult", {})]
 
-    def api(self, method, path, body=None):
+    def api(self, method, path, body=None, workspace=None):
         """A request from the page, as MLflow's UI makes them (the service worker adds the
-        token): (status, JSON body or text)."""
-        return self.page.evaluate("""async ([method, path, body]) => {
-            const r = await fetch(path, {method, headers: {'Content-Type': 'application/json'},
+        token; `workspace`: the X-MLFLOW-WORKSPACE MLflow's UI would name): (status, JSON body
+        or text)."""
+        return self.page.evaluate("""async ([method, path, body, workspace]) => {
+            const headers = {'Content-Type': 'application/json'};
+            if (workspace !== null) headers['X-MLFLOW-WORKSPACE'] = workspace;
+            const r = await fetch(path, {method, headers,
                                          body: body === null ? undefined : JSON.stringify(body)});
             const text = await r.text();
             try { return [r.status, JSON.parse(text)]; } catch (e) { return [r.status, text]; }
-        }""", [method, path, body])
+        }""", [method, path, body, workspace])
 
     def cognito(self, target, body):
         """A call to Cognito's JSON API from the page, as the shell makes them."""
@@ -148,13 +151,13 @@ class Session:
         self.context.close()
 
 
-def mlflow_api(sandbox, path, body=None):
+def mlflow_api(sandbox, path, body=None, workspace="team-a"):
     """MLflow itself, behind the gateway: what the UI did, seen from the server."""
     request = urllib.request.Request(
         f"{sandbox['mlflow_url']}/api/2.0/mlflow/{path}",
         data=json.dumps(body).encode() if body is not None else None,
         method="POST" if body is not None else "GET",
-        headers={"Content-Type": "application/json"})
+        headers={"Content-Type": "application/json", "X-MLFLOW-WORKSPACE": workspace})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -171,5 +174,6 @@ def logged_at(record) -> int:
 
 
 def run_route(sandbox, tab=""):
+    """The example run's route in MLflow's UI, in its workspace (as MLflow's links have it)."""
     ex = sandbox["example"]
-    return f"#/experiments/{ex['experiment_id']}/runs/{ex['run_id']}{tab}"
+    return f"#/experiments/{ex['experiment_id']}/runs/{ex['run_id']}{tab}?workspace={ex['workspace']}"

@@ -1,15 +1,18 @@
 """Act against the running sandbox as one identity at a time, with the real MLflow client.
 
 Channels: "client" (this repo's SigV4 client assuming the central role), "builtin" (MLflow's
-own MLFLOW_TRACKING_AWS_SIGV4 with the assumed role's credentials in the environment), and
-"token" (a Cognito id token on the browser paths: /ajax-api instead of /api).
+own MLFLOW_TRACKING_AWS_SIGV4 with the assumed role's credentials in the environment), both at
+a team's base URL (its `tracking_uri`); and "token" (a Cognito id token on the browser paths:
+/ajax-api instead of /api, naming the workspace in X-MLFLOW-WORKSPACE as MLflow's UI does).
 """
 
 import contextlib
 import os
 
 import boto3
+import mlflow
 import requests
+from mlflow.tracking._tracking_service import utils as tracking_utils
 from mlflow.store.artifact import s3_artifact_repo
 from mlflow.tracking import MlflowClient
 from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestAuthProvider
@@ -27,10 +30,13 @@ class BrowserPaths(requests.auth.AuthBase):
     """What the UI does: the same handlers under /ajax-api, with the user's token."""
 
     token = None
+    workspace = None
 
     def __call__(self, request):
         request.url = request.url.replace("/api/", "/ajax-api/", 1)
         request.headers["Authorization"] = f"Bearer {self.token}"
+        if self.workspace is not None:
+            request.headers["X-MLFLOW-WORKSPACE"] = self.workspace
         return request
 
 
@@ -46,9 +52,12 @@ if not any(p.get_name() == "test-browser-paths" for p in _request_auth_provider_
     _request_auth_provider_registry.register(BrowserPathsProvider)
 
 
+def team_of(sandbox, team="team-a"):
+    return next(t for t in sandbox["teams"] if t["name"] == team)
+
+
 def role_of(sandbox, level, team="team-a"):
-    team_state = next(t for t in sandbox["teams"] if t["name"] == team)
-    return next(r for r in team_state["roles"] if r["level"] == level)
+    return next(r for r in team_of(sandbox, team)["roles"] if r["level"] == level)
 
 
 def id_token(sandbox, username):
@@ -84,12 +93,16 @@ def assume_central(sandbox, level, team="team-a"):
 
 
 @contextlib.contextmanager
-def identity(sandbox, level, channel, team="team-a", username=None):
-    """Environment and MLflow client acting as `level` over `channel`."""
+def identity(sandbox, level, channel, team="team-a", username=None, workspace=None):
+    """Environment and MLflow client acting as `level` of `team` over `channel`, in
+    `workspace` (default: the team's own; SigV4 callers name it by the base URL they use)."""
+    workspace = workspace or team
     saved = {k: os.environ.get(k) for k in _ENV}
     for k in _ENV:
         os.environ.pop(k, None)
-    os.environ.update({"MLFLOW_TRACKING_URI": sandbox["gateway_url"],
+    uri = (sandbox["gateway_url"] if channel == "token"
+           else f"{sandbox['gateway_url']}/{workspace}")
+    os.environ.update({"MLFLOW_TRACKING_URI": uri,
                        "AWS_ENDPOINT_URL": sandbox["aws"]["endpoint_url"],
                        "AWS_DEFAULT_REGION": "us-east-1", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
     if channel == "client":
@@ -107,6 +120,7 @@ def identity(sandbox, level, channel, team="team-a", username=None):
                            "AWS_SESSION_TOKEN": c["SessionToken"]})
     elif channel == "token":
         BrowserPaths.token = id_token(sandbox, username or f"{level}-user")
+        BrowserPaths.workspace = workspace
         os.environ.update({"MLFLOW_TRACKING_AUTH": "test-browser-paths",
                            "AWS_ACCESS_KEY_ID": "none", "AWS_SECRET_ACCESS_KEY": "none"})
     else:
@@ -114,9 +128,11 @@ def identity(sandbox, level, channel, team="team-a", username=None):
     LandingZoneAuthProvider.reset()
     boto3.setup_default_session()
     s3_artifact_repo._cached_get_s3_client.cache_clear()
+    mlflow.set_tracking_uri(uri)  # the fluent API too (an earlier test may have set another)
     try:
-        yield MlflowClient(sandbox["gateway_url"])
+        yield MlflowClient(uri)
     finally:
+        tracking_utils._tracking_uri = None  # back to MLFLOW_TRACKING_URI
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -37,18 +37,29 @@ class FakeClock:
         return self.now
 
 
-def make_authorizer(pool, uses=("id",), clock=None, interval=60.0, groups=None):
+# Most tests here are about tokens: their groups hold a level in every workspace, as a
+# platform team's would. The workspace tests below use team groups (`team-a:reader`).
+GLOBAL_GROUPS = {"admins": "admin", "model-approvers": "model-approver",
+                 "contributors": "contributor", "readers": "reader"}
+WORKSPACES = {"team-a": [], "team-b": ["team-a"], "team-c": []}  # team-b lets team-a read
+
+
+def make_authorizer(pool, uses=("id",), clock=None, interval=60.0, groups=None,
+                    workspaces=None):
     jwks = JwksCache(pool.jwks_url, refetch_interval=interval, clock=clock or FakeClock())
     verifier = TokenVerifier(issuer=ISSUER, client_ids=[CLIENT_ID], jwks=jwks, token_uses=uses,
                              leeway=5)
-    return Authorizer(verifier, RULES, groups)
+    return Authorizer(verifier, RULES, GLOBAL_GROUPS if groups is None else groups,
+                      WORKSPACES if workspaces is None else workspaces)
 
 
 def event(token=None, path="/ajax-api/2.0/mlflow/experiments/get", method="GET", header="Authorization",
-          prefix="Bearer ", query=None):
+          prefix="Bearer ", query=None, workspace="team-a"):
     headers = {"Host": "abcde12345.execute-api.us-east-1.amazonaws.com"}
     if token is not None:
         headers[header] = f"{prefix}{token}"
+    if workspace is not None:
+        headers["X-MLFLOW-WORKSPACE"] = workspace
     return {
         "type": "REQUEST",
         "methodArn": f"{API_ARN}/{method}/{path[1:]}",
@@ -86,7 +97,8 @@ def assert_403(response):
 def test_a_valid_token_gets_its_levels_grant(pool, header, prefix):
     response = make_authorizer(pool).authorize(event(pool.token(), header=header, prefix=prefix))
     assert response["principalId"] == "alice"
-    assert response["context"] == {"username": "alice", "groups": "readers", "levels": "reader"}
+    assert response["context"] == {"username": "alice", "groups": "readers", "levels": "reader",
+                                   "workspace": "team-a"}
     assert may(response, "GET", "/ajax-api/2.0/mlflow/experiments/get")
     assert not may(response, "POST", "/ajax-api/2.0/mlflow/experiments/create")
 
@@ -330,9 +342,16 @@ def test_configuration_from_the_environment(pool, tmp_path):
     rules_file = tmp_path / "policy_rules.json"
     rules_file.write_text(json.dumps(RULES))
     env = {"AWS_REGION": "us-east-1", "USER_POOL_ID": POOL_ID, "APP_CLIENT_IDS": f" {CLIENT_ID} ",
-           "JWKS_URL": pool.jwks_url, "GROUP_LEVELS": json.dumps({"readers": "reader"})}
+           "JWKS_URL": pool.jwks_url, "GROUP_LEVELS": json.dumps({"readers": "reader"}),
+           "WORKSPACES": json.dumps({"team-a": [], "team-b": ["team-a"]})}
     authorizer = from_environment(env, rules_file)
     assert authorizer.authorize(event(pool.token()))["context"]["levels"] == "reader"
+    team_b_user = pool.token(groups=["team-b:contributor"])
+    assert authorizer.authorize(event(team_b_user, workspace="team-b"))["context"]["levels"] == \
+        "contributor"
+    assert authorizer.authorize(event(team_b_user))["context"]["levels"] == ""  # not shared
+    with pytest.raises(ValueError, match="WORKSPACES"):
+        from_environment({**env, "WORKSPACES": json.dumps({"team-a": ["team-x"]})}, rules_file)
     with pytest.raises(ValueError, match="APP_CLIENT_IDS"):
         from_environment({k: v for k, v in env.items() if k != "APP_CLIENT_IDS"}, rules_file)
     with pytest.raises(ValueError, match="token_uses"):
@@ -408,3 +427,76 @@ def test_the_cache_ttl_reaches_the_authorizer_from_its_environment(pool, tmp_pat
     authorizer = from_environment(env, rules_file)
     assert_401(authorizer, event(pool.token(iat=now - 600, exp=now + 59)))
     assert authorizer.authorize(event(pool.token(iat=now, exp=now + 600)))["principalId"] == "alice"
+
+
+# --- workspaces: a level is held per team ----------------------------------------------------
+
+TEAM_GROUPS_ONLY = {"platform-admins": "admin"}
+
+
+def levels_in(pool, groups, workspace, **event_args):
+    authorizer = make_authorizer(pool, groups=TEAM_GROUPS_ONLY)
+    response = authorizer.authorize(event(pool.token(groups=groups), workspace=workspace,
+                                          **event_args))
+    return response
+
+
+@pytest.mark.parametrize("groups, workspace, expected", [
+    (["team-a:contributor"], "team-a", "contributor"),
+    (["team-a:contributor"], "team-c", ""),  # another team's workspace: nothing
+    (["team-a:contributor"], "team-b", "reader"),  # team-b shares with team-a: reader at most
+    (["team-a:admin"], "team-b", "reader"),
+    (["team-b:contributor"], "team-a", ""),  # sharing is one way
+    (["team-a:reader", "team-b:contributor"], "team-b", "reader,contributor"),
+    (["team-a:contributor", "team-a:model-approver"], "team-a", "contributor,model-approver"),
+    (["team-a:contributor"], "default", ""),  # MLflow's default: platform admins only
+    (["platform-admins"], "default", "admin"),
+    (["platform-admins"], "team-c", "admin"),
+    (["team-a:owner", "team-a:", ":reader", "team-a:reader:x"], "team-a", ""),
+    (["team-x:reader"], "team-x", ""),  # not a configured workspace
+])
+def test_a_level_is_held_per_workspace(pool, groups, workspace, expected):
+    response = levels_in(pool, groups, workspace)
+    assert response["context"]["levels"] == expected
+    assert response["context"]["workspace"] == (workspace if expected else "")
+    if expected:
+        levels = tuple(expected.split(","))
+        for method, path in [("GET", "/ajax-api/2.0/mlflow/experiments/get"),
+                             ("POST", "/ajax-api/2.0/mlflow/experiments/create"),
+                             ("POST", "/ajax-api/2.0/mlflow/registered-models/delete")]:
+            assert may(response, method, path) == allows_any(levels, method, path)
+    else:
+        assert_403(response)
+
+
+@pytest.mark.parametrize("workspace", [
+    None, "", "Team-A", "team-a ", " team-a", "team-a,team-b", "team-a/../team-b", "team-a/",
+    "../default", "DEFAULT", "team-a\x00", "%74eam-a"])
+def test_a_workspace_header_that_names_no_single_workspace_exactly_is_refused(pool, workspace):
+    response = levels_in(pool, ["team-a:contributor", "team-b:contributor"], workspace)
+    assert response["context"]["workspace"] == ""
+    assert_403(response)
+
+
+def test_a_workspace_sent_twice_is_refused_even_when_both_are_yours(pool):
+    ev = event(pool.token(groups=["team-a:contributor"]), workspace="team-a")
+    ev["multiValueHeaders"] = {"X-MLFLOW-WORKSPACE": ["team-a", "team-a"]}
+    assert_403(make_authorizer(pool, groups=TEAM_GROUPS_ONLY).authorize(ev))
+    ev["headers"]["x-mlflow-workspace"] = "team-a"  # the same header in two spellings
+    ev["multiValueHeaders"] = None
+    assert_403(make_authorizer(pool, groups=TEAM_GROUPS_ONLY).authorize(ev))
+
+
+def test_workspaces_of_lists_a_users_workspaces_and_levels(pool):
+    authorizer = make_authorizer(pool, groups=TEAM_GROUPS_ONLY)
+    assert authorizer.workspaces_of({"cognito:groups": ["team-a:reader", "team-b:contributor"]}) \
+        == {"team-a": ("reader",), "team-b": ("reader", "contributor")}
+    assert set(authorizer.workspaces_of({"cognito:groups": ["platform-admins"]})) == {
+        "default", "team-a", "team-b", "team-c"}
+    assert authorizer.workspaces_of({"cognito:groups": []}) == {}
+
+
+def test_the_authorizer_reads_the_group_convention_the_stacks_create():
+    from authorizer.handler import TEAM_GROUP_SEPARATOR
+    from roles.accounts import team_group
+    assert team_group("team-a", "reader").split(TEAM_GROUP_SEPARATOR) == ["team-a", "reader"]

@@ -67,8 +67,9 @@ def test_the_archive_alone_authorizes_a_real_token_in_a_clean_venv(local_archive
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     pool = Pool()
     try:
-        token = pool.token(groups=["contributors"])
-        event = {"type": "REQUEST", "headers": {"authorization": f"Bearer {token}"},
+        token = pool.token(groups=["team-a:contributor"])
+        event = {"type": "REQUEST", "headers": {"authorization": f"Bearer {token}",
+                                                "x-mlflow-workspace": "team-a"},
                  "methodArn": "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod/"
                               "GET/ajax-api/2.0/mlflow/experiments/get"}
         script = (
@@ -85,7 +86,8 @@ def test_the_archive_alone_authorizes_a_real_token_in_a_clean_venv(local_archive
             "print(json.dumps(response))\n"
         )
         env = {"AWS_REGION": "us-east-1", "USER_POOL_ID": POOL_ID, "APP_CLIENT_IDS": CLIENT_ID,
-               "JWKS_URL": pool.jwks_url, "PATH": "/usr/bin:/bin"}
+               "JWKS_URL": pool.jwks_url, "PATH": "/usr/bin:/bin",
+               "WORKSPACES": json.dumps({"team-a": []})}
         result = subprocess.run([str(venv / "bin" / "python"), "-I", "-c", script], env=env,
                                 capture_output=True, text=True, timeout=60)
     finally:

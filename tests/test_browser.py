@@ -7,11 +7,13 @@ Each scenario keeps a screenshot in test-results/browser/.
 
 import json
 import time
+import uuid
 
 from sandbox import example
 from sandbox.aws import totp_code
 
 from .browser import log_lines, logged_at, mlflow_api, run_route
+from .sandbox_clients import identity
 
 
 def type_new_experiment(session, name, sign_in_as=None):
@@ -44,7 +46,7 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
     before = len(log_lines(ui_sandbox, "ui-access.log"))
     session.open()
     session.sign_in("reader-user")
-    assert session.page.locator("#who").inner_text() == "reader-user · reader"
+    assert session.page.locator("#who").inner_text() == "reader-user · team-a: reader · team-b: reader"
     ui = session.mlflow
     # The home page lists the seeded experiment; its run is one click further.
     ui.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
@@ -266,7 +268,7 @@ def test_a_first_sign_in_sets_a_new_password(session):
     session.page.fill("#new-password", "Chosen-by-the-user-42!")
     session.page.click("#submit")
     session.page.wait_for_selector("#bar", state="visible")
-    assert session.page.locator("#who").inner_text() == "new-user · reader"
+    assert session.page.locator("#who").inner_text() == "new-user · team-a: reader · team-b: reader"
     session.mlflow.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
 
 
@@ -294,8 +296,8 @@ def test_a_user_in_no_group_is_told_why(session):
     session.sign_in("no-group-user", wait=False)
     message = session.page.locator("#message")
     message.wait_for(state="visible")
-    assert "your account is in no MLflow group" in message.inner_text()
-    assert "readers" in message.inner_text()
+    assert "holds no level in any team's MLflow workspace" in message.inner_text()
+    assert "team-a:reader" in message.inner_text()  # the group to ask for, by name
     assert session.session() is None
     session.screenshot("no-group")
 
@@ -317,3 +319,75 @@ def test_the_srp_flow_used_on_aws_signs_in(session, ui_sandbox):
     assert list(dict.fromkeys(calls))[:2] == [
         "AWSCognitoIdentityProviderService.InitiateAuth",
         "AWSCognitoIdentityProviderService.RespondToAuthChallenge"]
+
+
+# --- teams: a user sees their own workspaces, with their level in each ------------------------
+
+
+def team_b_experiment(ui_sandbox):
+    """An experiment in team-b's workspace, made by team-b's contributor (once per session)."""
+    name = "team-b-own-experiment"
+    with identity(ui_sandbox, "contributor", "client", team="team-b") as c:
+        if c.get_experiment_by_name(name) is None:
+            c.create_experiment(name)
+    return name
+
+
+def listed_workspaces(session):
+    status, body = session.api("GET", "/ajax-api/3.0/mlflow/workspaces", workspace="")
+    assert status == 200, body
+    return [w["name"] for w in body["workspaces"]]
+
+
+def test_a_user_in_two_teams_sees_both_workspaces_with_their_level_in_each(session, ui_sandbox):
+    team_b = team_b_experiment(ui_sandbox)
+    session.open()
+    session.sign_in("two-teams-user")
+    assert session.page.locator("#who").inner_text() == (
+        "two-teams-user · team-a: reader · team-b: reader, contributor")
+    assert listed_workspaces(session) == ["team-a", "team-b"]  # never `default`
+    ui = session.mlflow
+    ui.get_by_role("link", name=example.EXPERIMENT).first.wait_for()  # opens in team-a
+    assert ui.get_by_role("link", name=team_b).count() == 0
+    # Switching with MLflow's own workspace switcher: team-b's work, not team-a's
+    session.close_mlflow_assistant()
+    switcher = ui.get_by_role("combobox").first
+    switcher.click()
+    options = ui.get_by_role("option")
+    options.first.wait_for()
+    assert sorted(options.all_inner_texts()) == ["team-a", "team-b"]
+    ui.get_by_role("option", name="team-b").click()
+    ui.get_by_role("link", name=team_b).first.wait_for()
+    assert ui.get_by_role("link", name=example.EXPERIMENT).count() == 0
+    session.close_mlflow_assistant()
+    session.screenshot("two-teams-in-team-b")
+    # The level is the one held in the workspace named: contributor in team-b, reader in team-a
+    create = "/ajax-api/2.0/mlflow/experiments/create"
+    assert session.api("POST", create, {"name": f"by-two-teams-{uuid.uuid4().hex[:6]}"},
+                       workspace="team-b")[0] == 200
+    assert session.api("POST", create, {"name": "refused-in-team-a"}, workspace="team-a")[0] == 403
+    # A request of the page naming no workspace (a navigation MLflow's page starts, such as an
+    # artifact opened in a tab) goes to the one the switcher shows: team-b, contributor there
+    assert session.api("POST", create, {"name": f"by-switch-{uuid.uuid4().hex[:6]}"})[0] == 200
+    assert session.api("GET", "/ajax-api/2.0/mlflow/experiments/search?max_results=5",
+                       workspace="default")[0] == 403
+
+
+def test_a_user_in_one_team_sees_only_that_one(session, ui_sandbox):
+    team_b = team_b_experiment(ui_sandbox)
+    session.open(run_route(ui_sandbox))  # even a link into team-a's workspace
+    session.sign_in("team-b-user")
+    assert session.page.locator("#who").inner_text() == "team-b-user · team-b: contributor"
+    assert listed_workspaces(session) == ["team-b"]
+    ui = session.mlflow
+    session.mlflow_frame().evaluate("location.hash = '#/?workspace=team-b'")
+    ui.get_by_role("link", name=team_b).first.wait_for()
+    # team-a's run, asked for by the page in team-a's workspace: refused at the edge
+    ex = ui_sandbox["example"]
+    status, _ = session.api("GET", f"/ajax-api/2.0/mlflow/runs/get?run_id={ex['run_id']}",
+                            workspace="team-a")
+    assert status == 403
+    # and in its own workspace, team-a's run does not exist
+    status, body = session.api("GET", f"/ajax-api/2.0/mlflow/runs/get?run_id={ex['run_id']}",
+                               workspace="team-b")
+    assert status == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST"

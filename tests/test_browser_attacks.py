@@ -4,6 +4,7 @@ in MLflow's page looks for the long-lived credential, a copied token outlives it
 Also: the address MLflow's client prints opens the UI on that run.
 """
 
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -212,23 +213,33 @@ def test_a_script_in_mlflows_page_cannot_read_the_refresh_token(session, ui_sand
              if body and "AuthenticationResult" in body]
     assert [a["RefreshToken"] for a in given] == ["held-by-the-service-worker"]
     # and a session the page can ask for carries no token at all
-    assert set(session.session()) == {"username", "groups", "lifetime", "expiresAt", "issuedAt"}
+    assert set(session.session()) == {"username", "groups", "lifetime", "expiresAt", "issuedAt",
+                                      "workspaces"}
+    assert session.session()["workspaces"] == {"team-a": ["reader"], "team-b": ["reader"]}
 
 
 def test_the_view_run_address_mlflows_client_prints_opens_that_run(session, ui_sandbox, capfd):
-    """`mlflow.start_run()` prints "View run ... at: <tracking URI>/#/experiments/.../runs/...",
-    the API's address; a browser that opens it lands, after signing in, on that run."""
+    """`mlflow.start_run()` prints "View run ... at: <tracking URI>/#/experiments/.../runs/...
+    ?workspace=<team>", the team's base URL on the API (as a SageMaker job with the team stack's
+    jobEnvironment has it); a browser that opens it lands, after signing in, on that run, in
+    that team's workspace."""
     import mlflow
 
+    team = next(t for t in ui_sandbox["teams"] if t["name"] == "team-a")
     with identity(ui_sandbox, "contributor", "client"):
-        mlflow.set_tracking_uri(ui_sandbox["gateway_url"])
-        experiment = mlflow.set_experiment("printed-links")
-        with mlflow.start_run(run_name="the-printed-run"):
-            mlflow.log_metric("x", 1.0)
+        os.environ["MLFLOW_WORKSPACE"] = team["workspace"]
+        try:
+            mlflow.set_tracking_uri(team["tracking_uri"])
+            experiment = mlflow.set_experiment("printed-links")
+            with mlflow.start_run(run_name="the-printed-run"):
+                mlflow.log_metric("x", 1.0)
+        finally:
+            os.environ.pop("MLFLOW_WORKSPACE")
     printed = capfd.readouterr().out
     line = next(line for line in printed.splitlines() if "View run the-printed-run at: " in line)
     url = line.split(" at: ", 1)[1].strip()
-    assert url.startswith(ui_sandbox["gateway_url"] + "/#/experiments/" + experiment.experiment_id)
+    assert url.startswith(team["tracking_uri"] + "/#/experiments/" + experiment.experiment_id)
+    assert url.endswith("?workspace=team-a")
 
     first = requests.get(url.split("#")[0], allow_redirects=False, timeout=10)
     assert (first.status_code, first.headers["Location"]) == (302, ui_sandbox["ui_url"] + "/")
@@ -257,12 +268,12 @@ def test_a_copied_token_dies_with_its_lifetime_after_sign_out_and_removal(ui_san
     username = "two-groups-user"
     token, refresh, claims = id_token_and_refresh(ui_sandbox, username)
     url = ui_sandbox["gateway_url"] + "/ajax-api/2.0/mlflow/experiments/search?max_results=1"
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token}", "X-MLFLOW-WORKSPACE": "team-a"}
     assert requests.get(url, headers=headers, timeout=10).status_code == 200
 
     # The administrator's removal, as documented.
     idp.admin_user_global_sign_out(UserPoolId=pool, Username=username)
-    for group in ("contributors", "model-approvers"):
+    for group in ("team-a:contributor", "team-a:model-approver"):
         idp.admin_remove_user_from_group(UserPoolId=pool, Username=username, GroupName=group)
     with pytest.raises(idp.exceptions.NotAuthorizedException):
         idp.initiate_auth(ClientId=client, AuthFlow="REFRESH_TOKEN_AUTH",
@@ -278,5 +289,5 @@ def test_a_copied_token_dies_with_its_lifetime_after_sign_out_and_removal(ui_san
         assert max(worked) <= claims["exp"] + TOKEN_LEEWAY_SECONDS
         assert min(refused) <= claims["exp"] + TOKEN_LEEWAY_SECONDS + 1
     finally:
-        for group in ("contributors", "model-approvers"):
+        for group in ("team-a:contributor", "team-a:model-approver"):
             idp.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)

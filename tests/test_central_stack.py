@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from roles.accounts import access_role_trust_policy as trust_policy
-from roles import ARTIFACT_ACTIONS, managed_policies
+from roles import LEVELS, managed_policies
+from roles.accounts import artifact_policy
 
 from .pulumi_program import API_ID, run_program, stack_config
 
@@ -41,14 +42,16 @@ def test_every_part_is_registered(stack):
         "aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
         "aws:ecs/taskDefinition:TaskDefinition": 1, "awsx:ecr:Image": 1,
         "aws:lb/loadBalancer:LoadBalancer": 1, "aws:appautoscaling/policy:Policy": 1,
-        "aws:apigateway/restApi:RestApi": 1, "aws:apigateway/method:Method": 4,
-        "aws:apigateway/integration:Integration": 4, "aws:apigateway/authorizer:Authorizer": 1,
-        "aws:apigateway/methodResponse:MethodResponse": 1,
-        "aws:apigateway/integrationResponse:IntegrationResponse": 1,
+        # 5 proxies (the browser's, /api, /api/*, /team-a/*, /team-b/*), 3 redirects
+        "aws:apigateway/restApi:RestApi": 1, "aws:apigateway/method:Method": 8,
+        "aws:apigateway/integration:Integration": 8, "aws:apigateway/authorizer:Authorizer": 1,
+        "aws:apigateway/methodResponse:MethodResponse": 3,
+        "aws:apigateway/integrationResponse:IntegrationResponse": 3,
         "aws:wafv2/webAcl:WebAcl": 1, "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
         "aws:apigateway/stage:Stage": 1, "aws:apigateway/vpcLink:VpcLink": 1,
         "aws:lambda/function:Function": 1, "aws:cognito/userPool:UserPool": 1,
-        "aws:cognito/userGroup:UserGroup": 4, "aws:cognito/userPoolClient:UserPoolClient": 1,
+        # platform-admins, and <team>:<level> for 2 teams and 4 levels
+        "aws:cognito/userGroup:UserGroup": 9, "aws:cognito/userPoolClient:UserPoolClient": 1,
         "aws:amplify/app:App": 1, "aws:amplify/branch:Branch": 1,
         "pulumi-python:dynamic:Resource": 1, "aws:apigateway/response:Response": 5,
     }
@@ -108,6 +111,15 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
         "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
         "Resource": [bucket, f"{bucket}/*"],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    # Every object SSE-KMS with the bucket's own key: a write asking for anything else fails.
+    key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-store-key"
+    assert statements[2:] == [
+        {"Sid": "OnlySseKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": f"{bucket}/*", "Condition": {"StringNotEqualsIfExists": {
+             "s3:x-amz-server-side-encryption": "aws:kms"}}},
+        {"Sid": "OnlyTheBucketKey", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": f"{bucket}/*", "Condition": {"StringNotEqualsIfExists": {
+             "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}}}]
     logging = stack.one("aws:s3/bucketLogging:BucketLogging", "artifacts")
     assert logging.inputs["targetBucket"] == "mlflow-store-access-logs-1a2b3c4"
     lifecycle = stack.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
@@ -179,14 +191,22 @@ def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
     methods = {r.name: r.inputs for r in stack.of_type("aws:apigateway/method:Method")}
     authorizer_id = "mlflow-edge-authorizer-id"
     assert {n: (m["authorization"], m.get("authorizerId")) for n, m in methods.items()} == {
-        "mlflow-edge-get-root": ("NONE", None),  # the redirect to the UI, below
+        "mlflow-edge-get-root": ("NONE", None),  # the redirects to the UI, below
+        "mlflow-edge-get-team-team-a": ("NONE", None),
+        "mlflow-edge-get-team-team-b": ("NONE", None),
         "mlflow-edge-any-proxy": ("CUSTOM", authorizer_id),
         "mlflow-edge-any-api": ("AWS_IAM", None),
         "mlflow-edge-any-api-proxy": ("AWS_IAM", None),
+        "mlflow-edge-any-team-a-proxy": ("AWS_IAM", None),  # each team's SigV4 base path
+        "mlflow-edge-any-team-b-proxy": ("AWS_IAM", None),
     }
+    resources = {r.inputs["pathPart"]: r.inputs for r in stack.of_type("aws:apigateway/resource:Resource")}
+    assert resources["team-a"]["parentId"] == "root123"  # a literal beside the root's {proxy+}
     authorizer = stack.one("aws:apigateway/authorizer:Authorizer").inputs
     assert authorizer["type"] == "REQUEST"
-    assert authorizer["identitySource"] == "method.request.header.Authorization"
+    # Cached per (token, workspace): a user's policy is their level in the workspace named.
+    assert authorizer["identitySource"] == ("method.request.header.Authorization,"
+                                            "method.request.header.X-MLFLOW-WORKSPACE")
     assert authorizer["authorizerResultTtlInSeconds"] == 60
     fn = stack.one("aws:lambda/function:Function").inputs
     assert authorizer["authorizerUri"].endswith(f"function:{fn['name']}/invocations")
@@ -194,6 +214,8 @@ def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
     # A token must outlive its cached policy: the authorizer knows the cache's TTL.
     env = fn["environment"]["variables"]
     assert (env["CACHE_TTL_SECONDS"], env["LEEWAY_SECONDS"], env["TOKEN_USE"]) == ("60", "5", "id")
+    assert json.loads(env["WORKSPACES"]) == {"team-a": [], "team-b": ["team-a"]}
+    assert json.loads(env["GROUP_LEVELS"]) == {"platform-admins": "admin"}
 
 
 UI_URL = "https://main.d1a2b3c4d5e6f7.amplifyapp.com"
@@ -206,13 +228,16 @@ def test_get_on_the_api_root_sends_a_browser_to_the_ui(stack):
     assert (integration["type"], integration["resourceId"], integration["httpMethod"]) == (
         "MOCK", "root123", "GET")
     assert integration["requestTemplates"] == {"application/json": '{"statusCode": 302}'}
-    response = stack.one("aws:apigateway/methodResponse:MethodResponse").inputs
-    assert (response["statusCode"], response["responseParameters"]) == (
-        "302", {"method.response.header.Location": True})
-    mapping = stack.one("aws:apigateway/integrationResponse:IntegrationResponse").inputs
-    assert (mapping["statusCode"], mapping["responseParameters"]) == (
-        "302", {"method.response.header.Location": "stageVariables.uiUrl"})
-    assert "selectionPattern" not in mapping  # the default response: every MOCK answer
+    # The root and each team's base path (a team's printed links): three, all alike.
+    for response in stack.of_type("aws:apigateway/methodResponse:MethodResponse"):
+        assert (response.inputs["statusCode"], response.inputs["responseParameters"]) == (
+            "302", {"method.response.header.Location": True})
+    for mapping in stack.of_type("aws:apigateway/integrationResponse:IntegrationResponse"):
+        assert (mapping.inputs["statusCode"], mapping.inputs["responseParameters"]) == (
+            "302", {"method.response.header.Location": "stageVariables.uiUrl"})
+        assert "selectionPattern" not in mapping.inputs  # the default response: every answer
+    team = stack.one("aws:apigateway/integration:Integration", "to-ui-team-team-a").inputs
+    assert team["type"] == "MOCK" and team["resourceId"] != "root123"
     stage = stack.one("aws:apigateway/stage:Stage").inputs
     assert stage["variables"] == {"uiUrl": UI_URL + "/"}
     assert stack.outputs["uiUrl"] == UI_URL
@@ -242,17 +267,29 @@ def test_integrations_forward_identity_that_clients_cannot_forge(stack):
     api = integrations["mlflow-edge-to-mlflow-api-proxy"]
     assert api["type"] == "HTTP_PROXY" and api["connectionType"] == "VPC_LINK"
     assert api["uri"] == f"http://mlflow-server-nlb-123.elb.{REGION}.amazonaws.com/api/{{proxy}}"
-    assert api["requestParameters"] == {
-        "integration.request.header.X-MLflow-Caller-Arn": "context.identity.userArn",
-        "integration.request.path.proxy": "method.request.path.proxy"}
+    # Every integration sets every identity header (the other channel's to "-") and the
+    # workspace: none that a client sends reaches MLflow.
+    def sigv4(workspace):
+        return {"integration.request.header.X-MLflow-Caller-Arn": "context.identity.userArn",
+                "integration.request.header.X-MLflow-User": "'-'",
+                "integration.request.header.X-MLflow-Levels": "'-'",
+                "integration.request.header.X-MLFLOW-WORKSPACE": f"'{workspace}'",
+                "integration.request.path.proxy": "method.request.path.proxy"}
+
+    assert api["requestParameters"] == sigv4("default")
+    team = integrations["mlflow-edge-to-mlflow-team-a-proxy"]
+    assert team["uri"] == f"http://mlflow-server-nlb-123.elb.{REGION}.amazonaws.com/{{proxy}}"
+    assert team["requestParameters"] == sigv4("team-a")
     ui = integrations["mlflow-edge-to-mlflow-proxy"]
     assert ui["requestParameters"] == {
+        "integration.request.header.X-MLflow-Caller-Arn": "'-'",
         "integration.request.header.X-MLflow-User": "context.authorizer.username",
         "integration.request.header.X-MLflow-Levels": "context.authorizer.levels",
+        "integration.request.header.X-MLFLOW-WORKSPACE": "context.authorizer.workspace",
         "integration.request.path.proxy": "method.request.path.proxy"}
     assert {i["timeoutMilliseconds"] for i in integrations.values()
             if i["type"] == "HTTP_PROXY"} == {29000}
-    assert sorted(i["type"] for i in integrations.values()) == ["HTTP_PROXY"] * 3 + ["MOCK"]
+    assert sorted(i["type"] for i in integrations.values()) == ["HTTP_PROXY"] * 5 + ["MOCK"] * 3
 
 
 def test_resource_policy_restricts_only_the_sigv4_paths(stack):
@@ -260,7 +297,8 @@ def test_resource_policy_restricts_only_the_sigv4_paths(stack):
         "Version": "2012-10-17", "Statement": [
             {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
              "Action": "execute-api:Invoke",
-             "Resource": [f"{EXECUTION_ARN}/*/*/api", f"{EXECUTION_ARN}/*/*/api/*"],
+             "Resource": [f"{EXECUTION_ARN}/*/*/api", f"{EXECUTION_ARN}/*/*/api/*",
+                          f"{EXECUTION_ARN}/*/*/team-a/*", f"{EXECUTION_ARN}/*/*/team-b/*"],
              "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}}}]}
 
 
@@ -297,7 +335,8 @@ def test_cognito_has_no_self_signup_and_a_strong_password_policy(stack):
                                "refreshToken": "hours"},
         "enableTokenRevocation": True}
     groups = {r.inputs["name"] for r in stack.of_type("aws:cognito/userGroup:UserGroup")}
-    assert groups == {"admins", "model-approvers", "contributors", "readers"}
+    assert groups == {"platform-admins"} | {f"{team}:{level}" for team in ("team-a", "team-b")
+                                            for level in LEVELS}
 
 
 @pytest.mark.parametrize("team, account, level", [
@@ -315,17 +354,49 @@ def test_team_roles_trust_one_sagemaker_role_and_carry_the_compiled_policies(sta
         "Condition": {"ArnEquals": {"aws:PrincipalArn":
                                     f"arn:aws:iam::{account}:role/mlflow-{team}-{level}-sagemaker"}}}]}
     assert policy(role_resource, "assumeRolePolicy") == trust_policy(account, team, level)
-    documents = [policy(p) for p in sorted(
-        [r for r in stack.of_type("aws:iam/policy:Policy")
-         if r.name.startswith(f"mlflow-access-{team}-{level}-invoke-")], key=lambda r: r.name)]
-    assert documents == managed_policies(level, API_ARN)
-    attached = [r for r in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-                if r.name.startswith(f"mlflow-access-{team}-{level}-invoke-")]
-    assert len(attached) == len(documents)
+    # Its level's policies in its own workspace, and reader's in each one shared with its team
+    # (team-b shares with team-a), attached from one set per (workspace, level).
+    readable = {"team-a": ["team-b"], "team-b": []}[team]
+    attached = {r.inputs["policyArn"] for r in
+                stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if r.inputs["role"] == role_resource.outputs["name"]}
+    expected = []
+    for workspace, granted in [(team, level)] + [(w, "reader") for w in readable]:
+        documents = [(p.outputs["arn"], policy(p)) for p in sorted(
+            [r for r in stack.of_type("aws:iam/policy:Policy")
+             if r.name.startswith(f"mlflow-access-{workspace}-{granted}-invoke-")],
+            key=lambda r: r.name)]
+        assert [d for _, d in documents] == managed_policies(granted, API_ARN, workspace)
+        expected += [arn for arn, _ in documents]
+    assert attached == set(expected) and len(expected) <= 10
     artifacts = policy(stack.one("aws:iam/rolePolicy:RolePolicy", f"{team}-{level}-artifacts"))
-    granted = {a for s in artifacts["Statement"] if s["Sid"].startswith("ArtifactB") or
-               s["Sid"] == "ArtifactObjects" for a in s["Action"]}
-    assert granted == set(ARTIFACT_ACTIONS[level])
+    bucket = stack.one("aws:s3/bucket:Bucket", "artifacts").outputs["arn"]
+    key = stack.one("aws:kms/key:Key", "store-key").outputs["arn"]
+    assert artifacts == artifact_policy(level, bucket, key, team=team, readable=readable)
+    assert {r for s in artifacts["Statement"] for r in (
+        s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])} <= {
+        bucket, key, f"{bucket}/artifacts/workspaces/{team}/*"} | {
+        f"{bucket}/artifacts/workspaces/{w}/*" for w in readable}
+
+
+def test_every_team_roles_invoke_policies_name_only_its_own_and_shared_workspaces(stack):
+    arns = {p.outputs["arn"]: policy(p) for p in stack.of_type("aws:iam/policy:Policy")
+            if "-invoke-" in p.name}
+    for role in stack.of_type("aws:iam/role:Role"):
+        if not role.name.startswith("mlflow-access-"):
+            continue
+        team = "-".join(role.inputs["name"].split("-")[1:3])  # mlflow-<team-x>-<level>
+        allowed = {team} | ({"team-b"} if team == "team-a" else set())
+        for attachment in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+            if attachment.inputs["role"] != role.outputs["name"]:
+                continue
+            for statement in arns[attachment.inputs["policyArn"]]["Statement"]:
+                for resource in statement["Resource"]:
+                    tail = resource.removeprefix(API_ARN + "/")
+                    if statement["Effect"] == "Deny" and tail.startswith("*"):
+                        continue  # the hostile shapes, refused everywhere
+                    workspace = tail.split("/")[1]
+                    assert workspace in allowed, (role.inputs["name"], resource)
 
 
 def test_data_resources_are_protected(stack):

@@ -88,8 +88,10 @@ def test_no_studio_domain_unless_asked():
 
 
 def test_outputs_give_a_ready_to_paste_job_environment(team_stack):
+    # The team's own base path on the API: its workspace, the only one its roles may call.
     assert team_stack.outputs["jobEnvironment"]["contributor"] == {
-        "MLFLOW_TRACKING_URI": "https://abcde12345.execute-api.us-east-1.amazonaws.com/prod",
+        "MLFLOW_TRACKING_URI": "https://abcde12345.execute-api.us-east-1.amazonaws.com/prod/team-a",
+        "MLFLOW_WORKSPACE": "team-a",
         "MLFLOW_TRACKING_AUTH": "landing-zone",
         "MLFLOW_LANDING_ZONE_ROLE_ARN": f"arn:aws:iam::{CENTRAL}:role/mlflow-team-a-contributor",
         "AWS_DEFAULT_REGION": "us-east-1"}
@@ -154,3 +156,35 @@ def test_bad_datascience_config(changes, message):
             raw[key] = value
     with pytest.raises(ConfigError, match=message):
         parse_datascience(raw, "us-east-1")
+
+
+def test_a_jobs_tracking_uri_is_its_teams_base_path_which_its_central_role_alone_may_call(
+        team_stack, central_stack):
+    """The team stack's tracking URI, the central API's team resource, the central role's
+    policies and the team's S3 prefix all name the same team."""
+    from urllib.parse import urlsplit
+
+    from roles.policy_eval import invoke_allowed
+
+    env = team_stack.outputs["jobEnvironment"]["contributor"]
+    stage, team = urlsplit(env["MLFLOW_TRACKING_URI"]).path.strip("/").split("/")
+    assert (stage, team, env["MLFLOW_WORKSPACE"]) == ("prod", "team-a", "team-a")
+    resources = {r.inputs["pathPart"] for r in central_stack.of_type("aws:apigateway/resource:Resource")}
+    assert {"team-a", "team-b"} <= resources
+    execution_arn = central_stack.one("aws:apigateway/restApi:RestApi").outputs["executionArn"]
+    api_arn = f"{execution_arn}/{stage}"
+    role = central_stack.one("aws:iam/role:Role", "access-team-a-contributor")
+    assert role.outputs["arn"] == env["MLFLOW_LANDING_ZONE_ROLE_ARN"]
+    arns = {r.inputs["policyArn"] for r in
+            central_stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+            if r.inputs["role"] == role.outputs["name"]}
+    documents = [doc(p, "policy") for p in central_stack.of_type("aws:iam/policy:Policy")
+                 if p.outputs["arn"] in arns]
+    create = "POST/{}/api/2.0/mlflow/runs/create"
+    assert invoke_allowed(documents, f"{api_arn}/{create.format(team)}")
+    assert not invoke_allowed(documents, f"{api_arn}/{create.format('team-b')}")
+    assert not invoke_allowed(documents, f"{api_arn}/POST/api/2.0/mlflow/runs/create")
+    artifacts = doc(central_stack.one("aws:iam/rolePolicy:RolePolicy", "team-a-contributor-artifacts"),
+                    "policy")
+    writes = next(s for s in artifacts["Statement"] if s["Sid"] == "TeamArtifacts")
+    assert writes["Resource"].endswith(f"/artifacts/workspaces/{team}/*")

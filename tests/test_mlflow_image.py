@@ -30,7 +30,9 @@ def test_the_server_starts_without_the_password_on_its_command_line(monkeypatch)
     seen = {}
     monkeypatch.setattr(module.os, "environ", dict(ENV))
     monkeypatch.setattr(module.os, "execvpe", lambda f, argv, env: seen.update(argv=argv, env=env))
+    monkeypatch.setattr(module, "ensure_workspaces", lambda uri, names: seen.update(names=names) or [])
     module.main()
+    assert "--enable-workspaces" in seen["argv"] and seen["names"] == []
     assert seen["argv"][:2] == ["mlflow", "server"] and "--no-serve-artifacts" in seen["argv"]
     assert not any("p@ss" in a or "postgresql" in a for a in seen["argv"])
     assert "DB_PASSWORD" not in seen["env"]
@@ -42,3 +44,16 @@ def test_missing_settings_stop_the_container_with_their_names(monkeypatch):
     monkeypatch.setattr(module.os, "environ", {"DB_USER": "mlflow"})
     with pytest.raises(SystemExit, match="DB_PASSWORD, DB_HOST, DB_NAME"):
         module.main()
+
+
+def test_each_teams_workspace_is_created_once_and_a_new_team_on_the_next_start(tmp_path):
+    from mlflow.store.workspace.sqlalchemy_store import SqlAlchemyStore
+
+    module = load()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {"MLFLOW_LZ_WORKSPACES": " team-a, team-b ,"}
+    assert module.ensure_workspaces(uri, module.workspace_names(env)) == ["team-a", "team-b"]
+    assert module.ensure_workspaces(uri, ["team-a", "team-b"]) == []  # the next start
+    assert module.ensure_workspaces(uri, ["team-a", "team-b", "team-c"]) == ["team-c"]
+    names = {w.name for w in SqlAlchemyStore(uri).list_workspaces()}
+    assert names == {"default", "team-a", "team-b", "team-c"}

@@ -112,3 +112,29 @@ def test_several_levels_get_the_union():
             assert allows_any(combo, route.method, path) == any(
                 allows(level, route.method, path) for level in combo
             ), (combo, route.method, path)
+
+
+# --- a level held in a team's workspace ------------------------------------------------------
+
+
+def test_a_teams_admin_may_do_everything_in_its_workspace_but_the_platforms_routes():
+    from roles.levels import PLATFORM_CAPABILITIES
+
+    from .route_samples import samples
+
+    checked = 0
+    for route, path in samples(CATALOGUE):
+        expected = route.capability not in PLATFORM_CAPABILITIES
+        assert allows_any(("admin",), route.method, path, in_team=True) == expected, (
+            route.method, path, route.capability)
+        # every other level: as on the platform, since none holds a platform capability
+        for level in LEVELS[:-1]:
+            assert allows_any((level,), route.method, path, in_team=True) == allows(
+                level, route.method, path)
+        checked += 1
+    assert checked > 500
+    # Creating, changing or deleting a workspace is the platform's; listing them is reading.
+    assert not allows_any(("admin",), "DELETE", "/api/3.0/mlflow/workspaces/team-b", in_team=True)
+    assert not allows_any(("admin",), "POST", "/api/3.0/mlflow/workspaces", in_team=True)
+    assert allows("admin", "DELETE", "/api/3.0/mlflow/workspaces/team-b")
+    assert allows("reader", "GET", "/ajax-api/3.0/mlflow/workspaces")

@@ -201,3 +201,56 @@ def test_no_policy_allows_what_the_model_denies(request, level):
         # What the model lets through reaches only handlers of capabilities the level holds.
         resolved = resolve(method, path)
         assert resolved is None or CAPABILITY[(method, resolved)] in GRANTS[level], resolved
+
+
+# --- a team's role: its own workspace's base path, nothing else -----------------------------
+
+LONGEST_TEAM = "t" + "e" * 30 + "m"  # 32 characters, the longest name the config accepts
+
+
+def is_sdk_path(path):
+    return not path.startswith("/ajax-api/")
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_team_policy_decides_every_sdk_route_under_its_base_path_as_the_model(level):
+    managed = managed_policies(level, API_ARN, "team-a")
+    checked = 0
+    for route, path in SAMPLES:
+        if not is_sdk_path(path):
+            # The browser's spelling of a handler is no SDK's: granted only by admin's
+            # everything, never beyond what the model allows.
+            if invoke_allowed(managed, arn(route.method, "/team-a" + path)):
+                assert level == "admin" and allows_any((level,), route.method, path,
+                                                       in_team=True), path
+            continue
+        expected = allows_any((level,), route.method, path, in_team=True)
+        assert invoke_allowed(managed, arn(route.method, "/team-a" + path)) == expected, (
+            route.method, path)
+        # another team's base path, MLflow's own paths (the default workspace), a prefix of
+        # the name: never, whatever the route
+        for other in ("/team-b" + path, path, "/team-ab" + path, "/team-" + path):
+            assert not invoke_allowed(managed, arn(route.method, other)), other
+        checked += 1
+    assert checked > 250
+
+
+def test_a_team_admins_everything_stays_inside_its_base_path():
+    managed = managed_policies("admin", API_ARN, "team-a")
+    for method in ("GET", "POST", "DELETE", "PATCH", "PUT"):
+        assert invoke_allowed(managed, arn(method, "/team-a/api/2.0/mlflow/anything/new"))
+        # a `*` in front of the team would reach this path of another team's; no glob has one
+        assert not invoke_allowed(managed, arn(method, "/team-b/gateway/proxy/x/team-a/y"))
+    assert not invoke_allowed(managed, arn("DELETE", "/team-a/api/3.0/mlflow/workspaces/team-b"))
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_team_policies_fit_iams_limits_with_the_longest_team_name(level):
+    long_arn = "arn:aws:execute-api:ap-southeast-2:111111111111:abcde12345/prod"
+    documents = managed_policies(level, long_arn, LONGEST_TEAM)
+    sizes = [policy_size(d) for d in documents]
+    assert all(size <= MANAGED_POLICY_LIMIT for size in sizes), sizes
+    # Own level plus reader in one shared workspace: within IAM's 10 managed policies a role
+    # takes by default (the config refuses more sharing than fits).
+    reader = managed_policies("reader", long_arn, LONGEST_TEAM)
+    assert len(documents) + len(reader) <= 10, (len(documents), len(reader))

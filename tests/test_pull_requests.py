@@ -59,11 +59,30 @@ def test_a_reclassified_route_shows_who_gains_and_loses():
     assert "- `GET /a`: `read` -> `write`" in text
 
 
+def test_sharing_a_workspace_is_called_out_with_who_reads_whose():
+    teams = {"team-a": {"levels": ["reader"], "shared_with": []},
+             "team-b": {"levels": ["reader"], "shared_with": []}}
+    before = {**BASE, "teams": teams}
+    after = {**BASE, "teams": {**teams, "team-b": {"levels": ["reader"],
+                                                   "shared_with": ["team-a"]},
+                               "team-c": {"levels": ["contributor"], "shared_with": []}}}
+    text = diff(before, after)
+    assert text.splitlines()[2] == ("> **Warning: team `team-a` may read team `team-b`'s "
+                                    "workspace**, which it could not before.")
+    assert "- `team-a` gains reader in `team-b`'s workspace (1 routes" in text
+    assert "- new team `team-c`: its own workspace, levels contributor" in text
+    back = diff(after, before)
+    assert "- `team-a` loses reader in `team-b`'s workspace" in back and "Warning" not in back
+
+
 def test_the_work_tree_reads_like_the_model():
     from roles import CATALOGUE, GRANTS
     current = snapshot_of(ROOT)
     assert len(current["routes"]) == len(CATALOGUE)
     assert current["grants"]["reader"] == sorted(GRANTS["reader"])
+    assert current["teams"]["team-b"] == {"levels": ["reader", "contributor"],
+                                          "shared_with": ["team-a"]}
+    assert "admin-server" in current["platform"]
 
 
 def test_a_git_ref_can_be_read():

@@ -24,6 +24,7 @@ from .route_samples import SEGMENTS
 from .sandbox_clients import assume_central, id_token, role_of
 
 MOTO_KEY = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
+IN_TEAM_A = {"X-MLFLOW-WORKSPACE": "team-a"}  # what the UI sends beside its token
 
 
 def moto_private_key():
@@ -82,14 +83,15 @@ def test_forged_expired_and_foreign_tokens_are_401(sandbox):
     for token in ["garbage", "a.b.c", attacker, expired, foreign_pool, foreign_client, tampered,
                   real[:-10], "Bearer " + real]:
         response = send(sandbox, "GET", "/ajax-api/2.0/mlflow/experiments/search",
-                        {"Authorization": f"Bearer {token}"})
+                        {"Authorization": f"Bearer {token}", **IN_TEAM_A})
         assert response.status_code == 401, (token[:20], response.status_code)
         assert response.json() == {"error_code": "UNAUTHENTICATED", "message": "Unauthorized"}
 
 
 def test_a_token_in_the_query_string_is_not_a_token(sandbox):
     real = id_token(sandbox, "admin-user")
-    response = send(sandbox, "GET", f"/ajax-api/2.0/mlflow/experiments/search?token={real}")
+    response = send(sandbox, "GET", f"/ajax-api/2.0/mlflow/experiments/search?token={real}",
+                    IN_TEAM_A)
     assert response.status_code == 401
 
 
@@ -97,16 +99,28 @@ def test_a_token_in_the_query_string_is_not_a_token(sandbox):
 
 
 def test_a_good_signature_passes(sandbox, contributor):
-    path = "/api/2.0/mlflow/experiments/search?max_results=1"
+    path = "/team-a/api/2.0/mlflow/experiments/search?max_results=1"
     response = send(sandbox, "GET", path, signed(sandbox, "GET", path, contributor))
     assert response.status_code == 200
+    # The same call outside the team's base path (MLflow's `default` workspace) is not the
+    # team role's to make; team-b's workspace, shared with team-a, it may read, not write; and
+    # team-b's contributor may not even read team-a's (sharing is one way).
+    other = "/api/2.0/mlflow/experiments/search?max_results=1"
+    assert send(sandbox, "GET", other, signed(sandbox, "GET", other, contributor)).status_code == 403
+    shared = "/team-b/api/2.0/mlflow/experiments/search?max_results=1"
+    assert send(sandbox, "GET", shared, signed(sandbox, "GET", shared, contributor)).status_code == 200
+    create, body = "/team-b/api/2.0/mlflow/experiments/create", b'{"name": "into-team-b"}'
+    response = send(sandbox, "POST", create, signed(sandbox, "POST", create, contributor, body), body)
+    assert response.status_code == 403
+    team_b = assume_central(sandbox, "contributor", "team-b")
+    assert send(sandbox, "GET", path, signed(sandbox, "GET", path, team_b)).status_code == 403
 
 
 @pytest.mark.parametrize("case", ["tampered-body", "replayed", "future", "wrong-region",
                                   "wrong-service", "unknown-key", "no-session-token",
                                   "other-path", "unsigned"])
 def test_bad_signatures_are_403(sandbox, contributor, case):
-    path, body = "/api/2.0/mlflow/runs/search", b'{"experiment_ids": ["0"]}'
+    path, body = "/team-a/api/2.0/mlflow/runs/search", b'{"experiment_ids": ["0"]}'
     creds, kwargs = dict(contributor), {}
     if case == "replayed":
         kwargs["when"] = datetime.now(timezone.utc) - timedelta(minutes=6)
@@ -124,7 +138,7 @@ def test_bad_signatures_are_403(sandbox, contributor, case):
     if case == "tampered-body":
         body = b'{"experiment_ids": ["1"]}'
     elif case == "other-path":
-        path = "/api/2.0/mlflow/runs/delete"
+        path = "/team-a/api/2.0/mlflow/runs/delete"
     elif case == "unsigned":
         headers = {}
     response = send(sandbox, "POST", path, headers, body)
@@ -137,7 +151,7 @@ def test_bad_signatures_are_403(sandbox, contributor, case):
 def test_a_caller_from_another_account_is_refused_by_the_resource_policy(sandbox):
     # The team's own SageMaker session, without assuming the central role.
     session = role_of(sandbox, "admin")["credentials"]
-    path = "/api/2.0/mlflow/experiments/search"
+    path = "/team-a/api/2.0/mlflow/experiments/search"
     response = send(sandbox, "GET", path, signed(sandbox, "GET", path, session))
     assert response.status_code == 403
     assert "explicit deny" in response.text
@@ -205,7 +219,9 @@ def raw_request(sandbox, method, path, headers, body=b"{}"):
 
 
 def check(sandbox, level, method, path, auth):
-    response = raw_request(sandbox, method, path, auth(method, path))
+    """`auth`: (headers for a request path, the base path it adds: a team's for SigV4)."""
+    headers_for, base = auth
+    response = raw_request(sandbox, method, base + path, headers_for(method, base + path))
     # The gateway itself never answers 5xx. MLflow may, for a request the model lets through
     # (503 for /api/2.0/mlflow-artifacts/*: artifact serving is off, bytes go to S3 directly).
     gateway_answer = "x-amzn-ErrorType" in response.headers
@@ -221,8 +237,8 @@ def authenticators(sandbox):
     for level in LEVELS[:-1]:
         token = id_token(sandbox, f"{level}-user")
         creds = assume_central(sandbox, level)
-        out[level] = (lambda m, p, t=token: {"Authorization": f"Bearer {t}"},
-                      lambda m, p, c=creds: signed(sandbox, m, p, c, b"{}"))
+        out[level] = ((lambda m, p, t=token: {"Authorization": f"Bearer {t}", **IN_TEAM_A}, ""),
+                      (lambda m, p, c=creds: signed(sandbox, m, p, c, b"{}"), "/team-a"))
     return out
 
 
@@ -262,11 +278,13 @@ def test_a_request_another_site_made_is_refused_on_both_channels(sandbox, contri
 
     body = b'{"name": "made-from-another-site"}'
     token = id_token(sandbox, "contributor-user")
-    sigv4_path, token_path = "/api/2.0/mlflow/experiments/create", "/ajax-api/2.0/mlflow/experiments/create"
+    sigv4_path = "/team-a/api/2.0/mlflow/experiments/create"
+    token_path = "/ajax-api/2.0/mlflow/experiments/create"
     attempts = {
         "sigv4": (sigv4_path, {**signed(sandbox, "POST", sigv4_path, contributor, body=body),
                                **browser_headers}),
-        "token": (token_path, {"Authorization": f"Bearer {token}", **browser_headers}),
+        "token": (token_path, {"Authorization": f"Bearer {token}", **IN_TEAM_A,
+                               **browser_headers}),
     }
     for channel, (path, headers) in attempts.items():
         response = send(sandbox, "POST", path, headers, body)
@@ -277,12 +295,13 @@ def test_a_request_another_site_made_is_refused_on_both_channels(sandbox, contri
     ui_headers = {"Origin": sandbox["ui_url"], "Sec-Fetch-Site": "same-origin"}
     search = b'{"max_results": 1}'
     for path, headers in (
-            ("/api/2.0/mlflow/experiments/search",
-             signed(sandbox, "POST", "/api/2.0/mlflow/experiments/search", contributor, body=search)),
+            ("/team-a/api/2.0/mlflow/experiments/search",
+             signed(sandbox, "POST", "/team-a/api/2.0/mlflow/experiments/search", contributor,
+                    body=search)),
             ("/ajax-api/2.0/mlflow/experiments/search",
-             {"Authorization": f"Bearer {token}", **ui_headers})):
+             {"Authorization": f"Bearer {token}", **IN_TEAM_A, **ui_headers})):
         headers = {**headers, "Content-Type": "application/json"}
         assert send(sandbox, "POST", path, headers, search).status_code == 200, path
     assert requests.post(sandbox["mlflow_url"] + "/api/2.0/mlflow/experiments/search",
-                         json={"filter": "name = 'made-from-another-site'"},
+                         json={"filter": "name = 'made-from-another-site'"}, headers=IN_TEAM_A,
                          timeout=30).json().get("experiments") is None

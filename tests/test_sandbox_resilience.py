@@ -79,7 +79,8 @@ def check_outage_and_recovery(sandbox, state_file):
     for _ in range(20):
         started = time.monotonic()
         r = requests.get(sandbox["gateway_url"] + "/ajax-api/2.0/mlflow/experiments/search?max_results=1",
-                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
+                         headers={"Authorization": f"Bearer {token}",
+                                  "X-MLFLOW-WORKSPACE": "team-a"}, timeout=30)
         assert time.monotonic() - started < 5
         if r.status_code == 502:
             saw_502 = True
@@ -90,7 +91,8 @@ def check_outage_and_recovery(sandbox, state_file):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         r = requests.get(sandbox["gateway_url"] + "/ajax-api/2.0/mlflow/experiments/search?max_results=1",
-                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
+                         headers={"Authorization": f"Bearer {token}",
+                                  "X-MLFLOW-WORKSPACE": "team-a"}, timeout=30)
         if r.status_code == 200:
             break
         time.sleep(0.5)

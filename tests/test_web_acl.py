@@ -7,10 +7,11 @@ import re
 import pytest
 
 from components.web_acl import rule_statements
-from roles.edge import CROSS_SITE_RULES, UI_REDIRECT_PATH, cross_site_refusal
+from roles.edge import CROSS_SITE_RULES, cross_site_refusal, ui_redirect_paths
 
 UI = "https://main.d1a2b3c4d5e6f7.amplifyapp.com"
 STAGE = "prod"
+TEAMS = ("team-a", "team-b")
 
 
 def _field(field_to_match, request):
@@ -35,6 +36,8 @@ def matches(statement, request) -> bool:
     [(kind, body)] = statement.items()
     if kind == "and_statement":
         return all(matches(s, request) for s in body["statements"])
+    if kind == "or_statement":
+        return any(matches(s, request) for s in body["statements"])
     if kind == "not_statement":
         return not matches(body["statement"], request)
     value = _field(body["field_to_match"], request)
@@ -54,7 +57,7 @@ def matches(statement, request) -> bool:
 
 def waf_decision(request):
     """The first rule (by priority, as listed) whose statement matches, or None: allowed."""
-    statements = rule_statements(STAGE, UI)
+    statements = rule_statements(STAGE, UI, TEAMS)
     return next((rule for rule in CROSS_SITE_RULES if matches(statements[rule], request)), None)
 
 
@@ -62,13 +65,14 @@ SITES = (None, "cross-site", "same-site", "same-origin", "none", "CROSS-SITE", "
 ORIGINS = (None, UI, "https://evil.example", "null", "", UI + "/", UI.upper(),
            "https://main.d1a2b3c4d5e6f7.amplifyapp.com.evil.example")
 PATHS = ("/", "/ajax-api/2.0/mlflow/runs/get", "/api/2.0/mlflow/runs/get", "/graphql",
-         "/get-artifact", "/gateway/mlflow/v1/models", "//", "/prod-x")
+         "/get-artifact", "/gateway/mlflow/v1/models", "//", "/prod-x", "/team-a", "/team-b/",
+         "/team-a/api/2.0/mlflow/runs/get", "/team-a/v1/traces", "/team-ab", "/team-a//")
 
 
 @pytest.mark.parametrize("site, origin, path", itertools.product(SITES, ORIGINS, PATHS))
 def test_the_web_acl_refuses_exactly_what_the_edge_function_refuses(site, origin, path):
     headers = {k: v for k, v in (("sec-fetch-site", site), ("origin", origin)) if v is not None}
-    expected = None if path == UI_REDIRECT_PATH else cross_site_refusal(headers, UI)
+    expected = None if path in ui_redirect_paths(TEAMS) else cross_site_refusal(headers, UI)
     # WAF sees the path with the stage in front; either way it must decide the same.
     for uri in (path, f"/{STAGE}{path}" if path != "/" else f"/{STAGE}"):
         assert waf_decision({"uri": uri, "headers": headers}) == expected, uri
@@ -76,7 +80,8 @@ def test_the_web_acl_refuses_exactly_what_the_edge_function_refuses(site, origin
 
 def test_the_redirect_is_spared_from_anywhere_and_nothing_else_is():
     other_site = {"sec-fetch-site": "cross-site"}
-    for uri in ("/", "/prod", "/prod/"):
+    for uri in ("/", "/prod", "/prod/", "/team-a", "/prod/team-a", "/prod/team-b/"):
         assert waf_decision({"uri": uri, "headers": other_site}) is None
-    for uri in ("/prod/x", "/x", "/prodx", "/prod//"):
+    for uri in ("/prod/x", "/x", "/prodx", "/prod//", "/prod/team-a/version", "/team-c",
+                "/prod/team-a//"):
         assert waf_decision({"uri": uri, "headers": other_site}) == "OtherSiteRequest", uri

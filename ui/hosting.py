@@ -160,10 +160,12 @@ def amplify_custom_headers(cognito_origin: str, studio_origins=()) -> str:
 
 
 def shell_config(*, region: str, user_pool_id: str, client_id: str, group_levels: dict,
-                 refresh_margin: float, auth_flow: str = "USER_SRP_AUTH",
+                 refresh_margin: float, workspaces: dict = None, auth_flow: str = "USER_SRP_AUTH",
                  cognito_endpoint: str = None) -> dict:
     """`config.json`: what the shell and its service worker read at run time.
-    `refresh_margin`: seconds before expiry a token is replaced (roles.edge.refresh_margin_seconds)."""
+    `refresh_margin`: seconds before expiry a token is replaced (roles.edge.refresh_margin_seconds);
+    `workspaces`: {team: [teams it is shared with]}, as the authorizer's WORKSPACES (the shell
+    shows a user only the workspaces they hold a level in; the authorizer enforces it)."""
     if auth_flow not in ("USER_SRP_AUTH", "USER_PASSWORD_AUTH"):
         raise ValueError(f"auth_flow must be USER_SRP_AUTH or USER_PASSWORD_AUTH, got {auth_flow!r}")
     return {
@@ -173,6 +175,7 @@ def shell_config(*, region: str, user_pool_id: str, client_id: str, group_levels
         "authFlow": auth_flow,
         "cognitoEndpoint": cognito_endpoint or cognito_origin(region) + "/",
         "groupLevels": dict(group_levels),
+        "workspaces": {team: list(shared) for team, shared in (workspaces or {}).items()},
         "refreshMarginSeconds": refresh_margin,
         "apiRoutes": [{"path": r.path, "prefix": r.prefix} for r in API_ROUTES],
     }

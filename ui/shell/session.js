@@ -34,5 +34,32 @@
     return session.expiresAt - margin * 1000;
   }
 
-  scope.LZSession = { claims, fromTokens, refreshDueAt };
+  // The workspaces a user holds a level in, and the levels in each ({workspace: [levels]}), as
+  // the authorizer decides them (authorizer/handler.py: levels_of), for display and for the
+  // workspace the UI starts in. `groupLevels`: groups that hold a level everywhere (the
+  // platform team's); `workspaces`: {team: [teams it is shared with]}; every other group is
+  // `<team>:<level>`. The authorizer enforces; this only chooses what to show.
+  const LEVELS = ["reader", "contributor", "model-approver", "admin"];
+  function workspacesOf(groups, groupLevels, workspaces) {
+    const everywhere = new Set(groups.map((g) => groupLevels[g]).filter(Boolean));
+    const own = {};
+    for (const group of groups) {
+      const at = group.indexOf(":");
+      const team = group.slice(0, at);
+      const level = group.slice(at + 1);
+      if (at > 0 && LEVELS.includes(level) && team in workspaces) {
+        (own[team] = own[team] || new Set()).add(level);
+      }
+    }
+    const found = {};
+    for (const team of Object.keys(workspaces)) {
+      const held = new Set([...everywhere, ...(own[team] || [])]);
+      if (workspaces[team].some((other) => other in own)) held.add("reader");
+      if (held.size) found[team] = LEVELS.filter((l) => held.has(l));
+    }
+    if (everywhere.size) found["default"] = LEVELS.filter((l) => everywhere.has(l));
+    return found;
+  }
+
+  scope.LZSession = { claims, fromTokens, refreshDueAt, workspacesOf };
 })(self);

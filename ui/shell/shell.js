@@ -48,9 +48,27 @@ function step(name) {
   $(focus).focus();
 }
 
-function levelsOf(groups) {
-  return [...new Set(groups.map((g) => config.groupLevels[g]).filter(Boolean))];
+// MLflow's UI keeps the workspace it shows here (and sends it as X-MLFLOW-WORKSPACE).
+const ACTIVE_WORKSPACE = "mlflow.activeWorkspace";
+
+// The workspace MLflow's page opens in: the one a link names (`?workspace=` in MLflow's route,
+// as MLflow's client prints it), else the one chosen last, if the user holds a level in it;
+// else the user's first. So the UI never starts in a workspace the API would refuse.
+function chooseWorkspace(workspaces) {
+  const linked = new URLSearchParams(mlflowRoute().split("?")[1] || "").get("workspace");
+  let stored = null;
+  try { stored = localStorage.getItem(ACTIVE_WORKSPACE); } catch (e) { /* no storage */ }
+  const choice = [linked, stored].find((w) => w && w in workspaces) || Object.keys(workspaces)[0];
+  try { localStorage.setItem(ACTIVE_WORKSPACE, choice); } catch (e) { /* no storage */ }
+  ask({ type: "workspace", workspace: choice });
+  return choice;
 }
+
+// MLflow's workspace switcher writes the choice to storage in its own document (the frame):
+// the worker learns it, for the navigations MLflow's page starts without a header.
+window.addEventListener("storage", (event) => {
+  if (event.key === ACTIVE_WORKSPACE) ask({ type: "workspace", workspace: event.newValue });
+});
 
 // Ask the service worker something and wait for its answer.
 async function ask(message) {
@@ -97,11 +115,23 @@ function mlflowRoute() {
   return location.hash && location.hash !== "#" ? location.hash : "#/";
 }
 
+// MLflow's route with the workspace MLflow's page opens in (its `?workspace=` parameter).
+function inWorkspace(route, workspace) {
+  const [path, query = ""] = route.split("?");
+  const params = new URLSearchParams(query);
+  params.set("workspace", workspace);
+  return `${path}?${params}`;
+}
+
 function openApp(session) {
-  const levels = levelsOf(session.groups);
-  $("who").textContent = `${session.username} · ${levels.join(", ")}`;
+  const held = Object.entries(session.workspaces)
+    .map(([workspace, levels]) => `${workspace}: ${levels.join(", ")}`);
+  $("who").textContent = `${session.username} · ${held.join(" · ")}`;
+  const workspace = chooseWorkspace(session.workspaces);
   const frame = $("mlflow");
-  if (!frame.src || frame.src === "about:blank") frame.src = "/mlflow.html" + mlflowRoute();
+  if (!frame.src || frame.src === "about:blank") {
+    frame.src = "/mlflow.html" + inWorkspace(mlflowRoute(), workspace);
+  }
   show("app");
   scheduleRefresh(session);
   keepAlive();
@@ -136,12 +166,12 @@ async function startSession() {
     return;
   }
   const session = answer.session;
-  if (levelsOf(session.groups).length === 0) {
+  if (Object.keys(session.workspaces).length === 0) {
     await ask({ type: "sign-out" });
-    const groups = Object.keys(config.groupLevels).join(", ");
-    signInView(`You are signed in as ${session.username}, but your account is in no MLflow ` +
-      `group, so MLflow would refuse every request. Ask your platform team to add you to ` +
-      `one of: ${groups}.`);
+    const team = Object.keys(config.workspaces || {})[0] || "team";
+    signInView(`You are signed in as ${session.username}, but your account holds no level in ` +
+      `any team's MLflow workspace, so MLflow would refuse every request. Ask your platform ` +
+      `team to add you to your team's group, such as ${team}:reader or ${team}:contributor.`);
     return;
   }
   say("");

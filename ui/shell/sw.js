@@ -33,11 +33,11 @@ async function settings() {
   return config;
 }
 
-// What a page may know of the session: who, which groups, until when. No token.
+// What a page may know of the session: who, which groups and workspaces, until when. No token.
 function summary(session) {
   if (!session) return null;
   const { username, groups, lifetime, expiresAt, issuedAt } = session;
-  return { username, groups, lifetime, expiresAt, issuedAt };
+  return { username, groups, lifetime, expiresAt, issuedAt, workspaces: usersWorkspaces(session) };
 }
 
 async function tell(message) {
@@ -197,9 +197,28 @@ function isApi(path) {
   return config.apiRoutes.some((r) => (r.prefix ? path.startsWith(r.path) : path === r.path));
 }
 
+// The workspace a request names (MLflow's X-MLFLOW-WORKSPACE): the one MLflow's UI chose, or,
+// where it names none (its list of workspaces, before one is chosen), the user's first. The
+// API's authorizer decides per (token, workspace) and needs one on every request.
+const WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE";
+
+function usersWorkspaces(session) {
+  return self.LZSession.workspacesOf(session.groups, config.groupLevels, config.workspaces || {});
+}
+
+let active = null;  // the workspace MLflow's page shows (the shell tells), for navigations
+
+function workspaceFor(request) {
+  const named = (request.headers.get(WORKSPACE_HEADER) || "").trim();
+  if (named) return named;
+  const mine = Object.keys(usersWorkspaces(current));
+  return mine.includes(active) ? active : mine[0] || "default";
+}
+
 async function send(request, body, bearer) {
   const headers = new Headers(request.headers);
   if (bearer) headers.set("Authorization", "Bearer " + bearer);
+  headers.set(WORKSPACE_HEADER, workspaceFor(request));
   return fetch(request.url, {
     method: request.method, headers, body,
     credentials: "same-origin", cache: "no-store",
@@ -242,6 +261,21 @@ function mlflowDocument(request) {
   return fetch(request);
 }
 
+// MLflow's list of workspaces, cut to those the user holds a level in: MLflow's UI offers only
+// those (the authorizer refuses the others anyway).
+const WORKSPACE_LIST = "/ajax-api/3.0/mlflow/workspaces";
+
+async function onlyTheUsersWorkspaces(response) {
+  if (!response.ok) return response;
+  const data = await response.clone().json().catch(() => null);
+  if (!data || !Array.isArray(data.workspaces)) return response;
+  const mine = usersWorkspaces(current);
+  data.workspaces = data.workspaces.filter((w) => w && w.name in mine);
+  const headers = new Headers(response.headers);
+  headers.delete("Content-Length");
+  return new Response(JSON.stringify(data), { status: response.status, headers });
+}
+
 async function handle(event) {
   const request = event.request;
   const url = new URL(request.url);
@@ -259,6 +293,9 @@ async function handle(event) {
     return response;
   }
   if (DECLINED.has(url.pathname)) return declined();
+  if (url.pathname === WORKSPACE_LIST && request.method === "GET") {
+    return onlyTheUsersWorkspaces(await withToken(request));
+  }
   return withToken(request);
 }
 
@@ -287,6 +324,11 @@ self.addEventListener("message", (event) => {
       .then(() => ({ ok: !!current, session: summary(current) })));
   } else if (type === "sign-out") {
     answer(settings().then(signOut).then(() => ({ ok: true })));
+  } else if (type === "workspace") {
+    // What MLflow's page shows now: a navigation it starts (an artifact opened in a tab)
+    // carries no header of its own and gets this one.
+    active = typeof event.data.workspace === "string" ? event.data.workspace : null;
+    answer(Promise.resolve({ ok: true }));
   } else if (type === "claim") {
     answer(self.clients.claim().then(() => ({ ok: true })));
   }
