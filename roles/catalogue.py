@@ -98,8 +98,13 @@ _TABLE = (
     ("read", "GET", "/2.0/mlflow/logged-models/{model_id}/artifacts/directories", BOTH),
     ("read", "GET", "/2.0/mlflow/logged-models/{model_id}/artifacts/files", AJAX),
     ("write-tracking", "POST", "/2.0/mlflow/logged-models", BOTH),
-    ("write-tracking", "PATCH DELETE", "/2.0/mlflow/logged-models/{model_id}", BOTH),
-    ("write-tracking", "PATCH", "/2.0/mlflow/logged-models/{model_id}/tags", BOTH),
+    # MLflow's client ends `register_model` with a PATCH of the logged model's tags (it adds
+    # `mlflow.modelVersions`): registering needs it. IAM cannot tell that PATCH from the one of
+    # `{model_id}` itself (a `*` spans `m-1/tags`), so both go with registering; finalizing a
+    # logged model is the one tracking write a model approver gains.
+    ("register", "PATCH", "/2.0/mlflow/logged-models/{model_id}", BOTH),
+    ("write-tracking", "DELETE", "/2.0/mlflow/logged-models/{model_id}", BOTH),
+    ("register", "PATCH", "/2.0/mlflow/logged-models/{model_id}/tags", BOTH),
     ("write-tracking", "DELETE", "/2.0/mlflow/logged-models/{model_id}/tags/{tag_key}", BOTH),
     ("write-tracking", "POST", "/2.0/mlflow/logged-models/{model_id}/params", BOTH),
     # --- traces and assessments -------------------------------------------------------------
@@ -211,17 +216,21 @@ _TABLE = (
     ("read", "GET", "/2.0/mlflow/model-versions/get", BOTH),
     ("read", "GET", "/2.0/mlflow/model-versions/search", BOTH),
     ("read", "GET", "/2.0/mlflow/model-versions/get-download-uri", BOTH),
-    ("write-registry", "POST", "/2.0/mlflow/registered-models/create", BOTH),
+    # Registering (models and prompts alike: a prompt is a registered model) is tracking work:
+    # create, describe, tag, add versions. `load_prompt` in an experiment tags the prompt with
+    # it (set-tag). Promoting decides what production uses: aliases (a prompt's alias too),
+    # stage transitions, and renames (a rename moves every `models:/name/...` reference).
+    ("register", "POST", "/2.0/mlflow/registered-models/create", BOTH),
+    ("register", "PATCH", "/2.0/mlflow/registered-models/update", BOTH),
+    ("register", "POST", "/2.0/mlflow/registered-models/set-tag", BOTH),
+    ("register", "DELETE", "/2.0/mlflow/registered-models/delete-tag", BOTH),
+    ("register", "POST", "/2.0/mlflow/model-versions/create", BOTH),
+    ("register", "PATCH", "/2.0/mlflow/model-versions/update", BOTH),
+    ("register", "POST", "/2.0/mlflow/model-versions/set-tag", BOTH),
+    ("register", "DELETE", "/2.0/mlflow/model-versions/delete-tag", BOTH),
     ("write-registry", "POST", "/2.0/mlflow/registered-models/rename", BOTH),
-    ("write-registry", "PATCH", "/2.0/mlflow/registered-models/update", BOTH),
-    ("write-registry", "POST", "/2.0/mlflow/registered-models/set-tag", BOTH),
-    ("write-registry", "DELETE", "/2.0/mlflow/registered-models/delete-tag", BOTH),
     ("write-registry", "POST DELETE", "/2.0/mlflow/registered-models/alias", BOTH),
-    ("write-registry", "POST", "/2.0/mlflow/model-versions/create", BOTH),
-    ("write-registry", "PATCH", "/2.0/mlflow/model-versions/update", BOTH),
     ("write-registry", "POST", "/2.0/mlflow/model-versions/transition-stage", BOTH),
-    ("write-registry", "POST", "/2.0/mlflow/model-versions/set-tag", BOTH),
-    ("write-registry", "DELETE", "/2.0/mlflow/model-versions/delete-tag", BOTH),
     ("delete-registry", "DELETE", "/2.0/mlflow/registered-models/delete", BOTH),
     ("delete-registry", "DELETE", "/2.0/mlflow/model-versions/delete", BOTH),
     # --- the MCP server registry: a registry like the model registry ------------------------

@@ -18,8 +18,13 @@ CAPABILITIES = {
     "search (runs/search, traces/search, /graphql, ...).",
     "write-tracking": "Write tracking data: experiments, runs, metrics, params, tags, artifacts, "
     "traces and assessments, logged models, evaluation datasets, labelling queues, scorers.",
-    "write-registry": "Write the model registry: registered models and versions, stages, "
-    "aliases, tags; the MCP server registry in the same way.",
+    "register": "Register models and prompts (MLflow stores a prompt as a registered model): "
+    "create registered models and versions, set their descriptions and tags, and the tag "
+    "MLflow's client puts on a logged model it registers. Registering is tracking work; "
+    "promoting it is approval.",
+    "write-registry": "Promote in the registry: aliases (of models and of prompts), stage "
+    "transitions and renames, which decide what production uses; the MCP server registry "
+    "likewise.",
     "delete-registry": "Delete registered models and model versions, and anything in the MCP "
     "server registry (see the catalogue for why): "
     "the registry is the organisation's record of what was approved.",
@@ -47,8 +52,8 @@ _READ = ("public", "read")
 
 GRANTS = {
     "reader": frozenset(_READ),
-    "contributor": frozenset(_READ + ("write-tracking", "invoke-genai")),
-    "model-approver": frozenset(_READ + ("write-registry",)),
+    "contributor": frozenset(_READ + ("write-tracking", "register", "invoke-genai")),
+    "model-approver": frozenset(_READ + ("register", "write-registry")),
     "admin": frozenset(CAPABILITIES),
 }
 

@@ -14,7 +14,8 @@ from .sandbox_clients import identity
 
 ALL = {"reader", "contributor", "model-approver", "admin"}
 WRITERS = {"contributor", "admin"}
-REGISTRY = {"model-approver", "admin"}
+REGISTER = {"contributor", "model-approver", "admin"}  # registering is tracking work
+REGISTRY = {"model-approver", "admin"}  # promoting is approval
 ADMIN = {"admin"}
 # Server-wide configuration (roles.levels.PLATFORM_CAPABILITIES): the platform team's alone. On
 # the token channel admin is `admin-user`, a platform admin; on SigV4 it is team-a's admin
@@ -121,13 +122,13 @@ OPERATIONS = [
      lambda c, fx: rest("/api/2.0/mlflow/artifacts/list", params={"run_id": fx.run})),
     ("create logged model", WRITERS, lambda c, fx: c.create_logged_model(fx.exp, name="lm")),
     ("search logged models", ALL, lambda c, fx: c.search_logged_models([fx.exp])),
-    ("create registered model", REGISTRY, lambda c, fx: c.create_registered_model(name("r"))),
-    ("create model version from a run", REGISTRY, lambda c, fx: c.create_model_version(
+    ("create registered model", REGISTER, lambda c, fx: c.create_registered_model(name("r"))),
+    ("create model version from a run", REGISTER, lambda c, fx: c.create_model_version(
         fx.model, f"runs:/{fx.run}/hello.txt", run_id=fx.run)),
     ("transition stage", REGISTRY, lambda c, fx: c.transition_model_version_stage(
         fx.model, "1", "Staging")),
     ("set alias", REGISTRY, lambda c, fx: c.set_registered_model_alias(fx.model, "prod", "1")),
-    ("set registered model tag", REGISTRY,
+    ("set registered model tag", REGISTER,
      lambda c, fx: c.set_registered_model_tag(fx.model, "owner", "team-a")),
     ("get registered model", ALL, lambda c, fx: c.get_registered_model(fx.model)),
     ("search registered models", ALL, lambda c, fx: c.search_registered_models()),
@@ -190,7 +191,7 @@ def test_every_operation_is_allowed_or_denied_as_the_level_says(sandbox, fx, cha
 def test_a_user_in_two_groups_gets_both_grants(sandbox, fx):
     with identity(sandbox, "contributor", "token", username="two-groups-user") as c:
         c.create_run(fx.exp)
-        c.set_registered_model_tag(fx.model, "both", "yes")
+        c.set_registered_model_alias(fx.model, "both", "1")  # the model approver's grant
         with pytest.raises(Exception, match=DENIED):
             c.delete_registered_model(fx.model)
 
