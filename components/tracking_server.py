@@ -1,6 +1,7 @@
 """The tracking server: MLflow on ECS Fargate, two or more tasks across AZs behind an internal
 NLB, scaling on CPU, logging to CloudWatch."""
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,17 @@ class TrackingServerArgs:
     log_retention_days: int = 90
     target_cpu_percent: float = 60.0
     workspaces: tuple = ()  # the teams' MLflow workspaces
+
+
+def context_digest(folder: Path) -> str:
+    """A tag for the image built from `folder`: the SHA-256 of its files' paths and bytes. A
+    change gives a new tag (pushing over an IMMUTABLE tag fails); no change, the same one."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*")
+                       if p.is_file() and "__pycache__" not in p.parts):  # a test's bytecode
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return "ctx-" + digest.hexdigest()[:32]
 
 
 def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns,
@@ -92,6 +104,8 @@ class TrackingServer(pulumi.ComponentResource):
             f"{name}-image",
             repository_url=self.repository.repository_url,
             context=str(IMAGE_DIR),
+            # The repository's tags are IMMUTABLE: each image content gets a tag of its own.
+            image_tag=context_digest(IMAGE_DIR),
             platform="linux/amd64",
             opts=child(self))
         self.log_group = aws.cloudwatch.LogGroup(

@@ -520,3 +520,23 @@ def test_the_provider_refuses_other_accounts(stack):
     provider = stack.one("pulumi:providers:aws").inputs
     assert json.loads(provider["allowedAccountIds"]) == [ACCOUNT]
     assert provider["region"] == REGION
+
+
+def test_the_image_is_tagged_by_its_contents(stack, tmp_path):
+    """The repository's tags are IMMUTABLE: an image whose build context changed must get a new
+    tag, or its push fails; an unchanged one the same tag (no new image)."""
+    from components.tracking_server import IMAGE_DIR, context_digest
+
+    assert stack.one("aws:ecr/repository:Repository").inputs["imageTagMutability"] == "IMMUTABLE"
+    tag = stack.one("awsx:ecr:Image").inputs["imageTag"]
+    assert tag == context_digest(IMAGE_DIR)
+    copy = tmp_path / "image"
+    copy.mkdir()
+    for f in ("Dockerfile", "entrypoint.py"):
+        (copy / f).write_bytes((IMAGE_DIR / f).read_bytes())
+    assert context_digest(copy) == tag
+    (copy / "__pycache__").mkdir()
+    (copy / "__pycache__" / "entrypoint.cpython-311.pyc").write_bytes(b"bytecode")
+    assert context_digest(copy) == tag
+    (copy / "entrypoint.py").write_text((IMAGE_DIR / "entrypoint.py").read_text() + "\n# new\n")
+    assert context_digest(copy) != tag

@@ -141,9 +141,13 @@ def test_a_malformed_role_arn_is_refused():
         CentralRoleCredentials("mlflow-team-a-reader", REGION)
 
 
-def test_region_from_environment_or_the_execute_api_host():
+def test_region_from_the_execute_api_host_first_then_the_environment():
     assert resolve_region("x", {"AWS_REGION": "eu-west-1"}) == "eu-west-1"
     assert resolve_region("abcde12345.execute-api.ap-south-1.amazonaws.com", {}) == "ap-south-1"
+    # A team in another region than the central API: API Gateway checks for its own region.
+    assert resolve_region("abcde12345.execute-api.ap-south-1.amazonaws.com",
+                          {"AWS_REGION": "eu-west-1"}) == "ap-south-1"
+    assert resolve_region("abcde12345.execute-api.cn-north-1.amazonaws.com.cn", {}) == "cn-north-1"
     with pytest.raises(LandingZoneAuthError, match="no AWS region: set AWS_REGION"):
         resolve_region("127.0.0.1", {})
 
@@ -248,3 +252,23 @@ def test_the_verifier_refuses_tampering(echo_server):
     with pytest.raises(SignatureError, match="Missing Authentication Token"):
         verify(m, path, query, {k: v for k, v in headers.items() if k != "authorization"},
                body, lookup, REGION)
+
+
+def test_a_job_in_another_region_signs_for_the_apis_region():
+    """The provider passes the job's region (AWS_REGION); the signature must still be scoped to
+    the region in the tracking URI's host, or API Gateway refuses it."""
+    import requests
+    from botocore.credentials import Credentials
+
+    from mlflow_landing_zone_client import SigV4Auth
+
+    class Fixed:
+        def frozen(self):
+            return Credentials("AKIDEXAMPLE", "secret").get_frozen_credentials()
+
+    auth = SigV4Auth(Fixed(), region="eu-west-1")
+    request = requests.Request(
+        "GET", "https://abcde12345.execute-api.us-east-1.amazonaws.com/prod/team-a/version").prepare()
+    assert "/us-east-1/execute-api/aws4_request" in auth(request).headers["Authorization"]
+    other = requests.Request("GET", "http://127.0.0.1:8080/team-a/version").prepare()
+    assert "/eu-west-1/execute-api/aws4_request" in auth(other).headers["Authorization"]

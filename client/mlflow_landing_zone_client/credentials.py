@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"
 SESSION_SECONDS = 3600  # the role-chaining cap
-_EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
+_EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
@@ -29,14 +29,20 @@ def _utcnow():
     return datetime.now(timezone.utc)
 
 
+def execute_api_region(host):
+    """The region of an `<id>.execute-api.<region>.amazonaws.com` host, or None."""
+    match = _EXECUTE_API_HOST.match(host or "")
+    return match.group(1) if match else None
+
+
 def resolve_region(host=None, environ=os.environ):
-    """The region: AWS_REGION, AWS_DEFAULT_REGION, or that of an execute-api host."""
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    """The region a request to `host` is signed for: that of an execute-api host (API Gateway
+    checks the signature for its own region, whatever the caller's), else AWS_REGION or
+    AWS_DEFAULT_REGION (a custom domain, the sandbox)."""
+    region = execute_api_region(host) or environ.get("AWS_REGION") \
+        or environ.get("AWS_DEFAULT_REGION")
     if region:
         return region
-    match = _EXECUTE_API_HOST.match(host or "")
-    if match:
-        return match.group(1)
     raise LandingZoneAuthError(
         "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or use the API's "
         "https://<id>.execute-api.<region>.amazonaws.com URL as MLFLOW_TRACKING_URI")

@@ -11,7 +11,7 @@ import requests
 from botocore.auth import SigV4Auth as _BotocoreSigV4
 from botocore.awsrequest import AWSRequest
 
-from .credentials import resolve_region
+from .credentials import execute_api_region, resolve_region
 
 SERVICE = "execute-api"
 _SIGNED_HEADERS = ("host", "content-type", "x-amz-date", "x-amz-security-token",
@@ -30,10 +30,10 @@ class SigV4Auth(requests.auth.AuthBase):
         self._regions = {}
 
     def _region_for(self, host):
-        if self.region:
-            return self.region
+        """An execute-api host's own region (a team in another region than the central API
+        must still sign for the API's); else the configured one; else the environment's."""
         if host not in self._regions:
-            self._regions[host] = resolve_region(host)
+            self._regions[host] = execute_api_region(host) or self.region or resolve_region(host)
         return self._regions[host]
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
