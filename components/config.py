@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from roles import LEVELS, managed_policies
+from roles.accounts import PLATFORM_GROUP_LEVELS, readable_by
 from roles.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_TOKEN_MINUTES,
@@ -47,14 +48,8 @@ def workspaces(teams) -> dict:
     return {t.name: list(t.shared_with) for t in teams}
 
 
-def readable_by(teams, team: str) -> list:
-    """The other teams whose workspaces `team` may read."""
-    return [t.name for t in teams if team in t.shared_with]
-
-
 # IAM attaches at most 10 managed policies to a role (the default quota).
 MANAGED_POLICIES_PER_ROLE = 10
-DEFAULT_GROUP_LEVELS = {"platform-admins": "admin"}
 
 
 @dataclass(frozen=True)
@@ -235,7 +230,7 @@ def _check_policy_count(teams, region, account_id, key):
     workspace shared with its team: refuse a config that would exceed IAM's quota."""
     sample_arn = f"arn:aws:execute-api:{region}:{account_id}:{'x' * 10}/prod"
     for team in teams:
-        readable = readable_by(teams, team.name)
+        readable = readable_by(workspaces(teams), team.name)
         for level in team.levels:
             count = len(managed_policies(level, sample_arn, team.name)) + sum(
                 len(managed_policies("reader", sample_arn, w)) for w in readable)
@@ -248,7 +243,7 @@ def _check_policy_count(teams, region, account_id, key):
 
 def _group_levels(value, key):
     if value is None:
-        return dict(DEFAULT_GROUP_LEVELS)
+        return dict(PLATFORM_GROUP_LEVELS)
     if not isinstance(value, dict) or not value:
         raise ConfigError(f"{key} must map Cognito group names to levels")
     for group, level in value.items():

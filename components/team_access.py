@@ -22,10 +22,11 @@ from roles.accounts import (
     access_role_name,
     access_role_trust_policy,
     artifact_policy,
+    readable_by,
 )
 
 from ._util import child, type_token
-from .config import readable_by
+from .config import workspaces
 
 API_ID_LENGTH = 10  # API Gateway ids are 10 characters
 
@@ -61,8 +62,9 @@ class TeamAccess(pulumi.ComponentResource):
         # routes, attached to every role that holds the level there.
         self.invoke_policies = {}
         self.roles, self.role_arns = {}, {}
+        shared = workspaces(args.teams)
         for team in args.teams:
-            readable = readable_by(args.teams, team.name)
+            readable = readable_by(shared, team.name)
             for level in team.levels:
                 role_name = access_role_name(team.name, level)
                 role = aws.iam.Role(

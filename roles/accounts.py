@@ -17,6 +17,18 @@ def access_role_name(team: str, level: str) -> str:
     return f"mlflow-{team}-{level}"
 
 
+# Cognito groups that hold a level in every workspace, MLflow's `default` included: the platform
+# team's (the central stack's `cognitoGroups` default; the authorizer keeps its own copy, which
+# a test holds equal, as it imports nothing of this repo).
+PLATFORM_GROUP_LEVELS = {"platform-admins": "admin"}
+
+
+def readable_by(workspaces: dict, team: str) -> list:
+    """The other teams whose workspaces `team` may read; `workspaces`: {team: [teams it is
+    shared with]} (the authorizer's and the UI's WORKSPACES)."""
+    return [other for other, shared in workspaces.items() if team in shared]
+
+
 def team_group(team: str, level: str) -> str:
     """The Cognito group of a level in one team's workspace (the authorizer parses it)."""
     return f"{team}:{level}"

@@ -18,9 +18,11 @@ from moto.server import ThreadedMotoServer
 
 from roles import LEVELS, managed_policies
 from roles.accounts import (
+    PLATFORM_GROUP_LEVELS,
     access_role_name,
     access_role_trust_policy,
     artifact_policy,
+    readable_by,
     sagemaker_role_name,
     team_group,
     workspace_prefix,
@@ -48,11 +50,12 @@ TEAMS = (
 WORKSPACES = {team: list(shared) for team, _, _, shared in TEAMS}
 # Groups that hold a level in every workspace (the platform team); every other group is
 # `<team>:<level>`, a level in one team's workspace.
-GROUP_LEVELS = {"platform-admins": "admin"}
+GROUP_LEVELS = dict(PLATFORM_GROUP_LEVELS)
 TEAM_GROUPS = tuple(team_group(team, level) for team, *_ in TEAMS for level in LEVELS)
 # One user per level in team-a, and a platform admin; one in two groups (contributor and
 # model-approver: groups add up); one in no group, whom the authorizer refuses and the UI
-# tells why; one in two teams with a different level in each; one of team-b alone; and a new
+# tells why; one in two teams with a different level in each; one of team-b alone; team-a's
+# own admin (admin in its workspace, without the platform's routes); and a new
 # reader whose password is still the administrator's temporary one, as every user's is on AWS
 # until their first sign-in.
 USERS = tuple((f"{level}-user", (f"team-a:{level}",)) for level in LEVELS if level != "admin") + (
@@ -60,6 +63,7 @@ USERS = tuple((f"{level}-user", (f"team-a:{level}",)) for level in LEVELS if lev
     ("two-groups-user", ("team-a:contributor", "team-a:model-approver")),
     ("two-teams-user", ("team-a:reader", "team-b:contributor")),
     ("team-b-user", ("team-b:contributor",)),
+    ("team-admin-user", ("team-a:admin",)),
     ("no-group-user", ()))
 NEW_USERS = (("new-user", ("team-a:reader",)),)
 # And a reader with an authenticator app (TOTP), whose codes moto checks.
@@ -138,7 +142,7 @@ def _seed_central(aws: EmulatedAws):
         return policy_arns[workspace, level]
 
     for team, account, levels, _ in TEAMS:
-        readable = readable_by(team)
+        readable = readable_by(WORKSPACES, team)
         for level in levels:
             name = access_role_name(team, level)
             iam.create_role(RoleName=name, MaxSessionDuration=3600,
@@ -157,11 +161,6 @@ def _seed_central(aws: EmulatedAws):
                              "Resource": [bucket_arn, f"{bucket_arn}/*"]}]}))
     key = iam.create_access_key(UserName="mlflow-tracking-server")["AccessKey"]
     aws.server_keys = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
-
-
-def readable_by(team: str) -> list:
-    """The other teams whose workspaces `team` may read."""
-    return [other for other, _, _, shared in TEAMS if team in shared]
 
 
 def _seed_teams(aws: EmulatedAws):
@@ -194,7 +193,7 @@ def _seed_teams(aws: EmulatedAws):
                                           ("AccessKeyId", "SecretAccessKey", "SessionToken")}})
         aws.teams.append({"name": team, "account_id": account, "workspace": team,
                           "artifact_prefix": f"s3://{BUCKET}/{workspace_prefix(team)}",
-                          "readable_workspaces": readable_by(team), "roles": roles})
+                          "readable_workspaces": readable_by(WORKSPACES, team), "roles": roles})
 
 
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}

@@ -497,6 +497,39 @@ def test_workspaces_of_lists_a_users_workspaces_and_levels(pool):
 
 
 def test_the_authorizer_reads_the_group_convention_the_stacks_create():
-    from authorizer.handler import TEAM_GROUP_SEPARATOR
-    from roles.accounts import team_group
-    assert team_group("team-a", "reader").split(TEAM_GROUP_SEPARATOR) == ["team-a", "reader"]
+    """The authorizer imports nothing of this repo: its copies of the shared facts must match."""
+    from authorizer import handler
+    from roles import edge
+    from roles.accounts import PLATFORM_GROUP_LEVELS, team_group
+    assert team_group("team-a", "reader").split(handler.TEAM_GROUP_SEPARATOR) == ["team-a", "reader"]
+    assert handler.DEFAULT_GROUP_LEVELS == PLATFORM_GROUP_LEVELS
+    assert handler.DEFAULT_WORKSPACE == edge.DEFAULT_WORKSPACE
+    assert handler.WORKSPACE_HEADER == edge.WORKSPACE_HEADER.lower()
+
+
+GROUP_SETS = [[], ["team-a:reader"], ["team-a:contributor", "team-a:model-approver"],
+              ["team-a:reader", "team-b:contributor"], ["team-b:admin"], ["team-c:reader"],
+              ["platform-admins"], ["platform-admins", "team-b:reader"], ["team-a:owner"],
+              ["team-x:reader", ":reader", "team-a:"], ["team-c:contributor", "team-a:admin"]]
+
+
+def test_the_uis_workspaces_are_the_authorizers(pool):
+    """The sign-in shell shows (and its worker names) the workspaces ui/shell/session.js
+    computes from the groups; they must be the ones the authorizer grants, level for level."""
+    import subprocess
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parent.parent / "ui" / "shell" / "session.js").read_text()
+    program = ("globalThis.self = globalThis;\n" + script + "\n" +
+               "const [groups, levels, workspaces] = JSON.parse(process.argv[1]);\n"
+               "console.log(JSON.stringify(groups.map(g => "
+               "self.LZSession.workspacesOf(g, levels, workspaces))));")
+    arguments = json.dumps([GROUP_SETS, TEAM_GROUPS_ONLY, WORKSPACES])
+    out = subprocess.run(["node", "-e", program, arguments], capture_output=True, text=True,
+                         check=True).stdout
+    authorizer = make_authorizer(pool, groups=TEAM_GROUPS_ONLY)
+    expected = [{w: list(levels) for w, levels in
+                 authorizer.workspaces_of({"cognito:groups": groups}).items()}
+                for groups in GROUP_SETS]
+    assert json.loads(out) == expected
+    assert expected[3] == {"team-a": ["reader"], "team-b": ["reader", "contributor"]}

@@ -65,6 +65,16 @@ def test_the_example_config_is_valid():
     (central(ui={"studioOrigins": "https://d-a.studio.us-east-1.sagemaker.aws"}),
      "central.ui.studioOrigins must be a list"),
     (central(ui={"frameAncestors": []}), "central.ui has unknown keys: frameAncestors"),
+    (central(teams__0__name="api"), r"teams\[0\].name: 'api' is taken by MLflow's own paths"),
+    (central(teams__0__name="default"), r"teams\[0\].name: 'default' is taken"),
+    (central(teams__0__name="static-files"), r"teams\[0\].name: 'static-files' is taken"),
+    (central(teams__1__sharedWith=["team-z"]),
+     r"teams\[1\].sharedWith must name other teams of .*teams, got 'team-z'"),
+    (central(teams__1__sharedWith=["team-b"]), "does not share its workspace with itself"),
+    (central(teams__1__sharedWith=["team-a", "team-a"]), r"teams\[1\].sharedWith names a team twice"),
+    (central(teams__1__sharedWith="team-a"), r"teams\[1\].sharedWith must be a list"),
+    (central(cognitoGroups={"team-a:admin": "admin"}),
+     r"cognitoGroups.team-a:admin: a name with ':' is a team's group"),
     (central(tokenMinutes=60), "central.tokenMinutes must be between 5 and 15, got 60"),
     (central(tokenMinutes=4), "central.tokenMinutes must be between 5 and 15, got 4"),
     (central(tokenMinutes=5, api={"authorizerCacheTtl": 300}),
@@ -96,3 +106,22 @@ def test_the_program_stops_before_creating_anything_on_bad_config():
     config["mlflow-landing-zone:central"] = central(accountId="nope")
     with pytest.raises(pulumi.RunError, match="central.accountId must be a 12-digit"):
         run_program(config)
+
+
+def test_sharing_beyond_iams_managed_policy_quota_is_refused_with_the_key():
+    """A contributor role takes 4 managed policies for its own workspace and a reader's 2 for
+    each workspace shared with it: 4 shared workspaces make 12, over IAM's 10."""
+    long = "t" + "e" * 29
+    teams = [{"name": f"{long}{i}x", "accountId": f"22222222222{i}", "levels": ["contributor"]}
+             for i in range(5)]
+    for team in teams[1:]:
+        team["sharedWith"] = [teams[0]["name"]]
+    with pytest.raises(ConfigError, match=(
+            rf"central.teams: team {teams[0]['name']}'s contributor role would need 12 managed "
+            r"policies \(IAM allows 10\); it reads 4 shared workspaces .*sharedWith")):
+        parse_central(central(teams=teams), "ap-southeast-2")
+    # three shared workspaces fit
+    for team in teams[4:]:
+        team.pop("sharedWith")
+    assert parse_central(central(teams=teams[:4]), "ap-southeast-2").teams[1].shared_with == (
+        teams[0]["name"],)

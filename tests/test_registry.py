@@ -63,22 +63,29 @@ def test_a_contributor_registers_models_versions_and_prompts_but_promotes_nothin
         assert c.get_registered_model(name).aliases == {}
 
 
-def test_a_model_approver_registers_with_the_standard_call_and_promotes(sandbox, logged):
+@pytest.mark.parametrize("channel", ["client", "token"])
+def test_a_model_approver_registers_with_the_standard_call_and_promotes(sandbox, logged,
+                                                                         channel):
     """`mlflow.register_model` of a logged model ends with a PATCH of its tags: it must
     succeed, and the approver still may not log to runs."""
     name = unique("approved-model")
-    with identity(sandbox, "model-approver", "client") as c:
+    before = len(log_lines(sandbox, "access.log"))
+    with identity(sandbox, "model-approver", channel) as c:
         version = mlflow.register_model(f"models:/{logged['model_id']}", name)
         assert version.version == "1"
         c.set_registered_model_alias(name, "champion", "1")
         assert c.get_model_version_by_alias(name, "champion").version == "1"
         c.transition_model_version_stage(name, "1", "Staging")
         # the client's last request of register_model, allowed at the edge
-        patched = [line for line in log_lines(sandbox, "access.log")
+        base = "/team-a/api" if channel == "client" else "/ajax-api"
+        patched = [line for line in log_lines(sandbox, "access.log")[before:]
                    if line["method"] == "PATCH" and line["path"] ==
-                   f"/team-a/api/2.0/mlflow/logged-models/{logged['model_id']}/tags"]
+                   f"{base}/2.0/mlflow/logged-models/{logged['model_id']}/tags"]
         assert [line["status"] for line in patched] == [200]
-        assert "mlflow-team-a-model-approver" in patched[0]["caller"]
+        if channel == "client":
+            assert "/mlflow-team-a-model-approver/" in patched[0]["caller"]
+        else:
+            assert patched[0]["user"] == "model-approver-user"
         for write in (lambda: c.log_metric(logged["run"], "loss", 1.0),
                       lambda: c.create_run(logged["experiment"]),
                       lambda: c.create_experiment(unique("approver-exp"))):

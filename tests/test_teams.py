@@ -340,3 +340,32 @@ def test_a_job_logs_a_trace_whose_spans_are_searchable_and_reaches_version(sandb
              if line["path"] == "/team-a/v1/traces" and line["status"] == 200]
     assert spans and spans[-1]["caller"].startswith(
         "arn:aws:sts::111111111111:assumed-role/mlflow-team-a-contributor/")
+
+
+# --- a team's admin: everything in its workspace, nothing of the platform's ---------------------
+
+PLATFORM_ROUTES = [("DELETE", "/api/3.0/mlflow/workspaces/team-b", None),
+                   ("POST", "/api/3.0/mlflow/workspaces", {"name": "made-by-a-team"}),
+                   ("PATCH", "/api/3.0/mlflow/workspaces/team-b", {"description": "ours now"}),
+                   ("GET", "/api/2.0/mlflow/webhooks", None),
+                   ("GET", "/api/3.0/mlflow/gateway/secrets/list", None)]
+
+
+@pytest.mark.parametrize("channel, username", [("client", None), ("token", "team-admin-user")])
+def test_a_teams_admin_deletes_in_its_workspace_but_never_reaches_the_platforms_routes(
+        sandbox, channel, username):
+    with identity(sandbox, "admin", channel, team=TEAM_A, username=username) as c:
+        experiment = c.create_experiment(unique("team-admin"))
+        c.delete_run(c.create_run(experiment).info.run_id)  # admin's delete, at home
+        c.delete_experiment(experiment)
+        creds = get_default_host_creds(os.environ["MLFLOW_TRACKING_URI"])
+        for method, path, body in PLATFORM_ROUTES:
+            response = http_request(creds, path, method, json=body)
+            assert response.status_code == 403, (method, path, response.text[:200])
+    # team-b's workspace is still there, as it was
+    answer = requests.get(sandbox["mlflow_url"] + "/api/3.0/mlflow/workspaces/team-b", timeout=30)
+    assert answer.status_code == 200 and answer.json()["workspace"].get("description") != "ours now"
+    # while the platform's admin holds those routes (a GET is enough to show it)
+    with identity(sandbox, "admin", "token") as c:
+        creds = get_default_host_creds(os.environ["MLFLOW_TRACKING_URI"])
+        assert http_request(creds, "/api/2.0/mlflow/webhooks", "GET").status_code == 200
