@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from roles.accounts import REGISTRY_ROOT_PREFIX, REGISTRY_WRITE_ACTIONS
+
 from ._util import (
     child,
     customer_managed_key,
@@ -26,6 +28,9 @@ class ArtifactStoreArgs:
     # The principals that may touch artifact objects and use the key: the tracking server's
     # task role and the central access roles. Nobody else, whatever their IAM policies say.
     admitted_role_arns: list = field(default_factory=list)
+    # The one principal that writes registered versions' frozen copies (roles.accounts
+    # REGISTRY_ROOT_PREFIX): the tracking server's task role. None: nobody may.
+    registry_writer_arn: str = None
     noncurrent_version_days: int = 90
     protect: bool = True
 
@@ -53,6 +58,16 @@ def sse_kms_only(bucket_arn, key_arn) -> list:
          "Condition": {"StringNotEqualsIfExists": {
              "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}}},
     ]
+
+
+def registry_writes_only_by(bucket_arn, writer_arn) -> dict:
+    """Deny every write under the registry prefix to all but `writer_arn` (deletes to all)."""
+    statement = {"Sid": "OnlyTheTrackingServerWritesTheRegistry", "Effect": "Deny",
+                 "Principal": "*", "Action": list(REGISTRY_WRITE_ACTIONS),
+                 "Resource": pulumi.Output.concat(bucket_arn, f"/{REGISTRY_ROOT_PREFIX}/*")}
+    if writer_arn:
+        statement["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": writer_arn}}
+    return statement
 
 
 def _encryption(algorithm, key_arn=None):
@@ -160,6 +175,9 @@ class ArtifactStore(pulumi.ComponentResource):
                  "Action": OBJECT_ACTIONS,
                  "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
                  "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admitted}}},
+                # Approved bytes cannot change: whatever an identity policy grants, only the
+                # tracking server writes (and nobody deletes) a registered version's files.
+                registry_writes_only_by(self.bucket.arn, args.registry_writer_arn),
                 # Every object is SSE-KMS with this bucket's own key: a write that asks for
                 # anything else is refused (one that asks for nothing gets the bucket's default,
                 # which is that key).

@@ -48,7 +48,7 @@ class CentralAccount(pulumi.ComponentResource):
             account_id=config.account_id,
             admitted_role_arns=[task_role_arn] + planned_role_arns(config.account_id,
                                                                    config.teams),
-            protect=config.protect), child)
+            registry_writer_arn=task_role_arn, protect=config.protect), child)
         self.database = Database(f"{name}-db", DatabaseArgs(
             account_id=config.account_id, vpc_id=self.network.vpc_id,
             subnet_ids=self.network.app_subnet_ids,

@@ -10,7 +10,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from roles.accounts import ARTIFACT_ROOT_PREFIX
+from roles.accounts import (
+    ARTIFACT_ROOT_PREFIX,
+    REGISTRY_ROOT_PREFIX,
+    tracking_server_statements,
+)
 
 from ._util import assume_role_policy, child, policy_json, type_token
 from .database import DATABASE_NAME, MASTER_USERNAME, PORT as DB_PORT
@@ -45,12 +49,20 @@ class TrackingServerArgs:
     workspaces: tuple = ()  # the teams' MLflow workspaces
 
 
+def _build_output(relative: Path) -> bool:
+    """Files a local install or a test leaves in the image's folder (git ignores them, and so
+    does the image: .dockerignore)."""
+    folders, _ = relative.parts[:-1], relative.name
+    return any(part in ("__pycache__", "build") or part.endswith(("_cache", ".egg-info"))
+               for part in folders)
+
+
 def context_digest(folder: Path) -> str:
     """A tag for the image built from `folder`: the SHA-256 of its files' paths and bytes. A
     change gives a new tag (pushing over an IMMUTABLE tag fails); no change, the same one."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*")
-                       if p.is_file() and "__pycache__" not in p.parts):  # a test's bytecode
+                       if p.is_file() and not _build_output(p.relative_to(folder))):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return "ctx-" + digest.hexdigest()[:32]
@@ -71,6 +83,8 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             {"name": "DB_USER", "value": MASTER_USERNAME},
             {"name": "MLFLOW_DEFAULT_ARTIFACT_ROOT",
              "value": f"s3://{bucket}/{ARTIFACT_ROOT_PREFIX}"},
+            # Registered versions' files are frozen here (the image's plugin; roles.accounts)
+            {"name": "MLFLOW_LZ_REGISTRY_ROOT", "value": f"s3://{bucket}/{REGISTRY_ROOT_PREFIX}"},
             # One MLflow workspace per team, created at start when missing (entrypoint.py)
             {"name": "MLFLOW_LZ_WORKSPACES", "value": ",".join(workspaces)},
             # API Gateway's VPC link sends the NLB's name as Host; /health is exempt.
@@ -153,18 +167,8 @@ class TrackingServer(pulumi.ComponentResource):
             opts=child(self))
         aws.iam.RolePolicy(
             f"{name}-task-artifacts", role=self.task_role.id,
-            policy=policy_json([
-                {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-                 "Resource": args.artifact_bucket_arn},
-                {"Effect": "Allow",
-                 "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
-                            "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                 "Resource": pulumi.Output.concat(args.artifact_bucket_arn,
-                                                  f"/{ARTIFACT_ROOT_PREFIX}/*")},
-                {"Effect": "Allow",
-                 "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                 "Resource": args.artifact_key_arn},
-            ]),
+            policy=policy_json(tracking_server_statements(
+                args.artifact_bucket_arn, args.artifact_key_arn, concat=pulumi.Output.concat)),
             opts=child(self))
 
         self.nlb = aws.lb.LoadBalancer(

@@ -57,11 +57,23 @@ def access_role_trust_policy(team_account_id: str, team: str, level: str) -> dic
 # MLflow's default artifact root is s3://<bucket>/artifacts; an experiment of workspace <team>
 # keeps its artifacts under <root>/workspaces/<team>/ (MLflow 3.17's layout).
 ARTIFACT_ROOT_PREFIX = "artifacts"
+# Approved bytes cannot change: when a model or prompt version is registered, the tracking
+# server copies the files it serves to <bucket>/registry/workspaces/<team>/... and points the
+# version there (components/mlflow_image/plugin). Only the tracking server writes under this
+# prefix (its task role, and a bucket-policy Deny for everyone else); every level of the team,
+# and the readers of a shared workspace, only read it. Run artifacts stay the team's to
+# rewrite: what a version serves no longer depends on them.
+REGISTRY_ROOT_PREFIX = "registry"
 
 
 def workspace_prefix(team: str) -> str:
     """The key prefix of a team's artifacts, with its trailing slash."""
     return f"{ARTIFACT_ROOT_PREFIX}/workspaces/{team}/"
+
+
+def registry_prefix(team: str) -> str:
+    """The key prefix of the frozen copies of a team's registered versions (trailing slash)."""
+    return f"{REGISTRY_ROOT_PREFIX}/workspaces/{team}/"
 
 
 def _read_actions(actions):
@@ -71,10 +83,14 @@ def _read_actions(actions):
 def artifact_policy(level: str, bucket_arn: str, key_arn: str = None, *, team: str,
                     readable=()) -> dict:
     """The level's rights on its team's artifacts (and the bucket's KMS key, where there is one):
-    `level`'s actions under the team's prefix, reading under the prefixes of the workspaces
-    shared with it (`readable`: their team names), and nothing anywhere else."""
+    `level`'s actions under the team's prefix, reading the team's registered versions and,
+    for the workspaces shared with it (`readable`: their team names), their artifacts and
+    versions; nothing anywhere else. No level writes a registered version's bytes."""
     actions = ARTIFACT_ACTIONS[level]
-    prefixes = [workspace_prefix(team)] + [workspace_prefix(t) for t in readable]
+    teams = [team, *readable]
+    listed = [f"{prefix(t)}*" for t in teams for prefix in (workspace_prefix, registry_prefix)]
+    read_only = ([registry_prefix(team)]
+                 + [prefix(t) for t in readable for prefix in (workspace_prefix, registry_prefix)])
     statements = [
         {"Sid": "BucketLocation", "Effect": "Allow", "Action": ["s3:GetBucketLocation"],
          "Resource": bucket_arn},
@@ -83,16 +99,47 @@ def artifact_policy(level: str, bucket_arn: str, key_arn: str = None, *, team: s
          "Action": sorted(a for a in actions if a in BUCKET_LEVEL_ACTIONS
                           and a != "s3:GetBucketLocation"),
          "Resource": bucket_arn,
-         "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
+         "Condition": {"StringLike": {"s3:prefix": listed}}},
         {"Sid": "TeamArtifacts", "Effect": "Allow",
          "Action": [a for a in actions if a not in BUCKET_LEVEL_ACTIONS],
-         "Resource": f"{bucket_arn}/{prefixes[0]}*"},
+         "Resource": f"{bucket_arn}/{workspace_prefix(team)}*"},
+        {"Sid": "RegisteredVersionsAndSharedRead", "Effect": "Allow",
+         "Action": _read_actions(actions),
+         "Resource": [f"{bucket_arn}/{p}*" for p in read_only]},
     ]
-    if readable:
-        statements.append({"Sid": "SharedArtifactsRead", "Effect": "Allow",
-                           "Action": _read_actions(actions),
-                           "Resource": [f"{bucket_arn}/{p}*" for p in prefixes[1:]]})
     if key_arn:
         statements.append({"Sid": "ArtifactKey", "Effect": "Allow",
                            "Action": list(ARTIFACT_KEY_ACTIONS[level]), "Resource": key_arn})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# What the tracking server does to the bucket: it reads and writes run artifacts (the UI's
+# uploads, garbage collection) and it alone writes the registry's frozen copies. It never
+# deletes those: a deleted version's bytes stay (and the bucket keeps object versions).
+TRACKING_SERVER_OBJECT_ACTIONS = {
+    ARTIFACT_ROOT_PREFIX: ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
+                           "s3:DeleteObject", "s3:AbortMultipartUpload"),
+    REGISTRY_ROOT_PREFIX: ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
+                           "s3:AbortMultipartUpload"),
+}
+# Writes under the registry prefix that the bucket policy refuses to all but the server.
+REGISTRY_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                          "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutObjectTagging",
+                          "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+                          "s3:RestoreObject")
+
+
+def tracking_server_statements(bucket_arn, key_arn=None, concat=None) -> list:
+    """The tracking server's S3 (and KMS) statements; `concat` joins ARN parts (Pulumi's
+    Output.concat where the bucket ARN is not known yet; plain joining otherwise)."""
+    join = concat or (lambda *parts: "".join(parts))
+    statements = [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                   "Resource": bucket_arn}]
+    statements += [{"Effect": "Allow", "Action": list(actions),
+                    "Resource": join(bucket_arn, f"/{prefix}/*")}
+                   for prefix, actions in TRACKING_SERVER_OBJECT_ACTIONS.items()]
+    if key_arn:
+        statements.append({"Effect": "Allow",
+                           "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                           "Resource": key_arn})
+    return statements

@@ -23,8 +23,10 @@ from roles.accounts import (
     access_role_trust_policy,
     artifact_policy,
     readable_by,
+    registry_prefix,
     sagemaker_role_name,
     team_group,
+    tracking_server_statements,
     workspace_prefix,
 )
 from roles.edge import REFRESH_TOKEN_HOURS
@@ -156,9 +158,9 @@ def _seed_central(aws: EmulatedAws):
     # The tracking server: on Fargate a task role; here a user, whose keys do not expire.
     iam.create_user(UserName="mlflow-tracking-server")
     iam.put_user_policy(UserName="mlflow-tracking-server", PolicyName="artifacts",
-                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                            {"Effect": "Allow", "Action": "s3:*",
-                             "Resource": [bucket_arn, f"{bucket_arn}/*"]}]}))
+                        PolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                   "Statement": tracking_server_statements(
+                                                       bucket_arn)}))
     key = iam.create_access_key(UserName="mlflow-tracking-server")["AccessKey"]
     aws.server_keys = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
 
@@ -193,6 +195,7 @@ def _seed_teams(aws: EmulatedAws):
                                           ("AccessKeyId", "SecretAccessKey", "SessionToken")}})
         aws.teams.append({"name": team, "account_id": account, "workspace": team,
                           "artifact_prefix": f"s3://{BUCKET}/{workspace_prefix(team)}",
+                          "registry_prefix": f"s3://{BUCKET}/{registry_prefix(team)}",
                           "readable_workspaces": readable_by(WORKSPACES, team), "roles": roles})
 
 

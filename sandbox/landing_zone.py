@@ -10,6 +10,7 @@ from pathlib import Path
 from authorizer.handler import Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
+from roles.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
 from roles.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_TOKEN_MINUTES,
@@ -64,7 +65,8 @@ class LandingZone:
                  f"{f', {restored} artifacts restored' if restored else ''}) ...")
         self.mlflow = MlflowServer(
             port=emulated.free_port(), backend_store_uri=self.backend_store_uri,
-            artifact_root=f"s3://{emulated.BUCKET}/artifacts",
+            artifact_root=f"s3://{emulated.BUCKET}/{ARTIFACT_ROOT_PREFIX}",
+            registry_root=f"s3://{emulated.BUCKET}/{REGISTRY_ROOT_PREFIX}",
             aws_env={"AWS_ACCESS_KEY_ID": self.aws.server_keys["AccessKeyId"],
                      "AWS_SECRET_ACCESS_KEY": self.aws.server_keys["SecretAccessKey"],
                      "AWS_DEFAULT_REGION": emulated.REGION,

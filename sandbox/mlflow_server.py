@@ -14,20 +14,21 @@ WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
 
 
 class MlflowServer:
-    def __init__(self, port: int, backend_store_uri: str, artifact_root: str, aws_env: dict,
-                 log_path: Path):
+    def __init__(self, port: int, backend_store_uri: str, artifact_root: str, registry_root: str,
+                 aws_env: dict, log_path: Path):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.backend_store_uri = backend_store_uri
         self.artifact_root = artifact_root
+        self.registry_root = registry_root
         self.aws_env = aws_env
         self.log_path = log_path
         self.process = None
 
     def command(self):
         # As in components/mlflow_image/entrypoint.py: artifacts go to S3 directly
-        # (--no-serve-artifacts), workspaces on (one per team), and only the host the
-        # gateway sends is allowed.
+        # (--no-serve-artifacts), workspaces on (one per team), registered versions frozen
+        # (--app-name landing-zone), and only the host the gateway sends is allowed.
         return [sys.executable, "-m", "mlflow", "server",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(WORKERS),
@@ -35,10 +36,12 @@ class MlflowServer:
                 "--default-artifact-root", self.artifact_root,
                 "--no-serve-artifacts",
                 "--enable-workspaces",
+                "--app-name", "landing-zone",
                 "--allowed-hosts", f"127.0.0.1:{self.port},localhost:{self.port}"]
 
     def start(self, timeout: float = 60.0):
-        env = {**os.environ, **self.aws_env, "MLFLOW_DISABLE_TELEMETRY": "true",
+        env = {**os.environ, **self.aws_env, "MLFLOW_LZ_REGISTRY_ROOT": self.registry_root,
+               "MLFLOW_DISABLE_TELEMETRY": "true",
                "DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=log,

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -113,7 +114,17 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
     # Every object SSE-KMS with the bucket's own key: a write asking for anything else fails.
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-store-key"
-    assert statements[2:] == [
+    # Approved bytes cannot change: only the tracking server writes under registry/, and
+    # nobody deletes there, whatever an identity policy says.
+    assert statements[2] == {
+        "Sid": "OnlyTheTrackingServerWritesTheRegistry", "Effect": "Deny", "Principal": "*",
+        "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                   "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutObjectTagging",
+                   "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:RestoreObject"],
+        "Resource": f"{bucket}/registry/*",
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn":
+                                       f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-task"}}}
+    assert statements[3:] == [
         {"Sid": "OnlySseKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "Resource": f"{bucket}/*", "Condition": {"StringNotEqualsIfExists": {
              "s3:x-amz-server-side-encryption": "aws:kms"}}},
@@ -165,6 +176,22 @@ def test_database_is_encrypted_private_protected_and_serverless_v2(stack):
     assert rule["securityGroupId"] == "mlflow-db-sg-id" and rule["fromPort"] == 5432
 
 
+def test_the_task_role_writes_the_registry_and_never_deletes_there(stack):
+    bucket = "arn:aws:s3:::mlflow-store-artifacts-1a2b3c4"
+    statements = policy(stack.one("aws:iam/rolePolicy:RolePolicy", "task-artifacts"))["Statement"]
+    assert statements == [
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+         "Resource": bucket},
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
+                                       "s3:DeleteObject", "s3:AbortMultipartUpload"],
+         "Resource": f"{bucket}/artifacts/*"},
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
+                                       "s3:AbortMultipartUpload"],
+         "Resource": f"{bucket}/registry/*"},
+        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+         "Resource": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-store-key"}]
+
+
 def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
     task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
     [container] = json.loads(task["containerDefinitions"])
@@ -176,6 +203,7 @@ def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
                      "password::"}]
     assert "command" not in container
     assert env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] == "s3://mlflow-store-artifacts-1a2b3c4/artifacts"
+    assert env["MLFLOW_LZ_REGISTRY_ROOT"] == "s3://mlflow-store-artifacts-1a2b3c4/registry"
     assert env["MLFLOW_SERVER_ALLOWED_HOSTS"].startswith("mlflow-server-nlb-123.elb.")
     service = stack.one("aws:ecs/service:Service").inputs
     assert service["networkConfiguration"]["assignPublicIp"] is False
@@ -376,7 +404,14 @@ def test_team_roles_trust_one_sagemaker_role_and_carry_the_compiled_policies(sta
     assert {r for s in artifacts["Statement"] for r in (
         s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])} <= {
         bucket, key, f"{bucket}/artifacts/workspaces/{team}/*"} | {
-        f"{bucket}/artifacts/workspaces/{w}/*" for w in readable}
+        f"{bucket}/{root}/workspaces/{w}/*" for w in [team, *readable]
+        for root in ("artifacts", "registry")}
+    # Registered versions' files are read-only to every level, the team's admin included.
+    writes = {a for s in artifacts["Statement"] for a in s["Action"]
+              if a.startswith(("s3:Put", "s3:Delete", "s3:Abort"))}
+    assert {r for s in artifacts["Statement"] if writes & set(s["Action"])
+            for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+            } <= {f"{bucket}/artifacts/workspaces/{team}/*"}
 
 
 def test_every_team_roles_invoke_policies_name_only_its_own_and_shared_workspaces(stack):
@@ -531,12 +566,24 @@ def test_the_image_is_tagged_by_its_contents(stack, tmp_path):
     tag = stack.one("awsx:ecr:Image").inputs["imageTag"]
     assert tag == context_digest(IMAGE_DIR)
     copy = tmp_path / "image"
-    copy.mkdir()
-    for f in ("Dockerfile", "entrypoint.py"):
+    tracked = subprocess.run(["git", "ls-files", "."], cwd=IMAGE_DIR, check=True,
+                             capture_output=True, text=True).stdout.split()
+    assert {"Dockerfile", "entrypoint.py", ".dockerignore", "plugin/pyproject.toml"} <= set(
+        tracked)
+    for f in tracked:
+        (copy / f).parent.mkdir(parents=True, exist_ok=True)
         (copy / f).write_bytes((IMAGE_DIR / f).read_bytes())
     assert context_digest(copy) == tag
-    (copy / "__pycache__").mkdir()
-    (copy / "__pycache__" / "entrypoint.cpython-311.pyc").write_bytes(b"bytecode")
+    # what a local install or a test leaves there (git and .dockerignore ignore it)
+    for leftover in ("__pycache__/entrypoint.cpython-311.pyc",
+                     "plugin/build/lib/x.py", "plugin/x.egg-info/PKG-INFO",
+                     "plugin/mlflow_landing_zone_server/.ruff_cache/0.17.6/123"):
+        (copy / leftover).parent.mkdir(parents=True, exist_ok=True)
+        (copy / leftover).write_bytes(b"left over")
     assert context_digest(copy) == tag
+    (copy / "plugin" / "pyproject.toml").write_text("changed")
+    assert context_digest(copy) != tag
+    (copy / "plugin" / "pyproject.toml").write_bytes(
+        (IMAGE_DIR / "plugin" / "pyproject.toml").read_bytes())
     (copy / "entrypoint.py").write_text((IMAGE_DIR / "entrypoint.py").read_text() + "\n# new\n")
     assert context_digest(copy) != tag

@@ -48,7 +48,8 @@ def workspace_names(env) -> list:
 def main():
     env = dict(os.environ)
     missing = [k for k in ("DB_USER", "DB_PASSWORD", "DB_HOST", "DB_NAME",
-                           "MLFLOW_DEFAULT_ARTIFACT_ROOT") if not env.get(k)]
+                           "MLFLOW_DEFAULT_ARTIFACT_ROOT", "MLFLOW_LZ_REGISTRY_ROOT")
+               if not env.get(k)]
     if missing:
         sys.exit(f"entrypoint: missing environment variables: {', '.join(missing)}")
     env["MLFLOW_BACKEND_STORE_URI"] = backend_store_uri(env)
@@ -61,7 +62,10 @@ def main():
             # Artifact bytes go to S3 directly (API Gateway caps payloads at 10 MB); the UI
             # reads them through /get-artifact with the task role.
             "--no-serve-artifacts",
-            "--enable-workspaces"]
+            "--enable-workspaces",
+            # MLflow's app with the landing zone's registry store: a registered version serves
+            # a frozen copy of its files under MLFLOW_LZ_REGISTRY_ROOT (plugin/)
+            "--app-name", "landing-zone"]
     os.execvpe(argv[0], argv, env)
 
 

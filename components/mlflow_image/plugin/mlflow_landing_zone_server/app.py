@@ -1,0 +1,18 @@
+"""MLflow's own server app, with the landing zone's registry store for database back ends.
+
+`mlflow server --app-name landing-zone` imports this module in every worker; it registers
+`FrozenVersionsStore` for MLflow's database schemes before any request builds the store, then
+serves MLflow's unchanged FastAPI app (no fork of the server or its UI).
+"""
+
+from mlflow.server import handlers
+from mlflow.store.db.db_types import DATABASE_ENGINES
+
+from .registry import store_factory
+
+for _scheme in DATABASE_ENGINES:
+    handlers._model_registry_store_registry.register(_scheme, store_factory)
+
+from mlflow.server.fastapi_app import app  # noqa: E402  (after the registration above)
+
+__all__ = ["app"]
