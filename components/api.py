@@ -19,6 +19,7 @@ from roles.edge import (
     BINARY_MEDIA_TYPES,
     CUSTOM,
     DEFAULT_AUTHORIZER_TTL_SECONDS,
+    DEFAULT_CONTACT,
     GATEWAY_RESPONSES,
     IDENTITY_SOURCE_HEADERS,
     INTEGRATION_TIMEOUT_MS,
@@ -54,6 +55,7 @@ class ApiArgs:
     # after the API, from the API's address)
     ui_url: pulumi.Input[str]
     authorizer_cache_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS
+    platform_contact: str = DEFAULT_CONTACT  # whom a refused user should ask (every 403 says)
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
     log_retention_days: int = 90
@@ -225,7 +227,8 @@ class Api(pulumi.ComponentResource):
                 rest_api_id=self.rest_api.id,
                 response_type=response_type,
                 status_code=str(status),
-                response_templates={"application/json": gateway_response_template(response_type)},
+                response_templates={"application/json": gateway_response_template(
+                    response_type, args.platform_contact)},
                 opts=child(self))
             for response_type, (status, _) in GATEWAY_RESPONSES.items()
         ]
@@ -242,7 +245,8 @@ class Api(pulumi.ComponentResource):
             "uri": args.nlb_dns_name,
             "authorizer": [self.authorizer.id, args.authorizer_cache_ttl],
             "policy": self.policy.policy,
-            "responses": {t: gateway_response_template(t) for t in GATEWAY_RESPONSES},
+            "responses": {t: gateway_response_template(t, args.platform_contact)
+                          for t in GATEWAY_RESPONSES},
         }).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
         self.deployment = aws.apigateway.Deployment(
             f"{name}-deployment",

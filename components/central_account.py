@@ -90,6 +90,7 @@ class CentralAccount(pulumi.ComponentResource):
             workspaces=workspaces(config.teams),
             ui_url=ui_url,
             authorizer_cache_ttl=config.api.authorizer_cache_ttl,
+            platform_contact=config.platform_contact,
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
             log_retention_days=config.log_retention_days), child)

@@ -12,8 +12,10 @@ from roles import LEVELS, managed_policies
 from roles.accounts import PLATFORM_GROUP_LEVELS, readable_by
 from roles.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
+    DEFAULT_CONTACT,
     DEFAULT_TOKEN_MINUTES,
     TOKEN_MINUTES_RANGE,
+    check_contact,
     max_authorizer_ttl,
     reserved_team_names,
 )
@@ -102,6 +104,8 @@ class CentralConfig:
     token_minutes: int = DEFAULT_TOKEN_MINUTES  # Cognito id and access tokens
     log_retention_days: int = 90
     protect: bool = True  # data resources (bucket, key, database, user pool) refuse deletion
+    # whom a refused user should ask (every 403 says so): a team, a channel, an address
+    platform_contact: str = DEFAULT_CONTACT
     account_type: str = "central"
 
 
@@ -121,6 +125,8 @@ class DataScienceConfig:
     levels: tuple
     tracking_uri: str
     studio: StudioConfig = field(default_factory=StudioConfig)
+    # as the central stack's: jobs name it when S3 refuses them (MLFLOW_LANDING_ZONE_CONTACT)
+    platform_contact: str = DEFAULT_CONTACT
     account_type: str = "datascience"
 
 
@@ -352,9 +358,17 @@ def parse_central(raw, region) -> CentralConfig:
             (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
              2557, 2922, 3288, 3653), r.key("logRetentionDays")),
         protect=r.get("protect", bool, default=True),
+        platform_contact=_contact(r),
     )
     r.finish()
     return config
+
+
+def _contact(r) -> str:
+    try:
+        return check_contact(r.get("platformContact", str, default=DEFAULT_CONTACT))
+    except ValueError as e:
+        raise ConfigError(f"{r.key('platformContact')}: {e}") from None
 
 
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
@@ -395,7 +409,8 @@ def parse_datascience(raw, region) -> DataScienceConfig:
     s.finish()
     config = DataScienceConfig(region=region, account_id=account_id, team=team,
                                central_account_id=central, levels=levels, tracking_uri=uri,
-                               studio=StudioConfig(enabled, vpc_id, tuple(subnets)))
+                               studio=StudioConfig(enabled, vpc_id, tuple(subnets)),
+                               platform_contact=_contact(r))
     r.finish()
     return config
 

@@ -16,6 +16,7 @@ from roles.accounts import access_role_name, sagemaker_role_name
 
 AUTH_PROVIDER = "landing-zone"  # the client's entry point name (MLFLOW_TRACKING_AUTH)
 ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"
+CONTACT_ENV = "MLFLOW_LANDING_ZONE_CONTACT"  # the client's (refusals.CONTACT_ENV)
 
 
 def sagemaker_trust_policy(account_id: str) -> dict:
@@ -85,6 +86,8 @@ def job_environment(config: DataScienceConfig, level: str) -> dict:
         ROLE_ARN_ENV: f"arn:aws:iam::{config.central_account_id}:role/"
                       f"{access_role_name(config.team, level)}",
         "AWS_DEFAULT_REGION": config.region,
+        # whom the client's refusals (S3's AccessDenied included) tell the job's owner to ask
+        CONTACT_ENV: config.platform_contact,
     }
 
 

@@ -4,6 +4,8 @@ One definition for the API component (`components/api.py`) and the sandbox's loc
 so the two cannot drift.
 """
 
+import json
+import re
 from dataclasses import dataclass
 
 AWS_IAM = "AWS_IAM"  # SigV4: SDKs and SageMaker jobs, with the central access roles
@@ -155,16 +157,67 @@ GATEWAY_RESPONSES = {
 }
 
 
-def gateway_response_template(response_type: str) -> str:
+# Whom a refused user should ask: the central stack's `platformContact`. It is written into
+# the ACCESS_DENIED response's template as it stands (a gateway response is text with
+# variables, not a program), so it may not hold what would break the JSON or name a variable.
+DEFAULT_CONTACT = "your MLflow platform team"
+_CONTACT_FORBIDDEN = set('"\\$')
+
+
+def check_contact(contact: str) -> str:
+    if (not isinstance(contact, str) or not contact.strip() or len(contact) > 200
+            or any(c in _CONTACT_FORBIDDEN or ord(c) < 32 for c in contact)):
+        raise ValueError(
+            "platformContact must be 1 to 200 characters naming whom refused users ask, "
+            f"without quotes, backslashes, '$' or line breaks; got {contact!r}")
+    return contact.strip()
+
+
+# An ACCESS_DENIED says who the caller is (its levels in the workspace, from the authorizer,
+# or its role's ARN) and whom to ask. The level the route needs is not the edge's to compute:
+# the clients that know the request (the SDK client package, the UI's service worker) name it
+# from roles.refusals' table and rewrite `message`; `details` is what they read. Only values
+# that cannot break the JSON go in raw: the method, an ARN, level and workspace names (the
+# authorizer's own), the contact (checked above); API Gateway's message is JSON-quoted.
+_ACCESS_DENIED = (
+    '{"error_code":"PERMISSION_DENIED",'
+    '"message":"Refused by the MLflow landing zone: this $context.httpMethod needs a level you '
+    'do not hold here (levels held in this workspace: [$context.authorizer.levels]; caller: '
+    '[$context.identity.userArn]). The level each call needs is in the access matrix; to be '
+    'granted one, ask CONTACT.",'
+    '"details":{"method":"$context.httpMethod","workspace":"$context.authorizer.workspace",'
+    '"levels":"$context.authorizer.levels","caller_arn":"$context.identity.userArn",'
+    '"contact":"CONTACT","gateway":$context.error.messageString}}')
+
+
+def gateway_response_template(response_type: str, contact: str = DEFAULT_CONTACT) -> str:
     """The `application/json` template of a gateway response."""
     _, code = GATEWAY_RESPONSES[response_type]
+    if response_type == "ACCESS_DENIED":
+        return _ACCESS_DENIED.replace("CONTACT", check_contact(contact))
     return '{"error_code":"' + code + '","message":$context.error.messageString}'
 
 
-def gateway_response_body(response_type: str, message: str) -> dict:
+_VARIABLE = re.compile(r"\$context\.[A-Za-z.]+")
+
+
+def render_gateway_response(template: str, message: str, variables: dict) -> str:
+    """What API Gateway makes of a gateway response's template: plain substitution (no
+    Velocity), `$context.error.messageString` JSON-quoted, a variable it has no value for empty.
+    `variables`: {"context.identity.userArn": ..., ...}."""
+    def value(match):
+        name = match.group(0)[1:]
+        if name == "context.error.messageString":
+            return json.dumps(message)
+        return str(variables.get(name, ""))
+    return _VARIABLE.sub(value, template)
+
+
+def gateway_response_body(response_type: str, message: str, variables: dict = None,
+                          contact: str = DEFAULT_CONTACT) -> dict:
     """What the template renders to for `message` (the sandbox's gateway sends this)."""
-    _, code = GATEWAY_RESPONSES[response_type]
-    return {"error_code": code, "message": message}
+    return json.loads(render_gateway_response(
+        gateway_response_template(response_type, contact), message, variables or {}))
 
 
 # --- browsers: what another site makes a signed-in browser send ---------------------------------

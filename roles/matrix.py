@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import refusals
 from .catalogue import CATALOGUE
 from .levels import CAPABILITIES, GRANTS, LEVELS, PLATFORM_CAPABILITIES
 
@@ -72,16 +73,21 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if the file is stale")
     parser.add_argument("--output", type=Path, default=DEFAULT_PATH)
     args = parser.parse_args(argv)
-    text = render()
+    # The matrix, and the client package's copy of the level each call needs (roles.refusals)
+    outputs = [(args.output, render())]
+    if args.output == DEFAULT_PATH:
+        outputs.append((refusals.CLIENT_TABLE_PATH, refusals.render_table()))
     if args.check:
-        current = args.output.read_text() if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is stale: run `python -m roles.matrix`", file=sys.stderr)
-            return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"wrote {args.output} ({len(CATALOGUE)} routes)")
+        stale = [path for path, text in outputs
+                 if (path.read_text() if path.exists() else "") != text]
+        for path in stale:
+            print(f"{path} is stale: run `python -m roles.matrix`", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in outputs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
+    print(f"({len(CATALOGUE)} routes)")
     return 0
 
 

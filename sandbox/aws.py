@@ -42,6 +42,8 @@ API_ID = "lzsandbox1"  # ten characters, as API Gateway's ids
 STAGE = "prod"
 API_ARN = f"arn:aws:execute-api:{REGION}:{CENTRAL_ACCOUNT}:{API_ID}/{STAGE}"
 BUCKET = "mlflow-artifacts"
+# The central stack's platformContact: whom every refusal tells a user to ask
+PLATFORM_CONTACT = "the platform team (#mlflow-platform)"
 # (team, account, levels of its SageMaker roles, teams its workspace is shared with as readers):
 # team-b lets team-a read its workspace; team-a shares nothing.
 TEAMS = (

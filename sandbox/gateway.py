@@ -16,6 +16,7 @@ from roles.edge import (
     ACCESS_LOG_FIELDS,
     AWS_IAM,
     DEFAULT_AUTHORIZER_TTL_SECONDS,
+    DEFAULT_CONTACT,
     FORWARDED_IDENTITY_HEADERS,
     IDENTITY_SOURCE_HEADERS,
     INTEGRATION_TIMEOUT_MS,
@@ -49,17 +50,19 @@ _RESPONSE_TYPES = {"AccessDeniedException": "ACCESS_DENIED",
 class Refused(Exception):
     """API Gateway answers the request itself."""
 
-    def __init__(self, status, message, error_type, body=None):
+    def __init__(self, status, message, error_type, body=None, variables=None):
         super().__init__(message)
         self.status, self.message, self.error_type = status, message, error_type
         self._body = body
+        # the $context variables its gateway response may name ({"context.httpMethod": ...})
+        self.variables = variables or {}
 
-    def body(self) -> dict:
+    def body(self, contact=DEFAULT_CONTACT) -> dict:
         if self._body is not None:
             return self._body
         response_type = _RESPONSE_TYPES.get(self.error_type)
         if response_type:
-            return gateway_response_body(response_type, self.message)
+            return gateway_response_body(response_type, self.message, self.variables, contact)
         return {"message": self.message}  # API Gateway's default shape
 
 
@@ -75,8 +78,9 @@ class Gateway(LocalServer):
     def __init__(self, *, port, upstream_url, api_arn, account_id, region, authorizer,
                  lookup_access_key, identity_policies, access_log_path,
                  authorizer_ttl=DEFAULT_AUTHORIZER_TTL_SECONDS, integration_timeout=INTEGRATION_TIMEOUT_MS / 1000,
-                 teams=()):
+                 teams=(), platform_contact=DEFAULT_CONTACT):
         self.api_arn = api_arn
+        self.platform_contact = platform_contact  # the ACCESS_DENIED response names it
         self.execution_arn = api_arn.rsplit("/", 1)[0]
         self.account_id, self.region = account_id, region
         self.authorizer = authorizer
@@ -141,7 +145,9 @@ class Gateway(LocalServer):
         if DENY in (identity, resource) or ALLOW not in (identity, resource):
             suffix = " with an explicit deny" if DENY in (identity, resource) else ""
             raise Refused(403, f"User: {session_arn} is not authorized to perform: {ACTION} "
-                               f"on resource: {method_arn}{suffix}", "AccessDeniedException")
+                               f"on resource: {method_arn}{suffix}", "AccessDeniedException",
+                          variables={"context.httpMethod": method,
+                                     "context.identity.userArn": session_arn})
         return {"caller": session_arn, "context": {"identity.userArn": session_arn}}
 
     def _authorizer_result(self, key, event):
@@ -171,7 +177,7 @@ class Gateway(LocalServer):
         if evaluate([self.resource_policy], ACTION, method_arn, principal="anonymous") == DENY:
             raise Refused(403, "User: anonymous is not authorized to perform: "
                                f"{ACTION} on resource: {method_arn} with an explicit deny",
-                          "AccessDeniedException")
+                          "AccessDeniedException", variables={"context.httpMethod": method})
         sources = tuple(headers.get(h.lower()) for h in IDENTITY_SOURCE_HEADERS)
         token = sources[0]
         # An identity source missing or empty: the authorizer is not even called (with caching
@@ -193,11 +199,13 @@ class Gateway(LocalServer):
         }
         response, latency = self._authorizer_result(sources, event)
         decision = evaluate([response["policyDocument"]], ACTION, method_arn)
+        context = response.get("context", {})
         if decision != ALLOW:
             message = "User is not authorized to access this resource" + (
                 " with an explicit deny" if decision == DENY else "")
-            raise Refused(403, message, "AccessDeniedException")
-        context = response.get("context", {})
+            raise Refused(403, message, "AccessDeniedException", variables={
+                "context.httpMethod": method,
+                **{f"context.authorizer.{k}": v for k, v in context.items()}})
         return {"user": context.get("username", ""), "levels": context.get("levels", ""),
                 "workspace": context.get("workspace", ""), "authorizer_latency": latency,
                 "context": {f"authorizer.{k}": v for k, v in context.items()}}
@@ -347,7 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Location", redirect.location)
         except Refused as refused:
             status = refused.status
-            data = json.dumps(refused.body()).encode()
+            data = json.dumps(refused.body(self.gateway.platform_contact)).encode()
             record["error"] = refused.message
             extra_headers["x-amzn-ErrorType"] = refused.error_type
             self.send_response(status)

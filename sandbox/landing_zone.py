@@ -85,7 +85,7 @@ class LandingZone:
             lookup_access_key=emulated.lookup_access_key,
             identity_policies=emulated.identity_policies,
             access_log_path=self.dir / "access.log", authorizer_ttl=self.authorizer_ttl,
-            teams=tuple(emulated.WORKSPACES))
+            teams=tuple(emulated.WORKSPACES), platform_contact=emulated.PLATFORM_CONTACT)
         self.example = example.seed(self.mlflow.url, self._artifact_client(), emulated.BUCKET)
         progress("building the UI bundle (the sign-in shell around MLflow's own UI) ...")
         bundle = build_ui(self.dir / "ui", progress=progress)

@@ -93,11 +93,16 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
     assert open(confirmed.value.path(), "rb").read() == example.ARTIFACTS["config/params.json"]
     tab.close()
 
-    # A write the reader's level does not allow: refused at the edge, said in the page.
+    # A write the reader's level does not allow: refused at the edge, said in the page in
+    # plain words (the level it needs, the reader's, the team, whom to ask).
     session.mlflow_frame().evaluate("location.hash = '#/experiments'")
     type_new_experiment(session, "made-by-a-reader")
     ui.get_by_role("dialog").get_by_role("button", name="Create").click()
-    ui.get_by_role("dialog").get_by_text("User is not authorized to access this resource").wait_for()
+    ui.get_by_role("dialog").get_by_text(
+        "Refused: POST /ajax-api/2.0/mlflow/experiments/create needs the contributor level in "
+        "team-a; you hold reader in team-a. To be granted contributor in team-a, ask the "
+        "platform team (#mlflow-platform).").wait_for()
+    session.screenshot("reader-refused-in-plain-words")
     session.screenshot("reader-refused-a-write")
     assert mlflow_api(ui_sandbox, "experiments/search",
                       {"filter": "name = 'made-by-a-reader'", "max_results": 5}).get(
@@ -367,12 +372,18 @@ def test_a_user_in_two_teams_sees_both_workspaces_with_their_level_in_each(sessi
     create = "/ajax-api/2.0/mlflow/experiments/create"
     assert session.api("POST", create, {"name": f"by-two-teams-{uuid.uuid4().hex[:6]}"},
                        workspace="team-b")[0] == 200
-    assert session.api("POST", create, {"name": "refused-in-team-a"}, workspace="team-a")[0] == 403
+    status, refused = session.api("POST", create, {"name": "refused-in-team-a"},
+                                  workspace="team-a")
+    assert (status, refused["error_code"]) == (403, "PERMISSION_DENIED")
+    assert "needs the contributor level in team-a; you hold reader in team-a" in refused["message"]
     # A request of the page naming no workspace (a navigation MLflow's page starts, such as an
     # artifact opened in a tab) goes to the one the switcher shows: team-b, contributor there
     assert session.api("POST", create, {"name": f"by-switch-{uuid.uuid4().hex[:6]}"})[0] == 200
-    assert session.api("GET", "/ajax-api/2.0/mlflow/experiments/search?max_results=5",
-                       workspace="default")[0] == 403
+    status, refused = session.api("GET", "/ajax-api/2.0/mlflow/experiments/search?max_results=5",
+                                  workspace="default")
+    assert status == 403 and refused["message"] == (
+        "Refused: you hold no level in workspace default. To be granted one, ask the platform "
+        "team (#mlflow-platform).")
 
 
 def test_a_user_in_one_team_sees_only_that_one(session, ui_sandbox):

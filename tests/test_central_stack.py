@@ -11,6 +11,7 @@ import pytest
 from roles.accounts import access_role_trust_policy as trust_policy
 from roles import LEVELS, managed_policies
 from roles.accounts import artifact_policy
+from roles.edge import gateway_response_template
 
 from .pulumi_program import API_ID, run_program, stack_config
 
@@ -444,11 +445,13 @@ def test_data_resources_are_protected(stack):
 
 
 def test_refusals_come_back_in_mlflows_error_shape(stack):
+    """Every 403 names whom to ask (the config's platformContact) and the caller; the clients
+    add the level the call needs (roles.refusals)."""
     responses = {r.inputs["responseType"]: r.inputs
                  for r in stack.of_type("aws:apigateway/response:Response")}
     assert {t: (r["statusCode"], r["responseTemplates"]) for t, r in responses.items()} == {
-        "ACCESS_DENIED": ("403", {"application/json":
-            '{"error_code":"PERMISSION_DENIED","message":$context.error.messageString}'}),
+        "ACCESS_DENIED": ("403", {"application/json": gateway_response_template(
+            "ACCESS_DENIED", "the MLflow platform team (#mlflow-platform)")}),
         "UNAUTHORIZED": ("401", {"application/json":
             '{"error_code":"UNAUTHENTICATED","message":$context.error.messageString}'}),
         "MISSING_AUTHENTICATION_TOKEN": ("403", {"application/json":

@@ -33,6 +33,9 @@ def test_the_example_config_is_valid():
     assert [t.name for t in config.teams] == ["team-a", "team-b"]
     assert config.teams[0].levels == ("reader", "contributor", "model-approver")
     assert config.protect is True and config.network.nat == "single"
+    assert config.platform_contact == "the MLflow platform team (#mlflow-platform)"
+    assert parse_central(central(platformContact=KeyError), "us-east-1").platform_contact == (
+        "your MLflow platform team")
     assert (config.token_minutes, config.api.authorizer_cache_ttl) == (10, 60)
     # the longest cache a 15-minute token allows
     assert parse_central(central(tokenMinutes=15, api={"authorizerCacheTtl": 435}),
@@ -75,6 +78,11 @@ def test_the_example_config_is_valid():
     (central(teams__1__sharedWith="team-a"), r"teams\[1\].sharedWith must be a list"),
     (central(cognitoGroups={"team-a:admin": "admin"}),
      r"cognitoGroups.team-a:admin: a name with ':' is a team's group"),
+    (central(platformContact='ops "team"'), r"central.platformContact: platformContact must be"
+     r" 1 to 200 characters naming whom refused users ask, without quotes"),
+    (central(platformContact="$context.x"), "central.platformContact: "),
+    (central(platformContact=" "), "central.platformContact: "),
+    (central(platformContact=7), "central.platformContact must be"),
     (central(tokenMinutes=60), "central.tokenMinutes must be between 5 and 15, got 60"),
     (central(tokenMinutes=4), "central.tokenMinutes must be between 5 and 15, got 4"),
     (central(tokenMinutes=5, api={"authorizerCacheTtl": 300}),

@@ -94,7 +94,8 @@ def test_outputs_give_a_ready_to_paste_job_environment(team_stack):
         "MLFLOW_WORKSPACE": "team-a",
         "MLFLOW_TRACKING_AUTH": "landing-zone",
         "MLFLOW_LANDING_ZONE_ROLE_ARN": f"arn:aws:iam::{CENTRAL}:role/mlflow-team-a-contributor",
-        "AWS_DEFAULT_REGION": "us-east-1"}
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MLFLOW_LANDING_ZONE_CONTACT": "the MLflow platform team (#mlflow-platform)"}
     assert set(team_stack.outputs["sagemakerRoleArns"]) == {"reader", "contributor",
                                                             "model-approver"}
 

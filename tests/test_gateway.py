@@ -113,8 +113,13 @@ def test_answers_and_messages_as_api_gateway_gives_them(echo):
     assert bad.status_code == 401
     outside = requests.get(echo.url + "/graphql", headers=GOOD)
     assert outside.status_code == 403
-    assert outside.json() == {"error_code": "PERMISSION_DENIED",
-                              "message": "User is not authorized to access this resource"}
+    refused = outside.json()
+    assert refused["error_code"] == "PERMISSION_DENIED"
+    # API Gateway's own wording stays in details; the message says who and whom to ask
+    assert refused["details"]["gateway"] == "User is not authorized to access this resource"
+    assert (refused["details"]["method"], refused["details"]["contact"]) == (
+        "GET", "your MLflow platform team")
+    assert refused["message"].startswith("Refused by the MLflow landing zone: this GET needs")
     unsigned = requests.get(echo.url + "/api/2.0/mlflow/runs/get")
     assert (unsigned.status_code, unsigned.json()) == (
         403, {"error_code": "UNAUTHENTICATED", "message": "Missing Authentication Token"})

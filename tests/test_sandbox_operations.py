@@ -21,7 +21,8 @@ ADMIN = {"admin"}
 # the token channel admin is `admin-user`, a platform admin; on SigV4 it is team-a's admin
 # role, whose admin holds in team-a's workspace only and never reaches these.
 PLATFORM = frozenset({"admin"})
-DENIED = re.compile(r"403|not authorized|AccessDenied|Forbidden")
+# the edge's refusal as the client package words it, S3's, or API Gateway's own
+DENIED = re.compile(r"PERMISSION_DENIED: Refused|403|not authorized|AccessDenied|Forbidden")
 TWENTY_MB = 20 * 1024 * 1024
 
 

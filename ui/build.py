@@ -6,6 +6,8 @@ Layout of the bundle (what `ui.hosting` serves):
 
     index.html, sw.js, shell/*      the sign-in shell and its service worker (ui/shell/)
     shell/amazon-cognito-identity.min.js   from npm (ui/package-lock.json), `npm ci` if missing
+    shell/refusal-table.json        the level each API call needs (roles.refusals), for the
+                                    service worker's refusals in plain words
     static-files/**                 MLflow's UI exactly as the installed, pinned wheel ships it
     mlflow.html                     MLflow's own index.html, byte for byte, at the root so its
                                     relative URLs (static-files/..., ajax-api/...) resolve as
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from roles.refusals import render_table
 
 UI_DIR = Path(__file__).resolve().parent
 ROOT = UI_DIR.parent
@@ -126,6 +129,8 @@ def bundle_files(progress=print) -> tuple:
             target = relative if relative in ROOT_FILES else f"shell/{relative}"
             files[target] = path.read_bytes()
     files["shell/amazon-cognito-identity.min.js"] = ensure_node_modules(progress).read_bytes()
+    # what the service worker names a refused call's level from (roles.refusals)
+    files["shell/refusal-table.json"] = render_table().encode()
     manifest = {"mlflow_version": version,
                 "files": {name: _sha256(data) for name, data in sorted(files.items())}}
     files["bundle-manifest.json"] = json.dumps(manifest, indent=1, sort_keys=True).encode()

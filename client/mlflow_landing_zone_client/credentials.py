@@ -15,6 +15,8 @@ import botocore.session
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from .refusals import install_s3_messages
+
 ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"
 SESSION_SECONDS = 3600  # the role-chaining cap
 _EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
@@ -150,5 +152,7 @@ def install_as_default_boto3_session(source: CentralRoleCredentials) -> bool:
         return False
     session = botocore.session.get_session()
     session.get_component("credential_provider").insert_before("env", _Provider(source))
+    # S3's AccessDenied on artifacts, in the same plain words as the edge's refusals
+    install_s3_messages(session, lambda: source.role_arn)
     boto3.setup_default_session(botocore_session=session, region_name=source.region)
     return True

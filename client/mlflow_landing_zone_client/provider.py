@@ -6,6 +6,7 @@ import threading
 from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestAuthProvider
 
 from .credentials import ROLE_ARN_ENV, CentralRoleCredentials, install_as_default_boto3_session
+from .refusals import install_trace_filter
 from .signing import SigV4Auth
 
 NAME = "landing-zone"
@@ -28,6 +29,7 @@ class LandingZoneAuthProvider(RequestAuthProvider):
                     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
                     source = CentralRoleCredentials(os.environ.get(ROLE_ARN_ENV) or None, region)
                     install_as_default_boto3_session(source)
+                    install_trace_filter()
                     LandingZoneAuthProvider._auth = SigV4Auth(source, region)
         return LandingZoneAuthProvider._auth
 

@@ -12,6 +12,7 @@ from botocore.auth import SigV4Auth as _BotocoreSigV4
 from botocore.awsrequest import AWSRequest
 
 from .credentials import execute_api_region, resolve_region
+from .refusals import rewrite_refusal
 
 SERVICE = "execute-api"
 _SIGNED_HEADERS = ("host", "content-type", "x-amz-date", "x-amz-security-token",
@@ -53,4 +54,9 @@ class SigV4Auth(requests.auth.AuthBase):
         for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
             if name in aws_request.headers:
                 request.headers[name] = aws_request.headers[name]
+        # The edge's 403 in plain words: the level the call needs, the caller's, whom to ask
+        request.register_hook("response", self._explain_refusal)
         return request
+
+    def _explain_refusal(self, response, **_):
+        return rewrite_refusal(response, getattr(self.credentials, "role_arn", None))

@@ -14,7 +14,7 @@
 //   this worker running while a tab is open; when the browser stops it, the user signs in again.
 /* eslint-env serviceworker */
 "use strict";
-importScripts("/shell/session.js");
+importScripts("/shell/session.js", "/shell/refusals.js");
 
 const HELD = "held-by-the-service-worker"; // what the page gets in place of the refresh token
 let config = null;       // /config.json, read once per worker
@@ -276,6 +276,35 @@ async function onlyTheUsersWorkspaces(response) {
   return new Response(JSON.stringify(data), { status: response.status, headers });
 }
 
+// A 403 of the API in plain words: the level the call needs (from the table built from the
+// permission model), the level the user holds in the workspace and whom to ask (both from the
+// API's answer). MLflow's UI shows `message`; the API's own wording stays in `details`.
+let refusalTable = null;
+
+async function explained(request, response) {
+  if (response.status !== 403) return response;
+  const body = await response.clone().json().catch(() => null);
+  if (!body || body.error_code !== "PERMISSION_DENIED" || !body.details) return response;
+  try {
+    if (!refusalTable) {
+      const table = await fetch("/shell/refusal-table.json");
+      if (!table.ok) return response;
+      refusalTable = await table.json();
+    }
+    const path = new URL(request.url).pathname;
+    body.details.edge_message = body.message;
+    body.message = self.LZRefusals.message(refusalTable, {
+      method: request.method, path, workspace: workspaceFor(request),
+      levels: (body.details.levels || "").split(","), contact: body.details.contact,
+    });
+  } catch (error) {
+    return response;
+  }
+  const headers = new Headers(response.headers);
+  headers.delete("Content-Length");
+  return new Response(JSON.stringify(body), { status: 403, headers });
+}
+
 async function handle(event) {
   const request = event.request;
   const url = new URL(request.url);
@@ -296,7 +325,7 @@ async function handle(event) {
   if (url.pathname === WORKSPACE_LIST && request.method === "GET") {
     return onlyTheUsersWorkspaces(await withToken(request));
   }
-  return withToken(request);
+  return explained(request, await withToken(request));
 }
 
 self.addEventListener("fetch", (event) => {
