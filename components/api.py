@@ -245,8 +245,9 @@ class Api(pulumi.ComponentResource):
             "uri": args.nlb_dns_name,
             "authorizer": [self.authorizer.id, args.authorizer_cache_ttl],
             "policy": self.policy.policy,
-            "responses": {t: gateway_response_template(t, args.platform_contact)
-                          for t in GATEWAY_RESPONSES},
+            "responses": {t: [status, gateway_response_template(t, args.platform_contact)]
+                          for t, (status, _) in GATEWAY_RESPONSES.items()},
+            "binaryMediaTypes": list(BINARY_MEDIA_TYPES),
         }).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
         self.deployment = aws.apigateway.Deployment(
             f"{name}-deployment",

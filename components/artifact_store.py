@@ -138,7 +138,7 @@ class ArtifactStore(pulumi.ComponentResource):
                 BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=30),
             )],
             opts=child(self))
-        aws.s3.BucketPolicy(
+        log_policy = aws.s3.BucketPolicy(
             f"{name}-access-logs", bucket=self.log_bucket.id,
             policy=policy_json([
                 _tls_only(self.log_bucket.arn),
@@ -164,9 +164,11 @@ class ArtifactStore(pulumi.ComponentResource):
                     days_after_initiation=7),
             )],
             opts=child(self))
+        # Only once S3's logging service may write to the log bucket (else the first logs of
+        # a new stack may be lost, or the configuration refused while the policy is missing).
         aws.s3.BucketLogging(
             f"{name}-artifacts", bucket=self.bucket.id, target_bucket=self.log_bucket.id,
-            target_prefix="artifacts/", opts=child(self))
+            target_prefix="artifacts/", opts=child(self, depends_on=[log_policy]))
         self.bucket_policy = aws.s3.BucketPolicy(
             f"{name}-artifacts", bucket=self.bucket.id,
             policy=policy_json([

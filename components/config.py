@@ -21,6 +21,8 @@ from roles.edge import (
 )
 from ui.hosting import STUDIO_ORIGIN
 
+from .tracking_server import MIN_WORKERS, WORKER_MB, min_memory_mb
+
 NAMESPACE = "mlflow-landing-zone"
 ACCOUNT_TYPES = ("central", "datascience")
 NAT_STRATEGIES = ("none", "single", "one-per-az")
@@ -297,15 +299,22 @@ def parse_central(raw, region) -> CentralConfig:
     t = _Reader(r.get("trackingServer", dict, default={}), r.key("trackingServer"))
     cpu = _one_of(t.get("cpu", int, default=1024), tuple(FARGATE_SIZES), t.key("cpu"))
     memory = _one_of(t.get("memory", int, default=2048), FARGATE_SIZES[cpu], t.key("memory"))
+    if memory < min_memory_mb(cpu):
+        least = min(m for m in FARGATE_SIZES[cpu] if m >= min_memory_mb(cpu))
+        raise ConfigError(
+            f"{t.key('memory')} must be at least {least} MB with cpu {cpu} (MLflow's workers "
+            f"take about {WORKER_MB} MB each, {MIN_WORKERS} at least, beside its job runner), "
+            f"got {memory}")
     desired = _between(t.get("desiredCount", int, default=2), 2, 20, t.key("desiredCount"))
     maximum = _between(t.get("maxCount", int, default=max(4, desired)), desired, 50,
                        t.key("maxCount"))
     t.finish()
 
     d = _Reader(r.get("database", dict, default={}), r.key("database"))
-    min_acu = _between(d.get("minCapacity", float, default=0.5), 0.0, 256.0, d.key("minCapacity"))
-    max_acu = _between(d.get("maxCapacity", float, default=4.0), max(min_acu, 1.0), 256.0,
-                       d.key("maxCapacity"))
+    min_acu = _half_steps(_between(d.get("minCapacity", float, default=0.5), 0.0, 256.0,
+                                   d.key("minCapacity")), d.key("minCapacity"))
+    max_acu = _half_steps(_between(d.get("maxCapacity", float, default=4.0), max(min_acu, 1.0),
+                                   256.0, d.key("maxCapacity")), d.key("maxCapacity"))
     retention = _between(d.get("backupRetentionDays", int, default=14), 7, 35,
                          d.key("backupRetentionDays"))
     d.finish()
@@ -362,6 +371,14 @@ def parse_central(raw, region) -> CentralConfig:
     )
     r.finish()
     return config
+
+
+def _half_steps(value: float, key: str) -> float:
+    """Aurora Serverless v2 capacity comes in steps of 0.5 ACU; RDS refuses others at apply."""
+    if value * 2 != int(value * 2):
+        raise ConfigError(f"{key} must be a multiple of 0.5 ACU (Aurora Serverless v2's "
+                          f"step), got {value}")
+    return value
 
 
 def _contact(r) -> str:

@@ -76,7 +76,13 @@ class Database(pulumi.ComponentResource):
             skip_final_snapshot=False,
             final_snapshot_identifier=f"{name}-final",
             enabled_cloudwatch_logs_exports=["postgresql"],
-            opts=data_resource(self, args.protect),
+            allow_major_version_upgrade=False,
+            # The minor version policy: AWS applies minor upgrades in the maintenance window
+            # (auto_minor_version_upgrade on the writer); ENGINE_VERSION is only what a new
+            # cluster starts at, and the running version is never pulled back to it (an
+            # update that tried, after AWS upgraded, would fail). A major upgrade is a change
+            # of PARAMETER_FAMILY and ENGINE_VERSION made on purpose, with a snapshot first.
+            opts=data_resource(self, args.protect, ignore_changes=["engineVersion"]),
         )
         self.instance = aws.rds.ClusterInstance(
             f"{name}-writer",
@@ -84,9 +90,10 @@ class Database(pulumi.ComponentResource):
             instance_class="db.serverless",
             engine=ENGINE,
             engine_version=ENGINE_VERSION,
+            auto_minor_version_upgrade=True,
             publicly_accessible=False,
             db_subnet_group_name=self.subnet_group.name,
-            opts=child(self),
+            opts=child(self, ignore_changes=["engineVersion"]),
         )
         self.endpoint = self.cluster.endpoint
         self.secret_arn = self.cluster.master_user_secrets.apply(lambda s: s[0].secret_arn)

@@ -26,6 +26,8 @@ class Registered:
     retain_on_delete: bool = False
     parent: str = None
     custom: bool = True
+    ignore_changes: tuple = ()  # the property names Pulumi leaves as they are on AWS
+    depends_on: tuple = ()  # the names of the resources it explicitly waits for
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -140,6 +142,10 @@ def run_program(config: dict, stack: str = "central") -> Inventory:
         record.protect = bool(args.opts.protect)
         record.retain_on_delete = bool(args.opts.retain_on_delete)
         record.parent = getattr(args.opts.parent, "_name", None) if args.opts.parent else None
+        record.ignore_changes = tuple(args.opts.ignore_changes or ())
+        depends = args.opts.depends_on or ()
+        record.depends_on = tuple(getattr(d, "_name", None)
+                                  for d in (depends if isinstance(depends, list) else [depends]))
         return None
 
     outputs = {}
