@@ -55,6 +55,11 @@ class CentralAccount(pulumi.ComponentResource):
             min_capacity=config.database.min_capacity, max_capacity=config.database.max_capacity,
             backup_retention_days=config.database.backup_retention_days,
             protect=config.protect), child)
+        # The API's `GET /` sends browsers to the UI, the UI forwards its API paths to the API,
+        # and MLflow admits browser writes from the UI's origin only: the UI's address reaches
+        # the API's stage and the server's task once the UI exists (no cycle between
+        # resources: the UI needs only the REST API's id).
+        ui_url, resolve_ui_url = pulumi.deferred_output()
         self.tracking_server = TrackingServer(f"{name}-server", TrackingServerArgs(
             account_id=config.account_id, region=config.region,
             vpc_id=self.network.vpc_id, vpc_cidr=config.network.cidr,
@@ -70,15 +75,11 @@ class CentralAccount(pulumi.ComponentResource):
             desired_count=config.tracking_server.desired_count,
             max_count=config.tracking_server.max_count,
             log_retention_days=config.log_retention_days,
-            workspaces=tuple(t.name for t in config.teams)), child)
+            workspaces=tuple(t.name for t in config.teams), ui_url=ui_url), child)
         self.identity = Identity(f"{name}-identity", IdentityArgs(
             group_levels=config.group_levels, teams=tuple(t.name for t in config.teams),
             mfa=config.mfa, protect=config.protect,
             token_minutes=config.token_minutes), child)
-        # The API's `GET /` sends browsers to the UI, and the UI forwards its API paths to the
-        # API: the UI's address reaches the API's stage once the UI exists (no cycle between
-        # resources: the UI needs only the REST API's id).
-        ui_url, resolve_ui_url = pulumi.deferred_output()
         self.api = Api(f"{name}-edge", ApiArgs(
             account_id=config.account_id, region=config.region,
             nlb_arn=self.tracking_server.nlb_arn,

@@ -5,6 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_aws as aws
@@ -47,6 +48,8 @@ class TrackingServerArgs:
     log_retention_days: int = 90
     target_cpu_percent: float = 60.0
     workspaces: tuple = ()  # the teams' MLflow workspaces
+    # The UI's address: MLflow refuses browser writes from any other origin (its CORS check)
+    ui_url: pulumi.Input[str] = None
 
 
 def _build_output(relative: Path) -> bool:
@@ -84,6 +87,14 @@ def allowed_hosts(nlb_dns: str) -> str:
     return ",".join([nlb_dns, f"{nlb_dns}:{LISTENER_PORT}", f"0.0.0.0:{CONTAINER_PORT}"])
 
 
+def origin_of(url: str) -> str:
+    """`https://main.d1.amplifyapp.com/` -> `https://main.d1.amplifyapp.com`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not a web address: {url!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def context_digest(folder: Path) -> str:
     """A tag for the image built from `folder`: the SHA-256 of its files' paths and bytes. A
     change gives a new tag (pushing over an IMMUTABLE tag fails); no change, the same one."""
@@ -96,7 +107,7 @@ def context_digest(folder: Path) -> str:
 
 
 def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns,
-                          workspaces=(), cpu=1024, memory=2048):
+                          workspaces=(), cpu=1024, memory=2048, ui_url=None):
     """The task's one container; the database password comes in only as an ECS secret."""
     return [{
         "name": CONTAINER,
@@ -117,6 +128,10 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             # API Gateway's VPC link sends the NLB's name as Host; /health is exempt.
             {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": allowed_hosts(nlb_dns)},
             {"name": "MLFLOW_WORKERS", "value": str(workers_for(cpu, memory))},
+            # MLflow refuses a write on /ajax-api whose Origin is neither localhost nor listed:
+            # the UI's origin exactly (the edge has already refused every other site's request)
+            *([{"name": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "value": origin_of(ui_url)}]
+              if ui_url else []),
             # MLflow's usage telemetry: off (and its home directory is not writable)
             {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
             {"name": "DO_NOT_TRACK", "value": "true"},
@@ -224,10 +239,10 @@ class TrackingServer(pulumi.ComponentResource):
             opts=child(self))
         definitions = pulumi.Output.all(
             self.image.image_uri, self.log_group.name, args.artifact_bucket_name,
-            args.database_endpoint, args.database_secret_arn, self.nlb.dns_name,
+            args.database_endpoint, args.database_secret_arn, self.nlb.dns_name, args.ui_url,
         ).apply(lambda v: json.dumps(container_definitions(
             v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces,
-            args.cpu, args.memory)))
+            args.cpu, args.memory, v[6])))
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=f"{name}-mlflow",

@@ -88,9 +88,9 @@ def totp_code(secret: str, at: float = None) -> str:
 SAGEMAKER_SESSION_SECONDS = 12 * 3600
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 

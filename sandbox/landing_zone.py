@@ -25,7 +25,7 @@ from . import aws as emulated
 from . import example
 from .gateway import Gateway
 from .mlflow_server import MlflowServer, ensure_workspaces
-from .ui_server import COGNITO_PATH, UiServer
+from .ui_server import COGNITO_PATH, UI_HOST, UiServer
 
 # The sign-in shell's Cognito flow here. On AWS the shell uses SRP (the password never leaves
 # the browser); moto accepts any SRP proof without checking the password, so here the shell
@@ -63,6 +63,8 @@ class LandingZone:
         restored = self._restore_artifacts()
         progress(f"starting mlflow server (backend {self.backend_store_uri.split(':')[0]}"
                  f"{f', {restored} artifacts restored' if restored else ''}) ...")
+        # The UI's origin is MLflow's one allowed browser origin: its port is chosen now.
+        ui_port = self.ui_port or emulated.free_port(UI_HOST)
         self.mlflow = MlflowServer(
             port=emulated.free_port(), backend_store_uri=self.backend_store_uri,
             artifact_root=f"s3://{emulated.BUCKET}/{ARTIFACT_ROOT_PREFIX}",
@@ -71,7 +73,7 @@ class LandingZone:
                      "AWS_SECRET_ACCESS_KEY": self.aws.server_keys["SecretAccessKey"],
                      "AWS_DEFAULT_REGION": emulated.REGION,
                      "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url},
-            log_path=self.dir / "mlflow.log")
+            log_path=self.dir / "mlflow.log", ui_origin=f"http://{UI_HOST}:{ui_port}")
         self.mlflow.start()
         ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
@@ -91,7 +93,7 @@ class LandingZone:
         bundle = build_ui(self.dir / "ui", progress=progress)
         self.ui = UiServer(bundle_dir=bundle.path, gateway_url=self.gateway.url,
                            cognito_url=self.aws.endpoint_url,
-                           cognito_origin=self.aws.endpoint_url, port=self.ui_port,
+                           cognito_origin=self.aws.endpoint_url, port=ui_port,
                            revoke_token=emulated.revoke_refresh_token, config={},
                            access_log_path=self.dir / "ui-access.log")
         self.ui.config = shell_config(

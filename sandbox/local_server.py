@@ -1,5 +1,5 @@
-"""What the sandbox's HTTP stand-ins (the gateway, the UI's host) share: a threaded server on
-127.0.0.1 that starts and stops, and the hop-by-hop headers a proxy must not pass on."""
+"""What the sandbox's HTTP stand-ins (the gateway, the UI's host) share: a threaded server on a
+loopback address that starts and stops, and the hop-by-hop headers a proxy must not pass on."""
 
 import threading
 from http.server import ThreadingHTTPServer
@@ -9,11 +9,11 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
 
 
 class LocalServer:
-    def __init__(self, handler_class, port: int):
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler_class)
+    def __init__(self, handler_class, port: int, host: str = "127.0.0.1"):
+        self.server = ThreadingHTTPServer((host, port), handler_class)
         self.server.daemon_threads = True
         self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self):

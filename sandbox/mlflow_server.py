@@ -15,12 +15,13 @@ WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
 
 class MlflowServer:
     def __init__(self, port: int, backend_store_uri: str, artifact_root: str, registry_root: str,
-                 aws_env: dict, log_path: Path):
+                 aws_env: dict, log_path: Path, ui_origin: str = None):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.backend_store_uri = backend_store_uri
         self.artifact_root = artifact_root
         self.registry_root = registry_root
+        self.ui_origin = ui_origin  # the one browser origin MLflow admits writes from
         self.aws_env = aws_env
         self.log_path = log_path
         self.process = None
@@ -41,6 +42,8 @@ class MlflowServer:
 
     def start(self, timeout: float = 60.0):
         env = {**os.environ, **self.aws_env, "MLFLOW_LZ_REGISTRY_ROOT": self.registry_root,
+               **({"MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": self.ui_origin}
+                  if self.ui_origin else {}),
                "MLFLOW_DISABLE_TELEMETRY": "true",
                "DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")

@@ -20,6 +20,10 @@ from ui.hosting import api_route, headers_for, is_bundle_path
 from .local_server import HOP_BY_HOP, LocalServer
 
 COGNITO_PATH = "/cognito/"
+# The UI's host: a loopback address that MLflow does not count as localhost (it exempts
+# localhost and 127.0.0.1 from its CORS check on writes), so the sandbox's MLflow judges the
+# UI's origin as it judges the Amplify domain on AWS (MLFLOW_SERVER_CORS_ALLOWED_ORIGINS).
+UI_HOST = "127.0.0.2"
 COGNITO_TARGET = "AWSCognitoIdentityProviderService."
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json",
           ".css": "text/css", ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml",
@@ -43,7 +47,7 @@ class UiServer(LocalServer):
         class Handler(_Handler):
             server_ref = self
 
-        super().__init__(Handler, port)
+        super().__init__(Handler, port, host=UI_HOST)
 
     def stop(self):
         super().stop()

@@ -102,3 +102,32 @@ def test_a_change_of_binary_media_types_or_response_status_reaches_the_stage(mon
         **api.GATEWAY_RESPONSES, "EXPIRED_TOKEN": (401, "UNAUTHENTICATED")})
     with_status = trigger()
     assert len({json.dumps(before), json.dumps(with_media), json.dumps(with_status)}) == 3
+
+
+def test_mlflow_admits_browser_writes_from_the_uis_origin_exactly(stack):
+    """Item 1: MLflow 3.17 refuses POST/PATCH/DELETE whose Origin is not localhost or listed;
+    the browser's origin is the Amplify domain."""
+    ui = stack.outputs["uiUrl"]
+    assert container_env(stack)["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] == ui.rstrip("/")
+    assert "*" not in container_env(stack)["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"]
+
+
+@pytest.mark.parametrize("origin, refused", [("ui", False), ("http://127.0.0.3:9", True),
+                                             ("https://evil.example", True)])
+def test_the_sandboxs_mlflow_judges_the_uis_origin_as_on_aws(sandbox, origin, refused):
+    """The sandbox's UI is not on an address MLflow exempts (localhost, 127.0.0.1), so its
+    MLflow refuses a write from any origin but the UI's, as it would on AWS."""
+    import uuid
+
+    import requests
+
+    assert sandbox["ui_url"].startswith("http://127.0.0.2:")
+    response = requests.post(
+        f"{sandbox['mlflow_url']}/ajax-api/2.0/mlflow/experiments/create",
+        json={"name": f"cors-{uuid.uuid4().hex[:8]}"}, timeout=30,
+        headers={"Origin": sandbox["ui_url"] if origin == "ui" else origin,
+                 "X-MLFLOW-WORKSPACE": "team-a"})
+    if refused:
+        assert response.status_code == 403 and "Cross-origin request blocked" in response.text
+    else:
+        assert response.status_code == 200, response.text
