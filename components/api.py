@@ -56,6 +56,7 @@ class ApiArgs:
     ui_url: pulumi.Input[str]
     authorizer_cache_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS
     platform_contact: str = DEFAULT_CONTACT  # whom a refused user should ask (every 403 says)
+    cloudwatch_role: str = "create"  # or "existing": the account setting is another's
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
     log_retention_days: int = 90
@@ -207,16 +208,23 @@ class Api(pulumi.ComponentResource):
             self.redirect += self._ui_redirect(name, f"team-{team}",
                                                resources[team_base_path(team)])
 
-        # API Gateway needs an account-level role to write logs to CloudWatch.
-        self.cloudwatch_role = aws.iam.Role(
-            f"{name}-cloudwatch", assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
-            opts=child(self))
-        aws.iam.RolePolicyAttachment(
-            f"{name}-cloudwatch", role=self.cloudwatch_role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-            opts=child(self))
-        self.account = aws.apigateway.Account(
-            f"{name}-account", cloudwatch_role_arn=self.cloudwatch_role.arn, opts=child(self))
+        # API Gateway needs an account-level role to write logs to CloudWatch: one setting per
+        # account and region. Created here unless another stack owns it (api.cloudWatchRole:
+        # existing), whose role this stack must not replace.
+        self.account = None
+        if args.cloudwatch_role == "create":
+            self.cloudwatch_role = aws.iam.Role(
+                f"{name}-cloudwatch",
+                assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
+                opts=child(self))
+            aws.iam.RolePolicyAttachment(
+                f"{name}-cloudwatch", role=self.cloudwatch_role.name,
+                policy_arn="arn:aws:iam::aws:policy/service-role/"
+                           "AmazonAPIGatewayPushToCloudWatchLogs",
+                opts=child(self))
+            self.account = aws.apigateway.Account(
+                f"{name}-account", cloudwatch_role_arn=self.cloudwatch_role.arn,
+                opts=child(self))
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs", retention_in_days=args.log_retention_days, opts=child(self))
 
@@ -263,7 +271,7 @@ class Api(pulumi.ComponentResource):
             variables={"uiUrl": pulumi.Output.concat(args.ui_url, "/")},
             access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
                 destination_arn=self.access_logs.arn, format=access_log_format()),
-            opts=child(self, depends_on=[self.account]))
+            opts=child(self, depends_on=[self.account] if self.account else []))
         self.method_settings = aws.apigateway.MethodSettings(
             f"{name}-settings",
             rest_api=self.rest_api.id,

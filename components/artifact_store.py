@@ -80,7 +80,9 @@ def _encryption(algorithm, key_arn=None):
 
 def _private_bucket(name, parent, sse, protect):
     """A bucket with every public access blocked, owner-enforced objects and encryption."""
-    bucket = aws.s3.Bucket(name, force_destroy=False, opts=data_resource(parent, protect))
+    # A protected bucket is never emptied by Pulumi; an unprotected one (a test landing zone,
+    # `protect: false`) goes in one `pulumi destroy`, objects and their versions with it.
+    bucket = aws.s3.Bucket(name, force_destroy=not protect, opts=data_resource(parent, protect))
     aws.s3.BucketPublicAccessBlock(
         name, bucket=bucket.id, block_public_acls=True, block_public_policy=True,
         ignore_public_acls=True, restrict_public_buckets=True, opts=child(parent))

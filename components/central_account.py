@@ -75,7 +75,8 @@ class CentralAccount(pulumi.ComponentResource):
             desired_count=config.tracking_server.desired_count,
             max_count=config.tracking_server.max_count,
             log_retention_days=config.log_retention_days,
-            workspaces=tuple(t.name for t in config.teams), ui_url=ui_url), child)
+            workspaces=tuple(t.name for t in config.teams), ui_url=ui_url,
+            protect=config.protect), child)
         self.identity = Identity(f"{name}-identity", IdentityArgs(
             group_levels=config.group_levels, teams=tuple(t.name for t in config.teams),
             mfa=config.mfa, protect=config.protect,
@@ -92,6 +93,7 @@ class CentralAccount(pulumi.ComponentResource):
             ui_url=ui_url,
             authorizer_cache_ttl=config.api.authorizer_cache_ttl,
             platform_contact=config.platform_contact,
+            cloudwatch_role=config.api.cloudwatch_role,
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
             log_retention_days=config.log_retention_days), child)

@@ -35,6 +35,9 @@ _TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 
+CLOUDWATCH_ROLE_MODES = ("create", "existing")
+
+
 class ConfigError(ValueError):
     """A stack config value is missing or wrong; the message names the key."""
 
@@ -83,6 +86,10 @@ class ApiSettings:
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
     authorizer_cache_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS
+    # API Gateway's CloudWatch role is one setting per account and region: "create" (this
+    # stack creates a role and sets it) or "existing" (another stack or the platform owns it;
+    # this stack leaves it alone: never clobbers another's)
+    cloudwatch_role: str = "create"
 
 
 @dataclass(frozen=True)
@@ -331,6 +338,8 @@ def parse_central(raw, region) -> CentralConfig:
         authorizer_cache_ttl=_between(a.get("authorizerCacheTtl", int,
                                                     default=DEFAULT_AUTHORIZER_TTL_SECONDS), 0, 3600,
                                       a.key("authorizerCacheTtl")),
+        cloudwatch_role=_one_of(a.get("cloudWatchRole", str, default="create"),
+                                CLOUDWATCH_ROLE_MODES, a.key("cloudWatchRole")),
     )
     a.finish()
     if api.authorizer_cache_ttl > max_authorizer_ttl(token_minutes * 60):

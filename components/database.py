@@ -1,6 +1,7 @@
 """MLflow's backend store: Aurora Serverless v2 PostgreSQL, private, encrypted, backed up, with
 its master password generated and kept by AWS in Secrets Manager."""
 
+import time
 from dataclasses import dataclass
 
 import pulumi
@@ -74,7 +75,9 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=args.protect,
             skip_final_snapshot=False,
-            final_snapshot_identifier=f"{name}-final",
+            # Unique per cluster: a snapshot outlives its cluster, and a fixed name makes the
+            # next cluster of this name fail to delete. Chosen at creation, then kept.
+            final_snapshot_identifier=f"{name}-final-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}",
             enabled_cloudwatch_logs_exports=["postgresql"],
             allow_major_version_upgrade=False,
             # The minor version policy: AWS applies minor upgrades in the maintenance window
@@ -82,7 +85,8 @@ class Database(pulumi.ComponentResource):
             # cluster starts at, and the running version is never pulled back to it (an
             # update that tried, after AWS upgraded, would fail). A major upgrade is a change
             # of PARAMETER_FAMILY and ENGINE_VERSION made on purpose, with a snapshot first.
-            opts=data_resource(self, args.protect, ignore_changes=["engineVersion"]),
+            opts=data_resource(self, args.protect,
+                               ignore_changes=["engineVersion", "finalSnapshotIdentifier"]),
         )
         self.instance = aws.rds.ClusterInstance(
             f"{name}-writer",

@@ -48,6 +48,7 @@ class TrackingServerArgs:
     log_retention_days: int = 90
     target_cpu_percent: float = 60.0
     workspaces: tuple = ()  # the teams' MLflow workspaces
+    protect: bool = True  # false (a test landing zone): the image repository goes, images too
     # The UI's address: MLflow refuses browser writes from any other origin (its CORS check)
     ui_url: pulumi.Input[str] = None
 
@@ -119,6 +120,9 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             {"name": "DB_PORT", "value": str(DB_PORT)},
             {"name": "DB_NAME", "value": DATABASE_NAME},
             {"name": "DB_USER", "value": MASTER_USERNAME},
+            # the ARN of the database's login secret (not the secret: the name avoids the
+            # policy pack's secret-looking names)
+            {"name": "DB_LOGIN_ARN", "value": secret_arn},
             {"name": "MLFLOW_DEFAULT_ARTIFACT_ROOT",
              "value": f"s3://{bucket}/{ARTIFACT_ROOT_PREFIX}"},
             # Registered versions' files are frozen here (the image's plugin; roles.accounts)
@@ -136,7 +140,13 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
             {"name": "DO_NOT_TRACK", "value": "true"},
         ],
+        # The password at start; each new connection reads the current one from the secret
+        # (RDS rotates it every 7 days: plugin/mlflow_landing_zone_server/rotation.py)
         "secrets": [{"name": "DB_PASSWORD", "valueFrom": f"{secret_arn}:password::"}],
+        # MLflow answering a query that needs its database (healthcheck.py): a task whose
+        # database connections fail is replaced, not kept in service by a static /health
+        "healthCheck": {"command": ["CMD", "python", "/app/healthcheck.py"],
+                        "interval": 30, "timeout": 10, "retries": 3, "startPeriod": 120},
         "readonlyRootFilesystem": False,
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group, "awslogs-region": region,
@@ -159,6 +169,7 @@ class TrackingServer(pulumi.ComponentResource):
                 scan_on_push=True),
             encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(
                 encryption_type="KMS")],
+            force_delete=not args.protect,
             opts=child(self))
         self.image = awsx.ecr.Image(
             f"{name}-image",
@@ -171,14 +182,33 @@ class TrackingServer(pulumi.ComponentResource):
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", retention_in_days=args.log_retention_days, opts=child(self))
 
+        # Only the NLB reaches the tasks: API Gateway's VPC link arrives at the NLB through
+        # PrivateLink (whose traffic the NLB's group does not judge, `enforce_..._private_link
+        # _traffic = off`), and the tasks admit the NLB's group alone (its forwarded requests
+        # and health checks), never the VPC's address range.
+        self.nlb_security_group = aws.ec2.SecurityGroup(
+            f"{name}-nlb-sg", vpc_id=args.vpc_id,
+            description="MLflow NLB: API Gateway's VPC link (PrivateLink) in, the tasks out",
+            opts=child(self))
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg", vpc_id=args.vpc_id,
-            description="MLflow tasks: the NLB (inside the VPC) on the container port",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(
-                protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
-                cidr_blocks=[args.vpc_cidr])],
+            description="MLflow tasks: the NLB on the container port, nothing else",
             egress=[aws.ec2.SecurityGroupEgressArgs(
                 protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"])],
+            opts=child(self))
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-from-nlb",
+            security_group_id=self.security_group.id,
+            referenced_security_group_id=self.nlb_security_group.id,
+            ip_protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
+            description="the NLB: API Gateway's requests and health checks",
+            opts=child(self))
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-nlb-to-tasks",
+            security_group_id=self.nlb_security_group.id,
+            referenced_security_group_id=self.security_group.id,
+            ip_protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
+            description="the NLB to the tasks",
             opts=child(self))
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-to-database",
@@ -216,10 +246,22 @@ class TrackingServer(pulumi.ComponentResource):
             policy=policy_json(tracking_server_statements(
                 args.artifact_bucket_arn, args.artifact_key_arn, concat=pulumi.Output.concat)),
             opts=child(self))
+        # The current database password, read by the tasks themselves after a rotation
+        aws.iam.RolePolicy(
+            f"{name}-task-database-secret", role=self.task_role.id,
+            policy=policy_json([
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                 "Resource": args.database_secret_arn},
+                {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": args.database_key_arn},
+            ]),
+            opts=child(self))
 
         self.nlb = aws.lb.LoadBalancer(
             f"{name}-nlb", internal=True, load_balancer_type="network",
-            subnets=args.subnet_ids, enable_cross_zone_load_balancing=True, opts=child(self))
+            subnets=args.subnet_ids, enable_cross_zone_load_balancing=True,
+            security_groups=[self.nlb_security_group.id],
+            enforce_security_group_inbound_rules_on_private_link_traffic="off",
+            opts=child(self))
         self.target_group = aws.lb.TargetGroup(
             f"{name}-tg", port=CONTAINER_PORT, protocol="TCP", target_type="ip",
             vpc_id=args.vpc_id, deregistration_delay=30,

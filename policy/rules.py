@@ -302,6 +302,43 @@ def _ecs_secrets(args, props, report):
                        f"environment")
 
 
+@_for_type("aws:ecs/taskDefinition:TaskDefinition")
+def _mlflow_cors(args, props, report):
+    for container in _document(props.get("containerDefinitions")) or []:
+        if container.get("name") != "mlflow":
+            continue
+        env = {v.get("name"): v.get("value") for v in container.get("environment") or []}
+        origins = [o.strip() for o in (env.get("MLFLOW_SERVER_CORS_ALLOWED_ORIGINS") or "")
+                   .split(",") if o.strip()]
+        if not origins:
+            report("MLflow's container lists no MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: it refuses "
+                   "every browser write from the UI")
+        elif any("*" in o or not o.startswith("https://") for o in origins):
+            report(f"MLflow admits browser writes from {', '.join(origins)}: only the UI's "
+                   f"https origin, exactly")
+
+
+def _https_only(rule) -> bool:
+    """Interface endpoints: HTTPS to AWS's APIs, for everything in the VPC (the exception)."""
+    return rule.get("fromPort") == 443 and rule.get("toPort") == 443 and \
+        rule.get("protocol", rule.get("ipProtocol")) == "tcp"
+
+
+@_for_type("aws:ec2/securityGroup:SecurityGroup")
+def _no_range_ingress(args, props, report):
+    for rule in props.get("ingress") or []:
+        if (rule.get("cidrBlocks") or rule.get("ipv6CidrBlocks")) and not _https_only(rule):
+            report(f"ingress from address ranges {rule.get('cidrBlocks') or []} "
+                   f"{rule.get('ipv6CidrBlocks') or []}: admit a security group instead")
+
+
+@_for_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+def _no_range_ingress_rule(args, props, report):
+    if (props.get("cidrIpv4") or props.get("cidrIpv6")) and not _https_only(props):
+        report(f"ingress from {props.get('cidrIpv4') or props.get('cidrIpv6')}: admit a "
+               f"security group instead")
+
+
 @_for_type("aws:lambda/function:Function")
 def _lambda_runtime(args, props, report):
     supported = _config(args, "lambdaPythonRuntimes")
@@ -413,6 +450,19 @@ POLICIES = [
     _policy("ecs-secrets-not-in-environment", "No secret-looking variable (password, secret, "
             "token, key) in a container's plain environment. Fix: pass it as an ECS secret "
             "(valueFrom Secrets Manager).", _ecs_secrets),
+    _policy("mlflow-cors-origin-exact", "MLflow's container admits browser writes from the "
+            "UI's https origin exactly (MLFLOW_SERVER_CORS_ALLOWED_ORIGINS), never '*': without "
+            "it every browser write is refused, with '*' another site's page may write. Fix: "
+            "TrackingServerArgs(ui_url=...), as components/central_account.py passes it.",
+            _mlflow_cors),
+    _policy("ec2-no-address-range-ingress", "Security groups admit other security groups, "
+            "never address ranges (a VPC's CIDR admits everything in it), but on HTTPS (443: "
+            "the interface endpoints of AWS's APIs). Fix: "
+            "referenced_security_group_id, as the tracking server admits only its NLB.",
+            _no_range_ingress),
+    _policy("ec2-no-address-range-ingress-rule", "Ingress rules name a security group, never "
+            "an address range, but on HTTPS (443). Fix: referenced_security_group_id.",
+            _no_range_ingress_rule),
     _policy("lambda-supported-python", "Lambda functions run a supported Python runtime. Fix: "
             "runtime one of lambdaPythonRuntimes.", _lambda_runtime,
             schema=PolicyConfigSchema(properties={"lambdaPythonRuntimes": {

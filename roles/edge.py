@@ -311,5 +311,9 @@ def resource_policy(execution_arn: str, account_id: str, teams=()) -> dict:
          "Action": "execute-api:Invoke",
          "Resource": [f"{execution_arn}/*/*/api", f"{execution_arn}/*/*/api/*"]
          + [f"{execution_arn}/*/*/{team}/*" for team in teams],
-         "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account_id}}},
+         # Only for IAM principals: a browser's request (Lambda authorizer) has no principal
+         # account, and the resources' `*`, which spans slashes, also matches browser paths
+         # with an `/api/` or `/<team>/` segment further in (`/gateway/proxy/x/api/v1/chat`).
+         "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account_id},
+                       "Null": {"aws:PrincipalAccount": "false"}}},
     ]}

@@ -61,6 +61,7 @@ _OPERATORS = {
     "ArnNotEquals": (lambda a, e: not _like(a, e), True),
     "ArnNotLike": (lambda a, e: not _like(a, e), True),
     "Bool": (lambda a, e: str(a).lower() in [x.lower() for x in e], False),
+    "Null": (None, None),  # judged on its own below
 }
 
 
@@ -71,7 +72,10 @@ def _condition_holds(condition: dict, context: dict) -> bool:
         test, when_absent = _OPERATORS[operator]
         for key, expected in tests.items():
             actual = context.get(key)
-            ok = when_absent if actual is None else test(actual, _as_list(expected))
+            if operator == "Null":  # "true": the key is absent; "false": it is present
+                ok = (actual is None) == (str(expected).lower() == "true")
+            else:
+                ok = when_absent if actual is None else test(actual, _as_list(expected))
             if not ok:
                 return False
     return True

@@ -172,7 +172,8 @@ def test_database_is_encrypted_private_protected_and_serverless_v2(stack):
     assert params["parameters"] == [{"name": "rds.force_ssl", "value": "1"}]
     db_sg = stack.one("aws:ec2/securityGroup:SecurityGroup", "db-sg").inputs
     assert not db_sg.get("ingress")
-    rule = stack.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").inputs
+    rule = stack.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                     "to-database").inputs
     assert rule["referencedSecurityGroupId"] == "mlflow-server-sg-id"
     assert rule["securityGroupId"] == "mlflow-db-sg-id" and rule["fromPort"] == 5432
 
@@ -328,7 +329,9 @@ def test_resource_policy_restricts_only_the_sigv4_paths(stack):
              "Action": "execute-api:Invoke",
              "Resource": [f"{EXECUTION_ARN}/*/*/api", f"{EXECUTION_ARN}/*/*/api/*",
                           f"{EXECUTION_ARN}/*/*/team-a/*", f"{EXECUTION_ARN}/*/*/team-b/*"],
-             "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}}}]}
+             # only IAM principals: a browser's request has no principal account
+             "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT},
+                           "Null": {"aws:PrincipalAccount": "false"}}}]}
 
 
 def test_stage_logs_json_without_data_tracing_and_throttles(stack):

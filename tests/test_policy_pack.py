@@ -146,6 +146,16 @@ CASES = {
     "ecs-secrets-not-in-environment": lambda rs: mutate(
         rs, "aws:ecs/taskDefinition:TaskDefinition", "", containerDefinitions=json.dumps([{
             "name": "mlflow", "environment": [{"name": "DB_PASSWORD", "value": "hunter2"}]}])),
+    "mlflow-cors-origin-exact": lambda rs: mutate(
+        rs, "aws:ecs/taskDefinition:TaskDefinition", "", containerDefinitions=json.dumps([{
+            "name": "mlflow", "environment": [
+                {"name": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "value": "*"}]}])),
+    "ec2-no-address-range-ingress": lambda rs: mutate(
+        rs, "aws:ec2/securityGroup:SecurityGroup", "server-sg", ingress=[
+            {"protocol": "tcp", "fromPort": 5000, "toPort": 5000, "cidrBlocks": ["10.40.0.0/16"]}]),
+    "ec2-no-address-range-ingress-rule": lambda rs: mutate(
+        rs, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "from-nlb",
+        referencedSecurityGroupId=KeyError, cidrIpv4="10.40.0.0/16"),
     "lambda-supported-python": lambda rs: mutate(rs, "aws:lambda/function:Function", "",
                                                  runtime="python3.8"),
     "cloudwatch-log-retention": lambda rs: mutate(rs, "aws:cloudwatch/logGroup:LogGroup",
@@ -158,7 +168,9 @@ CASES = {
 
 
 # "*" on "*" is also execute-api:Invoke on every API: both rules rightly speak up.
-ALSO_BROKEN = {"iam-no-star-star": {"iam-whole-api-only-for-admin"}}
+ALSO_BROKEN = {"iam-no-star-star": {"iam-whole-api-only-for-admin"},
+               # that case's container has only the password in its environment
+               "ecs-secrets-not-in-environment": {"mlflow-cors-origin-exact"}}
 
 
 def test_every_rule_has_a_violating_case():
@@ -192,6 +204,9 @@ def test_each_rule_catches_its_violation(central, rule):
     # the root's redirect made to reach MLflow while open
     lambda rs: mutate(rs, "aws:apigateway/integration:Integration", "to-ui-root",
                       type="HTTP_PROXY"),
+    # MLflow's container with no allowed origin at all
+    lambda rs: mutate(rs, "aws:ecs/taskDefinition:TaskDefinition", "", containerDefinitions=
+                      json.dumps([{"name": "mlflow", "environment": []}])),
     # a web ACL that only counts what it should block
     lambda rs: [resource(r.resource_type, r.name, {**r.props, "rules": [
         {**rule, "action": {"count": {}}} for rule in r.props["rules"]]})

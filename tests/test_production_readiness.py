@@ -28,7 +28,7 @@ def test_aurora_takes_aws_minor_upgrades_and_the_program_never_pulls_them_back(s
     upgrade would fail ("cannot upgrade from 16.x to 16.6")."""
     cluster = stack.one("aws:rds/cluster:Cluster")
     writer = stack.one("aws:rds/clusterInstance:ClusterInstance")
-    assert cluster.ignore_changes == ("engineVersion",)
+    assert "engineVersion" in cluster.ignore_changes
     assert writer.ignore_changes == ("engineVersion",)
     assert writer.inputs["autoMinorVersionUpgrade"] is True
     assert cluster.inputs["allowMajorVersionUpgrade"] is False
@@ -131,3 +131,183 @@ def test_the_sandboxs_mlflow_judges_the_uis_origin_as_on_aws(sandbox, origin, re
         assert response.status_code == 403 and "Cross-origin request blocked" in response.text
     else:
         assert response.status_code == 200, response.text
+
+
+def test_only_the_nlb_reaches_the_tasks(stack):
+    """Item 19: no ingress from the VPC's range; the NLB has a group of its own, the tasks admit
+    that group alone, and PrivateLink traffic (API Gateway's VPC link) is not judged by it."""
+    task_sg = stack.one("aws:ec2/securityGroup:SecurityGroup", "server-sg")
+    nlb_sg = stack.one("aws:ec2/securityGroup:SecurityGroup", "server-nlb-sg")
+    assert not task_sg.inputs.get("ingress") and not nlb_sg.inputs.get("ingress")
+    [from_nlb] = [r.inputs for r in stack.of_type(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == task_sg.outputs["id"]]
+    assert from_nlb["referencedSecurityGroupId"] == nlb_sg.outputs["id"]
+    assert (from_nlb["fromPort"], from_nlb["toPort"], from_nlb.get("cidrIpv4")) == (5000, 5000, None)
+    nlb = stack.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert nlb["securityGroups"] == [nlb_sg.outputs["id"]]
+    assert nlb["enforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] == "off"
+    assert not nlb_sg.inputs.get("egress")
+    [to_tasks] = [r.inputs for r in stack.of_type(
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == nlb_sg.outputs["id"]]
+    assert (to_tasks["referencedSecurityGroupId"], to_tasks["fromPort"], to_tasks["toPort"]) == (
+        task_sg.outputs["id"], 5000, 5000)
+
+
+def test_the_resource_policy_leaves_browser_paths_with_an_api_segment_alone():
+    """Item 18: the Deny for other accounts' SigV4 callers must not reach a browser's request
+    whose path has an /api/ (or /<team>/) segment further in."""
+    from roles.edge import resource_policy
+    from roles.policy_eval import DENY, evaluate
+
+    arn = "arn:aws:execute-api:us-east-1:111111111111:abc123"
+    policy = resource_policy(arn, "111111111111", ["team-a"])
+
+    def judged(path, account=None):
+        principal = f"arn:aws:iam::{account}:role/x" if account else "anonymous"
+        context = {"aws:PrincipalAccount": account, "aws:PrincipalArn": principal} if account \
+            else {}
+        return evaluate([policy], "execute-api:Invoke", f"{arn}/prod/{path}",
+                        context=context, principal=principal)
+
+    for browser in ("POST/gateway/proxy/x/api/v1/chat", "GET/ajax-api/3.0/x/team-a/y",
+                    "GET/get-artifact/api/x"):
+        assert judged(browser) != DENY, browser
+    for sigv4 in ("GET/api/2.0/mlflow/runs/get", "POST/team-a/api/2.0/mlflow/runs/create",
+                  "GET/api"):
+        assert judged(sigv4, "999999999999") == DENY, sigv4
+        assert judged(sigv4, "111111111111") != DENY, sigv4
+
+
+def test_the_api_gateway_account_setting_is_left_alone_when_another_owns_it():
+    """Item 11: the CloudWatch role is one setting per account and region."""
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"] = {**config["mlflow-landing-zone:central"],
+                                             "api": {"cloudWatchRole": "existing"}}
+    inventory = run_program(config)
+    assert inventory.of_type("aws:apigateway/account:Account") == []
+    assert not [r for r in inventory.of_type("aws:iam/role:Role") if "cloudwatch" in r.name]
+    assert inventory.one("aws:apigateway/stage:Stage").inputs["accessLogSettings"]
+    with pytest.raises(ConfigError, match="central.api.cloudWatchRole must be one of create, "
+                                          "existing"):
+        parse_central(central(api={"cloudWatchRole": "mine"}), "us-east-1")
+
+
+# --- item 2: the database password after RDS rotates it ------------------------------------------
+
+class _Secrets:
+    def __init__(self):
+        self.password, self.calls = "first", 0
+
+    def get_secret_value(self, SecretId):
+        self.calls += 1
+        return {"SecretString": json.dumps({"username": "mlflow", "password": self.password})}
+
+
+class _Dialect:
+    """A PostgreSQL dialect whose server takes only the password it holds now."""
+    name = "postgresql"
+
+    def __init__(self, secrets):
+        self.secrets, self.connected = secrets, []
+
+    def connect(self, *cargs, **cparams):
+        if cparams["password"] != self.secrets.password:
+            raise Exception('FATAL:  password authentication failed for user "mlflow"')
+        self.connected.append(cparams["password"])
+        return "connection"
+
+
+def test_new_connections_take_the_rotated_password():
+    from mlflow_landing_zone_server.rotation import SecretPassword, connector
+
+    secrets, now = _Secrets(), [0.0]
+    password = SecretPassword("arn:secret", client=secrets, clock=lambda: now[0],
+                              cache_seconds=300)
+    connect, dialect = connector(password), _Dialect(secrets)
+    assert connect(dialect, None, (), {"user": "mlflow", "password": "baked"}) == "connection"
+    assert connect(dialect, None, (), {"user": "mlflow"}) == "connection"
+    assert secrets.calls == 1  # cached
+    secrets.password = "rotated"  # RDS rotates the secret
+    assert connect(dialect, None, (), {"user": "mlflow"}) == "connection"
+    assert (dialect.connected, secrets.calls) == (["first", "first", "rotated"], 2)
+    now[0] = 301
+    connect(dialect, None, (), {"user": "mlflow"})
+    assert secrets.calls == 3  # read again after the cache's time
+
+
+def test_other_failures_and_other_databases_are_left_alone():
+    from mlflow_landing_zone_server.rotation import SecretPassword, connector, install
+
+    secrets = _Secrets()
+    connect = connector(SecretPassword("arn:secret", client=secrets))
+
+    class Down(_Dialect):
+        def connect(self, *cargs, **cparams):
+            raise Exception("could not connect to server: Connection refused")
+
+    with pytest.raises(Exception, match="Connection refused"):
+        connect(Down(secrets), None, (), {})
+    assert secrets.calls == 1  # not read again: not a password problem
+
+    class Sqlite:
+        name = "sqlite"
+    assert connect(Sqlite(), None, (), {}) is None  # SQLAlchemy connects as usual
+    assert install({}) is None  # nothing without DB_LOGIN_ARN
+
+
+def test_the_task_reads_the_current_secret_and_checks_its_database(stack):
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    [container] = json.loads(task["containerDefinitions"])
+    secret = container["secrets"][0]["valueFrom"].removesuffix(":password::")
+    assert container_env(stack)["DB_LOGIN_ARN"] == secret
+    assert container["healthCheck"] == {"command": ["CMD", "python", "/app/healthcheck.py"],
+                                        "interval": 30, "timeout": 10, "retries": 3,
+                                        "startPeriod": 120}
+    statements = json.loads(stack.one("aws:iam/rolePolicy:RolePolicy",
+                                      "task-database-secret").inputs["policy"])["Statement"]
+    assert statements[0] == {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                             "Resource": secret}
+
+
+def test_the_health_check_needs_mlflows_database(sandbox):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "components" / "mlflow_image" / "healthcheck.py"
+    spec = importlib.util.spec_from_file_location("healthcheck", path)
+    healthcheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(healthcheck)
+    query = healthcheck.URL.split("5000", 1)[1]
+    assert query == "/api/2.0/mlflow/experiments/search?max_results=1"
+    assert healthcheck.check(sandbox["mlflow_url"] + query) == (True, "200")
+    healthy, detail = healthcheck.check("http://127.0.0.1:9" + query, timeout=2)
+    assert not healthy and detail.startswith("unreachable")
+    dockerfile = (path.parent / "Dockerfile").read_text()
+    assert "COPY --chmod=0755 healthcheck.py /app/healthcheck.py" in dockerfile
+    assert "mlflow_landing_zone_server.rotation as r; r.install()" in dockerfile
+
+
+def test_a_test_landing_zone_goes_in_one_destroy():
+    """Item 10: with `protect: false`, buckets and the image repository are emptied on
+    destroy, the user pool and the cluster are not deletion-protected, and each cluster's final
+    snapshot has a name of its own (a fixed one blocks the next cluster's deletion)."""
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"] = {**config["mlflow-landing-zone:central"],
+                                             "protect": False}
+    loose = run_program(config)
+    assert {b.name: b.inputs["forceDestroy"] for b in loose.of_type("aws:s3/bucket:Bucket")} \
+        == {"mlflow-store-access-logs": True, "mlflow-store-artifacts": True}
+    assert loose.one("aws:ecr/repository:Repository").inputs["forceDelete"] is True
+    assert loose.one("aws:cognito/userPool:UserPool").inputs["deletionProtection"] == "INACTIVE"
+    cluster = loose.one("aws:rds/cluster:Cluster")
+    assert cluster.inputs["deletionProtection"] is False
+    assert "finalSnapshotIdentifier" in cluster.ignore_changes
+    import re
+    assert re.fullmatch(r"mlflow-db-final-\d{14}", cluster.inputs["finalSnapshotIdentifier"])
+
+
+def test_a_protected_landing_zone_is_never_emptied(stack):
+    assert {b.inputs["forceDestroy"] for b in stack.of_type("aws:s3/bucket:Bucket")} == {False}
+    assert stack.one("aws:ecr/repository:Repository").inputs["forceDelete"] is False

@@ -100,6 +100,9 @@ def test_an_sdk_refusal_names_needed_level_held_level_team_and_whom_to_ask():
     assert client_refusals.caller_of(
         "arn:aws:iam::1:role/mlflow-my-team-model-approver") == ("my-team", "model-approver")
     assert client_refusals.caller_of("arn:aws:sts::1:assumed-role/other/x") == (None, None)
+    # a team account's SageMaker role (its session named after a level) is no central role
+    assert client_refusals.caller_of("arn:aws:sts::2:assumed-role/mlflow-team-a-contributor-"
+                                     "sagemaker/sagemaker-contributor") == (None, None)
 
 
 def test_an_s3_refusal_says_which_level_writes_and_that_versions_are_frozen():

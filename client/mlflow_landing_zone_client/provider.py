@@ -35,5 +35,8 @@ class LandingZoneAuthProvider(RequestAuthProvider):
 
     @classmethod
     def reset(cls):
-        """Forget the resolved credentials (tests, or a process that changes identity)."""
-        cls._auth = None
+        """Forget the resolved credentials (tests, or a process that changes identity). Under
+        the lock: a thread of MLflow's (trace export, prompt linking) resolving them from the
+        old environment at this moment cannot leave its result behind."""
+        with cls._lock:
+            cls._auth = None

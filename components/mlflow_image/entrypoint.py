@@ -54,6 +54,14 @@ def main():
         sys.exit(f"entrypoint: missing environment variables: {', '.join(missing)}")
     env["MLFLOW_BACKEND_STORE_URI"] = backend_store_uri(env)
     del env["DB_PASSWORD"]
+    # New connections take the current password from DB_LOGIN_ARN (after RDS rotates it);
+    # the image loads this in every process, and here it is said outright.
+    try:
+        from mlflow_landing_zone_server import rotation
+    except ImportError:  # the entrypoint run outside the image (its tests)
+        rotation = None
+    if rotation is not None:
+        rotation.install(env)
     created = ensure_workspaces(env["MLFLOW_BACKEND_STORE_URI"], workspace_names(env))
     print(f"entrypoint: workspaces created: {', '.join(created) or 'none (all there)'}",
           flush=True)
