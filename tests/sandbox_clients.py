@@ -133,6 +133,9 @@ def identity(sandbox, level, channel, team="team-a", username=None, workspace=No
         yield MlflowClient(uri)
     finally:
         tracking_utils._tracking_uri = None  # back to MLFLOW_TRACKING_URI
+        # an experiment set in one identity's workspace means nothing in the next one's
+        mlflow.tracking.fluent._active_experiment_id = None
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

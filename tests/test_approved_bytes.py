@@ -143,6 +143,19 @@ def test_no_level_of_any_team_writes_the_registry_prefix(sandbox, approved):
 OWN_FILES = "made from that workspace's own files"
 
 
+def test_another_team_cannot_read_the_frozen_files(sandbox, approved):
+    """team-a shares nothing: team-b's levels read none of its registered versions' files,
+    while team-a's reader does."""
+    bucket, key = split(approved["location"])
+    assert s3_as(sandbox, "reader").get_object(Bucket=bucket, Key=f"{key}/MLmodel")
+    for level in ("reader", "contributor"):
+        s3 = s3_as(sandbox, level, "team-b")
+        assert denied(lambda: s3.get_object(Bucket=bucket, Key=f"{key}/MLmodel")
+                      ) == "AccessDenied", level
+        assert denied(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=registry_prefix(TEAM))
+                      ) == "AccessDenied", level
+
+
 @pytest.mark.parametrize("source, refusal", [
     ("s3://{bucket}/artifacts/workspaces/team-b/1/secret/model", OWN_FILES),
     ("s3://{bucket}/registry/workspaces/team-b/someone/v1-abc", OWN_FILES),

@@ -220,8 +220,6 @@ def test_the_edge_tells_a_token_caller_its_levels_in_the_workspace(sandbox):
 
 
 def test_the_edge_names_the_role_of_a_sigv4_caller(sandbox):
-    from .sandbox_clients import role_of  # noqa: F401  (the role the credentials are of)
-
     c = assume_central(sandbox, "reader")
     session = boto3.Session(aws_access_key_id=c["AccessKeyId"],
                             aws_secret_access_key=c["SecretAccessKey"],
@@ -256,3 +254,17 @@ def test_s3_refusals_name_the_registry_for_a_contributor(sandbox):
         with pytest.raises(ClientError, match="frozen; only the tracking server writes them"):
             s3.put_object(Bucket=bucket, Key="registry/workspaces/team-a/m/v1-x/MLmodel",
                           Body=b"x")
+
+
+def test_the_clients_copies_of_the_landing_zones_names_are_its_own():
+    """The client package imports nothing of this repo: its prefixes, role names and contact
+    variable are held equal to the ones the stacks use."""
+    from components.datascience_account import CONTACT_ENV
+    from roles.accounts import access_role_name, registry_prefix, workspace_prefix
+
+    assert client_refusals._ARTIFACTS == workspace_prefix("x").removesuffix("x/")
+    assert client_refusals._REGISTRY == registry_prefix("x").removesuffix("x/")
+    assert client_refusals.CONTACT_ENV == CONTACT_ENV
+    for level in refusals.refusal_table()["levels"]:
+        arn = f"arn:aws:iam::1:role/{access_role_name('my-team', level)}"
+        assert client_refusals.caller_of(arn) == ("my-team", level)

@@ -102,7 +102,9 @@ def found_prompts(c, w):
 
 
 def found_traces(c, w):
-    return len(mlflow.search_traces(filter_string="span.name = 'team-a-span'",
+    # in team-a's experiment, named (not whatever experiment an earlier call left active)
+    return len(mlflow.search_traces(experiment_ids=[w.exp],
+                                    filter_string="span.name = 'team-a-span'",
                                     return_type="list")) > 0
 
 
