@@ -8,8 +8,12 @@ the bundle or of its config starts a new deployment; deleting the resource leave
 last deployment in place (deleting the branch removes it).
 
 The provider imports only the standard library and boto3, inside its methods: Pulumi runs it
-in a process of its own from a pickled copy.
+in a process of its own from a pickled copy (dill), kept in the stack's state. That copy holds
+the provider's code itself (`_by_value`), not a reference to this module: a later `pulumi up`
+or `pulumi destroy` loads it whatever the working directory, and after this file has moved.
 """
+
+import inspect
 
 import pulumi
 import pulumi.dynamic as dynamic
@@ -98,6 +102,20 @@ class _Provider(dynamic.ResourceProvider):
 
     def delete(self, _id, _props):
         pass  # the branch keeps serving its last deployment until the branch goes
+
+
+def _by_value(*objects):
+    """Have dill pickle these by value. dill copies the code of what lives in `__main__` and
+    refers to everything else by module and name, which loads only where that module imports
+    (pulumi's dynamic provider process, run from anywhere, and a state written before a move)."""
+    for obj in objects:
+        obj.__module__ = "__main__"
+        for member in vars(obj).values() if isinstance(obj, type) else ():
+            if inspect.isfunction(member):
+                member.__module__ = "__main__"
+
+
+_by_value(DeploymentError, _zip_with_config, deploy, _Provider)
 
 
 class AmplifyDeployment(dynamic.Resource):

@@ -13,9 +13,11 @@ from roles.edge import refresh_margin_seconds
 from ._util import type_token
 from .api import AUTHORIZER_ARCH, AUTHORIZER_RUNTIME, STAGE, Api, ApiArgs
 from .artifact_store import ArtifactStore, ArtifactStoreArgs
+from .ci_access import CiAccess, CiAccessArgs
 from .config import CentralConfig, workspaces
 from .database import Database, DatabaseArgs
 from .identity import Identity, IdentityArgs
+from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
 from .team_access import TeamAccess, TeamAccessArgs, planned_role_arns
 from .tracking_server import TrackingServer, TrackingServerArgs
@@ -108,7 +110,18 @@ class CentralAccount(pulumi.ComponentResource):
         resolve_ui_url(self.ui.url)
         self.firewall = WebAcl(f"{name}-firewall", WebAclArgs(
             stage_arn=self.api.stage_arn, stage=STAGE, ui_url=self.ui.url,
-            teams=tuple(t.name for t in config.teams)), child)
+            teams=tuple(t.name for t in config.teams),
+            rate_limit=config.api.waf.rate_limit if config.api.waf.enabled else None), child)
+        self.monitoring = Monitoring(f"{name}-ops", MonitoringArgs(
+            region=config.region, account_id=config.account_id,
+            api_name=self.api.rest_api.name, stage=STAGE,
+            authorizer_function_name=self.api.authorizer_function.name,
+            cluster_name=self.tracking_server.cluster.name,
+            service_name=self.tracking_server.service.name,
+            database_cluster_id=self.database.cluster.cluster_identifier,
+            web_acl_name=self.firewall.web_acl.name,
+            max_acu=config.database.max_capacity, topic_arn=config.alarm_topic_arn,
+            protect=config.protect), child)
         self.team_access = TeamAccess(f"{name}-access", TeamAccessArgs(
             account_id=config.account_id, region=config.region, teams=config.teams,
             api_arn=self.api.api_arn, artifact_bucket_arn=self.artifacts.bucket_arn,
@@ -123,5 +136,13 @@ class CentralAccount(pulumi.ComponentResource):
             "accessRoleArns": self.team_access.role_arns,
             "artifactBucket": self.artifacts.bucket_name,
             "trackingServerTaskRoleArn": self.tracking_server.task_role_arn,
+            "alarmTopicArn": self.monitoring.topic_arn,
+            "dashboardUrl": self.monitoring.dashboard_url,
         }
+        if config.ci is not None:
+            self.ci = CiAccess(f"{name}-ci", CiAccessArgs(
+                repository=config.ci.repository, environment=config.ci.environment,
+                oidc_provider_arn=config.ci.oidc_provider_arn), child)
+            self.outputs.update(ciPreviewRoleArn=self.ci.preview_role_arn,
+                                ciDeployRoleArn=self.ci.deploy_role_arn)
         self.register_outputs(self.outputs)

@@ -21,6 +21,7 @@ from roles.edge import (
 )
 from ui.hosting import STUDIO_ORIGIN
 
+from .network import SUBNET_MASKS, fits, largest_prefix
 from .tracking_server import MIN_WORKERS, WORKER_MB, min_memory_mb
 
 NAMESPACE = "mlflow-landing-zone"
@@ -82,6 +83,24 @@ class DatabaseSize:
 
 
 @dataclass(frozen=True)
+class CiSettings:
+    """GitHub Actions' roles in this account (components/ci_access.py)."""
+    repository: str  # org/repo
+    environment: str  # the GitHub environment that deploys this stack
+    oidc_provider_arn: str = None  # the account's GitHub OIDC provider, if it has one
+
+
+@dataclass(frozen=True)
+class WafSettings:
+    # AWS WAF's rate-based rule and managed rule groups on the stage (the cross-site rules are
+    # there either way)
+    enabled: bool = True
+    # requests one address may send in 5 minutes: a third of the stage's default throttle
+    # (100/s), so one client cannot take the API; a NAT of many training jobs still fits
+    rate_limit: int = 10_000
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
@@ -90,6 +109,7 @@ class ApiSettings:
     # stack creates a role and sets it) or "existing" (another stack or the platform owns it;
     # this stack leaves it alone: never clobbers another's)
     cloudwatch_role: str = "create"
+    waf: WafSettings = field(default_factory=WafSettings)
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,10 @@ class CentralConfig:
     protect: bool = True  # data resources (bucket, key, database, user pool) refuse deletion
     # whom a refused user should ask (every 403 says so): a team, a channel, an address
     platform_contact: str = DEFAULT_CONTACT
+    # the SNS topic the alarms notify (the organisation's on-call topic); None: the stack
+    # creates one (its alarmTopicArn output), to which the platform team subscribes
+    alarm_topic_arn: str = None
+    ci: CiSettings = None  # None: no CI roles (the workflows' roles are made by hand)
     account_type: str = "central"
 
 
@@ -136,6 +160,7 @@ class DataScienceConfig:
     studio: StudioConfig = field(default_factory=StudioConfig)
     # as the central stack's: jobs name it when S3 refuses them (MLFLOW_LANDING_ZONE_CONTACT)
     platform_contact: str = DEFAULT_CONTACT
+    ci: CiSettings = None
     account_type: str = "datascience"
 
 
@@ -302,6 +327,13 @@ def parse_central(raw, region) -> CentralConfig:
                     n.key("natGateways")),
     )
     n.finish()
+    if not fits(net.prefixlen, network.availability_zones, network.nat):
+        least = largest_prefix(network.availability_zones, network.nat)
+        raise ConfigError(
+            f"{n.key('cidr')} {cidr} is too small for {network.availability_zones} availability "
+            f"zones with natGateways {network.nat}: each zone takes a /"
+            f"{' and a /'.join(map(str, SUBNET_MASKS[network.nat]))}; use a /{least} or larger "
+            f"(a shorter prefix)")
 
     t = _Reader(r.get("trackingServer", dict, default={}), r.key("trackingServer"))
     cpu = _one_of(t.get("cpu", int, default=1024), tuple(FARGATE_SIZES), t.key("cpu"))
@@ -340,6 +372,7 @@ def parse_central(raw, region) -> CentralConfig:
                                       a.key("authorizerCacheTtl")),
         cloudwatch_role=_one_of(a.get("cloudWatchRole", str, default="create"),
                                 CLOUDWATCH_ROLE_MODES, a.key("cloudWatchRole")),
+        waf=_waf(_Reader(a.get("waf", dict, default={}), a.key("waf"))),
     )
     a.finish()
     if api.authorizer_cache_ttl > max_authorizer_ttl(token_minutes * 60):
@@ -377,9 +410,64 @@ def parse_central(raw, region) -> CentralConfig:
              2557, 2922, 3288, 3653), r.key("logRetentionDays")),
         protect=r.get("protect", bool, default=True),
         platform_contact=_contact(r),
+        alarm_topic_arn=_topic_arn(r.get("alarmTopicArn", str), region, r.key("alarmTopicArn")),
+        ci=_ci(r, "central", account_id),
     )
     r.finish()
     return config
+
+
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_ENVIRONMENT = re.compile(r"^[\w.-]{1,255}$")
+
+
+def _ci(r, default_environment: str, account_id: str):
+    """The optional `ci` section: None when it is left out."""
+    raw = r.get("ci", dict)
+    if raw is None:
+        return None
+    c = _Reader(raw, r.key("ci"))
+    repository = c.get("githubRepository", str, required=True)
+    if not _REPOSITORY.match(repository) or ".." in repository:
+        raise ConfigError(f"{c.key('githubRepository')} must be a GitHub repository as "
+                          f"owner/name (no wildcards), got {repository!r}")
+    environment = c.get("environment", str, default=default_environment)
+    if not _ENVIRONMENT.match(environment):
+        raise ConfigError(f"{c.key('environment')} must be a GitHub environment's name "
+                          f"(letters, digits, '_', '-', '.'), got {environment!r}")
+    provider = c.get("oidcProviderArn", str)
+    expected = (f"arn:aws:iam::{account_id}:oidc-provider/token.actions.githubusercontent.com")
+    if provider is not None and provider != expected:
+        raise ConfigError(f"{c.key('oidcProviderArn')} must be this account's GitHub OIDC "
+                          f"provider, {expected}, got {provider!r}")
+    c.finish()
+    return CiSettings(repository, environment, provider)
+
+
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):\d{12}:[\w-]{1,256}$")
+
+
+def _topic_arn(value, region, key):
+    if value is None:
+        return None
+    match = _TOPIC_ARN.match(value)
+    if not match:
+        raise ConfigError(f"{key} must be an SNS topic's ARN (arn:aws:sns:<region>:<account>:"
+                          f"<name>), got {value!r}")
+    if match["region"] != region:
+        raise ConfigError(f"{key} must be a topic in the stack's region {region} (CloudWatch "
+                          f"alarms notify topics of their own region), got {value!r}")
+    return value
+
+
+def _waf(w) -> WafSettings:
+    settings = WafSettings(
+        enabled=w.get("enabled", bool, default=WafSettings.enabled),
+        # WAF's own bounds for a rate-based rule's limit
+        rate_limit=_between(w.get("rateLimit", int, default=WafSettings.rate_limit), 10,
+                            2_000_000_000, w.key("rateLimit")))
+    w.finish()
+    return settings
 
 
 def _half_steps(value: float, key: str) -> float:
@@ -436,7 +524,8 @@ def parse_datascience(raw, region) -> DataScienceConfig:
     config = DataScienceConfig(region=region, account_id=account_id, team=team,
                                central_account_id=central, levels=levels, tracking_uri=uri,
                                studio=StudioConfig(enabled, vpc_id, tuple(subnets)),
-                               platform_contact=_contact(r))
+                               platform_contact=_contact(r),
+                               ci=_ci(r, "datascience", account_id))
     r.finish()
     return config
 

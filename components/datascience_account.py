@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from roles import LEVELS
 
 from ._util import child, type_token
+from .ci_access import CiAccess, CiAccessArgs
 from .config import DataScienceConfig
 from roles.edge import team_base_path
 from roles.accounts import access_role_name, sagemaker_role_name
@@ -149,4 +150,10 @@ class DataScienceAccount(pulumi.ComponentResource):
             # For the central stack's ui.studioOrigins, so Studio may embed the MLflow UI.
             self.outputs["studioOrigin"] = pulumi.Output.concat(
                 "https://", self.studio_domain_id, ".studio.", config.region, ".sagemaker.aws")
+        if config.ci is not None:
+            self.ci = CiAccess(f"{name}-ci", CiAccessArgs(
+                repository=config.ci.repository, environment=config.ci.environment,
+                oidc_provider_arn=config.ci.oidc_provider_arn), child(self))
+            self.outputs.update(ciPreviewRoleArn=self.ci.preview_role_arn,
+                                ciDeployRoleArn=self.ci.deploy_role_arn)
         self.register_outputs(self.outputs)

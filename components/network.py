@@ -1,6 +1,7 @@
 """The central account's network: private subnets in several AZs, and the VPC endpoints that
 let the tracking server run with NAT turned off."""
 
+import math
 from dataclasses import dataclass
 
 import pulumi
@@ -12,11 +13,32 @@ from ._util import child, type_token
 # What a Fargate task of the tracking server calls besides S3: pulling its image (ECR API and
 # registry), writing logs, and reading the database secret at start.
 INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
+# Each AZ's subnets, in the order awsx lays them out: the tasks' subnet (/20, 4,096 addresses:
+# room for a scaled-out service and the endpoints' interfaces) and, with NAT, a public /24 for
+# the NAT gateways.
+SUBNET_MASKS = {"none": (20,), "single": (20, 24), "one-per-az": (20, 24)}
 _NAT = {
     "none": awsx.ec2.NatGatewayStrategy.NONE,
     "single": awsx.ec2.NatGatewayStrategy.SINGLE,
     "one-per-az": awsx.ec2.NatGatewayStrategy.ONE_PER_AZ,
 }
+
+
+def _new_bits(count: int) -> int:
+    return math.ceil(math.log2(count)) if count > 1 else 0
+
+
+def fits(prefix: int, availability_zones: int, nat: str) -> bool:
+    """Whether awsx's AUTO layout fits this VPC: it splits the VPC into 2^ceil(log2(AZs)) equal
+    blocks, one per AZ, and each AZ's subnets must fit in its block (pulumi-awsx
+    `subnetDistributorNew.getSubnetSpecs`, which refuses the rest only at `pulumi up`)."""
+    az_block = 2 ** (32 - prefix - _new_bits(availability_zones))
+    return sum(2 ** (32 - mask) for mask in SUBNET_MASKS[nat]) <= az_block
+
+
+def largest_prefix(availability_zones: int, nat: str) -> int:
+    """The smallest VPC (the longest prefix) whose layout fits."""
+    return max(p for p in range(8, 29) if fits(p, availability_zones, nat))
 
 
 @dataclass
@@ -37,10 +59,12 @@ class Network(pulumi.ComponentResource):
         super().__init__(type_token("network", "Network"), name, None, opts)
         if args.nat == "none":
             # No NAT: isolated subnets only, reached through the endpoints below.
-            specs = [awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.ISOLATED, cidr_mask=20)]
+            app, public = SUBNET_MASKS["none"][0], None
+            specs = [awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.ISOLATED, cidr_mask=app)]
         else:
-            specs = [awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PRIVATE, cidr_mask=20),
-                     awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PUBLIC, cidr_mask=24)]
+            app, public = SUBNET_MASKS[args.nat]
+            specs = [awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PRIVATE, cidr_mask=app),
+                     awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PUBLIC, cidr_mask=public)]
         self.vpc = awsx.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args.cidr,

@@ -1,5 +1,7 @@
 """The API's web ACL (AWS WAF): requests that another site made a browser send are refused
-before the authorizer and before MLflow.
+before the authorizer and before MLflow; and, unless the stack's config turns edge protection
+off (`api.waf.enabled`), one address may send only so many requests (a rate-based rule) and
+AWS's managed rule groups refuse known-bad addresses and inputs.
 
 The rules are `roles.edge.cross_site_refusal`, the function the sandbox's gateway applies, said
 in WAF's statements (`tests/test_web_acl.py` evaluates them against it, case by case). They sit
@@ -19,6 +21,21 @@ from roles.edge import CROSS_SITE_RULES, REFUSED_FETCH_SITES, cross_site_body, u
 from ._util import child, type_token
 
 BLOCKED_STATUS = 403
+RATE_RULE = "RequestsPerAddress"
+RATE_WINDOW_SECONDS = 300
+# AWS managed rule groups, in evaluation order, each with the rules it only counts. Counted are
+# the rules that read what data scientists send as a matter of course: bodies of logged
+# metrics, traces and prompts over 8 KB or holding HTML, paths and URLs; long search filters;
+# artifacts named *.log or *.ini fetched by name in the query. Blocking those would refuse
+# their work; WAF's metrics still show every match.
+MANAGED_RULE_GROUPS = (
+    ("AWSManagedRulesAmazonIpReputationList", ()),
+    ("AWSManagedRulesKnownBadInputsRuleSet", ()),
+    ("AWSManagedRulesCommonRuleSet", (
+        "SizeRestrictions_BODY", "SizeRestrictions_QUERYSTRING", "CrossSiteScripting_BODY",
+        "GenericLFI_BODY", "GenericRFI_BODY", "EC2MetaDataSSRF_BODY",
+        "RestrictedExtensions_QUERYARGUMENTS")),
+)
 
 
 @dataclass
@@ -27,6 +44,9 @@ class WebAclArgs:
     stage: str
     ui_url: pulumi.Input[str]  # https://main.<app>.amplifyapp.com: the one Origin allowed
     teams: tuple = ()  # whose base paths redirect to the UI too
+    # requests one address may send in 5 minutes, then refused for a while (429);
+    # None: no rate-based rule and no managed rule groups (config api.waf.enabled false)
+    rate_limit: int = None
 
 
 def _visibility(metric: str) -> dict:
@@ -75,6 +95,39 @@ def rule_statements(stage: str, ui_origin: pulumi.Input[str], teams=()) -> dict:
     }
 
 
+def edge_protection_rules(first_priority: int, rate_limit: int) -> list:
+    """The rate-based rule and the managed rule groups, from `first_priority` on: after the
+    cross-site rules, so a forged request is refused as such whatever its rate."""
+    rules = [{
+        "name": RATE_RULE, "priority": first_priority,
+        "statement": {"rate_based_statement": {
+            "limit": rate_limit, "aggregate_key_type": "IP",
+            "evaluation_window_sec": RATE_WINDOW_SECONDS}},
+        "action": {"block": {"custom_response": {
+            "response_code": 429, "custom_response_body_key": _body_key(RATE_RULE)}}},
+        "visibility_config": _visibility(RATE_RULE),
+    }]
+    for offset, (group, counted) in enumerate(MANAGED_RULE_GROUPS, start=1):
+        statement = {"vendor_name": "AWS", "name": group}
+        if counted:
+            statement["rule_action_overrides"] = [
+                {"name": rule, "action_to_use": {"count": {}}} for rule in counted]
+        rules.append({
+            "name": group, "priority": first_priority + offset,
+            "statement": {"managed_rule_group_statement": statement},
+            "override_action": {"none": {}},
+            "visibility_config": _visibility(group),
+        })
+    return rules
+
+
+def rate_limited_body(rate_limit: int) -> dict:
+    return {"error_code": "REQUEST_LIMIT_EXCEEDED",
+            "message": f"Refused: more than {rate_limit} requests from your address in "
+                       f"{RATE_WINDOW_SECONDS // 60} minutes. Wait a minute and retry (MLflow's "
+                       f"client retries by itself)."}
+
+
 def _body_key(rule: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", rule).lower()
 
@@ -97,9 +150,14 @@ class WebAcl(pulumi.ComponentResource):
             # the same body as the sandbox's gateway sends (MLflow's error shape)
             "content": ui_origin.apply(lambda origin, r=rule: json.dumps(cross_site_body(r, origin))),
         } for rule in CROSS_SITE_RULES]
+        if args.rate_limit is not None:
+            rules += edge_protection_rules(len(rules), args.rate_limit)
+            bodies.append({"key": _body_key(RATE_RULE), "content_type": "APPLICATION_JSON",
+                           "content": json.dumps(rate_limited_body(args.rate_limit))})
         self.web_acl = aws.wafv2.WebAcl(
             f"{name}-acl",
-            description="MLflow API: refuse what another site makes a browser send",
+            description="MLflow API: refuse what another site makes a browser send, floods "
+                        "and known-bad inputs",
             scope="REGIONAL",
             default_action={"allow": {}},
             custom_response_bodies=bodies,

@@ -196,6 +196,31 @@ def _stage_web_acl(args, report):
             report(f"the web ACL of stage {r.name} does not block {', '.join(missing)}", r.urn)
 
 
+def _stage_edge_protection(args, report):
+    """The stage's web ACL blocks floods from one address and uses AWS's managed rule groups
+    (the stacks' api.waf; a reviewer sees it when a PR turns it off)."""
+    acls = {r.props.get("arn"): r for r in args.resources
+            if r.resource_type == "aws:wafv2/webAcl:WebAcl"}
+    guarded = {r.props.get("resourceArn"): acls.get(r.props.get("webAclArn"))
+               for r in args.resources
+               if r.resource_type == "aws:wafv2/webAclAssociation:WebAclAssociation"}
+    for r in args.resources:
+        if r.resource_type != "aws:apigateway/stage:Stage":
+            continue
+        acl = guarded.get(r.props.get("arn"))
+        rules = (acl.props.get("rules") if acl else None) or []
+        rate = [rule for rule in rules if "rateBasedStatement" in (rule.get("statement") or {})
+                and "block" in (rule.get("action") or {})]
+        managed = [rule for rule in rules
+                   if ((rule.get("statement") or {}).get("managedRuleGroupStatement") or {})
+                   .get("vendorName") == "AWS"
+                   and "count" not in (rule.get("overrideAction") or {})]
+        missing = ([] if rate else ["a blocking rate-based rule"]) + (
+            [] if managed else ["an AWS managed rule group that is not only counted"])
+        if missing:
+            report(f"the web ACL of stage {r.name} lacks {' and '.join(missing)}", r.urn)
+
+
 @_for_type("aws:apigateway/stage:Stage")
 def _stage_logging(args, props, report):
     settings = props.get("accessLogSettings") or {}
@@ -231,6 +256,37 @@ def _trust(args, props, report):
         if roots and not conditions & _LIMITING_KEYS:
             report(f"the trust policy admits all of account(s) {', '.join(roots)} without an "
                    f"aws:PrincipalArn or aws:PrincipalOrgID condition")
+
+
+_OIDC_SUBJECT = re.compile(r"^repo:[^*?/:]+/[^*?/:]+:[^*?]+$")  # one repository, one context
+
+
+@_for_type("aws:iam/role:Role")
+def _oidc_trust(args, props, report):
+    """A role that trusts an OIDC provider (GitHub's, any other) names the token's subject
+    and audience exactly: without `sub`, every repository of every GitHub user may assume it."""
+    for statement in _statements(props.get("assumeRolePolicy")):
+        principal = statement.get("Principal")
+        federated = _as_list(principal.get("Federated")) if isinstance(principal, dict) else []
+        providers = [p.split(":oidc-provider/", 1)[1] for p in federated
+                     if ":oidc-provider/" in str(p)]
+        if statement.get("Effect") != "Allow" or not providers:
+            continue
+        condition = statement.get("Condition") or {}
+        for host in providers:
+            subjects = [v for test in ("StringEquals", "StringLike")
+                        for v in _as_list((condition.get(test) or {}).get(f"{host}:sub"))]
+            audiences = _as_list((condition.get("StringEquals") or {}).get(f"{host}:aud"))
+            if not subjects:
+                report(f"the trust policy admits tokens of {host} without a {host}:sub "
+                       f"condition: anyone's workflow may assume the role")
+            elif host == "token.actions.githubusercontent.com" and not all(
+                    _OIDC_SUBJECT.match(v) for v in subjects):
+                report(f"the trust policy's {host}:sub {subjects} must name one repository "
+                       f"(repo:<owner>/<name>:...) without wildcards in it")
+            if not audiences:
+                report(f"the trust policy admits tokens of {host} without a {host}:aud "
+                       f"condition (StringEquals)")
 
 
 def _policy_documents(args):
@@ -339,6 +395,34 @@ def _no_range_ingress_rule(args, props, report):
                f"security group instead")
 
 
+# What the central stack must alarm on (components/monitoring.py), as (namespace, metric).
+WATCHED_METRICS = (
+    ("AWS/ApiGateway", "5XXError"), ("AWS/ApiGateway", "4XXError"), ("AWS/ApiGateway", "Latency"),
+    ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
+    ("ECS/ContainerInsights", "RunningTaskCount"), ("AWS/ECS", "CPUUtilization"),
+    ("AWS/ECS", "MemoryUtilization"), ("AWS/RDS", "ACUUtilization"),
+    ("AWS/RDS", "DatabaseConnections"),
+)
+
+
+def _alarms(args, report):
+    """A stack that runs the API alarms on each part of it, and every alarm notifies someone."""
+    if not any(r.resource_type == "aws:apigateway/stage:Stage" for r in args.resources):
+        return
+    watched = set()
+    for r in args.resources:
+        if r.resource_type != "aws:cloudwatch/metricAlarm:MetricAlarm":
+            continue
+        if not r.props.get("alarmActions"):
+            report(f"alarm {r.name} notifies nobody (no alarmActions)", r.urn)
+            continue
+        metrics = [r.props] + [q.get("metric") or {} for q in r.props.get("metricQueries") or []]
+        watched |= {(m.get("namespace"), m.get("metricName")) for m in metrics}
+    missing = [f"{ns} {metric}" for ns, metric in WATCHED_METRICS if (ns, metric) not in watched]
+    if missing:
+        report(f"no alarm that notifies anyone watches {', '.join(missing)}")
+
+
 @_for_type("aws:lambda/function:Function")
 def _lambda_runtime(args, props, report):
     supported = _config(args, "lambdaPythonRuntimes")
@@ -425,6 +509,12 @@ POLICIES = [
         description="Every API stage has a web ACL that blocks requests another site made a "
         "browser send (rules OtherSiteRequest and ForeignOrigin). Fix: the WebAcl component "
         "of components/web_acl.py on the stage.", validate=_stage_web_acl),
+    StackValidationPolicy(
+        name="apigateway-stage-edge-protection", enforcement_level=EnforcementLevel.ADVISORY,
+        description="Advisory: every API stage's web ACL has a blocking rate-based rule and "
+        "AWS managed rule groups (on by default; a stack may turn them off). Fix: "
+        "api.waf.enabled true in the stack config (components/web_acl.py).",
+        validate=_stage_edge_protection),
     _policy("apigateway-stage-access-logs", "Every stage writes a JSON access log. Fix: "
             "access_log_settings with a log group and roles.edge.access_log_format().",
             _stage_logging),
@@ -433,6 +523,10 @@ POLICIES = [
     _policy("iam-trust-narrow", "No trust policy admits * or a whole account without an "
             "aws:PrincipalArn or aws:PrincipalOrgID condition. Fix: name the account as principal "
             "and the role in a condition, as roles/accounts.py does.", _trust),
+    _policy("iam-oidc-trust-narrow", "A role trusting an OIDC provider names the token's "
+            "subject (`<host>:sub`, for GitHub one repository: repo:<owner>/<name>:...) and "
+            "audience (`<host>:aud`). Fix: components/ci_access.py's github_trust_policy.",
+            _oidc_trust),
     _policy("iam-no-star-star", "No policy allows every action on every resource. Fix: name "
             "the actions and resources.", lambda a, r: _star_star(a, r)),
     _policy("iam-whole-api-only-for-admin", "execute-api:Invoke on a whole API (*/*/*) only in "
@@ -468,6 +562,12 @@ POLICIES = [
             schema=PolicyConfigSchema(properties={"lambdaPythonRuntimes": {
                 "type": "array", "items": {"type": "string"},
                 "default": DEFAULTS["lambdaPythonRuntimes"]}})),
+    StackValidationPolicy(
+        name="cloudwatch-alarms-present", enforcement_level=EnforcementLevel.MANDATORY,
+        description="The central stack alarms on the API's 5xx and 4xx rates and p99 latency, "
+        "the authorizer's errors and throttles, running tasks, the server's CPU and memory, "
+        "Aurora's capacity and connections, and every alarm notifies a topic. Fix: the "
+        "Monitoring component of components/monitoring.py.", validate=_alarms),
     _policy("cloudwatch-log-retention", "Every log group has a retention period. Fix: "
             "retention_in_days.", _log_retention),
     _policy("amplify-ui-hardened", "Amplify apps send HSTS (a year or more) and a "

@@ -61,6 +61,7 @@ class Mocks(pulumi.runtime.Mocks):
                        publicSubnetIds=["subnet-u1", "subnet-u2"],
                        isolatedSubnetIds=["subnet-i1", "subnet-i2"], routeTables=[])
         elif typ == "aws:rds/cluster:Cluster":
+            out.setdefault("clusterIdentifier", f"{name}-1a2b3c4")
             out.update(endpoint=f"{name}.cluster-abc.{region}.rds.amazonaws.com",
                        masterUserSecrets=[{"secretArn": f"arn:aws:secretsmanager:{region}:{acct}:"
                                                         f"secret:rds!cluster-1-AbCdEf"}])
@@ -68,6 +69,7 @@ class Mocks(pulumi.runtime.Mocks):
             out.update(dnsName=f"{name}-123.elb.{region}.amazonaws.com")
         elif typ == "aws:apigateway/restApi:RestApi":
             rid = API_ID
+            out.setdefault("name", f"{name}-1a2b3c4")  # Pulumi's autoname
             out.update(rootResourceId="root123",
                        executionArn=f"arn:aws:execute-api:{region}:{acct}:{API_ID}")
         elif typ == "aws:apigateway/stage:Stage":
@@ -94,6 +96,7 @@ class Mocks(pulumi.runtime.Mocks):
             rid = "d1a2b3c4d5e6f7"
             out.update(defaultDomain=f"{rid}.amplifyapp.com")
         elif typ == "aws:wafv2/webAcl:WebAcl":
+            out.setdefault("name", f"{name}-1a2b3c4")
             out.update(arn=f"arn:aws:wafv2:{region}:{acct}:regional/webacl/{name}/{name}-id")
         elif typ == "aws:rds/subnetGroup:SubnetGroup":
             out.setdefault("name", name)
@@ -128,15 +131,23 @@ def stack_config(stack: str) -> dict:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
+_current = [None]  # the mocks of the run in progress
+
+
 def run_program(config: dict, stack: str = "central") -> Inventory:
     """Run __main__.py with `config` (a Pulumi.<stack>.yaml `config:` mapping) under mocks."""
     own = config.get(f"mlflow-landing-zone:{stack}") or {}
     mocks = Mocks(own.get("accountId", "111111111111"), config.get("aws:region", "us-east-1"))
+    _current[0] = mocks
     pulumi.runtime.set_mocks(mocks, project="mlflow-landing-zone", stack=stack, preview=False)
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
 
     def record_options(args):
+        # Pulumi keeps the stack transformations of earlier runs in this process; each run
+        # records into its own inventory only.
+        if _current[0] is not mocks:
+            return None
         record = mocks.resources.setdefault((args.type_, args.name),
                                             Registered(args.type_, args.name))
         record.protect = bool(args.opts.protect)

@@ -2,7 +2,10 @@
 
 import hashlib
 import json
+import os
 import subprocess
+import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -14,6 +17,8 @@ from roles.accounts import artifact_policy
 from roles.edge import gateway_response_template
 
 from .pulumi_program import API_ID, run_program, stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
@@ -39,7 +44,8 @@ def test_every_part_is_registered(stack):
         counts[r.type] = counts.get(r.type, 0) + 1
     expected = {
         "awsx:ec2:Vpc": 1, "aws:ec2/vpcEndpoint:VpcEndpoint": 5,
-        "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 2,
+        # the artifacts', the database's and the alarm topic's keys
+        "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 3,
         "aws:rds/cluster:Cluster": 1, "aws:rds/clusterInstance:ClusterInstance": 1,
         "aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
         "aws:ecs/taskDefinition:TaskDefinition": 1, "awsx:ecr:Image": 1,
@@ -56,6 +62,9 @@ def test_every_part_is_registered(stack):
         "aws:cognito/userGroup:UserGroup": 9, "aws:cognito/userPoolClient:UserPoolClient": 1,
         "aws:amplify/app:App": 1, "aws:amplify/branch:Branch": 1,
         "pulumi-python:dynamic:Resource": 1, "aws:apigateway/response:Response": 5,
+        # 9 on one metric each, and running tasks below desired
+        "aws:cloudwatch/metricAlarm:MetricAlarm": 10, "aws:cloudwatch/dashboard:Dashboard": 1,
+        "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1,
     }
     assert {t: counts.get(t, 0) for t in expected} == expected
     # Five team roles (team-a: 3 levels, team-b: 2) plus the server's, authorizer's, API's.
@@ -78,6 +87,14 @@ def test_the_service_runs_without_nat_through_endpoints(stack):
         endpoint = endpoints[f"com.amazonaws.us-east-1.{service}"]
         assert endpoint["vpcEndpointType"] == "Interface" and endpoint["privateDnsEnabled"]
         assert endpoint["subnetIds"] == ["subnet-p1", "subnet-p2"]
+
+
+def test_the_vpc_is_laid_out_with_the_subnet_sizes_the_config_checks(stack):
+    from components.network import SUBNET_MASKS
+
+    specs = stack.one("awsx:ec2:Vpc").inputs["subnetSpecs"]
+    assert [(s["type"], s["cidrMask"]) for s in specs] == list(zip(("Private", "Public"),
+                                                                    SUBNET_MASKS["single"]))
 
 
 def test_no_nat_uses_isolated_subnets(tmp_path):
@@ -280,8 +297,10 @@ def test_the_web_acl_guards_the_stage_against_other_sites(stack):
     assert association["webAclArn"] == stack.one("aws:wafv2/webAcl:WebAcl").outputs["arn"]
     assert acl["scope"] == "REGIONAL" and acl["defaultAction"] == {"allow": {}}
     rules = {r["name"]: r for r in acl["rules"]}
-    assert list(rules) == ["OtherSiteRequest", "ForeignOrigin"]
-    for rule in rules.values():
+    # refused as forged first, whatever the rate; then the edge protection (below)
+    assert list(rules)[:2] == ["OtherSiteRequest", "ForeignOrigin"]
+    assert [r["priority"] for r in acl["rules"]] == list(range(len(rules)))
+    for rule in list(rules.values())[:2]:
         assert rule["action"]["block"]["customResponse"]["responseCode"] == 403
     bodies = {b["key"]: json.loads(b["content"]) for b in acl["customResponseBodies"]}
     assert bodies["foreign-origin"] == {
@@ -290,6 +309,45 @@ def test_the_web_acl_guards_the_stage_against_other_sites(stack):
     # The one Origin allowed is the UI's, exactly (tests/test_web_acl.py evaluates the rules).
     origin_check = rules["ForeignOrigin"]["statement"]["andStatement"]["statements"][2]
     assert origin_check["notStatement"]["statement"]["byteMatchStatement"]["searchString"] == UI_URL
+
+
+def test_the_web_acl_limits_each_address_and_uses_awss_managed_rules(stack):
+    from components.web_acl import MANAGED_RULE_GROUPS
+
+    acl = stack.one("aws:wafv2/webAcl:WebAcl").inputs
+    rules = {r["name"]: r for r in acl["rules"]}
+    assert list(rules)[2:] == ["RequestsPerAddress", "AWSManagedRulesAmazonIpReputationList",
+                               "AWSManagedRulesKnownBadInputsRuleSet",
+                               "AWSManagedRulesCommonRuleSet"]
+    rate = rules["RequestsPerAddress"]
+    assert rate["statement"]["rateBasedStatement"] == {
+        "limit": 10000, "aggregateKeyType": "IP", "evaluationWindowSec": 300}
+    assert rate["action"]["block"]["customResponse"]["responseCode"] == 429
+    bodies = {b["key"]: json.loads(b["content"]) for b in acl["customResponseBodies"]}
+    assert bodies["requests-per-address"]["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+    assert "more than 10000 requests from your address in 5 minutes" in (
+        bodies["requests-per-address"]["message"])
+    for group, counted in MANAGED_RULE_GROUPS:
+        rule = rules[group]
+        assert rule["overrideAction"] == {"none": {}} and "action" not in rule
+        statement = rule["statement"]["managedRuleGroupStatement"]
+        assert (statement["vendorName"], statement["name"]) == ("AWS", group)
+        # only the rules that would refuse ordinary MLflow traffic are counted, not blocked
+        assert [(o["name"], o["actionToUse"]) for o in statement.get("ruleActionOverrides", [])
+                ] == [(name, {"count": {}}) for name in counted]
+    assert "SizeRestrictions_BODY" in dict(MANAGED_RULE_GROUPS)["AWSManagedRulesCommonRuleSet"]
+
+
+def test_edge_protection_is_sized_and_turned_off_by_config():
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"]["api"]["waf"] = {"rateLimit": 2000}
+    acl = run_program(config).one("aws:wafv2/webAcl:WebAcl").inputs
+    assert acl["rules"][2]["statement"]["rateBasedStatement"]["limit"] == 2000
+    config["mlflow-landing-zone:central"]["api"]["waf"] = {"enabled": False}
+    acl = run_program(config).one("aws:wafv2/webAcl:WebAcl").inputs
+    assert [r["name"] for r in acl["rules"]] == ["OtherSiteRequest", "ForeignOrigin"]
+    assert [b["key"] for b in acl["customResponseBodies"]] == ["other-site-request",
+                                                               "foreign-origin"]
 
 
 def test_integrations_forward_identity_that_clients_cannot_forge(stack):
@@ -546,6 +604,35 @@ def test_a_changed_bundle_or_config_deploys_again_and_nothing_else_does():
         diff = provider.diff("a/main", old, {**old, key: value})
         assert diff.changes is True and diff.replaces == []
     assert provider.diff("a/main", old, {**old, "app_id": "b"}).replaces == ["app_id"]
+
+
+def test_the_deployments_provider_loads_from_its_pickle_anywhere(stack, tmp_path):
+    """Pulumi keeps the provider pickled in the state and loads it in a process of its own: it
+    must carry its code, so it loads and works with neither the project on the path nor this
+    module where it was (the provider the program registered, loaded from another directory)."""
+    pickled = stack.one("pulumi-python:dynamic:Resource", "ui-deployment").inputs["__provider"]
+    pickled = pickled["value"] if isinstance(pickled, dict) else pickled  # a secret's wrapper
+    zip_path = tmp_path / "bundle.zip"
+    zip_path.write_bytes(b"not the previewed bundle")
+    probe = textwrap.dedent(f"""
+        import base64, sys
+        import dill
+        assert not any(p and "{ROOT}" in p for p in sys.path), sys.path
+        provider = dill.loads(base64.b64decode({pickled!r}))
+        old = {{"app_id": "a", "branch_name": "main", "zip_sha256": "1"}}
+        print(provider.diff("a/main", old, {{**old, "app_id": "b"}}).replaces)
+        check = provider.create.__globals__["_zip_with_config"]
+        try:
+            check({str(zip_path)!r}, "0" * 64, {{}})
+        except Exception as e:
+            print(type(e).__name__, e)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "['app_id']", f"DeploymentError {zip_path} changed after the preview; run `pulumi up` again"]
 
 
 def test_outputs(stack):

@@ -37,6 +37,8 @@ def test_the_example_config_is_valid():
     assert parse_central(central(platformContact=KeyError), "us-east-1").platform_contact == (
         "your MLflow platform team")
     assert (config.token_minutes, config.api.authorizer_cache_ttl) == (10, 60)
+    assert (config.api.waf.enabled, config.api.waf.rate_limit) == (True, 10_000)
+    assert parse_central(central(api={}), "us-east-1").api.waf == config.api.waf  # the defaults
     # the longest cache a 15-minute token allows
     assert parse_central(central(tokenMinutes=15, api={"authorizerCacheTtl": 435}),
                          "us-east-1").api.authorizer_cache_ttl == 435
@@ -89,6 +91,9 @@ def test_the_example_config_is_valid():
      r"central.api.authorizerCacheTtl must be at most 135 seconds with "
      r"mlflow-landing-zone:central.tokenMinutes 5 \(a cached policy must not outlive its "
      r"token\), got 300"),
+    (central(api={"waf": {"rateLimit": 5}}), "central.api.waf.rateLimit must be between 10 and"),
+    (central(api={"waf": {"enabled": "yes"}}), "central.api.waf.enabled must be true or false"),
+    (central(api={"waf": {"limit": 100}}), "central.api.waf has unknown keys: limit"),
 ])
 def test_bad_central_config(raw, message):
     with pytest.raises(ConfigError, match=message):
@@ -133,3 +138,60 @@ def test_sharing_beyond_iams_managed_policy_quota_is_refused_with_the_key():
         team.pop("sharedWith")
     assert parse_central(central(teams=teams[:4]), "ap-southeast-2").teams[1].shared_with == (
         teams[0]["name"],)
+
+
+def _awsx_layout(cidr: str, azs: int, masks) -> list:
+    """awsx's AUTO layout, written out here independently (pulumi-awsx
+    `subnetDistributorNew.getSubnetSpecs`): one equal block per AZ, 2^ceil(log2(AZs)) blocks,
+    and in each the subnets one after another, each aligned to its own size. None when awsx
+    refuses the layout (its subnets need more addresses than an AZ's block)."""
+    import ipaddress
+    import math
+
+    vpc = ipaddress.ip_network(cidr)
+    az_prefix = vpc.prefixlen + math.ceil(math.log2(azs))
+    if sum(2 ** (32 - m) for m in masks) > 2 ** (32 - az_prefix):
+        return None
+    subnets = []
+    for block in list(vpc.subnets(new_prefix=az_prefix))[:azs]:
+        start = int(block.network_address)
+        for mask in masks:
+            size = 2 ** (32 - mask)
+            start = -(-start // size) * size  # the next address aligned to the subnet's size
+            subnet = ipaddress.ip_network(f"{ipaddress.ip_address(start)}/{mask}")
+            if not subnet.subnet_of(block):
+                return None
+            subnets.append(subnet)
+            start += size
+    return subnets
+
+
+@pytest.mark.parametrize("azs", [2, 3])
+@pytest.mark.parametrize("nat", ["none", "single", "one-per-az"])
+def test_the_config_accepts_exactly_the_vpc_sizes_awsx_can_lay_out(azs, nat):
+    from components.network import SUBNET_MASKS
+
+    for prefix in range(16, 25):
+        cidr = f"10.40.0.0/{prefix}"
+        raw = central(network={"cidr": cidr, "availabilityZones": azs, "natGateways": nat})
+        layout = _awsx_layout(cidr, azs, SUBNET_MASKS[nat])
+        if layout is not None:
+            assert parse_central(raw, "us-east-1").network.cidr == cidr
+            assert len(layout) == azs * len(SUBNET_MASKS[nat])
+            continue
+        with pytest.raises(ConfigError) as e:
+            parse_central(raw, "us-east-1")
+        assert f"network.cidr {cidr} is too small for {azs} availability zones" in str(e.value)
+
+
+@pytest.mark.parametrize("azs, nat, smallest", [
+    (2, "single", 18), (3, "single", 17), (3, "one-per-az", 17), (2, "none", 19), (3, "none", 18),
+])
+def test_a_vpc_too_small_is_refused_naming_the_smallest_that_fits(azs, nat, smallest):
+    raw = central(network={"cidr": f"10.40.0.0/{smallest}", "availabilityZones": azs,
+                           "natGateways": nat})
+    assert parse_central(raw, "us-east-1").network.cidr == f"10.40.0.0/{smallest}"
+    raw["network"]["cidr"] = f"10.40.0.0/{smallest + 1}"
+    with pytest.raises(ConfigError, match=rf"mlflow-landing-zone:central\.network\.cidr .*"
+                                          rf"use a /{smallest} or larger"):
+        parse_central(raw, "us-east-1")

@@ -94,6 +94,13 @@ def unprotect(resources, typ):
             for r in resources]
 
 
+def acl_rules(resources, keep=lambda rule: True, change=lambda rule: rule):
+    """The resources with the web ACL's rules filtered and changed."""
+    return [resource(r.resource_type, r.name, {**r.props, "rules": [
+        change(copy.deepcopy(rule)) for rule in r.props["rules"] if keep(rule)]})
+        if r.resource_type == "aws:wafv2/webAcl:WebAcl" else r for r in resources]
+
+
 def ui_headers(frame_ancestors="'self'", script_src="'self'"):
     """An Amplify headers document, the project's own but for the given directives."""
     from ui.hosting import security_headers
@@ -107,6 +114,13 @@ def ui_headers(frame_ancestors="'self'", script_src="'self'"):
 
 
 BUCKET = "aws:s3/bucket:Bucket"
+GITHUB = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
+
+
+def github_role(condition):
+    return resource("aws:iam/role:Role", "ci", {"assumeRolePolicy": json.dumps({"Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+        "Principal": {"Federated": GITHUB}, "Condition": condition}]})})
 WHOLE = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod/*"
 CASES = {
     "s3-public-access-blocked": lambda rs: mutate(
@@ -122,6 +136,9 @@ CASES = {
         rs, "aws:apigateway/method:Method", "any-proxy", authorization="NONE"),
     "apigateway-stage-refuses-other-sites": lambda rs: without(
         rs, "aws:wafv2/webAclAssociation:WebAclAssociation"),
+    "apigateway-stage-edge-protection": lambda rs: acl_rules(rs, lambda rule: (
+        "rateBasedStatement" not in rule["statement"]
+        and "managedRuleGroupStatement" not in rule["statement"])),
     "apigateway-stage-access-logs": lambda rs: mutate(
         rs, "aws:apigateway/stage:Stage", "", accessLogSettings=KeyError),
     "apigateway-no-data-tracing": lambda rs: mutate(
@@ -131,6 +148,12 @@ CASES = {
                                           assumeRolePolicy=json.dumps({"Statement": [{
                                               "Effect": "Allow", "Action": "sts:AssumeRole",
                                               "Principal": {"AWS": "arn:aws:iam::999999999999:root"}}]})),
+    "iam-oidc-trust-narrow": lambda rs: rs + [resource("aws:iam/role:Role", "ci", {
+        "assumeRolePolicy": json.dumps({"Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+            "Principal": {"Federated": GITHUB},
+            "Condition": {"StringEquals": {
+                "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}]})})],
     "iam-no-star-star": lambda rs: rs + [resource("aws:iam/rolePolicy:RolePolicy", "oops", {
         "policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})})],
     "iam-whole-api-only-for-admin": lambda rs: rs + [resource(
@@ -158,6 +181,8 @@ CASES = {
         referencedSecurityGroupId=KeyError, cidrIpv4="10.40.0.0/16"),
     "lambda-supported-python": lambda rs: mutate(rs, "aws:lambda/function:Function", "",
                                                  runtime="python3.8"),
+    "cloudwatch-alarms-present": lambda rs: without(
+        rs, "aws:cloudwatch/metricAlarm:MetricAlarm", "tasks-below-desired"),
     "cloudwatch-log-retention": lambda rs: mutate(rs, "aws:cloudwatch/logGroup:LogGroup",
                                                   "access-logs", retentionInDays=KeyError),
     "data-resources-protected": lambda rs: unprotect(rs, "aws:kms/key:Key"),
@@ -169,6 +194,8 @@ CASES = {
 
 # "*" on "*" is also execute-api:Invoke on every API: both rules rightly speak up.
 ALSO_BROKEN = {"iam-no-star-star": {"iam-whole-api-only-for-admin"},
+               # no web ACL at all: no edge protection either
+               "apigateway-stage-refuses-other-sites": {"apigateway-stage-edge-protection"},
                # that case's container has only the password in its environment
                "ecs-secrets-not-in-environment": {"mlflow-cors-origin-exact"}}
 
@@ -208,12 +235,52 @@ def test_each_rule_catches_its_violation(central, rule):
     lambda rs: mutate(rs, "aws:ecs/taskDefinition:TaskDefinition", "", containerDefinitions=
                       json.dumps([{"name": "mlflow", "environment": []}])),
     # a web ACL that only counts what it should block
-    lambda rs: [resource(r.resource_type, r.name, {**r.props, "rules": [
-        {**rule, "action": {"count": {}}} for rule in r.props["rules"]]})
-        if r.resource_type == "aws:wafv2/webAcl:WebAcl" else r for r in rs],
+    lambda rs: acl_rules(rs, change=lambda rule: {**rule, "action": {"count": {}}}
+                         if "action" in rule else rule),
+    # managed rule groups whose every rule only counts
+    lambda rs: acl_rules(rs, change=lambda rule: {**rule, "overrideAction": {"count": {}}}
+                         if "overrideAction" in rule else rule),
+    # GitHub trust for any repository of an owner, or of anyone
+    lambda rs: rs + [github_role({"StringLike": {
+        "token.actions.githubusercontent.com:sub": "repo:my-org/*",
+        }, "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}})],
+    lambda rs: rs + [github_role({"StringLike": {
+        "token.actions.githubusercontent.com:sub": "*"}, "StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}})],
+    # a subject but no audience
+    lambda rs: rs + [github_role({"StringEquals": {
+        "token.actions.githubusercontent.com:sub": "repo:o/r:pull_request"}})],
+    # an alarm that notifies nobody
+    lambda rs: mutate(rs, "aws:cloudwatch/metricAlarm:MetricAlarm", "api-5xx-rate",
+                      alarmActions=[]),
+    # no alarms at all
+    lambda rs: without(rs, "aws:cloudwatch/metricAlarm:MetricAlarm"),
+    # a rate-based rule that only counts
+    lambda rs: acl_rules(rs, change=lambda rule: {**rule, "action": {"count": {}}}
+                         if "rateBasedStatement" in rule["statement"] else rule),
 ])
 def test_more_ways_to_break_the_rules_are_caught(central, variant):
     assert violations(variant(central)) != []
+
+
+def test_a_stack_without_edge_protection_is_told_so_and_keeps_the_cross_site_rules():
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"]["api"]["waf"] = {"enabled": False}
+    found = violations(registered(run_program(config)))
+    assert [name for name, _ in found] == ["apigateway-stage-edge-protection"]
+    assert "lacks a blocking rate-based rule and an AWS managed rule group" in found[0][1]
+    advisory = next(p for p in POLICIES if p.name == "apigateway-stage-edge-protection")
+    assert advisory.enforcement_level.value == "advisory"
+
+
+@pytest.mark.parametrize("stack", ["central", "datascience"])
+def test_ci_roles_break_no_rule(stack):
+    config = stack_config(stack)
+    config[f"mlflow-landing-zone:{stack}"]["ci"] = {"githubRepository": "my-org/mlz"}
+    resources = registered(run_program(config, stack=stack))
+    assert len([r for r in resources if r.resource_type == "aws:iam/role:Role"
+                and "-ci-" in r.name]) == 2
+    assert violations(resources) == []
 
 
 def test_configured_minimums_apply(central):

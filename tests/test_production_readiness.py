@@ -11,6 +11,8 @@ from components.tracking_server import allowed_hosts, min_memory_mb, workers_for
 from .pulumi_program import run_program, stack_config
 from .test_config import central
 
+ACCOUNT, REGION = "111111111111", "us-east-1"
+
 
 @pytest.fixture(scope="module")
 def stack():
@@ -311,3 +313,199 @@ def test_a_test_landing_zone_goes_in_one_destroy():
 def test_a_protected_landing_zone_is_never_emptied(stack):
     assert {b.inputs["forceDestroy"] for b in stack.of_type("aws:s3/bucket:Bucket")} == {False}
     assert stack.one("aws:ecr/repository:Repository").inputs["forceDelete"] is False
+
+
+# --- 20: alarms and the dashboard -----------------------------------------------------------
+
+
+def test_every_part_has_an_alarm_that_notifies_the_topic(stack):
+    alarms = {r.name.removeprefix("mlflow-ops-"): r.inputs
+              for r in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    topic = stack.one("aws:sns/topic:Topic").outputs["arn"]
+    assert stack.outputs["alarmTopicArn"] == topic
+    for name, alarm in alarms.items():
+        assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], name
+        assert alarm["alarmDescription"], name
+    api = {"ApiName": stack.one("aws:apigateway/restApi:RestApi").outputs["name"],
+           "Stage": "prod"}
+    service = {"ClusterName": "mlflow-server-cluster", "ServiceName": "mlflow-server-service"}
+    db = {"DBClusterIdentifier": stack.one("aws:rds/cluster:Cluster").outputs["clusterIdentifier"]}
+    watched = {name: (a.get("namespace"), a.get("metricName"), a.get("dimensions"),
+                      a.get("statistic") or a.get("extendedStatistic"), a["threshold"])
+               for name, a in alarms.items() if "metricName" in a}
+    assert watched == {
+        "api-5xx-rate": ("AWS/ApiGateway", "5XXError", api, "Average", 0.05),
+        "api-4xx-rate": ("AWS/ApiGateway", "4XXError", api, "Average", 0.25),
+        "api-p99-latency": ("AWS/ApiGateway", "Latency", api, "p99", 5000),
+        "authorizer-errors": ("AWS/Lambda", "Errors", {"FunctionName": "mlflow-edge-authorizer"},
+                              "Sum", 0),
+        "authorizer-throttles": ("AWS/Lambda", "Throttles",
+                                 {"FunctionName": "mlflow-edge-authorizer"}, "Sum", 0),
+        "server-cpu": ("AWS/ECS", "CPUUtilization", service, "Average", 85),
+        "server-memory": ("AWS/ECS", "MemoryUtilization", service, "Average", 85),
+        "database-acu-at-max": ("AWS/RDS", "ACUUtilization", db, "Average", 95),
+        # 80% of Aurora PostgreSQL's max_connections at the default 4 ACU (8 GiB / 9531392)
+        "database-connections": ("AWS/RDS", "DatabaseConnections", db, "Maximum", 720),
+    }
+    tasks = alarms["tasks-below-desired"]
+    queries = {q["id"]: q for q in tasks["metricQueries"]}
+    assert queries["missing"]["expression"] == "desired - running"
+    assert queries["missing"]["returnData"] is True
+    for metric in ("desired", "running"):
+        assert queries[metric]["metric"]["namespace"] == "ECS/ContainerInsights"
+        assert queries[metric]["metric"]["dimensions"] == service
+    assert (tasks["comparisonOperator"], tasks["threshold"]) == ("GreaterThanThreshold", 0)
+    assert tasks["treatMissingData"] == "breaching"  # no task reports nothing
+    settings = stack.one("aws:ecs/cluster:Cluster").inputs["settings"]
+    assert {"name": "containerInsights", "value": "enabled"} in settings
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(stack):
+    topic = stack.one("aws:sns/topic:Topic")
+    key = stack.one("aws:kms/key:Key", "alarms")
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert key.protect and key.inputs["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    cloudwatch = statements["CloudWatchAlarms"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    policy = json.loads(stack.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    [publish] = policy["Statement"]
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_a_configured_topic_gets_the_alarms_and_none_is_created():
+    config = stack_config("central")
+    oncall = f"arn:aws:sns:{REGION}:{ACCOUNT}:oncall"
+    config["mlflow-landing-zone:central"]["alarmTopicArn"] = oncall
+    stack = run_program(config)
+    assert stack.of_type("aws:sns/topic:Topic") == []
+    assert all(a.inputs["alarmActions"] == [oncall]
+               for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
+    assert stack.outputs["alarmTopicArn"] == oncall
+    with pytest.raises(ConfigError, match="alarmTopicArn must be a topic in the stack's region"):
+        parse_central({**config["mlflow-landing-zone:central"],
+                       "alarmTopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:oncall"}, REGION)
+    with pytest.raises(ConfigError, match="alarmTopicArn must be an SNS topic's ARN"):
+        parse_central({**config["mlflow-landing-zone:central"], "alarmTopicArn": "oncall"},
+                      REGION)
+
+
+def test_the_dashboard_shows_every_alarm_and_each_part(stack):
+    board = stack.one("aws:cloudwatch/dashboard:Dashboard")
+    body = json.loads(board.inputs["dashboardBody"])
+    alarm_arns = [a.outputs["arn"] for a in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
+    assert body["widgets"][0]["properties"]["alarms"] == alarm_arns
+    titles = [w["properties"]["title"] for w in body["widgets"][1:]]
+    assert titles == ["API requests and errors", "API latency (ms)",
+                      "WAF: requests refused at the edge", "Authorizer (browsers)",
+                      "Tracking server tasks", "Tracking server CPU and memory (%)",
+                      "Aurora capacity", "Aurora connections"]
+    metrics = [m for w in body["widgets"][1:] for m in w["properties"]["metrics"]]
+    api_name = stack.one("aws:apigateway/restApi:RestApi").outputs["name"]
+    assert ["AWS/ApiGateway", "5XXError", "ApiName", api_name, "Stage", "prod",
+            {"stat": "Sum", "label": "5xx"}] in metrics
+    waf = stack.one("aws:wafv2/webAcl:WebAcl").outputs["name"]
+    assert ["AWS/WAFV2", "BlockedRequests", "WebACL", waf, "Region", REGION, "Rule", "ALL",
+            {"stat": "Sum", "label": "blocked"}] in metrics
+    # every widget fits CloudWatch's 24-column grid without overlapping another
+    cells = set()
+    for w in body["widgets"]:
+        assert w["x"] + w["width"] <= 24
+        mine = {(x, y) for x in range(w["x"], w["x"] + w["width"])
+                for y in range(w["y"], w["y"] + w["height"])}
+        assert not cells & mine
+        cells |= mine
+    assert stack.outputs["dashboardUrl"] == (
+        f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
+        f"#dashboards/dashboard/{board.inputs['dashboardName']}")
+
+
+def test_the_connection_alarm_follows_the_databases_maximum_capacity():
+    from components.monitoring import max_connections
+
+    assert max_connections(4.0) == 901
+    assert max_connections(0.5 * 2) == 225
+    assert max_connections(256) == 5000  # Aurora's ceiling
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"]["database"]["maxCapacity"] = 16
+    alarm = run_program(config).one("aws:cloudwatch/metricAlarm:MetricAlarm",
+                                    "database-connections")
+    assert alarm.inputs["threshold"] == int(max_connections(16) * 0.8) == 2883
+
+
+# --- 23: CI's own access, as code -----------------------------------------------------------
+
+
+def with_ci(stack_name, **ci):
+    config = stack_config(stack_name)
+    config[f"mlflow-landing-zone:{stack_name}"]["ci"] = {"githubRepository": "my-org/mlz", **ci}
+    return run_program(config, stack=stack_name)
+
+
+def test_no_ci_roles_unless_the_config_asks():
+    for name in ("central", "datascience"):
+        stack = run_program(stack_config(name), stack=name)
+        assert stack.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
+        assert not {"ciPreviewRoleArn", "ciDeployRoleArn"} & set(stack.outputs)
+
+
+@pytest.mark.parametrize("stack_name, prefix", [("central", "mlflow"),
+                                                ("datascience", "mlflow-team-a")])
+def test_ci_roles_trust_only_this_repositorys_pull_requests_and_its_environment(stack_name,
+                                                                                  prefix):
+    stack = with_ci(stack_name)
+    provider = stack.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.inputs["url"] == "https://token.actions.githubusercontent.com"
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    roles = {r.inputs["name"]: r for r in stack.of_type("aws:iam/role:Role")
+             if "-ci-" in r.name}
+    assert set(roles) == {f"{prefix}-ci-preview", f"{prefix}-ci-deploy"}
+    subjects = {f"{prefix}-ci-preview": "repo:my-org/mlz:pull_request",
+                f"{prefix}-ci-deploy": f"repo:my-org/mlz:environment:{stack_name}"}
+    for name, role in roles.items():
+        [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert statement["Principal"] == {"Federated": provider.outputs["arn"]}
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Condition"] == {"StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": subjects[name]}}
+        assert role.inputs["maxSessionDuration"] == 3600
+    attached = {a.inputs["role"]: a.inputs["policyArn"]
+                for a in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if "-ci-" in a.name}
+    assert attached == {
+        # a pull request's code: metadata only, no data
+        f"{prefix}-ci-preview": "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+        f"{prefix}-ci-deploy": "arn:aws:iam::aws:policy/AdministratorAccess"}
+    assert stack.outputs["ciPreviewRoleArn"] == roles[f"{prefix}-ci-preview"].outputs["arn"]
+    assert stack.outputs["ciDeployRoleArn"] == roles[f"{prefix}-ci-deploy"].outputs["arn"]
+
+
+def test_an_accounts_existing_github_provider_is_used_and_environments_are_named():
+    account = stack_config("central")["mlflow-landing-zone:central"]["accountId"]
+    existing = f"arn:aws:iam::{account}:oidc-provider/token.actions.githubusercontent.com"
+    stack = with_ci("central", oidcProviderArn=existing, environment="prod-central")
+    assert stack.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
+    deploy = next(r for r in stack.of_type("aws:iam/role:Role") if r.name.endswith("ci-deploy"))
+    [statement] = json.loads(deploy.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Federated": existing}
+    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == (
+        "repo:my-org/mlz:environment:prod-central")
+
+
+@pytest.mark.parametrize("ci, message", [
+    ({}, r"central.ci.githubRepository is required"),
+    ({"githubRepository": "my-org/*"}, r"central.ci.githubRepository must be a GitHub "
+                                        r"repository as owner/name \(no wildcards\)"),
+    ({"githubRepository": "mlz"}, "must be a GitHub repository as owner/name"),
+    ({"githubRepository": "o/r", "environment": "a b"}, "central.ci.environment must be"),
+    ({"githubRepository": "o/r", "oidcProviderArn": "arn:aws:iam::999999999999:oidc-provider/"
+      "token.actions.githubusercontent.com"}, "central.ci.oidcProviderArn must be this "
+                                              "account's GitHub OIDC provider"),
+    ({"githubRepository": "o/r", "branch": "main"}, "central.ci has unknown keys: branch"),
+])
+def test_bad_ci_config_is_refused_with_its_key(ci, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_central(central(ci=ci), REGION)
