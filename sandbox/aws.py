@@ -3,17 +3,16 @@ with the landing zone's accounts, roles, policies, bucket and users.
 
 Seeding runs with moto's IAM enforcement off; then enforcement is switched on, so from the
 first client request on, S3 and STS calls are checked against the IAM policies seeded here
-(the central roles carry exactly what `roles` compiles).
+(the central roles carry exactly what `roles` compiles). Where moto differs from AWS, the
+mends are `sandbox/emulation.py`'s, applied by `start_aws`.
 """
 
 import json
-import os
 import secrets
 import socket
 from dataclasses import dataclass, field
 
 import boto3
-import moto.iam.models
 from moto.server import ThreadedMotoServer
 
 from roles import LEVELS, managed_policies
@@ -31,11 +30,9 @@ from roles.accounts import (
 )
 from roles.edge import REFRESH_TOKEN_HOURS
 
+from . import emulation
+
 CENTRAL_ACCOUNT = "111111111111"
-# moto puts a request whose access key it does not know in its default account; make that the
-# central account. (MOTO_ACCOUNT_ID would pin every request to one account, even those signed
-# with a team account's keys.)
-moto.iam.models.DEFAULT_ACCOUNT_ID = CENTRAL_ACCOUNT
 
 REGION = "us-east-1"
 API_ID = "lzsandbox1"  # ten characters, as API Gateway's ids
@@ -201,111 +198,6 @@ def _seed_teams(aws: EmulatedAws):
                           "readable_workspaces": readable_by(WORKSPACES, team), "roles": roles})
 
 
-_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
-
-
-def _honour_token_validity():
-    """moto issues every id and access token for an hour, whatever the app client says; make
-    it honour the client's IdTokenValidity/AccessTokenValidity and their units, as Cognito does
-    (the sandbox's --token-seconds, and the browser tests of refreshing, depend on it)."""
-    from moto.cognitoidp.models import CognitoIdpUserPool
-
-    original = CognitoIdpUserPool.create_jwt
-    if getattr(original, "honours_validity", False):
-        return
-
-    def create_jwt(self, client_id, username, token_use, expires_in=3600, extra_data=None):
-        client = self.clients.get(client_id)
-        kind = {"id": "IdToken", "access": "AccessToken"}.get(token_use)
-        if client is not None and kind and client.extended_config.get(f"{kind}Validity"):
-            unit = (client.extended_config.get("TokenValidityUnits") or {}).get(kind, "hours")
-            expires_in = int(client.extended_config[f"{kind}Validity"]) * _SECONDS[unit]
-        return original(self, client_id, username, token_use, expires_in, extra_data)
-
-    create_jwt.honours_validity = True
-    CognitoIdpUserPool.create_jwt = create_jwt
-
-
-def _faithful_challenges():
-    """Two of moto's challenge answers differ from Cognito's where Cognito's own browser
-    library notices. NEW_PASSWORD_REQUIRED lacks the `userAttributes` and
-    `requiredAttributes` parameters (JSON strings) Cognito sends; add them as Cognito does for
-    a user with no required attributes."""
-    from moto.cognitoidp.models import CognitoIdpBackend
-
-    original = CognitoIdpBackend.initiate_auth
-    if getattr(original, "faithful", False):
-        return
-
-    def initiate_auth(self, client_id, auth_flow, auth_parameters):
-        result = original(self, client_id, auth_flow, auth_parameters)
-        if result.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
-            parameters = result.setdefault("ChallengeParameters", {})
-            parameters.setdefault("userAttributes", json.dumps({}))
-            parameters.setdefault("requiredAttributes", json.dumps([]))
-        return result
-
-    initiate_auth.faithful = True
-    CognitoIdpBackend.initiate_auth = initiate_auth
-
-    # SRP: Cognito's browser library answers PASSWORD_VERIFIER with USER_ID_FOR_SRP (the
-    # user's id) as USERNAME, which Cognito accepts and moto looks up as a user name.
-    respond = CognitoIdpBackend.respond_to_auth_challenge
-
-    def respond_to_auth_challenge(self, session, client_id, challenge_name, responses):
-        if challenge_name == "PASSWORD_VERIFIER" and responses.get("USERNAME"):
-            for pool in self.user_pools.values():
-                for user in pool.users.values():
-                    if user.id == responses["USERNAME"]:
-                        responses = {**responses, "USERNAME": user.username}
-        return respond(self, session, client_id, challenge_name, responses)
-
-    CognitoIdpBackend.respond_to_auth_challenge = respond_to_auth_challenge
-
-
-def _judge_s3_as_iam_does():
-    """moto evaluates conditions only in trust policies, and there crudely; the artifact
-    policies name the prefixes a role may list (`s3:prefix`). Judge every S3 request with the
-    evaluator the gateway uses (`roles.policy_eval`, proved against IAM's rules in the tests):
-    an explicit Deny wins, else an Allow whose conditions hold, else refused."""
-    from urllib.parse import parse_qs, urlsplit
-
-    from moto.iam.access_control import IAMPolicy, S3IAMRequest
-
-    from roles.policy_eval import ALLOW, evaluate
-
-    if getattr(S3IAMRequest.check_action_permitted, "judged_as_iam", False):
-        return
-
-    def check_action_permitted(self, resource):
-        documents = [IAMPolicy(policy)._policy_json
-                     for policy in self._access_key.collect_policies()]
-        context = {}
-        if self._action.startswith("s3:ListBucket"):
-            prefix = parse_qs(urlsplit(self._path).query).get("prefix")
-            if prefix:
-                context["s3:prefix"] = prefix[0]
-        if evaluate(documents, self._action, resource, context) != ALLOW:
-            self._raise_access_denied()
-
-    check_action_permitted.judged_as_iam = True
-    S3IAMRequest.check_action_permitted = check_action_permitted
-
-
-def revoke_refresh_token(client_id: str, token: str) -> bool:
-    """Cognito's RevokeToken, which moto lacks: the refresh token stops working."""
-    from moto.cognitoidp.models import cognitoidp_backends
-
-    for regions in cognitoidp_backends.values():
-        for backend in regions.values():
-            for pool in backend.user_pools.values():
-                entry = pool.refresh_tokens.get(token)
-                if entry and entry[0] == client_id:
-                    pool.refresh_tokens[token] = None
-                    return True
-    return False
-
-
 def _seed_cognito(aws: EmulatedAws, token_seconds: int):
     idp = aws.client("cognito-idp")
     pool = idp.create_user_pool(PoolName="mlflow", Policies={"PasswordPolicy": {
@@ -372,71 +264,15 @@ def _enrol_authenticator(idp, pool_id, client_id, username, password) -> str:
     return secret
 
 
-# Cognito operations that AWS serves unsigned (they take a session or a token instead), which
-# moto's IAM enforcement would otherwise refuse: a browser signing in calls them.
-PUBLIC_COGNITO_OPERATIONS = ("RespondToAuthChallenge", "RevokeToken", "AssociateSoftwareToken",
-                             "VerifySoftwareToken", "GlobalSignOut", "ChangePassword",
-                             "ConfirmForgotPassword")
-
-
-def _enforce_iam():
-    from moto import settings
-    from moto.core.responses import ActionAuthenticatorMixin
-
-    for operation in PUBLIC_COGNITO_OPERATIONS:
-        target = f"AWSCognitoIdentityProviderService.{operation}"
-        if target not in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
-            ActionAuthenticatorMixin.PUBLIC_OPERATIONS.append(target)
-    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
-    ActionAuthenticatorMixin.request_count = 0
-
-
 def start_aws(port: int = 0, token_seconds: int = 3600) -> EmulatedAws:
-    # moto checks TOTP codes only when asked to; Cognito always does.
-    os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
+    emulation.install(CENTRAL_ACCOUNT)
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     aws = EmulatedAws(endpoint_url=f"http://127.0.0.1:{port}", port=port, server=server)
     _seed_central(aws)
     _seed_teams(aws)
-    _honour_token_validity()
-    _faithful_challenges()
     _seed_cognito(aws, token_seconds)
     _seed_platform_admin(aws)
-    _judge_s3_as_iam_does()
-    _enforce_iam()
+    emulation.enforce_iam()
     return aws
-
-
-# --- what the gateway asks of IAM and STS -----------------------------------------------------
-
-
-def lookup_access_key(access_key: str):
-    """(secret, session token, role ARN, session ARN, account) of an STS session, or None."""
-    from moto.sts.models import sts_backends
-
-    for account, regions in sts_backends.items():
-        backend = regions.get("global") or next(iter(regions.values()), None)
-        if backend is None:
-            continue
-        for role in backend.assumed_roles:
-            if role.access_key_id == access_key:
-                return role.secret_access_key, role.session_token, role.role_arn, role.arn, \
-                    role.role_arn.split(":")[4]
-    return None
-
-
-def identity_policies(role_arn: str) -> list:
-    """Every policy document attached to a role (inline and managed), as IAM holds them."""
-    from moto.iam.models import iam_backends
-
-    account = role_arn.split(":")[4]
-    role = iam_backends[account]["global"].get_role_by_arn(role_arn)
-    documents = [json.loads(doc) if isinstance(doc, str) else doc
-                 for doc in role.policies.values()]
-    for policy in role.managed_policies.values():
-        version = next(v for v in policy.versions if v.version_id == policy.default_version_id)
-        document = version.document
-        documents.append(json.loads(document) if isinstance(document, str) else document)
-    return documents

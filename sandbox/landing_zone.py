@@ -22,6 +22,7 @@ from ui.build import build as build_ui
 from ui.hosting import shell_config
 
 from . import aws as emulated
+from . import emulation
 from . import example
 from .gateway import Gateway
 from .mlflow_server import MlflowServer, ensure_workspaces
@@ -84,8 +85,8 @@ class LandingZone:
         self.gateway = Gateway(
             port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.API_ARN,
             account_id=emulated.CENTRAL_ACCOUNT, region=emulated.REGION, authorizer=authorizer,
-            lookup_access_key=emulated.lookup_access_key,
-            identity_policies=emulated.identity_policies,
+            lookup_access_key=emulation.lookup_access_key,
+            identity_policies=emulation.identity_policies,
             access_log_path=self.dir / "access.log", authorizer_ttl=self.authorizer_ttl,
             teams=tuple(emulated.WORKSPACES), platform_contact=emulated.PLATFORM_CONTACT)
         self.example = example.seed(self.mlflow.url, self._artifact_client(), emulated.BUCKET)
@@ -94,7 +95,7 @@ class LandingZone:
         self.ui = UiServer(bundle_dir=bundle.path, gateway_url=self.gateway.url,
                            cognito_url=self.aws.endpoint_url,
                            cognito_origin=self.aws.endpoint_url, port=ui_port,
-                           revoke_token=emulated.revoke_refresh_token, config={},
+                           revoke_token=emulation.revoke_refresh_token, config={},
                            access_log_path=self.dir / "ui-access.log")
         self.ui.config = shell_config(
             region=emulated.REGION, user_pool_id=self.aws.user_pool_id,

@@ -32,7 +32,9 @@ def test_the_server_starts_without_the_password_on_its_command_line(monkeypatch)
     monkeypatch.setattr(module.os, "environ", dict(ENV))
     monkeypatch.setattr(module.os, "execvpe", lambda f, argv, env: seen.update(argv=argv, env=env))
     monkeypatch.setattr(module, "ensure_workspaces", lambda uri, names: seen.update(names=names) or [])
+    monkeypatch.setattr(module, "migrate", lambda uri: seen.update(migrated=uri) or "up to date")
     module.main()
+    assert seen["migrated"] == seen["env"]["MLFLOW_BACKEND_STORE_URI"]
     assert "--enable-workspaces" in seen["argv"] and seen["names"] == []
     # MLflow's app with the registry store that freezes registered versions (plugin/)
     assert seen["argv"][seen["argv"].index("--app-name") + 1] == "landing-zone"
@@ -76,3 +78,95 @@ def test_the_image_installs_the_app_that_the_entrypoint_names():
     assert "COPY plugin /tmp/plugin" in dockerfile and "pip install" in dockerfile
     requirements = (ENTRYPOINT.parents[2] / "requirements.txt").read_text().split()
     assert "./components/mlflow_image/plugin" in requirements
+
+
+# --- the schema, once, before the server (issue 16, item 7) ---------------------------------
+
+
+def _schema_version(uri):
+    import sqlalchemy
+    from mlflow.store.db import utils
+
+    engine = sqlalchemy.create_engine(uri)
+    try:
+        return utils._get_schema_version(engine), utils._get_latest_schema_revision()
+    finally:
+        engine.dispose()
+
+
+def test_the_schema_is_created_before_the_server_starts_and_left_alone_after(monkeypatch,
+                                                                              tmp_path):
+    module = load()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    order = []
+    monkeypatch.setattr(module.os, "environ", dict(ENV))
+    monkeypatch.setattr(module, "backend_store_uri", lambda env: uri)
+    real_migrate = module.migrate
+    monkeypatch.setattr(module, "migrate", lambda u: order.append("migrate") or real_migrate(u))
+    monkeypatch.setattr(module, "ensure_workspaces",
+                        lambda u, names: order.append("workspaces") or [])
+    monkeypatch.setattr(module.os, "execvpe", lambda f, argv, env: order.append(argv[1]))
+    module.main()
+    assert order == ["migrate", "workspaces", "server"]
+    current, head = _schema_version(uri)
+    assert current == head
+    assert real_migrate(uri, log=order.append) == "up to date"  # the next task's start
+    assert order[3:] == []  # and it says nothing
+
+
+def test_an_old_schema_is_upgraded_and_mlflow_then_opens_it(tmp_path):
+    """The upgrade path when the pinned MLflow changes: the first task of the new image
+    upgrades the schema (here from MLflow's first one) before any worker opens it."""
+    import sqlalchemy
+    from mlflow.store.tracking.dbmodels.initial_models import Base as InitialBase
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    uri = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sqlalchemy.create_engine(uri)
+    InitialBase.metadata.create_all(engine)  # the schema of the oldest MLflow, no revision
+    engine.dispose()
+    said = []
+    done = load().migrate(uri, log=said.append)
+    current, head = _schema_version(uri)
+    assert current == head and done == f"upgraded to {head}"
+    assert said == [f"entrypoint: completing MLflow's schema to {head}"]
+    store = SqlAlchemyStore(uri, str(tmp_path / "artifacts"))  # verifies the schema
+    assert store.get_experiment_by_name("Default") is not None
+
+
+MIGRATE_IN_A_PROCESS = """
+import importlib.util, sys, time
+spec = importlib.util.spec_from_file_location("entrypoint", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print("done:", module.migrate(sys.argv[2]), flush=True)
+"""
+
+
+def test_tasks_starting_together_migrate_one_at_a_time(tmp_path):
+    """While one task holds the schema lock, another waits and says so; then it finds the
+    schema current. Two started at once on an empty database both end well."""
+    import fcntl
+    import subprocess
+    import sys
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run = [sys.executable, "-c", MIGRATE_IN_A_PROCESS, str(ENTRYPOINT), uri]
+    with open(f"{tmp_path / 'mlflow.db'}.schema-lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another task, migrating
+        waiting = subprocess.Popen(run, stdout=subprocess.PIPE, text=True)
+        assert waiting.stdout.readline().strip() == (
+            "entrypoint: waiting for another task's schema migration")
+        assert waiting.poll() is None  # still waiting
+        fcntl.flock(held, fcntl.LOCK_UN)
+        out, _ = waiting.communicate(timeout=120)
+    assert out.splitlines()[-1] == "done: created"
+    current, head = _schema_version(uri)
+    assert current == head
+
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    both = [subprocess.Popen([*run[:-1], fresh], stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = sorted(p.communicate(timeout=180)[0].splitlines()[-1] for p in both)
+    assert [p.returncode for p in both] == [0, 0]
+    assert results == ["done: created", "done: up to date"]

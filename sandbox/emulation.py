@@ -1,0 +1,263 @@
+"""Where moto differs from AWS in ways the sandbox depends on, mended in one place.
+
+Importing this module changes nothing. `install(central_account)` applies every mend, once per
+process, after `check_moto()` has found the moto these mends were written for: each patched
+or read moto internal is listed in `MOTO_INTERNALS` with the signature the mend expects, so a
+moto upgrade that changes one stops the sandbox with the name of what changed (and
+`tests/test_emulation.py` says so before anyone starts it). The lookups the gateway and the UI
+server make in moto's backends (an access key's session, a role's policies, RevokeToken) live
+here too.
+"""
+
+import inspect
+import json
+from importlib import import_module
+from importlib.metadata import version
+
+MOTO_VERSION = "5.2.5"  # requirements.txt pins it; the mends are proved against it
+
+# Every moto internal this module replaces or reads: where it is, and the signature (for
+# callables) or the kind of value it must have.
+MOTO_INTERNALS = {
+    "moto.cognitoidp.models.CognitoIdpUserPool.create_jwt":
+        "(self, client_id: 'str', username: 'str', token_use: 'str', expires_in: 'int' = 3600, "
+        "extra_data: 'dict[str, Any] | None' = None) -> 'tuple[str, int]'",
+    "moto.cognitoidp.models.CognitoIdpBackend.initiate_auth":
+        "(self, client_id: 'str', auth_flow: 'str', auth_parameters: 'dict[str, str]') "
+        "-> 'dict[str, Any]'",
+    "moto.cognitoidp.models.CognitoIdpBackend.respond_to_auth_challenge":
+        "(self, session: 'str', client_id: 'str', challenge_name: 'str', "
+        "challenge_responses: 'dict[str, str]') -> 'dict[str, Any]'",
+    "moto.cognitoidp.models.get_cognito_idp_user_pool_enable_totp": "() -> bool",
+    "moto.iam.access_control.S3IAMRequest.check_action_permitted":
+        "(self, resource: 'str') -> 'None'",
+    "moto.iam.access_control.IAMPolicy": type,
+    "moto.iam.models.DEFAULT_ACCOUNT_ID": str,
+    "moto.core.responses.ActionAuthenticatorMixin.PUBLIC_OPERATIONS": list,
+    "moto.settings.INITIAL_NO_AUTH_ACTION_COUNT": (int, float),
+    "moto.cognitoidp.models.cognitoidp_backends": object,
+    "moto.sts.models.sts_backends": object,
+    "moto.iam.models.iam_backends": object,
+}
+
+_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+# Cognito operations that AWS serves unsigned (they take a session or a token instead), which
+# moto's IAM enforcement would otherwise refuse: a browser signing in calls them.
+PUBLIC_COGNITO_OPERATIONS = ("RespondToAuthChallenge", "RevokeToken", "AssociateSoftwareToken",
+                             "VerifySoftwareToken", "GlobalSignOut", "ChangePassword",
+                             "ConfirmForgotPassword")
+_installed = []
+
+
+class MotoChanged(RuntimeError):
+    """The installed moto is not the one the sandbox's mends were written for."""
+
+
+def _locate(path: str):
+    module_path, _, rest = path.partition(".")
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attribute in parts[i:]:
+            obj = getattr(obj, attribute)
+        return obj
+    raise ImportError(module_path + rest)
+
+
+def check_moto() -> None:
+    """Raise MotoChanged naming every internal that moved or changed shape."""
+    problems = []
+    installed = version("moto")
+    if installed != MOTO_VERSION:
+        problems.append(f"moto {installed} is installed; the sandbox is proved on "
+                        f"{MOTO_VERSION} (requirements.txt)")
+    for path, expected in MOTO_INTERNALS.items():
+        try:
+            obj = _locate(path)
+        except (ImportError, AttributeError):
+            problems.append(f"{path} is gone")
+            continue
+        obj = getattr(obj, "__wrapped_by_sandbox__", obj)
+        if isinstance(expected, str):
+            found = str(inspect.signature(obj))
+            if found != expected:
+                problems.append(f"{path} is now {found}, the mend expects {expected}")
+        elif expected is type:
+            if not isinstance(obj, type):
+                problems.append(f"{path} is no longer a class")
+        elif not isinstance(obj, expected):
+            problems.append(f"{path} is a {type(obj).__name__}, not {expected}")
+    if problems:
+        raise MotoChanged("the sandbox's moto mends (sandbox/emulation.py) need a look: "
+                          + "; ".join(problems))
+
+
+def install(central_account: str) -> None:
+    """Apply every mend (once per process)."""
+    if _installed:
+        if _installed[0] != central_account:
+            raise RuntimeError(f"moto is mended for account {_installed[0]} in this process")
+        return
+    check_moto()
+    import moto.cognitoidp.models
+    import moto.iam.models
+
+    # moto puts a request whose access key it does not know in its default account; make that
+    # the central account. (MOTO_ACCOUNT_ID would pin every request to one account, even those
+    # signed with a team account's keys.)
+    moto.iam.models.DEFAULT_ACCOUNT_ID = central_account
+    # moto checks TOTP codes only when asked to; Cognito always does.
+    moto.cognitoidp.models.get_cognito_idp_user_pool_enable_totp = lambda: True
+    _honour_token_validity()
+    _faithful_challenges()
+    _judge_s3_as_iam_does()
+    _installed.append(central_account)
+
+
+def _replace(owner, name, replacement):
+    original = getattr(owner, name)
+    replacement.__wrapped_by_sandbox__ = original
+    setattr(owner, name, replacement)
+    return original
+
+
+def _honour_token_validity():
+    """moto issues every id and access token for an hour, whatever the app client says; make
+    it honour the client's IdTokenValidity/AccessTokenValidity and their units, as Cognito does
+    (the sandbox's --token-seconds, and the browser tests of refreshing, depend on it)."""
+    from moto.cognitoidp.models import CognitoIdpUserPool
+
+    original = CognitoIdpUserPool.create_jwt
+
+    def create_jwt(self, client_id, username, token_use, expires_in=3600, extra_data=None):
+        client = self.clients.get(client_id)
+        kind = {"id": "IdToken", "access": "AccessToken"}.get(token_use)
+        if client is not None and kind and client.extended_config.get(f"{kind}Validity"):
+            unit = (client.extended_config.get("TokenValidityUnits") or {}).get(kind, "hours")
+            expires_in = int(client.extended_config[f"{kind}Validity"]) * _SECONDS[unit]
+        return original(self, client_id, username, token_use, expires_in, extra_data)
+
+    _replace(CognitoIdpUserPool, "create_jwt", create_jwt)
+
+
+def _faithful_challenges():
+    """Two of moto's challenge answers differ from Cognito's where Cognito's own browser
+    library notices. NEW_PASSWORD_REQUIRED lacks the `userAttributes` and
+    `requiredAttributes` parameters (JSON strings) Cognito sends; add them as Cognito does for
+    a user with no required attributes."""
+    from moto.cognitoidp.models import CognitoIdpBackend
+
+    original = CognitoIdpBackend.initiate_auth
+
+    def initiate_auth(self, client_id, auth_flow, auth_parameters):
+        result = original(self, client_id, auth_flow, auth_parameters)
+        if result.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+            parameters = result.setdefault("ChallengeParameters", {})
+            parameters.setdefault("userAttributes", json.dumps({}))
+            parameters.setdefault("requiredAttributes", json.dumps([]))
+        return result
+
+    _replace(CognitoIdpBackend, "initiate_auth", initiate_auth)
+
+    # SRP: Cognito's browser library answers PASSWORD_VERIFIER with USER_ID_FOR_SRP (the
+    # user's id) as USERNAME, which Cognito accepts and moto looks up as a user name.
+    respond = CognitoIdpBackend.respond_to_auth_challenge
+
+    def respond_to_auth_challenge(self, session, client_id, challenge_name, responses):
+        if challenge_name == "PASSWORD_VERIFIER" and responses.get("USERNAME"):
+            for pool in self.user_pools.values():
+                for user in pool.users.values():
+                    if user.id == responses["USERNAME"]:
+                        responses = {**responses, "USERNAME": user.username}
+        return respond(self, session, client_id, challenge_name, responses)
+
+    _replace(CognitoIdpBackend, "respond_to_auth_challenge", respond_to_auth_challenge)
+
+
+def _judge_s3_as_iam_does():
+    """moto evaluates conditions only in trust policies, and there crudely; the artifact
+    policies name the prefixes a role may list (`s3:prefix`). Judge every S3 request with the
+    evaluator the gateway uses (`roles.policy_eval`, proved against IAM's rules in the tests):
+    an explicit Deny wins, else an Allow whose conditions hold, else refused."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from moto.iam.access_control import IAMPolicy, S3IAMRequest
+
+    from roles.policy_eval import ALLOW, evaluate
+
+    def check_action_permitted(self, resource):
+        documents = [IAMPolicy(policy)._policy_json
+                     for policy in self._access_key.collect_policies()]
+        context = {}
+        if self._action.startswith("s3:ListBucket"):
+            prefix = parse_qs(urlsplit(self._path).query).get("prefix")
+            if prefix:
+                context["s3:prefix"] = prefix[0]
+        if evaluate(documents, self._action, resource, context) != ALLOW:
+            self._raise_access_denied()
+
+    _replace(S3IAMRequest, "check_action_permitted", check_action_permitted)
+
+
+def enforce_iam():
+    """From the next request on, moto judges every signed request against IAM's policies
+    (the seeding ran without)."""
+    from moto import settings
+    from moto.core.responses import ActionAuthenticatorMixin
+
+    for operation in PUBLIC_COGNITO_OPERATIONS:
+        target = f"AWSCognitoIdentityProviderService.{operation}"
+        if target not in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
+            ActionAuthenticatorMixin.PUBLIC_OPERATIONS.append(target)
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+    ActionAuthenticatorMixin.request_count = 0
+
+
+# --- what the gateway and the UI server ask of moto's backends ------------------------------
+
+
+def revoke_refresh_token(client_id: str, token: str) -> bool:
+    """Cognito's RevokeToken, which moto lacks: the refresh token stops working."""
+    from moto.cognitoidp.models import cognitoidp_backends
+
+    for regions in cognitoidp_backends.values():
+        for backend in regions.values():
+            for pool in backend.user_pools.values():
+                entry = pool.refresh_tokens.get(token)
+                if entry and entry[0] == client_id:
+                    pool.refresh_tokens[token] = None
+                    return True
+    return False
+
+
+def lookup_access_key(access_key: str):
+    """(secret, session token, role ARN, session ARN, account) of an STS session, or None."""
+    from moto.sts.models import sts_backends
+
+    for account, regions in sts_backends.items():
+        backend = regions.get("global") or next(iter(regions.values()), None)
+        if backend is None:
+            continue
+        for role in backend.assumed_roles:
+            if role.access_key_id == access_key:
+                return role.secret_access_key, role.session_token, role.role_arn, role.arn, \
+                    role.role_arn.split(":")[4]
+    return None
+
+
+def identity_policies(role_arn: str) -> list:
+    """Every policy document attached to a role (inline and managed), as IAM holds them."""
+    from moto.iam.models import iam_backends
+
+    account = role_arn.split(":")[4]
+    role = iam_backends[account]["global"].get_role_by_arn(role_arn)
+    documents = [json.loads(doc) if isinstance(doc, str) else doc
+                 for doc in role.policies.values()]
+    for policy in role.managed_policies.values():
+        version_ = next(v for v in policy.versions if v.version_id == policy.default_version_id)
+        document = version_.document
+        documents.append(json.loads(document) if isinstance(document, str) else document)
+    return documents
