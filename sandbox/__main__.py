@@ -13,31 +13,32 @@ from pathlib import Path
 
 from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, max_authorizer_ttl
 
+from .credentials import CONFIG_NAME, profile_name
 from .landing_zone import LandingZone, reset
 
 
 def newcomer_lines(state: dict, state_file: Path) -> str:
     team = state["teams"][0]
     role = next(r for r in team["roles"] if r["level"] == "contributor")
-    c = role["credentials"]
     user = next(u for u in state["cognito"]["users"] if u["username"] == "reader-user")
+    config = (state_file.parent / CONFIG_NAME).resolve()
     return f"""
 MLflow UI, behind Cognito sign-in: {state['ui_url']}
   (sign in as {user['username']} / {user['password']}, a reader in {team['name']}; other users,
-  their levels per team workspace, are in the state file)
+  their levels per team workspace, are in the state file; passwords stay across restarts)
 Gateway (the API Gateway stand-in): {state['gateway_url']}
 Each team is an MLflow workspace; its SDK callers use its own base URL ({team['name']}: {team['tracking_uri']})
 Sign-in users and passwords, team roles and their sessions: {state_file}
 
 Log a run as {team['name']}'s contributor, through the gateway, as a SageMaker job would
-(paste into another shell; the client is installed by requirements.txt):
+(paste into another shell; the client is installed by requirements.txt). The AWS profile
+{profile_name(team['name'], 'contributor')} (one per team and level, in {config}) fetches that
+level's credentials from the running sandbox, so these lines keep working after a restart:
 
   export MLFLOW_TRACKING_URI={team['tracking_uri']} MLFLOW_WORKSPACE={team['workspace']}
   export MLFLOW_TRACKING_AUTH=landing-zone
   export MLFLOW_LANDING_ZONE_ROLE_ARN={role['central_role_arn']}
-  export AWS_ENDPOINT_URL={state['aws']['endpoint_url']} AWS_DEFAULT_REGION={state['aws']['region']}
-  export AWS_ACCESS_KEY_ID={c['AccessKeyId']} AWS_SECRET_ACCESS_KEY={c['SecretAccessKey']}
-  export AWS_SESSION_TOKEN={c['SessionToken']}
+  export AWS_CONFIG_FILE={config} AWS_PROFILE={profile_name(team['name'], 'contributor')}
   python -c "import mlflow; mlflow.set_experiment('hello'); mlflow.start_run(); mlflow.log_metric('x', 1); print('logged', mlflow.active_run().info.run_id); mlflow.end_run()"
 """
 

@@ -85,10 +85,19 @@ def totp_code(secret: str, at: float = None) -> str:
 SAGEMAKER_SESSION_SECONDS = 12 * 3600
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+def free_port(host: str = "127.0.0.1", preferred: int = 0) -> int:
+    """`preferred` if it is free now (an earlier start's), else any free port."""
+    for port in ((preferred, 0) if preferred else (0,)):
+        with socket.socket() as s:
+            # as the servers bind (allow_reuse_address): an earlier start's connections in
+            # TIME_WAIT do not keep its port from them
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise OSError(f"no free port on {host}")
 
 
 @dataclass
@@ -190,15 +199,16 @@ def _seed_teams(aws: EmulatedAws):
                 DurationSeconds=SAGEMAKER_SESSION_SECONDS)["Credentials"]
             roles.append({"level": level, "sagemaker_role_arn": arn,
                           "central_role_arn": central_role,
-                          "credentials": {k: session[k] for k in
-                                          ("AccessKeyId", "SecretAccessKey", "SessionToken")}})
+                          "credentials": {**{k: session[k] for k in
+                                             ("AccessKeyId", "SecretAccessKey", "SessionToken")},
+                                          "Expiration": session["Expiration"].isoformat()}})
         aws.teams.append({"name": team, "account_id": account, "workspace": team,
                           "artifact_prefix": f"s3://{BUCKET}/{workspace_prefix(team)}",
                           "registry_prefix": f"s3://{BUCKET}/{registry_prefix(team)}",
                           "readable_workspaces": readable_by(WORKSPACES, team), "roles": roles})
 
 
-def _seed_cognito(aws: EmulatedAws, token_seconds: int):
+def _seed_cognito(aws: EmulatedAws, token_seconds: int, passwords: dict):
     idp = aws.client("cognito-idp")
     pool = idp.create_user_pool(PoolName="mlflow", Policies={"PasswordPolicy": {
         "MinimumLength": 14, "RequireUppercase": True, "RequireLowercase": True,
@@ -218,7 +228,7 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int):
     for group in (*GROUP_LEVELS, *TEAM_GROUPS):
         idp.create_group(GroupName=group, UserPoolId=pool["Id"])
     for username, groups in USERS + NEW_USERS + MFA_USERS:
-        password = _password()
+        password = passwords.get(username) or _password()  # an earlier start's, if any
         temporary = (username, groups) in NEW_USERS
         idp.admin_create_user(UserPoolId=pool["Id"], Username=username,
                               MessageAction="SUPPRESS",
@@ -264,7 +274,9 @@ def _enrol_authenticator(idp, pool_id, client_id, username, password) -> str:
     return secret
 
 
-def start_aws(port: int = 0, token_seconds: int = 3600) -> EmulatedAws:
+def start_aws(port: int = 0, token_seconds: int = 3600, passwords: dict = None) -> EmulatedAws:
+    """moto, mended and seeded. `passwords`: {username: password} to keep from an earlier
+    start (the others get new ones)."""
     emulation.install(CENTRAL_ACCOUNT)
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -272,7 +284,7 @@ def start_aws(port: int = 0, token_seconds: int = 3600) -> EmulatedAws:
     aws = EmulatedAws(endpoint_url=f"http://127.0.0.1:{port}", port=port, server=server)
     _seed_central(aws)
     _seed_teams(aws)
-    _seed_cognito(aws, token_seconds)
+    _seed_cognito(aws, token_seconds, passwords or {})
     _seed_platform_admin(aws)
     emulation.enforce_iam()
     return aws

@@ -32,6 +32,7 @@ MOTO_INTERNALS = {
     "moto.iam.access_control.S3IAMRequest.check_action_permitted":
         "(self, resource: 'str') -> 'None'",
     "moto.iam.access_control.IAMPolicy": type,
+    "moto.cognitoidp.responses.CognitoIdpJsonWebKeyResponse.json_web_key": bytes,
     "moto.iam.models.DEFAULT_ACCOUNT_ID": str,
     "moto.core.responses.ActionAuthenticatorMixin.PUBLIC_OPERATIONS": list,
     "moto.settings.INITIAL_NO_AUTH_ACTION_COUNT": (int, float),
@@ -111,7 +112,7 @@ def install(central_account: str) -> None:
     moto.iam.models.DEFAULT_ACCOUNT_ID = central_account
     # moto checks TOTP codes only when asked to; Cognito always does.
     moto.cognitoidp.models.get_cognito_idp_user_pool_enable_totp = lambda: True
-    _honour_token_validity()
+    _honour_token_validity(_sign_with_a_key_of_this_start())
     _faithful_challenges()
     _judge_s3_as_iam_does()
     _installed.append(central_account)
@@ -124,15 +125,32 @@ def _replace(owner, name, replacement):
     return original
 
 
-def _honour_token_validity():
+def _sign_with_a_key_of_this_start():
+    """moto signs every token with the private key it ships (anyone who has moto can mint an
+    admin's token for it): sign with a key generated now, which lives only in this process,
+    and serve its public half as the pool's JWKS. The `kid` stays moto's ("dummy"), which
+    its tokens carry."""
+    from joserfc import jwk
+    from moto.cognitoidp.responses import CognitoIdpJsonWebKeyResponse
+
+    key = jwk.RSAKey.generate_key(2048, parameters={"kid": "dummy", "alg": "RS256",
+                                                     "use": "sig"}, private=True)
+    public = key.as_dict(private=False)
+    CognitoIdpJsonWebKeyResponse.json_web_key = json.dumps({"keys": [public]}).encode()
+    return key
+
+
+def _honour_token_validity(signing_key):
     """moto issues every id and access token for an hour, whatever the app client says; make
     it honour the client's IdTokenValidity/AccessTokenValidity and their units, as Cognito does
-    (the sandbox's --token-seconds, and the browser tests of refreshing, depend on it)."""
+    (the sandbox's --token-seconds, and the browser tests of refreshing, depend on it). And
+    sign with this start's key."""
     from moto.cognitoidp.models import CognitoIdpUserPool
 
     original = CognitoIdpUserPool.create_jwt
 
     def create_jwt(self, client_id, username, token_use, expires_in=3600, extra_data=None):
+        self.json_web_key = signing_key
         client = self.clients.get(client_id)
         kind = {"id": "IdToken", "access": "AccessToken"}.get(token_use)
         if client is not None and kind and client.extended_config.get(f"{kind}Validity"):

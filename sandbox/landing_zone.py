@@ -1,11 +1,14 @@
 """Start and stop the whole landing zone on this machine: emulated AWS, MLflow, the gateway."""
 
+import contextlib
 import json
 import logging
+import os
 import shutil
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from authorizer.handler import Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
@@ -24,6 +27,7 @@ from ui.hosting import shell_config
 from . import aws as emulated
 from . import emulation
 from . import example
+from .credentials import write_aws_config
 from .gateway import Gateway
 from .mlflow_server import MlflowServer, ensure_workspaces
 from .ui_server import COGNITO_PATH, UI_HOST, UiServer
@@ -59,24 +63,35 @@ class LandingZone:
         started = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines
-        progress("starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding accounts ...")
-        self.aws = emulated.start_aws(self.aws_port, self.token_seconds)
-        restored = self._restore_artifacts()
-        progress(f"starting mlflow server (backend {self.backend_store_uri.split(':')[0]}"
-                 f"{f', {restored} artifacts restored' if restored else ''}) ...")
-        # The UI's origin is MLflow's one allowed browser origin: its port is chosen now.
-        ui_port = self.ui_port or emulated.free_port(UI_HOST)
-        self.mlflow = MlflowServer(
-            port=emulated.free_port(), backend_store_uri=self.backend_store_uri,
-            artifact_root=f"s3://{emulated.BUCKET}/{ARTIFACT_ROOT_PREFIX}",
-            registry_root=f"s3://{emulated.BUCKET}/{REGISTRY_ROOT_PREFIX}",
-            aws_env={"AWS_ACCESS_KEY_ID": self.aws.server_keys["AccessKeyId"],
-                     "AWS_SECRET_ACCESS_KEY": self.aws.server_keys["SecretAccessKey"],
-                     "AWS_DEFAULT_REGION": emulated.REGION,
-                     "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url},
-            log_path=self.dir / "mlflow.log", ui_origin=f"http://{UI_HOST}:{ui_port}")
-        self.mlflow.start()
-        ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
+        earlier = self._earlier_state()
+        passwords = {u["username"]: u["password"]
+                     for u in earlier.get("cognito", {}).get("users", [])}
+        # --port 0 / --ui-port 0: the last start's ports if they are free, so the URLs it
+        # printed stay good
+        self.port = self.port or emulated.free_port(preferred=_port_of(earlier.get("gateway_url")))
+        self.ui_port = self.ui_port or emulated.free_port(
+            UI_HOST, preferred=_port_of(earlier.get("ui_url")))
+        with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding "
+                             "accounts"):
+            self.aws = emulated.start_aws(self.aws_port, self.token_seconds, passwords)
+        with _step(progress, f"starting mlflow server (backend "
+                             f"{self.backend_store_uri.split(':')[0]}) and the teams' workspaces"):
+            restored = self._restore_artifacts()
+            if restored:
+                progress(f"  {restored} artifacts restored")
+            # The UI's origin is MLflow's one allowed browser origin: its port is chosen now.
+            ui_port = self.ui_port
+            self.mlflow = MlflowServer(
+                port=emulated.free_port(), backend_store_uri=self.backend_store_uri,
+                artifact_root=f"s3://{emulated.BUCKET}/{ARTIFACT_ROOT_PREFIX}",
+                registry_root=f"s3://{emulated.BUCKET}/{REGISTRY_ROOT_PREFIX}",
+                aws_env={"AWS_ACCESS_KEY_ID": self.aws.server_keys["AccessKeyId"],
+                         "AWS_SECRET_ACCESS_KEY": self.aws.server_keys["SecretAccessKey"],
+                         "AWS_DEFAULT_REGION": emulated.REGION,
+                         "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url},
+                log_path=self.dir / "mlflow.log", ui_origin=f"http://{UI_HOST}:{ui_port}")
+            self.mlflow.start()
+            ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
                                  jwks=JwksCache(self.aws.jwks_url), token_uses=("id",),
                                  leeway=TOKEN_LEEWAY_SECONDS, min_remaining=self.authorizer_ttl)
@@ -89,9 +104,12 @@ class LandingZone:
             identity_policies=emulation.identity_policies,
             access_log_path=self.dir / "access.log", authorizer_ttl=self.authorizer_ttl,
             teams=tuple(emulated.WORKSPACES), platform_contact=emulated.PLATFORM_CONTACT)
-        self.example = example.seed(self.mlflow.url, self._artifact_client(), emulated.BUCKET)
-        progress("building the UI bundle (the sign-in shell around MLflow's own UI) ...")
-        bundle = build_ui(self.dir / "ui", progress=progress)
+        with _step(progress, "logging the example run (first start) or finding it"):
+            self.example = example.seed(self.mlflow.url, self._artifact_client(),
+                                        emulated.BUCKET)
+        with _step(progress, "building the UI bundle (the sign-in shell around MLflow's own "
+                             "UI; the first start runs npm ci)"):
+            bundle = build_ui(self.dir / "ui", progress=progress)
         self.ui = UiServer(bundle_dir=bundle.path, gateway_url=self.gateway.url,
                            cognito_url=self.aws.endpoint_url,
                            cognito_origin=self.aws.endpoint_url, port=ui_port,
@@ -124,8 +142,18 @@ class LandingZone:
             except Exception as e:
                 progress(f"mlflow server did not restart: {e}")
 
+    def _earlier_state(self) -> dict:
+        """The last start's state file: its users' passwords and its ports are kept, so what
+        it printed still works; {} on a first start or after --reset."""
+        try:
+            state = json.loads(self.state_file.read_text())
+            return state if isinstance(state, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
     def state(self) -> dict:
         return {
+            "pid": os.getpid(),  # the sandbox.credentials profiles ask whether it runs
             "gateway_url": self.gateway.url,
             "ui_url": self.ui.url,
             "mlflow_url": self.mlflow.url,
@@ -148,9 +176,11 @@ class LandingZone:
         return {**user, "levels": {w: ",".join(levels) for w, levels in held.items()}}
 
     def write_state(self):
+        state = self.state()
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state(), indent=2))
+        tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.state_file)
+        write_aws_config(state, self.state_file)
 
     # S3 is in memory in moto: artifacts are kept on disk between runs, like the database.
     def _artifact_client(self):
@@ -201,9 +231,25 @@ class LandingZone:
             self.aws.stop()
 
 
+def _port_of(url) -> int:
+    try:
+        return urlsplit(url).port or 0
+    except (TypeError, ValueError):
+        return 0
+
+
+@contextlib.contextmanager
+def _step(progress, message: str):
+    """Say what starts, then how long it took."""
+    started = time.monotonic()
+    progress(f"{message} ...")
+    yield
+    progress(f"  done in {time.monotonic() - started:.1f} s")
+
+
 def reset(state_dir: Path):
     for name in ("mlflow.db", "artifacts", "access.log", "mlflow.log", "sandbox.json", "ui",
-                 "ui-access.log"):
+                 "ui-access.log", "aws-config"):
         path = state_dir / name
         if path.is_dir():
             shutil.rmtree(path)

@@ -14,7 +14,9 @@ class LocalServer:
         self.server.daemon_threads = True
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll: stop() returns within 50 ms (shutdown waits for the loop's next poll)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                        daemon=True)
 
     def start(self):
         self._thread.start()

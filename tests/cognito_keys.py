@@ -51,7 +51,8 @@ class Pool:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)  # stops within 50 ms
         self.thread.start()
         self.jwks_url = f"http://127.0.0.1:{self.server.server_port}/{POOL_ID}/.well-known/jwks.json"
 

@@ -58,3 +58,20 @@ def session(browser, ui_sandbox, request):
     violations = session.csp_violations()
     session.close()
     assert violations == [], "the page broke its Content-Security-Policy"
+
+
+# --- markers: a fast loop without what needs a sandbox, a browser or a server of its own -----
+# `pytest -m fast` (README, "The fast loop") runs everything else; `pytest` runs all.
+SANDBOX_FIXTURES = {"sandbox", "ui_sandbox"}
+BROWSER_FIXTURES = {"browser", "session"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SANDBOX_FIXTURES:
+            item.add_marker(pytest.mark.sandbox)
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if not any(item.get_closest_marker(m) for m in ("sandbox", "browser", "slow")):
+            item.add_marker(pytest.mark.fast)

@@ -149,7 +149,21 @@ def test_region_from_the_execute_api_host_first_then_the_environment():
                           {"AWS_REGION": "eu-west-1"}) == "ap-south-1"
     assert resolve_region("abcde12345.execute-api.cn-north-1.amazonaws.com.cn", {}) == "cn-north-1"
     with pytest.raises(LandingZoneAuthError, match="no AWS region: set AWS_REGION"):
-        resolve_region("127.0.0.1", {})
+        resolve_region("127.0.0.1", {}, profile_region=lambda: None)
+    # last, the AWS profile's region (the sandbox's profiles carry one)
+    assert resolve_region("127.0.0.1", {}, profile_region=lambda: "eu-north-1") == "eu-north-1"
+    assert resolve_region("127.0.0.1", {"AWS_REGION": "eu-west-1"},
+                          profile_region=lambda: "eu-north-1") == "eu-west-1"
+
+
+def test_the_region_of_the_aws_profile_in_use(tmp_path, monkeypatch):
+    config = tmp_path / "config"
+    config.write_text("[profile team]\nregion = sa-east-1\n")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "team")
+    assert resolve_region("127.0.0.1", {}) == "sa-east-1"
 
 
 # --- signatures, checked by an independent verifier ----------------------------------------

@@ -143,6 +143,7 @@ print("done:", module.migrate(sys.argv[2]), flush=True)
 """
 
 
+@pytest.mark.slow  # three processes importing MLflow
 def test_tasks_starting_together_migrate_one_at_a_time(tmp_path):
     """While one task holds the schema lock, another waits and says so; then it finds the
     schema current. Two started at once on an empty database both end well."""

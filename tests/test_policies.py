@@ -83,6 +83,7 @@ def test_not_resource_and_unknown_conditions():
 # --- IAM policies of the central access roles (the /api/* methods) -------------------------
 
 
+@pytest.mark.slow  # every route of the catalogue, every sample path
 @pytest.mark.parametrize("level", LEVELS)
 def test_iam_policy_decides_every_api_route_as_allows(level):
     single = [iam_policy(level, API_ARN)]
@@ -187,6 +188,7 @@ def hostile_paths(draw):
 NON_ADMIN = LEVELS[:-1]
 
 
+@pytest.mark.slow  # 1,500 hostile paths
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(request=hostile_paths(), level=st.sampled_from(NON_ADMIN))
 def test_no_policy_allows_what_the_model_denies(request, level):
@@ -212,6 +214,7 @@ def is_sdk_path(path):
     return not path.startswith("/ajax-api/")
 
 
+@pytest.mark.slow  # every route of the catalogue, every sample path
 @pytest.mark.parametrize("level", LEVELS)
 def test_a_team_policy_decides_every_sdk_route_under_its_base_path_as_the_model(level):
     managed = managed_policies(level, API_ARN, "team-a")

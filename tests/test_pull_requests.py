@@ -21,15 +21,52 @@ def test_workflows_pass_actionlint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _workflow(name):
+    """A workflow as GitHub reads it (parsed: a comment or a string elsewhere satisfies
+    nothing); YAML 1.1 reads the key `on` as True."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return workflow
+
+
+def _steps(job):
+    return [{**step.get("with", {}), "uses": step.get("uses", ""), "run": step.get("run", "")}
+            for step in job["steps"]]
+
+
 def test_the_workflows_do_what_the_reviewers_rely_on():
-    pr = (ROOT / ".github/workflows/pull-request.yml").read_text()
-    deploy = (ROOT / ".github/workflows/deploy.yml").read_text()
-    assert "pulumi/actions@" in pr and "command: preview" in pr and "policyPacks: policy" in pr
-    assert "comment-on-pr: true" in pr and "role-to-assume:" in pr and "id-token: write" in pr
-    assert "python -m roles.access_diff" in pr and "pytest" in pr
-    assert "AWS_ACCESS_KEY_ID" not in pr + deploy and "aws-secret-access-key" not in pr + deploy
-    assert "command: up" in deploy and "environment: central" in deploy
-    assert "needs: central" in deploy
+    pr, deploy = _workflow("pull-request.yml"), _workflow("deploy.yml")
+    assert list(pr["on"]) == ["pull_request"] and list(deploy["on"]) == ["push"]
+    # AWS by OIDC only: the token permission, a role to assume, no stored keys anywhere
+    for workflow in (pr, deploy):
+        assert workflow["permissions"]["id-token"] == "write"
+        for job in workflow["jobs"].values():
+            env = {k for step in job["steps"] for k in (step.get("env") or {})}
+            assert not env & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+            for step in _steps(job):
+                assert not {"aws-access-key-id", "aws-secret-access-key"} & set(step)
+    jobs = pr["jobs"]
+    assert any(s["run"].strip() == "pytest" for s in _steps(jobs["test"]))
+    assert any("python -m roles.access_diff" in s["run"] for s in _steps(jobs["access-diff"]))
+    preview = _steps(jobs["preview"])
+    assert jobs["preview"]["needs"] == "test"
+    [pulumi] = [s for s in preview if s["uses"].startswith("pulumi/actions@")]
+    assert (pulumi["command"], pulumi["policyPacks"], pulumi["comment-on-pr"]) == (
+        "preview", "policy", True)
+    assert any(s["uses"].startswith("aws-actions/configure-aws-credentials@")
+               and s["role-to-assume"] for s in preview)
+    stacks = [row["stack"] for row in jobs["preview"]["strategy"]["matrix"]["include"]]
+    assert stacks == ["central", "datascience"]
+    # pulumi up: the central stack first, each job behind its GitHub environment (the CI deploy
+    # role trusts that environment only, components/ci_access.py)
+    central, datascience = deploy["jobs"]["central"], deploy["jobs"]["datascience"]
+    assert (central["environment"], datascience["environment"]) == ("central", "datascience")
+    assert datascience["needs"] == "central"
+    for job, stack in ((central, "central"), (datascience, "datascience")):
+        [up] = [s for s in _steps(job) if s["uses"].startswith("pulumi/actions@")]
+        assert (up["command"], up["stack-name"], up["policyPacks"]) == ("up", stack, "policy")
 
 
 def snapshot(grants, routes):

@@ -1,6 +1,7 @@
 """Hostile requests against the live gateway: nothing gets through, nothing makes a 5xx."""
 
 import http.client
+import json
 import string
 import time
 from datetime import datetime, timedelta, timezone
@@ -28,7 +29,7 @@ IN_TEAM_A = {"X-MLFLOW-WORKSPACE": "team-a"}  # what the UI sends beside its tok
 
 
 def moto_private_key():
-    """The key moto's emulated Cognito signs with: a token an insider could mint."""
+    """The key moto ships, with which its Cognito would sign: anyone with moto has it."""
     import gzip
 
     from jwt.algorithms import RSAAlgorithm
@@ -63,6 +64,8 @@ def contributor(sandbox):
 
 
 def test_forged_expired_and_foreign_tokens_are_401(sandbox):
+    # (signed with moto's shipped key, which the sandbox no longer uses: these are refused for
+    # that too; the authorizer's tests refuse each with the pool's own key, tests/cognito_keys.py)
     pool = sandbox["cognito"]["user_pool_id"]
     issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool}"
     now = int(time.time())
@@ -86,6 +89,32 @@ def test_forged_expired_and_foreign_tokens_are_401(sandbox):
                         {"Authorization": f"Bearer {token}", **IN_TEAM_A})
         assert response.status_code == 401, (token[:20], response.status_code)
         assert response.json() == {"error_code": "UNAUTHENTICATED", "message": "Unauthorized"}
+
+
+def test_a_token_minted_with_motos_shipped_key_is_refused(sandbox):
+    """The sandbox signs with a key generated at its start (sandbox/emulation.py): a token
+    with every claim right, an admin's groups, signed with the key inside moto, is 401."""
+    import gzip
+
+    pool = sandbox["cognito"]["user_pool_id"]
+    now = int(time.time())
+    claims = {"iss": f"https://cognito-idp.us-east-1.amazonaws.com/{pool}",
+              "aud": sandbox["cognito"]["client_id"], "token_use": "id",
+              "cognito:username": "mallory", "cognito:groups": ["platform-admins"],
+              "iat": now, "exp": now + 600, "auth_time": now, "sub": "x"}
+    minted = jwt.encode(claims, moto_private_key(), algorithm="RS256", headers={"kid": "dummy"})
+    response = send(sandbox, "GET", "/ajax-api/2.0/mlflow/experiments/search",
+                    {"Authorization": f"Bearer {minted}", **IN_TEAM_A})
+    assert response.status_code == 401
+    served = requests.get(f"{sandbox['aws']['endpoint_url']}/{pool}/.well-known/jwks.json",
+                          timeout=10).json()["keys"]
+    shipped = json.loads(gzip.decompress(MOTO_KEY.read_bytes()))
+    assert [k["kid"] for k in served] == ["dummy"] and served[0]["n"] != shipped["n"]
+    # and a real user's token verifies with what is served
+    real = id_token(sandbox, "reader-user")
+    from jwt.algorithms import RSAAlgorithm
+    jwt.decode(real, RSAAlgorithm.from_jwk(json.dumps(served[0])), algorithms=["RS256"],
+               audience=sandbox["cognito"]["client_id"])
 
 
 def test_a_token_in_the_query_string_is_not_a_token(sandbox):

@@ -21,10 +21,45 @@ def alive(pid):
         return False
 
 
+LOG_A_RUN = """
+import mlflow, os, tempfile
+mlflow.set_experiment("pasted")
+run = mlflow.start_run()
+mlflow.log_metric("x", 1)
+path = os.path.join(tempfile.mkdtemp(), "a.txt")
+open(path, "w").write("x")
+mlflow.log_artifact(path)
+print("logged", run.info.run_id)
+mlflow.end_run()
+"""
+
+
+def printed_lines(log_text: str) -> str:
+    """The export lines the sandbox printed for a newcomer to paste into another shell."""
+    return "\n".join(line.strip() for line in log_text.splitlines()
+                     if line.startswith("  export "))
+
+
+def paste_and_log(lines: str, tmp_path, then: str = ""):
+    """A new shell with nothing of ours in its environment: the pasted lines, `then` more shell
+    lines, then a run."""
+    script = tmp_path / "log_a_run.py"
+    script.write_text(LOG_A_RUN)
+    env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    return subprocess.run(["bash", "-c", f"{lines}\n{then}\nexec {sys.executable} {script}"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow  # four starts of the sandbox
 def test_a_second_start_keeps_the_data_and_reset_forgets_it(tmp_path):
     state_file = tmp_path / "sandbox.json"
     process, state = start_sandbox(state_file)
+    first_state = state
+    lines = printed_lines((tmp_path / "stdout.log").read_text())
+    assert "export AWS_CONFIG_FILE=" in lines and "AWS_ACCESS_KEY_ID" not in lines
     try:
+        pasted = paste_and_log(lines, tmp_path)
+        assert pasted.returncode == 0 and pasted.stdout.startswith("logged "), pasted.stderr
         with identity(state, "contributor", "client") as c:
             experiment = c.create_experiment("kept-between-runs")
             run = c.create_run(experiment).info.run_id
@@ -34,32 +69,60 @@ def test_a_second_start_keeps_the_data_and_reset_forgets_it(tmp_path):
         mlflow_pid = state["mlflow_pid"]
     finally:
         assert stop_sandbox(process) == 0
-    # the run's artifact and the example's, which the sandbox seeds at its first start
-    assert f"kept {1 + len(example.ARTIFACTS)} artifacts" in (tmp_path / "stdout.log").read_text()
+    # the runs' artifacts (the pasted run's and this one's) and the example's, which the
+    # sandbox seeds at its first start
+    assert f"kept {2 + len(example.ARTIFACTS)} artifacts" in (tmp_path / "stdout.log").read_text()
     deadline = time.monotonic() + 10
     while alive(mlflow_pid) and time.monotonic() < deadline:  # Ctrl-C stops the children
         time.sleep(0.1)
     assert not alive(mlflow_pid)
 
-    process, state = start_sandbox(state_file)
-    try:
-        with identity(state, "reader", "client") as c:
-            assert c.get_experiment_by_name("kept-between-runs").experiment_id == experiment
-            out = tmp_path / "out"
-            out.mkdir()
-            assert open(c.download_artifacts(run, "model.txt", str(out))).read() == "weights"
-            # the example is seeded once, not again at each start
-            seeded = c.get_experiment_by_name(example.EXPERIMENT)
-            assert seeded.experiment_id == state["example"]["experiment_id"]
-            assert [r.info.run_id for r in c.search_runs([seeded.experiment_id])] == [
-                state["example"]["run_id"]]
-    finally:
-        stop_sandbox(process)
+    passwords = {u["username"]: u["password"] for u in first_state["cognito"]["users"]}
+    old = next(r for r in first_state["teams"][0]["roles"]
+               if r["level"] == "contributor")["credentials"]
+    for restart in (1, 2):
+        # restarted twice: the lines printed by the first start still log a run, the users'
+        # passwords and the URLs are the same; a process still holding the first start's
+        # session is told what to do
+        process, state = start_sandbox(state_file)
+        try:
+            assert {u["username"]: u["password"] for u in state["cognito"]["users"]} == passwords
+            assert (state["gateway_url"], state["ui_url"]) == (first_state["gateway_url"],
+                                                               first_state["ui_url"])
+            pasted = paste_and_log(lines, tmp_path)
+            assert pasted.returncode == 0 and pasted.stdout.startswith("logged "), pasted.stderr
+            stale = paste_and_log(lines, tmp_path, "\n".join([
+                "unset AWS_PROFILE AWS_CONFIG_FILE",
+                f"export AWS_ACCESS_KEY_ID={old['AccessKeyId']}",
+                f"export AWS_SECRET_ACCESS_KEY={old['SecretAccessKey']}",
+                f"export AWS_SESSION_TOKEN={old['SessionToken']}",
+                f"export AWS_ENDPOINT_URL={state['aws']['endpoint_url']}",
+                "export AWS_DEFAULT_REGION=us-east-1"]))
+            assert stale.returncode != 0
+            assert "belong to an earlier session" in stale.stderr, stale.stderr[-2000:]
+            assert "paste the lines it printed at its last start" in stale.stderr
+            if restart == 1:
+                with identity(state, "reader", "client") as c:
+                    assert c.get_experiment_by_name("kept-between-runs").experiment_id == (
+                        experiment)
+                    out = tmp_path / "out"
+                    out.mkdir()
+                    assert open(c.download_artifacts(run, "model.txt", str(out))).read() == (
+                        "weights")
+                    # the example is seeded once, not again at each start
+                    seeded = c.get_experiment_by_name(example.EXPERIMENT)
+                    assert seeded.experiment_id == state["example"]["experiment_id"]
+                    assert [r.info.run_id for r in c.search_runs([seeded.experiment_id])] == [
+                        state["example"]["run_id"]]
+        finally:
+            assert stop_sandbox(process) == 0
 
     process, state = start_sandbox(state_file, "--reset")
     try:
         with identity(state, "reader", "client") as c:
             assert c.get_experiment_by_name("kept-between-runs") is None
+        # --reset forgets the passwords too
+        assert {u["username"]: u["password"] for u in state["cognito"]["users"]} != passwords
     finally:
         stop_sandbox(process)
 

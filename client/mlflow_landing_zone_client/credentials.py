@@ -23,6 +23,11 @@ _EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaw
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
+# STS's answers to credentials it does not know or no longer honours
+STALE_CREDENTIAL_CODES = ("InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+                          "UnrecognizedClientException")
+
+
 class LandingZoneAuthError(RuntimeError):
     """A one-line message that names the fix."""
 
@@ -37,17 +42,26 @@ def execute_api_region(host):
     return match.group(1) if match else None
 
 
-def resolve_region(host=None, environ=os.environ):
+def _profile_region():
+    """The region of the AWS profile in use (AWS_PROFILE in AWS_CONFIG_FILE), or None."""
+    try:
+        return botocore.session.get_session().get_config_variable("region")
+    except Exception:  # a broken config file: the caller says what to set
+        return None
+
+
+def resolve_region(host=None, environ=os.environ, profile_region=_profile_region):
     """The region a request to `host` is signed for: that of an execute-api host (API Gateway
     checks the signature for its own region, whatever the caller's), else AWS_REGION or
-    AWS_DEFAULT_REGION (a custom domain, the sandbox)."""
+    AWS_DEFAULT_REGION (a custom domain, the sandbox), else the AWS profile's."""
     region = execute_api_region(host) or environ.get("AWS_REGION") \
-        or environ.get("AWS_DEFAULT_REGION")
+        or environ.get("AWS_DEFAULT_REGION") or profile_region()
     if region:
         return region
     raise LandingZoneAuthError(
-        "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or use the API's "
-        "https://<id>.execute-api.<region>.amazonaws.com URL as MLFLOW_TRACKING_URI")
+        "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a region in the AWS "
+        "profile), or use the API's https://<id>.execute-api.<region>.amazonaws.com URL as "
+        "MLFLOW_TRACKING_URI")
 
 
 class CentralRoleCredentials:
@@ -100,6 +114,13 @@ class CentralRoleCredentials:
                     f"AssumeRole of {self.role_arn} was denied: run with the team's "
                     f"mlflow-<team>-<level>-sagemaker role of the same team and level, and check "
                     f"the central stack grants that team this level") from None
+            if code in STALE_CREDENTIAL_CODES:
+                raise LandingZoneAuthError(
+                    f"AssumeRole of {self.role_arn}: STS does not know this process's AWS "
+                    f"credentials ({code}): they expired or belong to an earlier session. Start "
+                    f"the process again with fresh ones; from `python -m sandbox`, paste the "
+                    f"lines it printed at its last start (its AWS profiles fetch fresh "
+                    f"credentials for every new process)") from None
             raise LandingZoneAuthError(f"AssumeRole of {self.role_arn} failed: {e}") from None
         except BotoCoreError as e:
             raise LandingZoneAuthError(f"AssumeRole of {self.role_arn} failed: {e}") from None
