@@ -6,7 +6,8 @@ Configuration (environment variables of the function):
     AWS_REGION          the pool's region (Lambda sets it)
     TOKEN_USE           "id", "access" or "id,access"              (default: id)
     GROUP_LEVELS        JSON {"cognito group": "level"}: groups that hold a level in every
-                        workspace, `default` included   (default: DEFAULT_GROUP_LEVELS)
+                        workspace, `default` included   (required; the central stack sets
+                        its cognitoGroups, by default contracts.accounts.PLATFORM_GROUP_LEVELS)
     WORKSPACES          JSON {"team": ["team it is shared with", ...]}: the teams'
                         workspaces, and who may read each   (default: none)
     JWKS_URL            override of the pool's JWKS URL (the sandbox's emulated Cognito)
@@ -40,7 +41,6 @@ from pathlib import Path
 
 from .tokens import InvalidToken, JwksCache, TokenVerifier, cognito_issuer, cognito_jwks_url
 
-DEFAULT_GROUP_LEVELS = {"platform-admins": "admin"}
 DEFAULT_WORKSPACE = "default"  # MLflow's own; only the GROUP_LEVELS groups reach it
 WORKSPACE_HEADER = "x-mlflow-workspace"
 TEAM_GROUP_SEPARATOR = ":"  # Cognito group `<team>:<level>`
@@ -106,13 +106,22 @@ def _statement(effect, api_arn, globs):
             "Resource": [f"{api_arn}/{g}" for g in globs]}
 
 
+def render_policy(rules: dict, api_arn: str) -> dict:
+    """The policy returned for one combination of levels: its Deny globs (if any) and its Allow
+    globs, on the whole API stage. The one renderer: the route-by-route and property proofs
+    (tests/test_policies.py) evaluate what this returns."""
+    statements = [_statement("Deny", api_arn, rules["deny"])] if rules["deny"] else []
+    statements.append(_statement("Allow", api_arn, rules["allow"]))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 class Authorizer:
-    def __init__(self, verifier: TokenVerifier, rules: dict, group_levels=None, workspaces=None):
+    def __init__(self, verifier: TokenVerifier, rules: dict, group_levels: dict, workspaces=None):
         self.verifier = verifier
         self.rules = rules["rules"]  # levels of a platform group
         self.team_rules = rules["team_rules"]  # levels held in a team's workspace
         self.levels = tuple(rules["levels"])
-        self.group_levels = dict(DEFAULT_GROUP_LEVELS if group_levels is None else group_levels)
+        self.group_levels = dict(group_levels)
         unknown = set(self.group_levels.values()) - set(self.levels)
         if unknown:
             raise ValueError(f"GROUP_LEVELS names unknown levels: {sorted(unknown)}")
@@ -165,9 +174,7 @@ class Authorizer:
         policy = self._policies.get(key)
         if policy is None:
             rules = (self.rules if platform else self.team_rules)[",".join(sorted(levels))]
-            statements = [_statement("Deny", api_arn, rules["deny"])] if rules["deny"] else []
-            statements.append(_statement("Allow", api_arn, rules["allow"]))
-            policy = {"Version": "2012-10-17", "Statement": statements}
+            policy = render_policy(rules, api_arn)
             if len(self._policies) < 1024:
                 self._policies[key] = policy
         return policy
@@ -228,7 +235,7 @@ def from_environment(environ=os.environ, rules_file: Path = RULES_FILE) -> Autho
     pool = required("USER_POOL_ID")
     clients = [c.strip() for c in required("APP_CLIENT_IDS").split(",") if c.strip()]
     uses = [u.strip() for u in environ.get("TOKEN_USE", "id").split(",") if u.strip()]
-    groups = json.loads(environ["GROUP_LEVELS"]) if environ.get("GROUP_LEVELS") else None
+    groups = json.loads(required("GROUP_LEVELS"))
     workspaces = json.loads(environ["WORKSPACES"]) if environ.get("WORKSPACES") else {}
     jwks = JwksCache(environ.get("JWKS_URL") or cognito_jwks_url(region, pool))
     verifier = TokenVerifier(

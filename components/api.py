@@ -4,7 +4,7 @@ Each team's `/<team>/*` takes SigV4 (AWS_IAM) for its SDKs and SageMaker jobs, i
 workspace (`/api/*` likewise, for the platform, in `default`); everything else takes a Cognito
 token checked by the Lambda authorizer, which decides per (token, workspace); `GET /` and
 `GET /<team>` send a browser to the UI. Routes, authorization types and the headers each
-integration sets come from `roles.edge`, the definition the sandbox's gateway uses too.
+integration sets come from `contracts.edge`, the definition the sandbox's gateway uses too.
 """
 
 import hashlib
@@ -15,11 +15,9 @@ import pulumi
 import pulumi_aws as aws
 
 from authorizer.build import HANDLER
-from roles.edge import (
+from contracts.edge import (
     BINARY_MEDIA_TYPES,
     CUSTOM,
-    DEFAULT_AUTHORIZER_TTL_SECONDS,
-    DEFAULT_CONTACT,
     GATEWAY_RESPONSES,
     IDENTITY_SOURCE_HEADERS,
     INTEGRATION_TIMEOUT_MS,
@@ -54,12 +52,12 @@ class ApiArgs:
     # The UI's address, where `GET /` sends a browser (a stage variable: the UI is created
     # after the API, from the API's address)
     ui_url: pulumi.Input[str]
-    authorizer_cache_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS
-    platform_contact: str = DEFAULT_CONTACT  # whom a refused user should ask (every 403 says)
-    cloudwatch_role: str = "create"  # or "existing": the account setting is another's
-    throttle_rate_limit: float = 100.0
-    throttle_burst_limit: int = 200
-    log_retention_days: int = 90
+    authorizer_cache_ttl: int
+    platform_contact: str  # whom a refused user should ask (every 403 says)
+    cloudwatch_role: str  # or "existing": the account setting is another's
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    log_retention_days: int
 
 
 def _slug(resource: str) -> str:
@@ -133,7 +131,7 @@ class Api(pulumi.ComponentResource):
                 "TOKEN_USE": "id",
                 "GROUP_LEVELS": json.dumps(args.group_levels, sort_keys=True),
                 "WORKSPACES": json.dumps(args.workspaces, sort_keys=True),
-                # a token must outlive its cached policy (roles.edge, the session's timing)
+                # a token must outlive its cached policy (contracts.edge, the session's timing)
                 "CACHE_TTL_SECONDS": str(args.authorizer_cache_ttl),
                 "LEEWAY_SECONDS": str(TOKEN_LEEWAY_SECONDS),
             }),
@@ -228,7 +226,7 @@ class Api(pulumi.ComponentResource):
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs", retention_in_days=args.log_retention_days, opts=child(self))
 
-        # Refusals in MLflow's error shape (roles.edge), so the UI shows why in the page.
+        # Refusals in MLflow's error shape (contracts.edge), so the UI shows why in the page.
         self.gateway_responses = [
             aws.apigateway.Response(
                 f"{name}-{response_type.lower().replace('_', '-')}",
@@ -293,7 +291,7 @@ class Api(pulumi.ComponentResource):
         self.register_outputs({"url": self.url, "api_arn": self.api_arn})
 
     def _ui_redirect(self, name: str, slug: str, resource_id) -> list:
-        """`GET` on the root or a team's base path (roles.edge.ui_redirect_paths) answers 302
+        """`GET` on the root or a team's base path (contracts.edge.ui_redirect_paths) answers 302
         to the UI itself (a MOCK integration): no authorizer, and nothing reaches MLflow."""
         method = aws.apigateway.Method(
             f"{name}-get-{slug}", rest_api=self.rest_api.id, resource_id=resource_id,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from roles.accounts import REGISTRY_ROOT_PREFIX, REGISTRY_WRITE_ACTIONS
+from contracts.accounts import REGISTRY_ROOT_PREFIX, REGISTRY_WRITE_ACTIONS
 
 from ._util import (
     child,
@@ -25,14 +25,14 @@ KEY_USE_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:Re
 @dataclass
 class ArtifactStoreArgs:
     account_id: str
+    protect: bool
     # The principals that may touch artifact objects and use the key: the tracking server's
     # task role and the central access roles. Nobody else, whatever their IAM policies say.
     admitted_role_arns: list = field(default_factory=list)
-    # The one principal that writes registered versions' frozen copies (roles.accounts
+    # The one principal that writes registered versions' frozen copies (contracts.accounts
     # REGISTRY_ROOT_PREFIX): the tracking server's task role. None: nobody may.
     registry_writer_arn: str = None
     noncurrent_version_days: int = 90
-    protect: bool = True
 
 
 def _tls_only(bucket_arn):

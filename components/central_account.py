@@ -8,7 +8,7 @@ import pulumi
 
 from authorizer.build import build_archive
 from roles import authorizer_rules
-from roles.edge import refresh_margin_seconds
+from contracts.edge import refresh_margin_seconds
 
 from ._util import type_token
 from .api import AUTHORIZER_ARCH, AUTHORIZER_RUNTIME, STAGE, Api, ApiArgs

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from contracts.accounts import SESSION_SECONDS
+
 from ._util import child, type_token
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
 PREVIEW_POLICY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
 DEPLOY_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
-SESSION_SECONDS = 3600
 
 
 def pull_request_subject(repository: str) -> str:

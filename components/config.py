@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass, field
 
 from roles import LEVELS, managed_policies
-from roles.accounts import PLATFORM_GROUP_LEVELS, readable_by
-from roles.edge import (
+from contracts.accounts import PLATFORM_GROUP_LEVELS, readable_by
+from contracts.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_CONTACT,
     DEFAULT_TOKEN_MINUTES,
@@ -301,16 +301,13 @@ def _region(value, key):
     return value
 
 
-def parse_central(raw, region) -> CentralConfig:
-    key = f"{NAMESPACE}:central"
-    r = _Reader(raw, key)
-    region = _region(region or "", "aws:region")
-    account_id = _account_id(r.get("accountId", str, required=True), r.key("accountId"))
-    teams = _teams(r.get("teams", list, default=[]), r.key("teams"))
-    _check_policy_count(teams, region, account_id, r.key("teams"))
-    groups = _group_levels(r.get("cognitoGroups", dict), r.key("cognitoGroups"))
+def _section(r, name):
+    """The reader of an optional object (its keys' defaults: the dataclasses above)."""
+    return _Reader(r.get(name, dict, default={}), r.key(name))
 
-    n = _Reader(r.get("network", dict, default={}), r.key("network"))
+
+def _network(r) -> Network:
+    n = _section(r, "network")
     cidr = n.get("cidr", str, default=Network.cidr)
     try:
         net = ipaddress.ip_network(cidr)
@@ -319,96 +316,120 @@ def parse_central(raw, region) -> CentralConfig:
                           f"got {cidr!r}") from None
     if net.version != 4 or not 16 <= net.prefixlen <= 24:
         raise ConfigError(f"{n.key('cidr')} must be an IPv4 block from /16 to /24, got {cidr!r}")
-    network = Network(
-        cidr=str(net),
-        availability_zones=_between(n.get("availabilityZones", int, default=2), 2, 3,
-                                    n.key("availabilityZones")),
-        nat=_one_of(n.get("natGateways", str, default="single"), NAT_STRATEGIES,
-                    n.key("natGateways")),
-    )
+    zones = _between(n.get("availabilityZones", int, default=Network.availability_zones), 2, 3,
+                     n.key("availabilityZones"))
+    nat = _one_of(n.get("natGateways", str, default=Network.nat), NAT_STRATEGIES,
+                  n.key("natGateways"))
     n.finish()
-    if not fits(net.prefixlen, network.availability_zones, network.nat):
-        least = largest_prefix(network.availability_zones, network.nat)
+    if not fits(net.prefixlen, zones, nat):
         raise ConfigError(
-            f"{n.key('cidr')} {cidr} is too small for {network.availability_zones} availability "
-            f"zones with natGateways {network.nat}: each zone takes a /"
-            f"{' and a /'.join(map(str, SUBNET_MASKS[network.nat]))}; use a /{least} or larger "
-            f"(a shorter prefix)")
+            f"{n.key('cidr')} {cidr} is too small for {zones} availability zones with "
+            f"natGateways {nat}: each zone takes a /"
+            f"{' and a /'.join(map(str, SUBNET_MASKS[nat]))}; use a /"
+            f"{largest_prefix(zones, nat)} or larger (a shorter prefix)")
+    return Network(cidr=str(net), availability_zones=zones, nat=nat)
 
-    t = _Reader(r.get("trackingServer", dict, default={}), r.key("trackingServer"))
-    cpu = _one_of(t.get("cpu", int, default=1024), tuple(FARGATE_SIZES), t.key("cpu"))
-    memory = _one_of(t.get("memory", int, default=2048), FARGATE_SIZES[cpu], t.key("memory"))
+
+def _tracking_server(r) -> TrackingServerSize:
+    t = _section(r, "trackingServer")
+    cpu = _one_of(t.get("cpu", int, default=TrackingServerSize.cpu), tuple(FARGATE_SIZES),
+                  t.key("cpu"))
+    memory = _one_of(t.get("memory", int, default=TrackingServerSize.memory),
+                     FARGATE_SIZES[cpu], t.key("memory"))
     if memory < min_memory_mb(cpu):
         least = min(m for m in FARGATE_SIZES[cpu] if m >= min_memory_mb(cpu))
         raise ConfigError(
             f"{t.key('memory')} must be at least {least} MB with cpu {cpu} (MLflow's workers "
             f"take about {WORKER_MB} MB each, {MIN_WORKERS} at least, beside its job runner), "
             f"got {memory}")
-    desired = _between(t.get("desiredCount", int, default=2), 2, 20, t.key("desiredCount"))
-    maximum = _between(t.get("maxCount", int, default=max(4, desired)), desired, 50,
-                       t.key("maxCount"))
+    desired = _between(t.get("desiredCount", int, default=TrackingServerSize.desired_count), 2,
+                       20, t.key("desiredCount"))
+    maximum = _between(t.get("maxCount", int, default=max(TrackingServerSize.max_count, desired)),
+                       desired, 50, t.key("maxCount"))
     t.finish()
+    return TrackingServerSize(cpu, memory, desired, maximum)
 
-    d = _Reader(r.get("database", dict, default={}), r.key("database"))
-    min_acu = _half_steps(_between(d.get("minCapacity", float, default=0.5), 0.0, 256.0,
-                                   d.key("minCapacity")), d.key("minCapacity"))
-    max_acu = _half_steps(_between(d.get("maxCapacity", float, default=4.0), max(min_acu, 1.0),
-                                   256.0, d.key("maxCapacity")), d.key("maxCapacity"))
-    retention = _between(d.get("backupRetentionDays", int, default=14), 7, 35,
+
+def _database(r) -> DatabaseSize:
+    d = _section(r, "database")
+    min_acu = _half_steps(_between(d.get("minCapacity", float, default=DatabaseSize.min_capacity),
+                                   0.0, 256.0, d.key("minCapacity")), d.key("minCapacity"))
+    max_acu = _half_steps(_between(d.get("maxCapacity", float, default=DatabaseSize.max_capacity),
+                                   max(min_acu, 1.0), 256.0, d.key("maxCapacity")),
+                          d.key("maxCapacity"))
+    retention = _between(d.get("backupRetentionDays", int,
+                               default=DatabaseSize.backup_retention_days), 7, 35,
                          d.key("backupRetentionDays"))
     d.finish()
+    return DatabaseSize(min_acu, max_acu, retention)
 
-    token_minutes = _between(r.get("tokenMinutes", int, default=DEFAULT_TOKEN_MINUTES),
-                             *TOKEN_MINUTES_RANGE, r.key("tokenMinutes"))
 
-    a = _Reader(r.get("api", dict, default={}), r.key("api"))
+def _api(r, token_minutes: int) -> ApiSettings:
+    a = _section(r, "api")
     api = ApiSettings(
-        throttle_rate_limit=_between(a.get("throttleRateLimit", float, default=100.0), 1, 10_000,
-                                     a.key("throttleRateLimit")),
-        throttle_burst_limit=_between(a.get("throttleBurstLimit", int, default=200), 1, 5_000,
-                                      a.key("throttleBurstLimit")),
-        authorizer_cache_ttl=_between(a.get("authorizerCacheTtl", int,
-                                                    default=DEFAULT_AUTHORIZER_TTL_SECONDS), 0, 3600,
-                                      a.key("authorizerCacheTtl")),
-        cloudwatch_role=_one_of(a.get("cloudWatchRole", str, default="create"),
+        throttle_rate_limit=_between(
+            a.get("throttleRateLimit", float, default=ApiSettings.throttle_rate_limit), 1,
+            10_000, a.key("throttleRateLimit")),
+        throttle_burst_limit=_between(
+            a.get("throttleBurstLimit", int, default=ApiSettings.throttle_burst_limit), 1, 5_000,
+            a.key("throttleBurstLimit")),
+        authorizer_cache_ttl=_between(
+            a.get("authorizerCacheTtl", int, default=ApiSettings.authorizer_cache_ttl), 0, 3600,
+            a.key("authorizerCacheTtl")),
+        cloudwatch_role=_one_of(a.get("cloudWatchRole", str, default=ApiSettings.cloudwatch_role),
                                 CLOUDWATCH_ROLE_MODES, a.key("cloudWatchRole")),
-        waf=_waf(_Reader(a.get("waf", dict, default={}), a.key("waf"))),
+        waf=_waf(_section(a, "waf")),
     )
     a.finish()
-    if api.authorizer_cache_ttl > max_authorizer_ttl(token_minutes * 60):
+    longest = max_authorizer_ttl(token_minutes * 60)
+    if api.authorizer_cache_ttl > longest:
         raise ConfigError(
-            f"{a.key('authorizerCacheTtl')} must be at most "
-            f"{max_authorizer_ttl(token_minutes * 60)} seconds with {r.key('tokenMinutes')} "
-            f"{token_minutes} (a cached policy must not outlive its token), got "
-            f"{api.authorizer_cache_ttl}")
+            f"{a.key('authorizerCacheTtl')} must be at most {longest} seconds with "
+            f"{r.key('tokenMinutes')} {token_minutes} (a cached policy must not outlive its "
+            f"token), got {api.authorizer_cache_ttl}")
+    return api
 
-    u = _Reader(r.get("ui", dict, default={}), r.key("ui"))
+
+def _ui(r) -> UiSettings:
+    u = _section(r, "ui")
     origins = u.get("studioOrigins", list, default=[])
     for i, origin in enumerate(origins):
         if not isinstance(origin, str) or not STUDIO_ORIGIN.match(origin):
             raise ConfigError(
                 f"{u.key('studioOrigins')}[{i}] must be a SageMaker Studio domain's origin such "
                 f"as https://d-abc123xyz.studio.us-east-1.sagemaker.aws, got {origin!r}")
-    ui = UiSettings(studio_origins=tuple(origins))
     u.finish()
+    return UiSettings(studio_origins=tuple(origins))
 
+
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)  # what CloudWatch Logs accepts
+
+
+def parse_central(raw, region) -> CentralConfig:
+    r = _Reader(raw, f"{NAMESPACE}:central")
+    region = _region(region or "", "aws:region")
+    account_id = _account_id(r.get("accountId", str, required=True), r.key("accountId"))
+    teams = _teams(r.get("teams", list, default=[]), r.key("teams"))
+    _check_policy_count(teams, region, account_id, r.key("teams"))
+    token_minutes = _between(r.get("tokenMinutes", int, default=CentralConfig.token_minutes),
+                             *TOKEN_MINUTES_RANGE, r.key("tokenMinutes"))
     config = CentralConfig(
         region=region,
         account_id=account_id,
         teams=teams,
-        group_levels=groups,
-        network=network,
-        tracking_server=TrackingServerSize(cpu, memory, desired, maximum),
-        database=DatabaseSize(min_acu, max_acu, retention),
-        api=api,
-        ui=ui,
-        mfa=_one_of(r.get("mfa", str, default="OPTIONAL"), MFA_MODES, r.key("mfa")),
+        group_levels=_group_levels(r.get("cognitoGroups", dict), r.key("cognitoGroups")),
+        network=_network(r),
+        tracking_server=_tracking_server(r),
+        database=_database(r),
+        api=_api(r, token_minutes),
+        ui=_ui(r),
+        mfa=_one_of(r.get("mfa", str, default=CentralConfig.mfa), MFA_MODES, r.key("mfa")),
         token_minutes=token_minutes,
         log_retention_days=_one_of(
-            r.get("logRetentionDays", int, default=90),
-            (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-             2557, 2922, 3288, 3653), r.key("logRetentionDays")),
-        protect=r.get("protect", bool, default=True),
+            r.get("logRetentionDays", int, default=CentralConfig.log_retention_days),
+            LOG_RETENTION_DAYS, r.key("logRetentionDays")),
+        protect=r.get("protect", bool, default=CentralConfig.protect),
         platform_contact=_contact(r),
         alarm_topic_arn=_topic_arn(r.get("alarmTopicArn", str), region, r.key("alarmTopicArn")),
         ci=_ci(r, "central", account_id),

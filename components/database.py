@@ -23,10 +23,10 @@ class DatabaseArgs:
     account_id: str
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[list]
-    min_capacity: float = 0.5
-    max_capacity: float = 4.0
-    backup_retention_days: int = 14
-    protect: bool = True  # deletion protection, a final snapshot, and Pulumi's protect
+    min_capacity: float
+    max_capacity: float
+    backup_retention_days: int
+    protect: bool  # deletion protection, a final snapshot, and Pulumi's protect
 
 
 class Database(pulumi.ComponentResource):

@@ -7,25 +7,22 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from contracts.accounts import (
+    SESSION_SECONDS,
+    access_role_name,
+    sagemaker_role_name,
+    sagemaker_trust_policy,
+)
+from contracts.edge import team_base_path
 from roles import LEVELS
 
 from ._util import child, type_token
 from .ci_access import CiAccess, CiAccessArgs
 from .config import DataScienceConfig
-from roles.edge import team_base_path
-from roles.accounts import access_role_name, sagemaker_role_name
 
 AUTH_PROVIDER = "landing-zone"  # the client's entry point name (MLFLOW_TRACKING_AUTH)
 ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"
 CONTACT_ENV = "MLFLOW_LANDING_ZONE_CONTACT"  # the client's (refusals.CONTACT_ENV)
-
-
-def sagemaker_trust_policy(account_id: str) -> dict:
-    # aws:SourceAccount keeps another account's SageMaker from using this role (confused deputy).
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}]}
 
 
 def execution_policy(config: DataScienceConfig, level: str) -> dict:
@@ -105,7 +102,7 @@ class DataScienceAccount(pulumi.ComponentResource):
                 name=sagemaker_role_name(config.team, level),
                 description=f"SageMaker execution role of team {config.team}: MLflow {level}",
                 assume_role_policy=json.dumps(sagemaker_trust_policy(config.account_id)),
-                max_session_duration=3600,
+                max_session_duration=SESSION_SECONDS,
                 opts=child(self))
             aws.iam.RolePolicy(
                 f"{name}-{level}", role=role.id,

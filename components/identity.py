@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from roles import LEVELS
-from roles.accounts import team_group
-from roles.edge import DEFAULT_TOKEN_MINUTES, REFRESH_TOKEN_HOURS
+from contracts.accounts import team_group
+from contracts.edge import REFRESH_TOKEN_HOURS
 
 from ._util import child, data_resource, type_token
 
@@ -19,11 +19,11 @@ MIN_PASSWORD_LENGTH = 14
 
 @dataclass
 class IdentityArgs:
+    mfa: str  # OFF, OPTIONAL or ON (TOTP)
+    protect: bool
+    token_minutes: int  # short-lived: the worst case of a copied token
     group_levels: dict = field(default_factory=dict)  # group -> level in every workspace
     teams: tuple = ()  # team names: a group `<team>:<level>` for each level
-    mfa: str = "OPTIONAL"  # OFF, OPTIONAL or ON (TOTP)
-    protect: bool = True
-    token_minutes: int = DEFAULT_TOKEN_MINUTES  # short-lived: the worst case of a copied token
 
 
 class Identity(pulumi.ComponentResource):

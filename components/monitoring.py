@@ -93,8 +93,8 @@ class MonitoringArgs:
     web_acl_name: pulumi.Input[str]
     max_acu: float
     account_id: str
+    protect: bool
     topic_arn: str = None  # an existing topic; None: the stack creates one
-    protect: bool = True
 
 
 class Monitoring(pulumi.ComponentResource):

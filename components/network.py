@@ -44,11 +44,11 @@ def largest_prefix(availability_zones: int, nat: str) -> int:
 @dataclass
 class NetworkArgs:
     region: str
-    cidr: str = "10.40.0.0/16"
-    availability_zones: int = 2
+    cidr: str
+    availability_zones: int
     # "single" costs one NAT gateway; "none" relies on the endpoints alone (no internet at all,
     # so MLflow cannot reach model providers); "one-per-az" survives an AZ failure.
-    nat: str = "single"
+    nat: str
 
 
 class Network(pulumi.ComponentResource):

@@ -7,7 +7,7 @@ ARN that does not exist yet), so either stack may be deployed first.
 Each role may invoke only routes under its team's base path (`/<team>/...`, the team's MLflow
 workspace), with its level's rights, and read (reader's rights) under the base paths of the
 workspaces other teams share with it; in S3, likewise, only its team's prefix and the shared
-ones (`roles.accounts.artifact_policy`).
+ones (`contracts.accounts.artifact_policy`).
 """
 
 import json
@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from roles import managed_policies
-from roles.accounts import (
+from contracts.accounts import (
     SESSION_SECONDS,
     access_role_name,
     access_role_trust_policy,

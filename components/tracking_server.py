@@ -11,11 +11,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from roles.accounts import (
+from contracts.accounts import (
     ARTIFACT_ROOT_PREFIX,
     REGISTRY_ROOT_PREFIX,
     tracking_server_statements,
 )
+from ui.build import pinned_mlflow_version
 
 from ._util import assume_role_policy, child, policy_json, type_token
 from .database import DATABASE_NAME, MASTER_USERNAME, PORT as DB_PORT
@@ -41,14 +42,14 @@ class TrackingServerArgs:
     database_secret_arn: pulumi.Input[str]
     database_key_arn: pulumi.Input[str]
     database_security_group_id: pulumi.Input[str]
-    cpu: int = 1024
-    memory: int = 2048
-    desired_count: int = 2
-    max_count: int = 4
-    log_retention_days: int = 90
+    cpu: int
+    memory: int
+    desired_count: int
+    max_count: int
+    log_retention_days: int
+    protect: bool  # false (a test landing zone): the image repository goes, images too
     target_cpu_percent: float = 60.0
     workspaces: tuple = ()  # the teams' MLflow workspaces
-    protect: bool = True  # false (a test landing zone): the image repository goes, images too
     # The UI's address: MLflow refuses browser writes from any other origin (its CORS check)
     ui_url: pulumi.Input[str] = None
 
@@ -96,10 +97,18 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def context_digest(folder: Path) -> str:
-    """A tag for the image built from `folder`: the SHA-256 of its files' paths and bytes. A
-    change gives a new tag (pushing over an IMMUTABLE tag fails); no change, the same one."""
+def image_build_args() -> dict:
+    """The image's build arguments: MLflow as requirements.txt pins it (the one place)."""
+    return {"MLFLOW_VERSION": pinned_mlflow_version()}
+
+
+def context_digest(folder: Path, build_args: dict = None) -> str:
+    """A tag for the image built from `folder` with `build_args`: the SHA-256 of its files'
+    paths and bytes and of the arguments. A change gives a new tag (pushing over an IMMUTABLE
+    tag fails); no change, the same one."""
     digest = hashlib.sha256()
+    for name, value in sorted((build_args or {}).items()):
+        digest.update(f"--build-arg {name}={value}".encode() + b"\0")
     for path in sorted(p for p in folder.rglob("*")
                        if p.is_file() and not _build_output(p.relative_to(folder))):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
@@ -108,7 +117,7 @@ def context_digest(folder: Path) -> str:
 
 
 def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns,
-                          workspaces=(), cpu=1024, memory=2048, ui_url=None):
+                          workspaces, cpu: int, memory: int, ui_url):
     """The task's one container; the database password comes in only as an ECS secret."""
     return [{
         "name": CONTAINER,
@@ -125,7 +134,7 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             {"name": "DB_LOGIN_ARN", "value": secret_arn},
             {"name": "MLFLOW_DEFAULT_ARTIFACT_ROOT",
              "value": f"s3://{bucket}/{ARTIFACT_ROOT_PREFIX}"},
-            # Registered versions' files are frozen here (the image's plugin; roles.accounts)
+            # Registered versions' files are frozen here (the image's plugin; contracts.accounts)
             {"name": "MLFLOW_LZ_REGISTRY_ROOT", "value": f"s3://{bucket}/{REGISTRY_ROOT_PREFIX}"},
             # One MLflow workspace per team, created at start when missing (entrypoint.py)
             {"name": "MLFLOW_LZ_WORKSPACES", "value": ",".join(workspaces)},
@@ -176,7 +185,8 @@ class TrackingServer(pulumi.ComponentResource):
             repository_url=self.repository.repository_url,
             context=str(IMAGE_DIR),
             # The repository's tags are IMMUTABLE: each image content gets a tag of its own.
-            image_tag=context_digest(IMAGE_DIR),
+            args=image_build_args(),
+            image_tag=context_digest(IMAGE_DIR, image_build_args()),
             platform="linux/amd64",
             opts=child(self))
         self.log_group = aws.cloudwatch.LogGroup(

@@ -21,7 +21,6 @@ from .model import allows, allows_any, rules_for
 from .policies import (
     INLINE_POLICY_LIMIT,
     MANAGED_POLICY_LIMIT,
-    authorizer_policy,
     authorizer_rules,
     iam_policy,
     managed_policies,
@@ -30,7 +29,7 @@ from .policies import (
 
 __all__ = [
     "ARTIFACT_ACTIONS", "ARTIFACT_KEY_ACTIONS", "CAPABILITIES", "CATALOGUE", "GRANTS", "INLINE_POLICY_LIMIT", "LEVELS",
-    "MANAGED_POLICY_LIMIT", "UNCLASSIFIED", "Route", "allows", "allows_any", "authorizer_policy",
+    "MANAGED_POLICY_LIMIT", "UNCLASSIFIED", "Route", "allows", "allows_any",
     "authorizer_rules", "capabilities_of", "iam_policy", "managed_policies", "policy_size",
     "rules_for",
 ]

@@ -1,4 +1,5 @@
-"""The route catalogue: every route `mlflow server` 3.17.2 answers, and its capability.
+"""The route catalogue: every route `mlflow server` answers, in the release requirements.txt
+pins, and its capability.
 
 One row per (methods, path template). Templates are written as MLflow declares them
 (`{name}` for one segment, `{name:path}` for several). The form says where MLflow mounts it:
@@ -13,8 +14,16 @@ ways, so an upgrade that adds, moves or drops a route fails until it is classifi
 
 from dataclasses import dataclass
 
-BOTH = ("/api", "/ajax-api")
-AJAX = ("/ajax-api",)
+# Where MLflow mounts its handlers: the SDK's spelling and the browser's (its UI's). The edge
+# gives the SDK's to SigV4 callers (contracts.edge), the browser's to tokens.
+SDK_PREFIX, BROWSER_PREFIX = "/api", "/ajax-api"
+BOTH = (SDK_PREFIX, BROWSER_PREFIX)
+AJAX = (BROWSER_PREFIX,)
+
+
+def under(prefix: str, path: str) -> bool:
+    """Whether `path` is `prefix` or below it (`/api`, `/api/...`; not `/apis`)."""
+    return path == prefix or path.startswith(prefix + "/")
 ROOT = ("",)
 
 

@@ -58,17 +58,20 @@ GRANTS = {
 }
 
 
-# What each level may do to artifact objects in S3 directly (SDK artifact bytes do not pass
-# through API Gateway: its payload limit is 10 MB). Model approvers register what exists.
-_ARTIFACT_READ = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation")
-_ARTIFACT_WRITE = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-                   "s3:ListBucketMultipartUploads")
-_ARTIFACT_DELETE = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+# What each capability allows on artifact objects in S3 directly (SDK artifact bytes do not
+# pass through API Gateway: its payload limit is 10 MB). Registering needs none: the tracking
+# server copies a registered version's files (components/mlflow_image/plugin).
+S3_ACTIONS_OF_CAPABILITY = {
+    "read": ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation"),
+    "write-tracking": ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+                       "s3:ListBucketMultipartUploads"),
+    "delete-artifacts": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+}
+# ... and so each level's, from its grant (not restated)
 ARTIFACT_ACTIONS = {
-    "reader": _ARTIFACT_READ,
-    "contributor": _ARTIFACT_READ + _ARTIFACT_WRITE,
-    "model-approver": _ARTIFACT_READ,
-    "admin": _ARTIFACT_READ + _ARTIFACT_WRITE + _ARTIFACT_DELETE,
+    level: tuple(action for capability, actions in S3_ACTIONS_OF_CAPABILITY.items()
+                 if capability in GRANTS[level] for action in actions)
+    for level in LEVELS
 }
 # The KMS rights that go with them on the bucket's key (SSE-KMS).
 ARTIFACT_KEY_ACTIONS = {

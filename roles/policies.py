@@ -18,6 +18,7 @@ import json
 import re
 from itertools import combinations
 
+from .catalogue import BROWSER_PREFIX, SDK_PREFIX
 from .levels import LEVELS, capabilities_of
 from .model import rules_for
 
@@ -33,15 +34,21 @@ def policy_size(document: dict) -> int:
     return len(_WHITESPACE.sub("", json.dumps(document, separators=(",", ":"))))
 
 
+def _first_segment(glob: str) -> str:
+    """`/api` of `GET/api/2.0/...` (a glob is the method, then the path)."""
+    return "/" + "".join(glob.split("/", 2)[1:2])
+
+
 def _in_iam_scope(glob: str) -> bool:
-    """Whether a glob concerns the `/api/*` methods (AWS_IAM); `*...` globs concern both."""
-    return glob.startswith("*") or glob.split("/", 2)[1:2] == ["api"]
+    """Whether a glob concerns the SDK prefix's methods (`/api/*`, AWS_IAM); `*...` globs
+    concern both."""
+    return glob.startswith("*") or _first_segment(glob) == SDK_PREFIX
 
 
 def _in_sdk_scope(glob: str) -> bool:
     """Whether a glob concerns what an SDK calls under a team's base path: everything but the
     browser's own spelling of the handlers (`/ajax-api`)."""
-    return glob.startswith("*") or glob.split("/", 2)[1:2] != ["ajax-api"]
+    return glob.startswith("*") or _first_segment(glob) != BROWSER_PREFIX
 
 
 # Every HTTP method a route can have: admin's "everything" becomes one glob per method under the
@@ -168,19 +175,3 @@ def authorizer_rules() -> dict:
                 }
     # "rules": a platform group's levels; "team_rules": levels held in a team's workspace.
     return {"version": 1, "levels": list(LEVELS), "rules": data, "team_rules": team}
-
-
-def render_authorizer_policy(rules: dict, api_arn: str) -> dict:
-    statements = []
-    if rules["deny"]:
-        statements.append(_statement("Deny", "DenyOutsideGrant", api_arn, rules["deny"]))
-    statements.append(_statement("Allow", "InvokeGrantedRoutes", api_arn, rules["allow"]))
-    return _document(statements)
-
-
-def authorizer_policy(levels, api_arn: str, in_team: bool = False) -> dict:
-    """The policy the Lambda authorizer returns for a user holding `levels` (`in_team`: through
-    a team's groups, not a platform group)."""
-    _check_api_arn(api_arn)
-    data = authorizer_rules()["team_rules" if in_team else "rules"]
-    return render_authorizer_policy(data[level_set_key(levels)], api_arn)

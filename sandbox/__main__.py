@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from roles.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, max_authorizer_ttl
+from contracts.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, max_authorizer_ttl
 
 from .credentials import CONFIG_NAME, profile_name
 from .landing_zone import LandingZone, reset

@@ -16,19 +16,21 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from roles import LEVELS, managed_policies
-from roles.accounts import (
+from contracts.accounts import (
     PLATFORM_GROUP_LEVELS,
+    SESSION_SECONDS,
     access_role_name,
     access_role_trust_policy,
     artifact_policy,
     readable_by,
     registry_prefix,
     sagemaker_role_name,
+    sagemaker_trust_policy,
     team_group,
     tracking_server_statements,
     workspace_prefix,
 )
-from roles.edge import REFRESH_TOKEN_HOURS
+from contracts.edge import REFRESH_TOKEN_HOURS
 
 from . import emulation
 
@@ -82,6 +84,8 @@ def totp_code(secret: str, at: float = None) -> str:
     key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
     totp = TOTP(key, 6, SHA1(), 30, enforce_key_length=False)
     return totp.generate(int(time.time() if at is None else at)).decode()
+# Longer than the stacks' hour (contracts.accounts.SESSION_SECONDS): the sandbox hands out one
+# SageMaker session per team role and start, through the state file and its AWS profiles.
 SAGEMAKER_SESSION_SECONDS = 12 * 3600
 
 
@@ -155,7 +159,7 @@ def _seed_central(aws: EmulatedAws):
         readable = readable_by(WORKSPACES, team)
         for level in levels:
             name = access_role_name(team, level)
-            iam.create_role(RoleName=name, MaxSessionDuration=3600,
+            iam.create_role(RoleName=name, MaxSessionDuration=SESSION_SECONDS,
                             AssumeRolePolicyDocument=json.dumps(
                                 access_role_trust_policy(account, team, level)))
             arns = policies(team, level) + [a for w in readable for a in policies(w, "reader")]
@@ -188,9 +192,8 @@ def _seed_teams(aws: EmulatedAws):
             central_role = f"arn:aws:iam::{CENTRAL_ACCOUNT}:role/{access_role_name(team, level)}"
             arn = iam.create_role(
                 RoleName=name, MaxSessionDuration=SAGEMAKER_SESSION_SECONDS,
-                AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+                AssumeRolePolicyDocument=json.dumps(sagemaker_trust_policy(account))
+            )["Role"]["Arn"]
             iam.put_role_policy(RoleName=name, PolicyName="mlflow", PolicyDocument=json.dumps({
                 "Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": central_role}]}))

@@ -7,6 +7,7 @@ import json
 import math
 import time
 import urllib.request
+from importlib.metadata import version
 
 EXPERIMENT = "sandbox-example"
 RUN_NAME = "first-run"
@@ -14,13 +15,13 @@ METRIC = "loss"
 ARTIFACTS = {
     "notes.txt": b"Logged by the sandbox at start-up.\nThese bytes are what Download returns.\n",
     "config/params.json": json.dumps({"learning_rate": 0.01, "epochs": 30}, indent=2).encode(),
-    "model/MLmodel": b"""artifact_path: model
+    "model/MLmodel": f"""artifact_path: model
 flavors:
   python_function:
     loader_module: mlflow.pyfunc.model
     python_version: 3.11.7
-mlflow_version: 3.17.2
-""",
+mlflow_version: {version("mlflow")}
+""".encode(),
 }
 
 

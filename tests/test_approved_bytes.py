@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from mlflow.exceptions import MlflowException
 
 from mlflow_landing_zone_server import registry
-from roles.accounts import registry_prefix, workspace_prefix
-from roles.edge import IDENTITY_HEADER_NAMES
+from contracts.accounts import registry_prefix, workspace_prefix
+from contracts.edge import IDENTITY_HEADER_NAMES
 
 from .sandbox_clients import assume_central, identity
 

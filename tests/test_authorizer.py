@@ -254,7 +254,7 @@ def test_no_input_makes_anything_but_a_decision_or_a_401(garbage):
     # A module-level JWKS that is never reachable: the shape of the input is what is tested.
     verifier = TokenVerifier(issuer=ISSUER, client_ids=[CLIENT_ID],
                              jwks=JwksCache("http://127.0.0.1:9/none", fetch=_unreachable))
-    authorizer = Authorizer(verifier, RULES)
+    authorizer = Authorizer(verifier, RULES, GLOBAL_GROUPS)
     for ev in (garbage, {"methodArn": f"{API_ARN}/GET/x", "headers": garbage},
                {"methodArn": garbage, "headers": {"Authorization": "Bearer a.b.c"}}):
         try:
@@ -352,8 +352,9 @@ def test_configuration_from_the_environment(pool, tmp_path):
     assert authorizer.authorize(event(team_b_user))["context"]["levels"] == ""  # not shared
     with pytest.raises(ValueError, match="WORKSPACES"):
         from_environment({**env, "WORKSPACES": json.dumps({"team-a": ["team-x"]})}, rules_file)
-    with pytest.raises(ValueError, match="APP_CLIENT_IDS"):
-        from_environment({k: v for k, v in env.items() if k != "APP_CLIENT_IDS"}, rules_file)
+    for name in ("APP_CLIENT_IDS", "GROUP_LEVELS"):  # the stack always sets both
+        with pytest.raises(ValueError, match=f"environment variable {name} is required"):
+            from_environment({k: v for k, v in env.items() if k != name}, rules_file)
     with pytest.raises(ValueError, match="token_uses"):
         from_environment({**env, "TOKEN_USE": "refresh"}, rules_file)
 
@@ -388,7 +389,7 @@ def timed_authorizer(pool, clock, min_remaining):
     jwks = JwksCache(pool.jwks_url, clock=FakeClock())
     verifier = TokenVerifier(issuer=ISSUER, client_ids=[CLIENT_ID], jwks=jwks, leeway=5,
                              min_remaining=min_remaining, clock=clock)
-    return Authorizer(verifier, RULES)
+    return Authorizer(verifier, RULES, GLOBAL_GROUPS)
 
 
 def test_a_token_is_good_until_its_expiry_plus_the_leeway_and_no_longer(pool):
@@ -420,7 +421,8 @@ def test_the_cache_ttl_reaches_the_authorizer_from_its_environment(pool, tmp_pat
     rules_file = tmp_path / "policy_rules.json"
     rules_file.write_text(json.dumps(RULES))
     env = {"AWS_REGION": "us-east-1", "USER_POOL_ID": POOL_ID, "APP_CLIENT_IDS": CLIENT_ID,
-           "JWKS_URL": pool.jwks_url, "CACHE_TTL_SECONDS": "60", "LEEWAY_SECONDS": "5"}
+           "JWKS_URL": pool.jwks_url, "CACHE_TTL_SECONDS": "60", "LEEWAY_SECONDS": "5",
+           "GROUP_LEVELS": json.dumps(GLOBAL_GROUPS)}
     verifier = from_environment(env, rules_file).verifier
     assert (verifier.min_remaining, verifier.leeway) == (60.0, 5.0)
     now = int(time.time())
@@ -499,10 +501,9 @@ def test_workspaces_of_lists_a_users_workspaces_and_levels(pool):
 def test_the_authorizer_reads_the_group_convention_the_stacks_create():
     """The authorizer imports nothing of this repo: its copies of the shared facts must match."""
     from authorizer import handler
-    from roles import edge
-    from roles.accounts import PLATFORM_GROUP_LEVELS, team_group
+    from contracts import edge
+    from contracts.accounts import team_group
     assert team_group("team-a", "reader").split(handler.TEAM_GROUP_SEPARATOR) == ["team-a", "reader"]
-    assert handler.DEFAULT_GROUP_LEVELS == PLATFORM_GROUP_LEVELS
     assert handler.DEFAULT_WORKSPACE == edge.DEFAULT_WORKSPACE
     assert handler.WORKSPACE_HEADER == edge.WORKSPACE_HEADER.lower()
 

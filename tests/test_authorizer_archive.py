@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from authorizer.build import HANDLER, build_archive
+from contracts.accounts import PLATFORM_GROUP_LEVELS
 from roles import authorizer_rules
 
 from .cognito_keys import CLIENT_ID, POOL_ID, Pool
@@ -77,7 +78,7 @@ def test_the_archive_alone_authorizes_a_real_token_in_a_clean_venv(local_archive
             f"sys.path.insert(0, {str(unpacked)!r})\n"
             "from authorizer import handler\n"
             f"response = handler.handler({event!r})\n"
-            "for name in ('mlflow', 'pulumi', 'roles'):\n"
+            "for name in ('mlflow', 'pulumi', 'roles', 'contracts'):\n"
             "    try:\n"
             "        __import__(name)\n"
             "        raise SystemExit(name + ' is importable: the venv is not clean')\n"
@@ -87,7 +88,8 @@ def test_the_archive_alone_authorizes_a_real_token_in_a_clean_venv(local_archive
         )
         env = {"AWS_REGION": "us-east-1", "USER_POOL_ID": POOL_ID, "APP_CLIENT_IDS": CLIENT_ID,
                "JWKS_URL": pool.jwks_url, "PATH": "/usr/bin:/bin",
-               "WORKSPACES": json.dumps({"team-a": []})}
+               "WORKSPACES": json.dumps({"team-a": []}),
+               "GROUP_LEVELS": json.dumps(PLATFORM_GROUP_LEVELS)}
         result = subprocess.run([str(venv / "bin" / "python"), "-I", "-c", script], env=env,
                                 capture_output=True, text=True, timeout=60)
     finally:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from roles.accounts import access_role_trust_policy as trust_policy
+from contracts.accounts import access_role_trust_policy as trust_policy
 from roles import LEVELS, managed_policies
-from roles.accounts import artifact_policy
-from roles.edge import gateway_response_template
+from contracts.accounts import artifact_policy
+from contracts.edge import gateway_response_template
 
 from .pulumi_program import API_ID, run_program, stack_config
 
@@ -653,11 +653,18 @@ def test_the_provider_refuses_other_accounts(stack):
 def test_the_image_is_tagged_by_its_contents(stack, tmp_path):
     """The repository's tags are IMMUTABLE: an image whose build context changed must get a new
     tag, or its push fails; an unchanged one the same tag (no new image)."""
-    from components.tracking_server import IMAGE_DIR, context_digest
+    from components.tracking_server import IMAGE_DIR, context_digest, image_build_args
+    from ui.build import pinned_mlflow_version
 
     assert stack.one("aws:ecr/repository:Repository").inputs["imageTagMutability"] == "IMMUTABLE"
-    tag = stack.one("awsx:ecr:Image").inputs["imageTag"]
-    assert tag == context_digest(IMAGE_DIR)
+    image = stack.one("awsx:ecr:Image").inputs
+    tag = image["imageTag"]
+    # MLflow's version comes from requirements.txt's pin alone, and is part of the tag
+    assert image["args"] == {"MLFLOW_VERSION": pinned_mlflow_version()} == image_build_args()
+    assert "ARG MLFLOW_VERSION\n" in (IMAGE_DIR / "Dockerfile").read_text()  # no default there
+    assert tag == context_digest(IMAGE_DIR, image_build_args())
+    assert tag != context_digest(IMAGE_DIR, {"MLFLOW_VERSION": "0.0.1"})
+    assert tag != context_digest(IMAGE_DIR)
     copy = tmp_path / "image"
     tracked = subprocess.run(["git", "ls-files", "."], cwd=IMAGE_DIR, check=True,
                              capture_output=True, text=True).stdout.split()
@@ -666,17 +673,17 @@ def test_the_image_is_tagged_by_its_contents(stack, tmp_path):
     for f in tracked:
         (copy / f).parent.mkdir(parents=True, exist_ok=True)
         (copy / f).write_bytes((IMAGE_DIR / f).read_bytes())
-    assert context_digest(copy) == tag
+    assert context_digest(copy, image_build_args()) == tag
     # what a local install or a test leaves there (git and .dockerignore ignore it)
     for leftover in ("__pycache__/entrypoint.cpython-311.pyc",
                      "plugin/build/lib/x.py", "plugin/x.egg-info/PKG-INFO",
                      "plugin/mlflow_landing_zone_server/.ruff_cache/0.17.6/123"):
         (copy / leftover).parent.mkdir(parents=True, exist_ok=True)
         (copy / leftover).write_bytes(b"left over")
-    assert context_digest(copy) == tag
+    assert context_digest(copy, image_build_args()) == tag
     (copy / "plugin" / "pyproject.toml").write_text("changed")
-    assert context_digest(copy) != tag
+    assert context_digest(copy, image_build_args()) != tag
     (copy / "plugin" / "pyproject.toml").write_bytes(
         (IMAGE_DIR / "plugin" / "pyproject.toml").read_bytes())
     (copy / "entrypoint.py").write_text((IMAGE_DIR / "entrypoint.py").read_text() + "\n# new\n")
-    assert context_digest(copy) != tag
+    assert context_digest(copy, image_build_args()) != tag

@@ -144,3 +144,18 @@ def test_a_teams_admin_may_do_everything_in_its_workspace_but_the_platforms_rout
     assert not allows_any(("admin",), "POST", "/api/3.0/mlflow/workspaces", in_team=True)
     assert allows("admin", "DELETE", "/api/3.0/mlflow/workspaces/team-b")
     assert allows("reader", "GET", "/ajax-api/3.0/mlflow/workspaces")
+
+
+def test_each_levels_s3_actions_follow_its_grant():
+    """ARTIFACT_ACTIONS is derived from GRANTS: widening a level's grant widens its S3 rights
+    with it, and nothing else does."""
+    from roles.levels import ARTIFACT_ACTIONS, GRANTS, S3_ACTIONS_OF_CAPABILITY
+
+    for level in LEVELS:
+        for capability, actions in S3_ACTIONS_OF_CAPABILITY.items():
+            assert set(actions) <= set(ARTIFACT_ACTIONS[level]) or capability not in GRANTS[level]
+            assert not set(actions) & set(ARTIFACT_ACTIONS[level]) or capability in GRANTS[level]
+    writes = {level for level in LEVELS if "s3:PutObject" in ARTIFACT_ACTIONS[level]}
+    deletes = {level for level in LEVELS if "s3:DeleteObject" in ARTIFACT_ACTIONS[level]}
+    assert (writes, deletes) == ({"contributor", "admin"}, {"admin"})
+    assert ARTIFACT_ACTIONS["model-approver"] == ARTIFACT_ACTIONS["reader"]  # registers, reads

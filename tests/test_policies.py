@@ -16,7 +16,7 @@ from roles import (
     MANAGED_POLICY_LIMIT,
     allows,
     allows_any,
-    authorizer_policy,
+    authorizer_rules,
     iam_policy,
     managed_policies,
     policy_size,
@@ -27,6 +27,16 @@ from roles.policy_eval import DENY, IMPLICIT_DENY, evaluate, invoke_allowed, wil
 from .route_samples import SEGMENTS, samples
 
 API_ARN = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod"
+
+
+def authorizer_policy(levels, api_arn, in_team=False):
+    """What the Lambda returns for `levels`: its own renderer, on the data the archive ships
+    (roles.authorizer_rules(), compiled when it is built)."""
+    from authorizer.handler import render_policy
+    from roles.policies import level_set_key
+
+    data = authorizer_rules()["team_rules" if in_team else "rules"]
+    return render_policy(data[level_set_key(levels)], api_arn)
 CAPABILITY = {(r.method, r.path): r.capability for r in CATALOGUE}
 SAMPLES = list(samples(CATALOGUE))
 COMBOS = [c for n in range(1, len(LEVELS) + 1) for c in itertools.combinations(LEVELS, n)]

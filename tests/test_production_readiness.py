@@ -160,7 +160,7 @@ def test_only_the_nlb_reaches_the_tasks(stack):
 def test_the_resource_policy_leaves_browser_paths_with_an_api_segment_alone():
     """Item 18: the Deny for other accounts' SigV4 callers must not reach a browser's request
     whose path has an /api/ (or /<team>/) segment further in."""
-    from roles.edge import resource_policy
+    from contracts.edge import resource_policy
     from roles.policy_eval import DENY, evaluate
 
     arn = "arn:aws:execute-api:us-east-1:111111111111:abc123"

@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 from mlflow.exceptions import MlflowException
 
 from mlflow_landing_zone_client import refusals as client_refusals
-from roles import CATALOGUE, edge, refusals
+from contracts import edge
+from roles import CATALOGUE, refusals
 from roles.globs import HOSTILE_GLOBS
 
 from .route_samples import samples
@@ -260,11 +261,15 @@ def test_the_clients_copies_of_the_landing_zones_names_are_its_own():
     """The client package imports nothing of this repo: its prefixes, role names and contact
     variable are held equal to the ones the stacks use."""
     from components.datascience_account import CONTACT_ENV
-    from roles.accounts import access_role_name, registry_prefix, workspace_prefix
+    from contracts.accounts import access_role_name, registry_prefix, workspace_prefix
 
     assert client_refusals._ARTIFACTS == workspace_prefix("x").removesuffix("x/")
     assert client_refusals._REGISTRY == registry_prefix("x").removesuffix("x/")
     assert client_refusals.CONTACT_ENV == CONTACT_ENV
+    from contracts.accounts import SESSION_SECONDS
+    from mlflow_landing_zone_client import credentials as client_credentials
+
+    assert client_credentials.SESSION_SECONDS == SESSION_SECONDS  # what the roles allow
     for level in refusals.refusal_table()["levels"]:
         arn = f"arn:aws:iam::1:role/{access_role_name('my-team', level)}"
         assert client_refusals.caller_of(arn) == ("my-team", level)

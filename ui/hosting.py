@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from contracts.edge import is_sigv4_path
 from roles.catalogue import CATALOGUE
 
 # Paths the bundle answers itself (see ui/build.py for its layout).
@@ -58,7 +59,7 @@ def api_routes(catalogue=CATALOGUE) -> tuple:
         path = route.path
         # SigV4's half of the API, and the routes whose place the bundle takes (MLflow's UI
         # document and static files)
-        if path == "/api" or path.startswith("/api/") or is_bundle_path(path):
+        if is_sigv4_path(path) or is_bundle_path(path):
             continue
         groups.setdefault(_segments(path)[0], set()).add(path)
     routes = []
@@ -163,7 +164,7 @@ def shell_config(*, region: str, user_pool_id: str, client_id: str, group_levels
                  refresh_margin: float, workspaces: dict = None, auth_flow: str = "USER_SRP_AUTH",
                  cognito_endpoint: str = None) -> dict:
     """`config.json`: what the shell and its service worker read at run time.
-    `refresh_margin`: seconds before expiry a token is replaced (roles.edge.refresh_margin_seconds);
+    `refresh_margin`: seconds before expiry a token is replaced (contracts.edge.refresh_margin_seconds);
     `workspaces`: {team: [teams it is shared with]}, as the authorizer's WORKSPACES (the shell
     shows a user only the workspaces they hold a level in; the authorizer enforces it)."""
     if auth_flow not in ("USER_SRP_AUTH", "USER_PASSWORD_AUTH"):

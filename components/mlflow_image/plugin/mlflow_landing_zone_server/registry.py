@@ -9,7 +9,7 @@ its files (server-side S3 copies) to
 
 and points the version's storage location there; `models:/name@alias`, `/model-versions/
 get-artifact` and the UI read that copy. Only the tracking server's role writes under the
-registry root (its task role, and the bucket policy denies everyone else: roles.accounts), so
+registry root (its task role, and the bucket policy denies everyone else: contracts.accounts), so
 after registration no contributor, reader or approver can change what the version serves,
 whatever they do to the run's files.
 
@@ -64,7 +64,7 @@ REGISTRY_ROOT_ENV = "MLFLOW_LZ_REGISTRY_ROOT"
 ARTIFACT_ROOT_ENV = "_MLFLOW_SERVER_ARTIFACT_ROOT"
 # Where a frozen version's files were copied from (a model version tag, shown in the UI).
 FROZEN_FROM_TAG = "landing_zone.frozen_from"
-# The gateway's identity headers (roles.edge.IDENTITY_HEADER_NAMES; a test holds them equal).
+# The gateway's identity headers (contracts.edge.IDENTITY_HEADER_NAMES; a test holds them equal).
 IDENTITY_HEADERS = ("X-MLflow-Caller-Arn", "X-MLflow-User", "X-MLflow-Levels")
 # A prompt version's content is its tags (MLflow keeps no files for prompts): these never
 # change once the version exists; its model configuration (mutable in MLflow) freezes once an

@@ -8,6 +8,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from roles.catalogue import SDK_PREFIX, under
+
 AWS_IAM = "AWS_IAM"  # SigV4: SDKs and SageMaker jobs, with the central access roles
 CUSTOM = "CUSTOM"  # the Lambda authorizer: browsers and Cognito tokens
 
@@ -35,12 +37,15 @@ DEFAULT_WORKSPACE = "default"  # reachable by platform admins only
 # which every path MLflow's client calls (/api/..., /version, /v1/traces, /gateway/...,
 # /get-artifact) is reachable with SigV4, in the team's workspace. (A literal resource beside
 # the root's `{proxy+}` is fine; a second path variable there is not.)
-EDGE_ROUTES = (
-    EdgeRoute("/{proxy+}", CUSTOM),
-    EdgeRoute("/api", AWS_IAM),
-    EdgeRoute("/api/{proxy+}", AWS_IAM),
-)
-_BY_RESOURCE = {route.resource: route for route in EDGE_ROUTES}
+BROWSER_ROUTE = EdgeRoute("/{proxy+}", CUSTOM)
+SDK_ROOT_ROUTE = EdgeRoute(SDK_PREFIX, AWS_IAM)
+SDK_ROUTE = EdgeRoute(f"{SDK_PREFIX}/{{proxy+}}", AWS_IAM)
+EDGE_ROUTES = (BROWSER_ROUTE, SDK_ROOT_ROUTE, SDK_ROUTE)
+
+
+def is_sigv4_path(path: str) -> bool:
+    """Whether API Gateway takes `path` (at the API's root) with SigV4: MLflow's SDK prefix."""
+    return under(SDK_PREFIX, path)
 
 
 def team_route(team: str) -> EdgeRoute:
@@ -60,7 +65,7 @@ def team_base_path(team: str) -> str:
 def reserved_team_names() -> frozenset:
     """Names a team may not take: MLflow's own top-level path segments (a team resource
     would shadow them) and the `default` workspace."""
-    from .catalogue import CATALOGUE
+    from roles.catalogue import CATALOGUE
 
     firsts = {r.path.split("/")[1] for r in CATALOGUE if r.path.count("/") >= 1}
     return frozenset(n for n in firsts if n and "{" not in n) | {DEFAULT_WORKSPACE, "ajax-api", "api"}
@@ -92,9 +97,9 @@ def edge_route(path: str, teams=()):
     first = path.split("/", 2)[1]
     if first in teams and path.startswith(f"/{first}/"):
         return team_route(first)
-    if path == "/api" or path.startswith("/api/"):
-        return _BY_RESOURCE["/api/{proxy+}" if path.startswith("/api/") else "/api"]
-    return _BY_RESOURCE["/{proxy+}"]
+    if is_sigv4_path(path):
+        return SDK_ROOT_ROUTE if path == SDK_PREFIX else SDK_ROUTE
+    return BROWSER_ROUTE
 
 
 # Headers the integration sets, overwriting whatever a client sent, so MLflow (and its logs)
@@ -309,7 +314,7 @@ def resource_policy(execution_arn: str, account_id: str, teams=()) -> dict:
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
          "Action": "execute-api:Invoke",
-         "Resource": [f"{execution_arn}/*/*/api", f"{execution_arn}/*/*/api/*"]
+         "Resource": [f"{execution_arn}/*/*{SDK_PREFIX}", f"{execution_arn}/*/*{SDK_PREFIX}/*"]
          + [f"{execution_arn}/*/*/{team}/*" for team in teams],
          # Only for IAM principals: a browser's request (Lambda authorizer) has no principal
          # account, and the resources' `*`, which spans slashes, also matches browser paths

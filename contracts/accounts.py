@@ -5,7 +5,7 @@ The central stack creates `mlflow-<team>-<level>`; the team stack creates
 that seeds the same roles in emulated IAM, take them from here.
 """
 
-from .levels import ARTIFACT_ACTIONS, ARTIFACT_KEY_ACTIONS
+from roles.levels import ARTIFACT_ACTIONS, ARTIFACT_KEY_ACTIONS
 
 SESSION_SECONDS = 3600  # role chaining caps a session at one hour anyway
 # S3 actions on the bucket itself; the others act on objects (bucket/*).
@@ -143,3 +143,13 @@ def tracking_server_statements(bucket_arn, key_arn=None, concat=None) -> list:
                            "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                            "Resource": key_arn})
     return statements
+
+
+def sagemaker_trust_policy(account_id: str) -> dict:
+    """The trust of a team's SageMaker execution roles: SageMaker, acting for this account only
+    (aws:SourceAccount keeps another account's SageMaker from using the role: confused
+    deputy)."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}]}
