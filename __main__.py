@@ -3,6 +3,7 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.builds import build_central
 from components.central_account import CentralAccount
 from components.config import NAMESPACE, ConfigError, load
 from components.datascience_account import DataScienceAccount
@@ -18,7 +19,9 @@ provider = aws.Provider("aws", region=config.region, allowed_account_ids=[config
 opts = pulumi.ResourceOptions(providers={"aws": provider})
 
 if config.account_type == "central":
-    account = CentralAccount("mlflow", config, opts)
+    # built first, on this machine (pip download, npm ci once): the components only declare
+    builds = build_central(progress=pulumi.log.info)
+    account = CentralAccount("mlflow", config, builds, opts)
 else:
     account = DataScienceAccount(f"mlflow-{config.team}", config, opts)
 for key, value in account.outputs.items():

@@ -101,7 +101,34 @@ class Api(pulumi.ComponentResource):
         self.vpc_link = aws.apigateway.VpcLink(
             f"{name}-link", target_arn=args.nlb_arn, opts=child(self))
 
-        # The Lambda authorizer.
+        self._lambda_authorizer(name, args)
+        self._routes(name, args, routes, teams)
+        self._logging(name, args)
+        # Refusals in MLflow's error shape (contracts.edge), so the UI shows why in the page.
+        self.gateway_responses = [
+            aws.apigateway.Response(
+                f"{name}-{response_type.lower().replace('_', '-')}",
+                rest_api_id=self.rest_api.id,
+                response_type=response_type,
+                status_code=str(status),
+                response_templates={"application/json": gateway_response_template(
+                    response_type, args.platform_contact)},
+                opts=child(self))
+            for response_type, (status, _) in GATEWAY_RESPONSES.items()
+        ]
+
+        self._deploy(name, args, routes)
+
+        self.url = self.stage.invoke_url
+        self.base_url = invoke_url(self.rest_api.id, args.region)  # the same, without the stage
+        self.stage_arn = self.stage.arn
+        self.rest_api_id = self.rest_api.id
+        self.api_arn = pulumi.Output.concat(self.rest_api.execution_arn, "/", STAGE)
+        self.register_outputs({"url": self.url, "api_arn": self.api_arn})
+
+    def _lambda_authorizer(self, name: str, args: ApiArgs):
+        """The Lambda authorizer (REQUEST, per token and workspace), its role, logs and the
+        permission for this API to call it."""
         function_name = f"{name}-authorizer"
         self.authorizer_logs = aws.cloudwatch.LogGroup(
             f"{name}-authorizer-logs", name=f"/aws/lambda/{function_name}",
@@ -154,7 +181,10 @@ class Api(pulumi.ComponentResource):
                                             self.authorizer.id),
             opts=child(self))
 
-        # Resources, methods and integrations, from the shared edge definition.
+
+    def _routes(self, name: str, args: ApiArgs, routes, teams):
+        """Resources, methods and integrations, from the shared edge definition
+        (contracts.edge), and the redirects of the root and the teams' base paths."""
         resources = {"/": self.rest_api.root_resource_id}
         self.methods, self.integrations = [], []
         for route in routes:
@@ -206,6 +236,9 @@ class Api(pulumi.ComponentResource):
             self.redirect += self._ui_redirect(name, f"team-{team}",
                                                resources[team_base_path(team)])
 
+
+    def _logging(self, name: str, args: ApiArgs):
+        """The stage's access log group, and API Gateway's CloudWatch role for the account."""
         # API Gateway needs an account-level role to write logs to CloudWatch: one setting per
         # account and region. Created here unless another stack owns it (api.cloudWatchRole:
         # existing), whose role this stack must not replace.
@@ -226,19 +259,9 @@ class Api(pulumi.ComponentResource):
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs", retention_in_days=args.log_retention_days, opts=child(self))
 
-        # Refusals in MLflow's error shape (contracts.edge), so the UI shows why in the page.
-        self.gateway_responses = [
-            aws.apigateway.Response(
-                f"{name}-{response_type.lower().replace('_', '-')}",
-                rest_api_id=self.rest_api.id,
-                response_type=response_type,
-                status_code=str(status),
-                response_templates={"application/json": gateway_response_template(
-                    response_type, args.platform_contact)},
-                opts=child(self))
-            for response_type, (status, _) in GATEWAY_RESPONSES.items()
-        ]
 
+    def _deploy(self, name: str, args: ApiArgs, routes):
+        """The deployment, re-made whenever what it serves changes, and its stage."""
         # A new deployment whenever a route, integration, authorizer or the policy changes.
         fingerprint = pulumi.Output.json_dumps({
             "routes": [[r.resource, r.authorization, r.workspace] for r in routes],
@@ -282,13 +305,6 @@ class Api(pulumi.ComponentResource):
                 throttling_rate_limit=args.throttle_rate_limit,
                 throttling_burst_limit=args.throttle_burst_limit),
             opts=child(self))
-
-        self.url = self.stage.invoke_url
-        self.base_url = invoke_url(self.rest_api.id, args.region)  # the same, without the stage
-        self.stage_arn = self.stage.arn
-        self.rest_api_id = self.rest_api.id
-        self.api_arn = pulumi.Output.concat(self.rest_api.execution_arn, "/", STAGE)
-        self.register_outputs({"url": self.url, "api_arn": self.api_arn})
 
     def _ui_redirect(self, name: str, slug: str, resource_id) -> list:
         """`GET` on the root or a team's base path (contracts.edge.ui_redirect_paths) answers 302

@@ -2,17 +2,15 @@
 the browser UI and the team access roles, wired together. Reads like the architecture
 diagram."""
 
-from pathlib import Path
 
 import pulumi
 
-from authorizer.build import build_archive
-from roles import authorizer_rules
 from contracts.edge import refresh_margin_seconds
 
 from ._util import type_token
-from .api import AUTHORIZER_ARCH, AUTHORIZER_RUNTIME, STAGE, Api, ApiArgs
+from .api import STAGE, Api, ApiArgs
 from .artifact_store import ArtifactStore, ArtifactStoreArgs
+from .builds import CentralBuilds
 from .ci_access import CiAccess, CiAccessArgs
 from .config import CentralConfig, workspaces
 from .database import Database, DatabaseArgs
@@ -24,19 +22,11 @@ from .tracking_server import TrackingServer, TrackingServerArgs
 from .user_interface import UserInterface, UserInterfaceArgs
 from .web_acl import WebAcl, WebAclArgs
 
-BUILD_DIR = Path(__file__).resolve().parent.parent / "build" / "authorizer"
-
-
-def authorizer_archive() -> pulumi.FileArchive:
-    """The authorizer's zip, compiled from `roles` now, for the Lambda runtime we deploy."""
-    path = build_archive(authorizer_rules(), BUILD_DIR,
-                         python=AUTHORIZER_RUNTIME.removeprefix("python"), arch=AUTHORIZER_ARCH)
-    return pulumi.FileArchive(str(path))
-
-
 class CentralAccount(pulumi.ComponentResource):
-    def __init__(self, name: str, config: CentralConfig, opts: pulumi.ResourceOptions = None,
-                 authorizer_code: pulumi.Archive = None):
+    def __init__(self, name: str, config: CentralConfig, builds: CentralBuilds,
+                 opts: pulumi.ResourceOptions = None):
+        """`builds`: what `components.builds.build_central` made before (the authorizer's
+        archive, the UI bundle's zip); nothing is built here."""
         super().__init__(type_token("central_account", "CentralAccount"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         task_role_name = f"{name}-tracking-server-task"
@@ -87,7 +77,7 @@ class CentralAccount(pulumi.ComponentResource):
             account_id=config.account_id, region=config.region,
             nlb_arn=self.tracking_server.nlb_arn,
             nlb_dns_name=self.tracking_server.nlb_dns_name,
-            authorizer_code=authorizer_code or authorizer_archive(),
+            authorizer_code=pulumi.FileArchive(str(builds.authorizer_archive)),
             user_pool_id=self.identity.user_pool_id,
             app_client_ids=[self.identity.client_id],
             group_levels=config.group_levels,
@@ -106,7 +96,8 @@ class CentralAccount(pulumi.ComponentResource):
             workspaces=workspaces(config.teams),
             refresh_margin=refresh_margin_seconds(config.token_minutes * 60,
                                                   config.api.authorizer_cache_ttl),
-            studio_origins=config.ui.studio_origins), child)
+            studio_origins=config.ui.studio_origins, bundle_zip=builds.ui_zip,
+            bundle_zip_sha256=builds.ui_zip_sha256), child)
         resolve_ui_url(self.ui.url)
         self.firewall = WebAcl(f"{name}-firewall", WebAclArgs(
             stage_arn=self.api.stage_arn, stage=STAGE, ui_url=self.ui.url,

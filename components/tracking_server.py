@@ -171,6 +171,22 @@ class TrackingServer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrackingServerArgs, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("tracking_server", "TrackingServer"), name, None, opts)
+        self._image(name, args)
+        self._security_groups(name, args)
+        self._roles(name, args)
+        self._load_balancer(name, args)
+        self._service(name, args)
+        self._autoscaling(name, args)
+
+        self.nlb_arn = self.nlb.arn
+        self.nlb_dns_name = self.nlb.dns_name
+        self.task_role_arn = self.task_role.arn
+        self.security_group_id = self.security_group.id
+        self.register_outputs({"nlb_arn": self.nlb_arn, "nlb_dns_name": self.nlb_dns_name,
+                               "task_role_arn": self.task_role_arn})
+
+    def _image(self, name: str, args: TrackingServerArgs):
+        """The image, built from components/mlflow_image by `pulumi up`, its repository and logs."""
         self.repository = aws.ecr.Repository(
             f"{name}-image",
             image_tag_mutability="IMMUTABLE",
@@ -192,6 +208,8 @@ class TrackingServer(pulumi.ComponentResource):
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", retention_in_days=args.log_retention_days, opts=child(self))
 
+    def _security_groups(self, name: str, args: TrackingServerArgs):
+        """Who may reach the tasks, the database and the endpoints."""
         # Only the NLB reaches the tasks: API Gateway's VPC link arrives at the NLB through
         # PrivateLink (whose traffic the NLB's group does not judge, `enforce_..._private_link
         # _traffic = off`), and the tasks admit the NLB's group alone (its forwarded requests
@@ -228,6 +246,8 @@ class TrackingServer(pulumi.ComponentResource):
             description="MLflow tasks to PostgreSQL",
             opts=child(self))
 
+    def _roles(self, name: str, args: TrackingServerArgs):
+        """The task's roles: ECS's (image, logs, the database secret) and MLflow's own."""
         self.execution_role = aws.iam.Role(
             f"{name}-execution", assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
             opts=child(self))
@@ -266,6 +286,8 @@ class TrackingServer(pulumi.ComponentResource):
             ]),
             opts=child(self))
 
+    def _load_balancer(self, name: str, args: TrackingServerArgs):
+        """The internal NLB that API Gateway's VPC link reaches, and its health check."""
         self.nlb = aws.lb.LoadBalancer(
             f"{name}-nlb", internal=True, load_balancer_type="network",
             subnets=args.subnet_ids, enable_cross_zone_load_balancing=True,
@@ -285,6 +307,8 @@ class TrackingServer(pulumi.ComponentResource):
                 type="forward", target_group_arn=self.target_group.arn)],
             opts=child(self))
 
+    def _service(self, name: str, args: TrackingServerArgs):
+        """The cluster, the task definition and the service."""
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
@@ -326,6 +350,9 @@ class TrackingServer(pulumi.ComponentResource):
             # Autoscaling owns the running count: a refresh or an update must not set it back
             # to the configured minimum while load holds it higher.
             opts=child(self, depends_on=[self.listener], ignore_changes=["desiredCount"]))
+
+    def _autoscaling(self, name: str, args: TrackingServerArgs):
+        """Autoscaling on CPU, between desiredCount and maxCount."""
         self.scaling_target = aws.appautoscaling.Target(
             f"{name}-scaling",
             service_namespace="ecs",
@@ -348,10 +375,3 @@ class TrackingServer(pulumi.ComponentResource):
                     predefined_metric_type="ECSServiceAverageCPUUtilization"),
                 scale_in_cooldown=300, scale_out_cooldown=60),
             opts=child(self))
-
-        self.nlb_arn = self.nlb.arn
-        self.nlb_dns_name = self.nlb.dns_name
-        self.task_role_arn = self.task_role.arn
-        self.security_group_id = self.security_group.id
-        self.register_outputs({"nlb_arn": self.nlb_arn, "nlb_dns_name": self.nlb_dns_name,
-                               "task_role_arn": self.task_role_arn})

@@ -8,16 +8,12 @@ teams' SageMaker Studio domains) come from `ui.hosting`, as the sandbox serves t
 Cognito settings are written into the bundle's `config.json` at deploy time.
 """
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from authorizer.build import zip_bytes
-from ui.build import build as build_bundle
-from ui.build import read_bundle
 from ui.hosting import (
     API_ROUTES,
     amplify_custom_headers,
@@ -29,7 +25,6 @@ from ui.hosting import (
 from ._util import child, type_token
 from .amplify_deployment import AmplifyDeployment
 
-BUILD_DIR = Path(__file__).resolve().parent.parent / "build"
 BRANCH = "main"
 AUTH_FLOW = "USER_SRP_AUTH"  # the password never leaves the browser
 
@@ -43,24 +38,11 @@ class UserInterfaceArgs:
     client_id: pulumi.Input[str]
     group_levels: dict
     refresh_margin: float  # seconds before expiry the shell replaces a token
+    # the UI bundle's zip and its digest (components.builds.build_central made them)
+    bundle_zip: Path
+    bundle_zip_sha256: str
     workspaces: dict = field(default_factory=dict)  # {team: [teams it is shared with]}
     studio_origins: tuple = ()
-    bundle_dir: Path = field(default_factory=lambda: BUILD_DIR / "ui")
-
-
-def bundle_zip(bundle_dir: Path) -> tuple:
-    """Build the bundle and write its zip (without config.json), once per bundle content:
-    (path, sha256 of the zip)."""
-    bundle = build_bundle(bundle_dir, progress=lambda message: pulumi.log.info(message))
-    path = bundle_dir.with_name(f"ui-{bundle.digest[:16]}.zip")
-    if path.exists():
-        data = path.read_bytes()
-    else:
-        data = zip_bytes(read_bundle(bundle.path))
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return path, hashlib.sha256(data).hexdigest()
 
 
 class UserInterface(pulumi.ComponentResource):
@@ -89,7 +71,6 @@ class UserInterface(pulumi.ComponentResource):
             stage="PRODUCTION",
             enable_auto_build=False,
             opts=child(self))
-        zip_path, digest = bundle_zip(args.bundle_dir)
         config = pulumi.Output.all(args.user_pool_id, args.client_id).apply(
             lambda ids: shell_config(region=args.region, user_pool_id=ids[0],
                                      client_id=ids[1], group_levels=args.group_levels,
@@ -97,8 +78,8 @@ class UserInterface(pulumi.ComponentResource):
                                      workspaces=args.workspaces, auth_flow=AUTH_FLOW))
         self.deployment = AmplifyDeployment(
             f"{name}-deployment", app_id=self.app.id, branch_name=self.branch.branch_name,
-            region=args.region, account_id=args.account_id, zip_path=str(zip_path),
-            zip_sha256=digest, config=config, opts=child(self))
+            region=args.region, account_id=args.account_id, zip_path=str(args.bundle_zip),
+            zip_sha256=args.bundle_zip_sha256, config=config, opts=child(self))
         self.app_id = self.app.id
         self.url = pulumi.Output.concat("https://", self.branch.branch_name, ".",
                                         self.app.default_domain)

@@ -175,17 +175,19 @@ def _method_auth(args, report):
 
 
 
-def _stage_web_acl(args, report):
-    acls = {r.props.get("arn"): r for r in args.resources
+def _stages_and_acls(resources):
+    """(stage, the web ACL associated with it or None) for every API stage."""
+    acls = {r.props.get("arn"): r for r in resources
             if r.resource_type == "aws:wafv2/webAcl:WebAcl"}
-    guarded = {}
-    for r in args.resources:
-        if r.resource_type == "aws:wafv2/webAclAssociation:WebAclAssociation":
-            guarded[r.props.get("resourceArn")] = acls.get(r.props.get("webAclArn"))
-    for r in args.resources:
-        if r.resource_type != "aws:apigateway/stage:Stage":
-            continue
-        acl = guarded.get(r.props.get("arn"))
+    guarded = {r.props.get("resourceArn"): acls.get(r.props.get("webAclArn"))
+               for r in resources
+               if r.resource_type == "aws:wafv2/webAclAssociation:WebAclAssociation"}
+    return [(r, guarded.get(r.props.get("arn"))) for r in resources
+            if r.resource_type == "aws:apigateway/stage:Stage"]
+
+
+def _stage_web_acl(args, report):
+    for r, acl in _stages_and_acls(args.resources):
         if acl is None:
             report(f"stage {r.name} has no web ACL", r.urn)
             continue
@@ -199,15 +201,7 @@ def _stage_web_acl(args, report):
 def _stage_edge_protection(args, report):
     """The stage's web ACL blocks floods from one address and uses AWS's managed rule groups
     (the stacks' api.waf; a reviewer sees it when a PR turns it off)."""
-    acls = {r.props.get("arn"): r for r in args.resources
-            if r.resource_type == "aws:wafv2/webAcl:WebAcl"}
-    guarded = {r.props.get("resourceArn"): acls.get(r.props.get("webAclArn"))
-               for r in args.resources
-               if r.resource_type == "aws:wafv2/webAclAssociation:WebAclAssociation"}
-    for r in args.resources:
-        if r.resource_type != "aws:apigateway/stage:Stage":
-            continue
-        acl = guarded.get(r.props.get("arn"))
+    for r, acl in _stages_and_acls(args.resources):
         rules = (acl.props.get("rules") if acl else None) or []
         rate = [rule for rule in rules if "rateBasedStatement" in (rule.get("statement") or {})
                 and "block" in (rule.get("action") or {})]

@@ -4,10 +4,16 @@ The mocks answer with the computed outputs AWS would give (ARNs, ids, DNS names)
 program's wiring can be checked; they do not decide anything the program relies on.
 """
 
+import contextlib
+import hashlib
 import json
 import runpy
+import subprocess
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import pulumi
 import yaml
@@ -132,6 +138,49 @@ def stack_config(stack: str) -> dict:
 
 
 _current = [None]  # the mocks of the run in progress
+_prebuilt = []
+
+
+def prebuilt():
+    """Stand-ins for what `components.builds.build_central` makes on a deploying machine (its
+    own tests build the real ones: tests/test_authorizer_archive.py, tests/test_ui.py): the
+    stack tests run offline."""
+    from components.builds import CentralBuilds
+
+    if not _prebuilt:
+        folder = Path(tempfile.mkdtemp(prefix="lz-prebuilt-"))
+        for name, member in (("authorizer.zip", "authorizer/handler.py"),
+                             ("ui.zip", "index.html")):
+            with zipfile.ZipFile(folder / name, "w") as z:
+                z.writestr(member, f"stand-in {name}")
+        ui = folder / "ui.zip"
+        _prebuilt.append(CentralBuilds(folder / "authorizer.zip", ui,
+                                       hashlib.sha256(ui.read_bytes()).hexdigest()))
+    return _prebuilt[0]
+
+
+class BuildDuringEvaluation(AssertionError):
+    """A component ran a build (npm, pip) while the program was evaluated."""
+
+
+def _refuse_builds(real):
+    def run(argv, *args, **kwargs):
+        words = [str(a) for a in (argv if isinstance(argv, (list, tuple)) else [argv])]
+        if any(Path(w).name in ("npm", "pip", "pip3") or w in ("pip", "download", "ci")
+               for w in words[:4]):
+            raise BuildDuringEvaluation(f"the program ran {' '.join(words[:4])}: builds belong "
+                                        f"to components.builds, before any component")
+        return real(argv, *args, **kwargs)
+    return run
+
+
+@contextlib.contextmanager
+def offline_builds():
+    """The program under mocks with the builds made already, and any build refused."""
+    with mock.patch("components.builds.build_central", lambda **kw: prebuilt()), \
+            mock.patch.object(subprocess, "run", _refuse_builds(subprocess.run)), \
+            mock.patch.object(subprocess, "Popen", _refuse_builds(subprocess.Popen)):
+        yield
 
 
 def run_program(config: dict, stack: str = "central") -> Inventory:
@@ -171,7 +220,8 @@ def run_program(config: dict, stack: str = "central") -> Inventory:
         return pulumi.Output.all(**account.outputs).apply(outputs.update)
 
     try:
-        program()
+        with offline_builds():
+            program()
     finally:
         pulumi.runtime.set_all_config({})
     return Inventory(mocks.resources.values(), outputs)

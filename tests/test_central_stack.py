@@ -1,12 +1,10 @@
 """The central stack under Pulumi mocks: every part registered, security inputs exact."""
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from roles import LEVELS, managed_policies
 from contracts.accounts import artifact_policy
 from contracts.edge import gateway_response_template
 
-from .pulumi_program import API_ID, run_program, stack_config
+from .pulumi_program import API_ID, prebuilt, run_program, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -577,11 +575,11 @@ def test_the_ui_is_deployed_by_pulumi_up_with_the_cognito_settings(stack):
     deployment = stack.one("pulumi-python:dynamic:Resource", "ui-deployment").inputs
     assert (deployment["app_id"], deployment["branch_name"]) == ("d1a2b3c4d5e6f7", "main")
     assert (deployment["region"], deployment["account_id"]) == (REGION, ACCOUNT)
-    zip_path = Path(deployment["zip_path"])
-    assert hashlib.sha256(zip_path.read_bytes()).hexdigest() == deployment["zip_sha256"]
-    names = zipfile.ZipFile(zip_path).namelist()
-    assert {"index.html", "sw.js", "mlflow.html", "static-files/index.html"} <= set(names)
-    assert "config.json" not in names  # added at deploy time, with the values below
+    # the zip components.builds made before the program declared anything (its content:
+    # tests/test_ui.py), checked again at deploy time against this digest
+    builds = prebuilt()
+    assert (deployment["zip_path"], deployment["zip_sha256"]) == (str(builds.ui_zip),
+                                                                  builds.ui_zip_sha256)
     config = deployment["config"]
     client = stack.one("aws:cognito/userPoolClient:UserPoolClient")
     assert config["userPoolId"] == f"{REGION}_AbCdEf123"
@@ -687,3 +685,19 @@ def test_the_image_is_tagged_by_its_contents(stack, tmp_path):
         (IMAGE_DIR / "plugin" / "pyproject.toml").read_bytes())
     (copy / "entrypoint.py").write_text((IMAGE_DIR / "entrypoint.py").read_text() + "\n# new\n")
     assert context_digest(copy, image_build_args()) != tag
+
+
+def test_the_program_builds_nothing_while_it_declares_resources():
+    """Builds run in components.builds before any component (pulumi up calls it first); the
+    stack tests hand in prebuilt artifacts and refuse npm and pip, so they run offline, and a
+    component that builds in its constructor fails them."""
+    import components.builds
+    from tests.pulumi_program import BuildDuringEvaluation, offline_builds
+
+    with offline_builds():
+        assert components.builds.build_central() == prebuilt()
+        for argv in (["npm", "ci"], ["/usr/bin/npm", "ci"], [sys.executable, "-m", "pip",
+                                                             "download", "x"]):
+            with pytest.raises(BuildDuringEvaluation, match="builds belong to components.builds"):
+                subprocess.run(argv, capture_output=True)
+        assert subprocess.run(["true"]).returncode == 0  # anything else runs

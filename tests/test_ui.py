@@ -209,3 +209,19 @@ def test_the_sandbox_forwards_only_api_paths(sandbox):
     assert requests.post(ui + "/cognito/", headers={
         "X-Amz-Target": "AmazonS3.ListBuckets"}).status_code == 404
     assert requests.get(ui + "/cognito/").status_code == 404
+
+
+def test_the_deploy_zip_is_the_bundle_without_its_config(tmp_path):
+    """What `pulumi up` uploads (components.builds, before any component): the bundle, built
+    once per content, zipped without config.json (written at deploy time)."""
+    import hashlib
+    import zipfile
+
+    from components.builds import ui_bundle_zip
+
+    path, digest = ui_bundle_zip(tmp_path / "ui", progress=lambda m: None)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    names = zipfile.ZipFile(path).namelist()
+    assert {"index.html", "sw.js", "mlflow.html", "static-files/index.html"} <= set(names)
+    assert "config.json" not in names
+    assert ui_bundle_zip(tmp_path / "ui", progress=lambda m: None) == (path, digest)  # reused
