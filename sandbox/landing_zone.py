@@ -64,8 +64,7 @@ class LandingZone:
         self.dir.mkdir(parents=True, exist_ok=True)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines
         earlier = self._earlier_state()
-        passwords = {u["username"]: u["password"]
-                     for u in earlier.get("cognito", {}).get("users", [])}
+        passwords = _passwords_of(earlier)
         # --port 0 / --ui-port 0: the last start's ports if they are free, so the URLs it
         # printed stay good
         self.port = self.port or emulated.free_port(preferred=_port_of(earlier.get("gateway_url")))
@@ -229,6 +228,17 @@ class LandingZone:
             self.mlflow.stop()
         if self.aws:
             self.aws.stop()
+
+
+def _passwords_of(state: dict) -> dict:
+    """{username: password} of a state file's users ({} for anything else)."""
+    cognito = state.get("cognito") if isinstance(state, dict) else None
+    users = cognito.get("users") if isinstance(cognito, dict) else None
+    if not isinstance(users, list):
+        return {}
+    return {u["username"]: u["password"] for u in users
+            if isinstance(u, dict) and isinstance(u.get("username"), str)
+            and isinstance(u.get("password"), str)}
 
 
 def _port_of(url) -> int:

@@ -136,3 +136,15 @@ def test_bad_arguments_are_refused_with_a_message(args, message):
     result = subprocess.run([sys.executable, "-m", "sandbox", *args], capture_output=True,
                             text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_an_unreadable_earlier_state_gives_new_passwords_and_any_port():
+    """What a start keeps from the last one (passwords, ports) it reads leniently: a state file
+    from another version, or hand-edited, starts afresh rather than failing."""
+    from sandbox.landing_zone import _passwords_of, _port_of
+
+    for state in ({}, [], {"cognito": None}, {"cognito": [1]}, {"cognito": {"users": "x"}}):
+        assert _passwords_of(state) == {}
+    assert _passwords_of({"cognito": {"users": [{"username": "a", "password": "p"}, 3,
+                                                {"username": "b"}]}}) == {"a": "p"}
+    assert (_port_of("http://127.0.0.1:8080"), _port_of(None), _port_of("junk")) == (8080, 0, 0)
