@@ -54,7 +54,7 @@ class CentralAccount(pulumi.ComponentResource):
         ui_url, resolve_ui_url = pulumi.deferred_output()
         self.tracking_server = TrackingServer(f"{name}-server", TrackingServerArgs(
             account_id=config.account_id, region=config.region,
-            vpc_id=self.network.vpc_id, vpc_cidr=config.network.cidr,
+            vpc_id=self.network.vpc_id,
             subnet_ids=self.network.app_subnet_ids, task_role_name=task_role_name,
             artifact_bucket_name=self.artifacts.bucket_name,
             artifact_bucket_arn=self.artifacts.bucket_arn,

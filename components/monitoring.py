@@ -194,10 +194,10 @@ def _metric(namespace, metric, dims, stat="Average", label=None):
 
 def dashboard_body(region: str, dims: dict, web_acl: str, alarm_arns: list) -> dict:
     """The dashboard: alarms first, then one row per part, left to right as a request goes."""
-    def graph(title, metrics, x, y, width=8, stacked=False):
+    def graph(title, metrics, x, y, width=8):
         return {"type": "metric", "x": x, "y": y, "width": width, "height": 6,
                 "properties": {"title": title, "region": region, "view": "timeSeries",
-                               "stacked": stacked, "period": PERIOD, "metrics": metrics}}
+                               "stacked": False, "period": PERIOD, "metrics": metrics}}
     api, fn, svc, db = dims["api"], dims["authorizer"], dims["service"], dims["database"]
     waf = {"WebACL": web_acl, "Region": region, "Rule": "ALL"}
     return {"widgets": [

@@ -32,7 +32,6 @@ class TrackingServerArgs:
     account_id: str
     region: str
     vpc_id: pulumi.Input[str]
-    vpc_cidr: str
     subnet_ids: pulumi.Input[list]
     task_role_name: str  # fixed, so the bucket and key policies can name it up front
     artifact_bucket_name: pulumi.Input[str]
@@ -196,13 +195,14 @@ class TrackingServer(pulumi.ComponentResource):
                 encryption_type="KMS")],
             force_delete=not args.protect,
             opts=child(self))
+        build_args = image_build_args()
         self.image = awsx.ecr.Image(
             f"{name}-image",
             repository_url=self.repository.repository_url,
             context=str(IMAGE_DIR),
             # The repository's tags are IMMUTABLE: each image content gets a tag of its own.
-            args=image_build_args(),
-            image_tag=context_digest(IMAGE_DIR, image_build_args()),
+            args=build_args,
+            image_tag=context_digest(IMAGE_DIR, build_args),
             platform="linux/amd64",
             opts=child(self))
         self.log_group = aws.cloudwatch.LogGroup(

@@ -19,6 +19,7 @@ import pulumi_aws as aws
 from contracts.edge import CROSS_SITE_RULES, REFUSED_FETCH_SITES, cross_site_body, ui_redirect_paths
 
 from ._util import child, type_token
+from .tracking_server import origin_of
 
 BLOCKED_STATUS = 403
 RATE_RULE = "RequestsPerAddress"
@@ -137,7 +138,7 @@ class WebAcl(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WebAclArgs, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("web_acl", "WebAcl"), name, None, opts)
-        ui_origin = pulumi.Output.from_input(args.ui_url).apply(lambda url: url.rstrip("/"))
+        ui_origin = pulumi.Output.from_input(args.ui_url).apply(origin_of)
         statements = rule_statements(args.stage, ui_origin, args.teams)
         rules = [{
             "name": rule, "priority": priority, "statement": statements[rule],

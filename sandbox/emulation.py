@@ -55,7 +55,7 @@ class MotoChanged(RuntimeError):
 
 
 def _locate(path: str):
-    module_path, _, rest = path.partition(".")
+    """The object at a dotted path: the longest importable module, then attributes."""
     parts = path.split(".")
     for i in range(len(parts), 0, -1):
         try:
@@ -65,7 +65,7 @@ def _locate(path: str):
         for attribute in parts[i:]:
             obj = getattr(obj, attribute)
         return obj
-    raise ImportError(module_path + rest)
+    raise ImportError(path)
 
 
 def check_moto() -> None:
