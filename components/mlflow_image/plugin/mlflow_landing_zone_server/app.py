@@ -2,7 +2,8 @@
 
 `mlflow server --app-name landing-zone` imports this module in every worker; it registers
 `FrozenVersionsStore` for MLflow's database schemes before any request builds the store, then
-serves MLflow's unchanged FastAPI app (no fork of the server or its UI).
+serves MLflow's unchanged FastAPI app (no fork of the server or its UI), behind the guard that
+bounds its input (guard.py) and with a last-resort error handler (errors.py).
 """
 
 from mlflow.server import handlers
@@ -13,6 +14,13 @@ from .registry import store_factory
 for _scheme in DATABASE_ENGINES:
     handlers._model_registry_store_registry.register(_scheme, store_factory)
 
-from mlflow.server.fastapi_app import app  # noqa: E402  (after the registration above)
+from mlflow.server import app as _flask_app  # noqa: E402
+from mlflow.server.fastapi_app import app as _mlflow_app  # noqa: E402  (after the registration)
+
+from .errors import register_flask_handlers  # noqa: E402
+from .guard import Guard  # noqa: E402
+
+register_flask_handlers(_flask_app)
+app = Guard(_mlflow_app)
 
 __all__ = ["app"]
