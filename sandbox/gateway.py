@@ -49,11 +49,15 @@ def client_headers_to_forward(headers) -> list:
     """The client's own headers the integration passes on: neither hop-by-hop ones nor any
     spelling (case, `_` for `-`) of the headers the integration sets itself.
 
-    API Gateway is not documented to drop header names with underscores (its "important
-    notes" and header docs say nothing of them; what reports of dropped `_` headers exist
-    concern nginx, Elastic Beanstalk's proxy, CloudFront and Envoy), so this gateway does not
-    count on it: it drops them as the tracking server's guard does
-    (mlflow_landing_zone_server.guard), and the server is safe whichever API Gateway does."""
+    API Gateway is not documented to drop header names with underscores: its "important
+    notes" (docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-known-issues.html)
+    say nothing of them, and the reports of dropped `_` headers concern nginx's
+    `underscores_in_headers` (github.com/SteveLTN/https-portal/issues/289), Elastic Beanstalk's
+    nginx (github.com/grouparoo/grouparoo/pull/1489), CloudFront
+    (github.com/modheader/modheader/issues/124) and Envoy (github.com/envoyproxy/gateway/
+    issues/3047); the NLB behind the VPC link is layer 4. So this gateway does not count on
+    it: it drops them as the tracking server's guard does (mlflow_landing_zone_server.guard),
+    and the server is safe whichever API Gateway does."""
     return [(k, v) for k, v in headers
             if k.lower() not in HOP_BY_HOP and not _is_identity_header(k)]
 
