@@ -87,7 +87,9 @@ class LandingZone:
                 aws_env={"AWS_ACCESS_KEY_ID": self.aws.server_keys["AccessKeyId"],
                          "AWS_SECRET_ACCESS_KEY": self.aws.server_keys["SecretAccessKey"],
                          "AWS_DEFAULT_REGION": emulated.REGION,
-                         "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url},
+                         "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url,
+                         "AWS_ENDPOINT_URL_STS": self.aws.endpoint_url,
+                         "MLFLOW_LZ_WORKSPACE_ROLE_ARN": self.aws.workspace_role_arn},
                 log_path=self.dir / "mlflow.log", ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
             ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
@@ -183,7 +185,7 @@ class LandingZone:
 
     # S3 is in memory in moto: artifacts are kept on disk between runs, like the database.
     def _artifact_client(self):
-        return self.aws.client("s3", **self.aws.server_keys)
+        return self.aws.client("s3", **self.aws.keeper_keys)
 
     def _restore_artifacts(self) -> int:
         folder = self.dir / "artifacts"
