@@ -47,6 +47,9 @@ MOTO_INTERNALS = {
     "moto.cognitoidp.models.cognitoidp_backends": object,
     "moto.sts.models.sts_backends": object,
     "moto.iam.models.iam_backends": object,
+    "moto.moto_server.werkzeug_app.DomainDispatcherApplication.__call__":
+        "(self, environ: dict[str, typing.Any], start_response: Any) -> Any",
+    "moto.moto_server.werkzeug_app.DISABLE_GLOBAL_CORS": bool,
 }
 
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
@@ -55,8 +58,20 @@ SESSION_TAGS: dict = {}
 # Cognito operations that AWS serves unsigned (they take a session or a token instead), which
 # moto's IAM enforcement would otherwise refuse: a browser signing in calls them.
 PUBLIC_COGNITO_OPERATIONS = ("RespondToAuthChallenge", "RevokeToken", "AssociateSoftwareToken",
-                             "VerifySoftwareToken", "GlobalSignOut", "ChangePassword",
+                             "VerifySoftwareToken", "GlobalSignOut", "ChangePassword")
+# Cognito operations that, served unsigned as moto serves the first three
+# (ActionAuthenticatorMixin.PUBLIC_OPERATIONS), let anyone make a user or set a password: moto
+# ignores the pool's AllowAdminCreateUserOnly, confirms a sign-up without a code, and takes any
+# code but its own for a password reset (and hands its own out in a response header). On AWS
+# the pool refuses sign-ups and mails a reset code to the user's verified address; the sandbox
+# sends no mail and the UI has neither flow (a user whose password must be reset asks the
+# platform team), so here they need a signature that IAM allows, as the platform team's do.
+SIGNED_COGNITO_OPERATIONS = ("SignUp", "ConfirmSignUp", "ForgotPassword",
                              "ConfirmForgotPassword")
+# moto's own API (its dashboard, data.json with every secret key and password, reset-auth that
+# turns IAM enforcement off, reset): not reachable over HTTP; the sandbox reads moto's backends
+# in process (below). moto routes every path with this prefix there.
+MOTO_API_PREFIX = "/moto-api"
 _installed = []
 
 
@@ -127,6 +142,8 @@ def install(central_account: str) -> None:
     _keep_session_tags()
     _judge_trust_as_iam_does()
     _judge_s3_as_iam_does()
+    _no_moto_api_over_http()
+    _no_cross_origin_calls()
     _installed.append(central_account)
 
 
@@ -344,16 +361,53 @@ def _judge_s3_as_iam_does():
     _replace(S3IAMRequest, "check_action_permitted", check_action_permitted)
 
 
+def _no_moto_api_over_http():
+    """Answer moto's own API 404, as AWS would, before moto dispatches the request."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if isinstance(path, bytes):  # as moto reads it
+            path = path.decode("utf-8", "replace")
+        if path.startswith(MOTO_API_PREFIX):
+            body = b"Not Found"
+            start_response("404 Not Found", [("Content-Type", "text/plain"),
+                                             ("Content-Length", str(len(body)))])
+            return [body]
+        return original(self, environ, start_response)
+
+    _replace(DomainDispatcherApplication, "__call__", __call__)
+
+
+def _no_cross_origin_calls():
+    """moto's server allows every web origin (CORS on every answer), so any page the user
+    visits could call the emulated AWS from the browser. No origin needs to: the UI's
+    Cognito calls go through its own host (sandbox/ui_server.py, COGNITO_PATH), and S3 still
+    answers a bucket's own CORS rules (the sandbox sets none). Read when moto builds a
+    service's app, on its first request."""
+    import moto.moto_server.werkzeug_app
+
+    moto.moto_server.werkzeug_app.DISABLE_GLOBAL_CORS = True
+
+
 def enforce_iam():
     """From the next request on, moto judges every signed request against IAM's policies
-    (the seeding ran without)."""
+    (the seeding ran without), and serves unsigned only the Cognito operations that need no
+    signature here."""
     from moto import settings
     from moto.core.responses import ActionAuthenticatorMixin
 
+    public = ActionAuthenticatorMixin.PUBLIC_OPERATIONS
     for operation in PUBLIC_COGNITO_OPERATIONS:
         target = f"AWSCognitoIdentityProviderService.{operation}"
-        if target not in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
-            ActionAuthenticatorMixin.PUBLIC_OPERATIONS.append(target)
+        if target not in public:
+            public.append(target)
+    for operation in SIGNED_COGNITO_OPERATIONS:
+        target = f"AWSCognitoIdentityProviderService.{operation}"
+        while target in public:
+            public.remove(target)
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
     ActionAuthenticatorMixin.request_count = 0
 
