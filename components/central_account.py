@@ -30,7 +30,10 @@ class CentralAccount(pulumi.ComponentResource):
         super().__init__(type_token("central_account", "CentralAccount"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         task_role_name = f"{name}-tracking-server-task"
-        task_role_arn = f"arn:aws:iam::{config.account_id}:role/{task_role_name}"
+        workspace_role_name = f"{name}-tracking-server-workspace"
+        # Only the server's workspace role touches artifact objects (its task role touches
+        # none) and writes the registry's frozen copies (a `freeze` session of it)
+        workspace_role_arn = f"arn:aws:iam::{config.account_id}:role/{workspace_role_name}"
 
         self.network = Network(f"{name}-network", NetworkArgs(
             region=config.region, cidr=config.network.cidr,
@@ -38,9 +41,9 @@ class CentralAccount(pulumi.ComponentResource):
             child)
         self.artifacts = ArtifactStore(f"{name}-store", ArtifactStoreArgs(
             account_id=config.account_id,
-            admitted_role_arns=[task_role_arn] + planned_role_arns(config.account_id,
-                                                                   config.teams),
-            registry_writer_arn=task_role_arn, protect=config.protect), child)
+            admitted_role_arns=[workspace_role_arn] + planned_role_arns(config.account_id,
+                                                                        config.teams),
+            registry_writer_arn=workspace_role_arn, protect=config.protect), child)
         self.database = Database(f"{name}-db", DatabaseArgs(
             account_id=config.account_id, vpc_id=self.network.vpc_id,
             subnet_ids=self.network.app_subnet_ids,
@@ -56,6 +59,7 @@ class CentralAccount(pulumi.ComponentResource):
             account_id=config.account_id, region=config.region,
             vpc_id=self.network.vpc_id,
             subnet_ids=self.network.app_subnet_ids, task_role_name=task_role_name,
+            workspace_role_name=workspace_role_name,
             artifact_bucket_name=self.artifacts.bucket_name,
             artifact_bucket_arn=self.artifacts.bucket_arn,
             artifact_key_arn=self.artifacts.key_arn,
@@ -127,6 +131,7 @@ class CentralAccount(pulumi.ComponentResource):
             "accessRoleArns": self.team_access.role_arns,
             "artifactBucket": self.artifacts.bucket_name,
             "trackingServerTaskRoleArn": self.tracking_server.task_role_arn,
+            "trackingServerWorkspaceRoleArn": self.tracking_server.workspace_role.arn,
             "alarmTopicArn": self.monitoring.topic_arn,
             "dashboardUrl": self.monitoring.dashboard_url,
         }

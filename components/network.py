@@ -12,7 +12,8 @@ from ._util import child, type_token
 
 # What a Fargate task of the tracking server calls besides S3: pulling its image (ECR API and
 # registry), writing logs, and reading the database secret at start.
-INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
+# sts: the tracking server assumes its workspace role for each workspace it acts for
+INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts")
 # Each AZ's subnets, in the order awsx lays them out: the tasks' subnet (/20, 4,096 addresses:
 # room for a scaled-out service and the endpoints' interfaces) and, with NAT, a public /24 for
 # the NAT gateways.

@@ -14,7 +14,10 @@ import pulumi_awsx as awsx
 from contracts.accounts import (
     ARTIFACT_ROOT_PREFIX,
     REGISTRY_ROOT_PREFIX,
+    SESSION_SECONDS,
     tracking_server_statements,
+    workspace_role_statements,
+    workspace_role_trust_policy,
 )
 from ui.build import pinned_mlflow_version
 
@@ -34,6 +37,9 @@ class TrackingServerArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[list]
     task_role_name: str  # fixed, so the bucket and key policies can name it up front
+    # The role the server reaches one workspace's storage with (tagged per workspace): fixed
+    # too, for the same reason; the task role itself touches no team's objects
+    workspace_role_name: str
     artifact_bucket_name: pulumi.Input[str]
     artifact_bucket_arn: pulumi.Input[str]
     artifact_key_arn: pulumi.Input[str]
@@ -116,7 +122,7 @@ def context_digest(folder: Path, build_args: dict = None) -> str:
 
 
 def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns,
-                          workspaces, cpu: int, memory: int, ui_url):
+                          workspaces, cpu: int, memory: int, ui_url, workspace_role_arn):
     """The task's one container; the database password comes in only as an ECS secret."""
     return [{
         "name": CONTAINER,
@@ -135,6 +141,10 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
              "value": f"s3://{bucket}/{ARTIFACT_ROOT_PREFIX}"},
             # Registered versions' files are frozen here (the image's plugin; contracts.accounts)
             {"name": "MLFLOW_LZ_REGISTRY_ROOT", "value": f"s3://{bucket}/{REGISTRY_ROOT_PREFIX}"},
+            # Every S3 access acts for one workspace, through this role (the plugin's storage.py)
+            {"name": "MLFLOW_LZ_WORKSPACE_ROLE_ARN", "value": workspace_role_arn},
+            # STS through the VPC's interface endpoint (components/network.py)
+            {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
             # One MLflow workspace per team, created at start when missing (entrypoint.py)
             {"name": "MLFLOW_LZ_WORKSPACES", "value": ",".join(workspaces)},
             # API Gateway's VPC link sends the NLB's name as Host; /health is exempt.
@@ -271,10 +281,24 @@ class TrackingServer(pulumi.ComponentResource):
                 "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}]}),
             opts=child(self))
+        # The task role reads and writes no team's objects: it acts for one workspace at a
+        # time through the workspace role, whose session tag names the workspace's prefixes
+        # (contracts.accounts). A request that names another team's files is refused by IAM.
+        self.workspace_role_arn = f"arn:aws:iam::{args.account_id}:role/{args.workspace_role_name}"
+        self.workspace_role = aws.iam.Role(
+            f"{name}-workspace", name=args.workspace_role_name,
+            max_session_duration=SESSION_SECONDS,
+            assume_role_policy=json.dumps(workspace_role_trust_policy(
+                args.account_id, f"arn:aws:iam::{args.account_id}:role/{args.task_role_name}")),
+            opts=child(self))
         aws.iam.RolePolicy(
-            f"{name}-task-artifacts", role=self.task_role.id,
-            policy=policy_json(tracking_server_statements(
+            f"{name}-workspace-artifacts", role=self.workspace_role.id,
+            policy=policy_json(workspace_role_statements(
                 args.artifact_bucket_arn, args.artifact_key_arn, concat=pulumi.Output.concat)),
+            opts=child(self))
+        aws.iam.RolePolicy(
+            f"{name}-task-workspaces", role=self.task_role.id,
+            policy=policy_json(tracking_server_statements(self.workspace_role_arn)),
             opts=child(self))
         # The current database password, read by the tasks themselves after a rotation
         aws.iam.RolePolicy(
@@ -318,7 +342,7 @@ class TrackingServer(pulumi.ComponentResource):
             args.database_endpoint, args.database_secret_arn, self.nlb.dns_name, args.ui_url,
         ).apply(lambda v: json.dumps(container_definitions(
             v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces,
-            args.cpu, args.memory, v[6])))
+            args.cpu, args.memory, v[6], self.workspace_role_arn)))
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=f"{name}-mlflow",

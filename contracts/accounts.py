@@ -60,7 +60,8 @@ ARTIFACT_ROOT_PREFIX = "artifacts"
 # Approved bytes cannot change: when a model or prompt version is registered, the tracking
 # server copies the files it serves to <bucket>/registry/workspaces/<team>/... and points the
 # version there (components/mlflow_image/plugin). Only the tracking server writes under this
-# prefix (its task role, and a bucket-policy Deny for everyone else); every level of the team,
+# prefix (a `freeze` session of its workspace role, and a bucket-policy Deny for everyone
+# else); every level of the team,
 # and the readers of a shared workspace, only read it. Run artifacts stay the team's to
 # rewrite: what a version serves no longer depends on them.
 REGISTRY_ROOT_PREFIX = "registry"
@@ -113,33 +114,77 @@ def artifact_policy(level: str, bucket_arn: str, key_arn: str = None, *, team: s
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-# What the tracking server does to the bucket: it reads and writes run artifacts (the UI's
-# uploads, garbage collection) and it alone writes the registry's frozen copies. It never
-# deletes those: a deleted version's bytes stay (and the bucket keeps object versions).
-TRACKING_SERVER_OBJECT_ACTIONS = {
-    ARTIFACT_ROOT_PREFIX: ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
-                           "s3:DeleteObject", "s3:AbortMultipartUpload"),
-    REGISTRY_ROOT_PREFIX: ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
-                           "s3:AbortMultipartUpload"),
-}
-# Writes under the registry prefix that the bucket policy refuses to all but the server.
+# The tracking server acts for one team at a time (components/mlflow_image/plugin/.../storage.py).
+# Its own identity (the task role) touches no team's objects: it may only assume the workspace
+# role with the session tags workspace=<team> and purpose=serve|freeze, and that role's policy
+# names `.../workspaces/${aws:PrincipalTag/workspace}/*`. So whatever a client names (a version's
+# source, a trace's location, an artifact path), IAM refuses the server a crossing into another
+# workspace; and the policy's size does not grow with the number of teams.
+WORKSPACE_TAG = "workspace"
+PURPOSE_TAG = "purpose"
+SERVE, FREEZE = "serve", "freeze"  # a request's work; the registry's frozen copy
+WORKSPACE_VARIABLE = "${aws:PrincipalTag/" + WORKSPACE_TAG + "}"
+# What a session does under its workspace's prefixes. Run artifacts: the UI's uploads and
+# MLflow's reads; the registry: read by every session, written (never deleted) only by a
+# `freeze` session, the store's copy of a version being registered.
+WORKSPACE_ARTIFACT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
+                              "s3:DeleteObject", "s3:AbortMultipartUpload")
+WORKSPACE_REGISTRY_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+WORKSPACE_REGISTRY_FREEZE_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload")
+# Writes under the registry prefix that the bucket policy refuses to all but the workspace role.
 REGISTRY_WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
                           "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutObjectTagging",
                           "s3:PutObjectRetention", "s3:PutObjectLegalHold",
                           "s3:RestoreObject")
 
 
-def tracking_server_statements(bucket_arn, key_arn=None, concat=None) -> list:
-    """The tracking server's S3 (and KMS) statements; `concat` joins ARN parts (Pulumi's
-    Output.concat where the bucket ARN is not known yet; plain joining otherwise)."""
+def tracking_server_statements(workspace_role_arn) -> list:
+    """The tracking server's own (task role) statements: assume the workspace role, tagged with
+    the one workspace a request acts for. Nothing on the bucket or its key."""
+    return [{"Sid": "ActForOneWorkspaceAtATime", "Effect": "Allow",
+             "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": workspace_role_arn,
+             "Condition": {"StringLike": {f"aws:RequestTag/{WORKSPACE_TAG}": "?*"},
+                           "StringEquals": {f"aws:RequestTag/{PURPOSE_TAG}": [SERVE, FREEZE]}}}]
+
+
+def workspace_role_trust_policy(account_id: str, server_principal_arn: str) -> dict:
+    """Only the tracking server assumes the workspace role, and only with both tags set (a
+    session without `workspace` would match no resource, but is refused before that). The
+    account is the principal and the server a condition, as in access_role_trust_policy."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TheTrackingServerForOneWorkspace", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": server_principal_arn},
+                      "StringLike": {f"aws:RequestTag/{WORKSPACE_TAG}": "?*"},
+                      "StringEquals": {f"aws:RequestTag/{PURPOSE_TAG}": [SERVE, FREEZE]}}}]}
+
+
+def workspace_role_statements(bucket_arn, key_arn=None, concat=None) -> list:
+    """The workspace role's S3 (and KMS) statements: one workspace's prefixes, named by the
+    session's tag; `concat` joins ARN parts (Pulumi's Output.concat where the bucket ARN is not
+    known yet; plain joining otherwise)."""
     join = concat or (lambda *parts: "".join(parts))
-    statements = [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-                   "Resource": bucket_arn}]
-    statements += [{"Effect": "Allow", "Action": list(actions),
-                    "Resource": join(bucket_arn, f"/{prefix}/*")}
-                   for prefix, actions in TRACKING_SERVER_OBJECT_ACTIONS.items()]
+    artifacts = workspace_prefix(WORKSPACE_VARIABLE)
+    registry = registry_prefix(WORKSPACE_VARIABLE)
+    statements = [
+        {"Sid": "BucketLocation", "Effect": "Allow", "Action": ["s3:GetBucketLocation"],
+         "Resource": bucket_arn},
+        {"Sid": "ListOneWorkspace", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": bucket_arn,
+         "Condition": {"StringLike": {"s3:prefix": [f"{artifacts}*", f"{registry}*"]}}},
+        {"Sid": "OneWorkspacesArtifacts", "Effect": "Allow",
+         "Action": list(WORKSPACE_ARTIFACT_ACTIONS), "Resource": join(bucket_arn, f"/{artifacts}*")},
+        {"Sid": "ReadOneWorkspacesRegistry", "Effect": "Allow",
+         "Action": list(WORKSPACE_REGISTRY_READ_ACTIONS),
+         "Resource": join(bucket_arn, f"/{registry}*")},
+        {"Sid": "FreezeIntoOneWorkspacesRegistry", "Effect": "Allow",
+         "Action": list(WORKSPACE_REGISTRY_FREEZE_ACTIONS),
+         "Resource": join(bucket_arn, f"/{registry}*"),
+         "Condition": {"StringEquals": {f"aws:PrincipalTag/{PURPOSE_TAG}": FREEZE}}},
+    ]
     if key_arn:
-        statements.append({"Effect": "Allow",
+        statements.append({"Sid": "ArtifactKey", "Effect": "Allow",
                            "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                            "Resource": key_arn})
     return statements

@@ -5,12 +5,42 @@ by evaluating them here, not by trusting the code that wrote them. The sandbox g
 to enforce identity, resource and authorizer policies on each request.
 
 Covers what execute-api policies use: Allow and Deny, Action/NotAction, Resource/NotResource,
-`*` (any run of characters, `/` included) and `?` (one character), explicit Deny winning.
+`*` (any run of characters, `/` included) and `?` (one character), explicit Deny winning; and
+the policy variables (`${aws:PrincipalTag/workspace}`) of the S3 policies that the sandbox's
+emulated IAM judges with it.
 A statement with a Condition is evaluated only for the condition operators implemented below;
 anything else raises, so an unsupported policy is never silently read as allow or deny.
 """
 
+import re
+
 ALLOW, DENY, IMPLICIT_DENY = "allow", "deny", "implicit-deny"
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def substitute(text: str, context) -> "str | None":
+    """IAM's policy variables in a Resource or a condition's value: `${key}` becomes the request
+    context's value of `key`. None when a key is absent: IAM then matches the element against
+    nothing. IAM's escapes (`${*}`, `${?}`, `${$}`) and defaults are not supported: they raise,
+    so a policy that uses them is never read wrongly."""
+    missing = []
+
+    def value(match):
+        key = match.group(1)
+        if not key or key in "*?$" or "," in key:
+            raise ValueError(f"policy variable ${{{key}}} is not supported")
+        found = (context or {}).get(key)
+        if not isinstance(found, str):
+            missing.append(key)
+            return ""
+        return found
+
+    result = _VARIABLE.sub(value, text)
+    return None if missing else result
+
+
+def _substituted(values, context) -> list:
+    return [v for v in (substitute(value, context) for value in values) if v is not None]
 
 
 def wildcard_match(pattern: str, text: str) -> bool:
@@ -75,7 +105,8 @@ def _condition_holds(condition: dict, context: dict) -> bool:
             if operator == "Null":  # "true": the key is absent; "false": it is present
                 ok = (actual is None) == (str(expected).lower() == "true")
             else:
-                ok = when_absent if actual is None else test(actual, _as_list(expected))
+                ok = when_absent if actual is None else test(
+                    actual, _substituted(_as_list(expected), context))
             if not ok:
                 return False
     return True
@@ -122,10 +153,10 @@ def statement_applies(statement: dict, action: str, resource: str, context=None,
     if resources is None and not_resources is None and "Principal" in statement:
         resources = ["*"]  # a trust policy names no resource: the role itself
     if resources is not None:
-        if not any(wildcard_match(r, resource) for r in resources):
+        if not any(wildcard_match(r, resource) for r in _substituted(resources, context)):
             return False
     elif not_resources is not None:
-        if any(wildcard_match(r, resource) for r in not_resources):
+        if any(wildcard_match(r, resource) for r in _substituted(not_resources, context)):
             return False
     else:
         raise ValueError("a statement needs Resource or NotResource")

@@ -29,6 +29,8 @@ from contracts.accounts import (
     team_group,
     tracking_server_statements,
     workspace_prefix,
+    workspace_role_statements,
+    workspace_role_trust_policy,
 )
 from contracts.edge import REFRESH_TOKEN_HOURS
 
@@ -114,6 +116,8 @@ class EmulatedAws:
     users: list = field(default_factory=list)
     teams: list = field(default_factory=list)
     server_keys: dict = field(default_factory=dict)  # the tracking server's access key
+    workspace_role_arn: str = ""  # the role it reaches one workspace's storage with
+    keeper_keys: dict = field(default_factory=dict)  # the sandbox's own: keeps artifacts
     platform_admin_keys: dict = field(default_factory=dict)  # who manages the pool's users
 
     def client(self, service, **credentials):
@@ -167,14 +171,36 @@ def _seed_central(aws: EmulatedAws):
                 iam.attach_role_policy(RoleName=name, PolicyArn=arn)
             iam.put_role_policy(RoleName=name, PolicyName="artifacts", PolicyDocument=json.dumps(
                 artifact_policy(level, bucket_arn, team=team, readable=readable)))
-    # The tracking server: on Fargate a task role; here a user, whose keys do not expire.
-    iam.create_user(UserName="mlflow-tracking-server")
-    iam.put_user_policy(UserName="mlflow-tracking-server", PolicyName="artifacts",
+    # The tracking server: on Fargate a task role; here a user, whose keys do not expire. It
+    # touches no team's objects itself: it acts for one workspace at a time through the
+    # workspace role, tagged with that workspace (contracts.accounts).
+    server = iam.create_user(UserName="mlflow-tracking-server")["User"]["Arn"]
+    aws.workspace_role_arn = iam.create_role(
+        RoleName="mlflow-tracking-server-workspace", MaxSessionDuration=SESSION_SECONDS,
+        AssumeRolePolicyDocument=json.dumps(workspace_role_trust_policy(CENTRAL_ACCOUNT, server))
+    )["Role"]["Arn"]
+    iam.put_role_policy(RoleName="mlflow-tracking-server-workspace", PolicyName="one-workspace",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                   "Statement": workspace_role_statements(
+                                                       bucket_arn)}))
+    iam.put_user_policy(UserName="mlflow-tracking-server", PolicyName="act-for-a-workspace",
                         PolicyDocument=json.dumps({"Version": "2012-10-17",
                                                    "Statement": tracking_server_statements(
-                                                       bucket_arn)}))
-    key = iam.create_access_key(UserName="mlflow-tracking-server")["AccessKey"]
-    aws.server_keys = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
+                                                       aws.workspace_role_arn)}))
+    aws.server_keys = _access_key(iam, "mlflow-tracking-server")
+    # The sandbox itself (not MLflow) keeps the bucket's objects on disk between runs and logs
+    # the example run: a person with the account's S3 rights, as on AWS.
+    iam.create_user(UserName="sandbox-keeper")
+    iam.put_user_policy(UserName="sandbox-keeper", PolicyName="keep-artifacts",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                            "Effect": "Allow", "Action": "s3:*",
+                            "Resource": [bucket_arn, f"{bucket_arn}/*"]}]}))
+    aws.keeper_keys = _access_key(iam, "sandbox-keeper")
+
+
+def _access_key(iam, user: str) -> dict:
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    return {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
 
 
 def _seed_teams(aws: EmulatedAws):

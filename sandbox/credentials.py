@@ -11,11 +11,13 @@ expect, from the state file of the sandbox running now, or says that none is run
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,10 +43,24 @@ def write_aws_config(state: dict, state_file: Path) -> Path:
                       f"endpoint_url = {state['aws']['endpoint_url']}",
                       f"credential_process = {shlex.join(command)}", ""]
     path = state_file.parent / CONFIG_NAME
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(path)
+    write_private(path, "\n".join(lines))
     return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, readable by its owner alone from the first byte on: the
+    state file and the AWS config hold passwords and keys. (A file written, then chmod-ed,
+    is world-readable in between; a fixed temporary name would keep an old file's mode.)"""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:  # mkstemp creates the file 0600, exclusively
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class NotRunning(RuntimeError):

@@ -32,6 +32,14 @@ MOTO_INTERNALS = {
     "moto.iam.access_control.S3IAMRequest.check_action_permitted":
         "(self, resource: 'str') -> 'None'",
     "moto.iam.access_control.IAMPolicy": type,
+    "moto.iam.access_control.IAMRequestBase._check_role_trust_relationship":
+        "(self, role_arn: 'str') -> 'bool'",
+    "moto.iam.access_control.AssumedRoleAccessKey": type,
+    "moto.sts.responses.TokenResponse.assume_role":
+        "(self) -> moto.core.responses.ActionResult",
+    "moto.sts.models.STSBackend.assume_role":
+        "(self, region_name: str, role_session_name: str, role_arn: str, policy: str, "
+        "duration: int, external_id: str) -> moto.sts.models.AssumedRole",
     "moto.cognitoidp.responses.CognitoIdpJsonWebKeyResponse.json_web_key": bytes,
     "moto.iam.models.DEFAULT_ACCOUNT_ID": str,
     "moto.core.responses.ActionAuthenticatorMixin.PUBLIC_OPERATIONS": list,
@@ -39,14 +47,31 @@ MOTO_INTERNALS = {
     "moto.cognitoidp.models.cognitoidp_backends": object,
     "moto.sts.models.sts_backends": object,
     "moto.iam.models.iam_backends": object,
+    "moto.moto_server.werkzeug_app.DomainDispatcherApplication.__call__":
+        "(self, environ: dict[str, typing.Any], start_response: Any) -> Any",
+    "moto.moto_server.werkzeug_app.DISABLE_GLOBAL_CORS": bool,
 }
 
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+# The session tags of every STS session, by access key id (moto keeps none).
+SESSION_TAGS: dict = {}
 # Cognito operations that AWS serves unsigned (they take a session or a token instead), which
 # moto's IAM enforcement would otherwise refuse: a browser signing in calls them.
 PUBLIC_COGNITO_OPERATIONS = ("RespondToAuthChallenge", "RevokeToken", "AssociateSoftwareToken",
-                             "VerifySoftwareToken", "GlobalSignOut", "ChangePassword",
+                             "VerifySoftwareToken", "GlobalSignOut", "ChangePassword")
+# Cognito operations that, served unsigned as moto serves the first three
+# (ActionAuthenticatorMixin.PUBLIC_OPERATIONS), let anyone make a user or set a password: moto
+# ignores the pool's AllowAdminCreateUserOnly, confirms a sign-up without a code, and takes any
+# code but its own for a password reset (and hands its own out in a response header). On AWS
+# the pool refuses sign-ups and mails a reset code to the user's verified address; the sandbox
+# sends no mail and the UI has neither flow (a user whose password must be reset asks the
+# platform team), so here they need a signature that IAM allows, as the platform team's do.
+SIGNED_COGNITO_OPERATIONS = ("SignUp", "ConfirmSignUp", "ForgotPassword",
                              "ConfirmForgotPassword")
+# moto's own API (its dashboard, data.json with every secret key and password, reset-auth that
+# turns IAM enforcement off, reset): not reachable over HTTP; the sandbox reads moto's backends
+# in process (below). moto routes every path with this prefix there.
+MOTO_API_PREFIX = "/moto-api"
 _installed = []
 
 
@@ -114,7 +139,11 @@ def install(central_account: str) -> None:
     moto.cognitoidp.models.get_cognito_idp_user_pool_enable_totp = lambda: True
     _honour_token_validity(_sign_with_a_key_of_this_start())
     _faithful_challenges()
+    _keep_session_tags()
+    _judge_trust_as_iam_does()
     _judge_s3_as_iam_does()
+    _no_moto_api_over_http()
+    _no_cross_origin_calls()
     _installed.append(central_account)
 
 
@@ -195,11 +224,117 @@ def _faithful_challenges():
     _replace(CognitoIdpBackend, "respond_to_auth_challenge", respond_to_auth_challenge)
 
 
+def _tags_of(params) -> dict:
+    """The session tags of an AssumeRole request's parameters (`Tags.member.N.Key`/`.Value`;
+    moto hands them over as lists or strings)."""
+    def one(value):
+        return value[0] if isinstance(value, (list, tuple)) else value
+
+    tags = {}
+    for name, value in (params or {}).items():
+        if name.startswith("Tags.member.") and name.endswith(".Key"):
+            number = name[len("Tags.member."):-len(".Key")]
+            tags[one(value)] = one(params.get(f"Tags.member.{number}.Value", ""))
+    return tags
+
+
+def _keep_session_tags():
+    """moto drops AssumeRole's `Tags`; IAM keeps them on the session as principal tags
+    (`aws:PrincipalTag/<key>`), which the workspace role's policy names. Keep them, by the
+    session's access key (the request handler and the backend run in one thread)."""
+    import threading
+
+    from moto.sts.models import STSBackend
+    from moto.sts.responses import TokenResponse
+
+    pending = threading.local()
+    respond = TokenResponse.assume_role
+
+    def assume_role_response(self):
+        pending.tags = _tags_of(self.querystring)
+        try:
+            return respond(self)
+        finally:
+            pending.tags = None
+
+    _replace(TokenResponse, "assume_role", assume_role_response)
+    assume = STSBackend.assume_role
+
+    def assume_role(self, region_name, role_session_name, role_arn, policy, duration,
+                    external_id):
+        role = assume(self, region_name, role_session_name, role_arn, policy, duration,
+                      external_id)
+        tags = getattr(pending, "tags", None)
+        if tags:
+            SESSION_TAGS[role.access_key_id] = dict(tags)
+        return role
+
+    _replace(STSBackend, "assume_role", assume_role)
+
+
+def _principal_arn(access_key) -> str:
+    """aws:PrincipalArn of a request's signer: an assumed role's session is its role."""
+    from moto.iam.access_control import AssumedRoleAccessKey
+
+    if isinstance(access_key, AssumedRoleAccessKey):
+        return (f"arn:{access_key.partition}:iam::{access_key.account_id}:role/"
+                f"{access_key._owner_role_name}")
+    return access_key.arn
+
+
+def _principal_context(access_key) -> dict:
+    context = {"aws:PrincipalArn": _principal_arn(access_key)}
+    for key, value in SESSION_TAGS.get(getattr(access_key, "_access_key_id", None), {}).items():
+        context[f"aws:PrincipalTag/{key}"] = value
+    return context
+
+
+def _judge_trust_as_iam_does():
+    """moto judges a role's trust policy crudely (an account principal never matches, most
+    conditions are ignored) and knows nothing of session tags. Judge it with the evaluator the
+    gateway uses: the caller must be admitted for sts:AssumeRole and, when it passes tags, for
+    sts:TagSession, with `aws:PrincipalArn` and `aws:RequestTag/<key>` in the context. (moto
+    judges the trust of a role in the caller's own account only; as before, that is all this
+    judges.)"""
+    from moto.iam.access_control import IAMRequestBase
+
+    from roles.policy_eval import ALLOW, evaluate
+
+    def check_role_trust_relationship(self, role_arn):
+        role = self.backend.get_role_by_arn(role_arn)
+        document = role.assume_role_policy_document
+        trust = json.loads(document) if isinstance(document, str) else document
+        principal = _principal_arn(self._access_key)
+        tags = _tags_of(self._data)
+        context = {"aws:PrincipalArn": principal,
+                   **{f"aws:RequestTag/{k}": v for k, v in tags.items()}}
+        actions = ["sts:AssumeRole"] + (["sts:TagSession"] if tags else [])
+        return all(evaluate([trust], action, role_arn, context, principal=principal) == ALLOW
+                   for action in actions)
+
+    _replace(IAMRequestBase, "_check_role_trust_relationship", check_role_trust_relationship)
+
+
+def _copy_source(headers):
+    """(bucket, key, version) a CopyObject or UploadPartCopy reads, or None."""
+    from urllib.parse import unquote
+
+    raw = next((v for k, v in (headers or {}).items() if k.lower() == "x-amz-copy-source"), None)
+    if not raw:
+        return None
+    path, _, query = unquote(raw).partition("?")
+    bucket, _, key = path.lstrip("/").partition("/")
+    version = query.removeprefix("versionId=") if query.startswith("versionId=") else None
+    return bucket, key, version
+
+
 def _judge_s3_as_iam_does():
     """moto evaluates conditions only in trust policies, and there crudely; the artifact
-    policies name the prefixes a role may list (`s3:prefix`). Judge every S3 request with the
-    evaluator the gateway uses (`roles.policy_eval`, proved against IAM's rules in the tests):
-    an explicit Deny wins, else an Allow whose conditions hold, else refused."""
+    policies name the prefixes a role may list (`s3:prefix`), and the workspace role's name
+    them by the session's tag (`${aws:PrincipalTag/workspace}`). Judge every S3 request with
+    the evaluator the gateway uses (`roles.policy_eval`, proved against IAM's rules in the
+    tests): an explicit Deny wins, else an Allow whose conditions hold, else refused. And as S3
+    does (moto does not), a copy must also be allowed to read its source."""
     from urllib.parse import parse_qs, urlsplit
 
     from moto.iam.access_control import IAMPolicy, S3IAMRequest
@@ -209,27 +344,70 @@ def _judge_s3_as_iam_does():
     def check_action_permitted(self, resource):
         documents = [IAMPolicy(policy)._policy_json
                      for policy in self._access_key.collect_policies()]
-        context = {}
+        context = _principal_context(self._access_key)
         if self._action.startswith("s3:ListBucket"):
             prefix = parse_qs(urlsplit(self._path).query).get("prefix")
             if prefix:
                 context["s3:prefix"] = prefix[0]
         if evaluate(documents, self._action, resource, context) != ALLOW:
             self._raise_access_denied()
+        source = _copy_source(self._headers)
+        if source:
+            bucket, key, version = source
+            action = "s3:GetObjectVersion" if version else "s3:GetObject"
+            if evaluate(documents, action, f"arn:aws:s3:::{bucket}/{key}", context) != ALLOW:
+                self._raise_access_denied()
 
     _replace(S3IAMRequest, "check_action_permitted", check_action_permitted)
 
 
+def _no_moto_api_over_http():
+    """Answer moto's own API 404, as AWS would, before moto dispatches the request."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if isinstance(path, bytes):  # as moto reads it
+            path = path.decode("utf-8", "replace")
+        if path.startswith(MOTO_API_PREFIX):
+            body = b"Not Found"
+            start_response("404 Not Found", [("Content-Type", "text/plain"),
+                                             ("Content-Length", str(len(body)))])
+            return [body]
+        return original(self, environ, start_response)
+
+    _replace(DomainDispatcherApplication, "__call__", __call__)
+
+
+def _no_cross_origin_calls():
+    """moto's server allows every web origin (CORS on every answer), so any page the user
+    visits could call the emulated AWS from the browser. No origin needs to: the UI's
+    Cognito calls go through its own host (sandbox/ui_server.py, COGNITO_PATH), and S3 still
+    answers a bucket's own CORS rules (the sandbox sets none). Read when moto builds a
+    service's app, on its first request."""
+    import moto.moto_server.werkzeug_app
+
+    moto.moto_server.werkzeug_app.DISABLE_GLOBAL_CORS = True
+
+
 def enforce_iam():
     """From the next request on, moto judges every signed request against IAM's policies
-    (the seeding ran without)."""
+    (the seeding ran without), and serves unsigned only the Cognito operations that need no
+    signature here."""
     from moto import settings
     from moto.core.responses import ActionAuthenticatorMixin
 
+    public = ActionAuthenticatorMixin.PUBLIC_OPERATIONS
     for operation in PUBLIC_COGNITO_OPERATIONS:
         target = f"AWSCognitoIdentityProviderService.{operation}"
-        if target not in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
-            ActionAuthenticatorMixin.PUBLIC_OPERATIONS.append(target)
+        if target not in public:
+            public.append(target)
+    for operation in SIGNED_COGNITO_OPERATIONS:
+        target = f"AWSCognitoIdentityProviderService.{operation}"
+        while target in public:
+            public.remove(target)
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
     ActionAuthenticatorMixin.request_count = 0
 

@@ -290,6 +290,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _read_body(self, headers):
+        try:
+            return self._read_announced_body(headers)
+        except TimeoutError:  # the body stalled for read_timeout: answered, then closed
+            raise Refused(408, "Request Timeout", "RequestTimeout") from None
+
+    def _read_announced_body(self, headers):
         if headers.get("transfer-encoding", "").lower() == "chunked":
             chunks, total = [], 0
             while True:
@@ -381,7 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
             extra_headers["x-amzn-ErrorType"] = refused.error_type
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            if status == 413:
+            if status in (408, 413):  # the rest of the body may still come: not a next request
                 self.close_connection = True
         except Exception as e:  # a bug of the sandbox must still look like API Gateway
             status = 500

@@ -27,7 +27,7 @@ from ui.hosting import shell_config
 from . import aws as emulated
 from . import emulation
 from . import example
-from .credentials import write_aws_config
+from .credentials import write_aws_config, write_private
 from .gateway import Gateway
 from .mlflow_server import MlflowServer, ensure_workspaces
 from .ui_server import COGNITO_PATH, UI_HOST, UiServer
@@ -61,7 +61,7 @@ class LandingZone:
 
     def start(self, progress=print):
         started = time.monotonic()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request lines
         earlier = self._earlier_state()
         passwords = _passwords_of(earlier)
@@ -87,7 +87,9 @@ class LandingZone:
                 aws_env={"AWS_ACCESS_KEY_ID": self.aws.server_keys["AccessKeyId"],
                          "AWS_SECRET_ACCESS_KEY": self.aws.server_keys["SecretAccessKey"],
                          "AWS_DEFAULT_REGION": emulated.REGION,
-                         "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url},
+                         "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url,
+                         "AWS_ENDPOINT_URL_STS": self.aws.endpoint_url,
+                         "MLFLOW_LZ_WORKSPACE_ROLE_ARN": self.aws.workspace_role_arn},
                 log_path=self.dir / "mlflow.log", ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
             ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
@@ -176,14 +178,12 @@ class LandingZone:
 
     def write_state(self):
         state = self.state()
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.replace(self.state_file)
+        write_private(self.state_file, json.dumps(state, indent=2))
         write_aws_config(state, self.state_file)
 
     # S3 is in memory in moto: artifacts are kept on disk between runs, like the database.
     def _artifact_client(self):
-        return self.aws.client("s3", **self.aws.server_keys)
+        return self.aws.client("s3", **self.aws.keeper_keys)
 
     def _restore_artifacts(self) -> int:
         folder = self.dir / "artifacts"
@@ -228,6 +228,16 @@ class LandingZone:
             self.mlflow.stop()
         if self.aws:
             self.aws.stop()
+
+
+def private_dir(path: Path) -> None:
+    """The state directory, for its owner alone: besides the state file and the AWS config it
+    holds MLflow's database, the artifacts and the access logs. One an earlier start left
+    open to others is closed too."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        path.chmod(mode & 0o700)
 
 
 def _passwords_of(state: dict) -> dict:

@@ -2,8 +2,9 @@
 local gateway) and the same response headers, from `ui.hosting`.
 
 One addition Amplify does not need: `/cognito/` forwards Cognito's JSON API to moto, because
-moto answers the browser's CORS preflight wrongly (it takes a bare `OPTIONS /` for S3). On AWS
-the shell talks to `cognito-idp.<region>.amazonaws.com` directly.
+the emulated AWS answers no web origin's CORS (sandbox/emulation.py), and moto's preflight
+answer was wrong anyway (it takes a bare `OPTIONS /` for S3). On AWS the shell talks to
+`cognito-idp.<region>.amazonaws.com` directly.
 """
 
 import http.client

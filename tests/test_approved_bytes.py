@@ -254,21 +254,24 @@ def test_the_server_refuses_to_start_without_s3_roots(monkeypatch):
     "s3://bucket/artifacts/workspaces/team-a/./../../registry/workspaces/team-b/m",
     "file:///etc", "s3://bucket/artifacts/workspaces/team-ab/model",
     "s3://bucket/artifacts/workspaces/team-a", "s3://bucket/artifacts/model",
+    # the registry's copies are named only as models:/<name>/<version> (the store resolves
+    # them): a raw location there could be the model's own folder, which holds the new copy
+    "s3://bucket/registry/workspaces/team-a/m/v1-0123456789ab",
+    "s3://bucket/registry/workspaces/team-a/m", "s3://bucket/registry/workspaces/team-a/x",
 ])
 def test_the_store_itself_refuses_sources_outside_the_workspace(frozen_store, source):
     from mlflow.utils.workspace_context import ServerWorkspaceContext
 
     with ServerWorkspaceContext("team-a"), pytest.raises(MlflowException, match=OWN_FILES):
-        frozen_store._checked_location(source)
+        frozen_store._checked_location("m", source)
 
 
-def test_the_store_accepts_its_workspaces_files_and_versions(frozen_store):
+def test_the_store_accepts_its_workspaces_files(frozen_store):
     from mlflow.utils.workspace_context import ServerWorkspaceContext
 
     with ServerWorkspaceContext("team-a"):
-        for source in ("s3://bucket/artifacts/workspaces/team-a/3/abc/artifacts/model/",
-                       "s3://bucket/registry/workspaces/team-a/m/v1-0123456789ab"):
-            assert frozen_store._checked_location(source) == source.rstrip("/")
+        source = "s3://bucket/artifacts/workspaces/team-a/3/abc/artifacts/model/"
+        assert frozen_store._checked_location("m", source) == source.rstrip("/")
 
 
 def test_a_long_name_is_frozen_under_its_digest(frozen_store):

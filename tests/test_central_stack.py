@@ -39,7 +39,8 @@ def test_every_part_is_registered(stack):
     for r in stack.resources:
         counts[r.type] = counts.get(r.type, 0) + 1
     expected = {
-        "awsx:ec2:Vpc": 1, "aws:ec2/vpcEndpoint:VpcEndpoint": 5,
+        # S3's gateway; ECR (2), logs, Secrets Manager, STS (the workspace role) interfaces
+        "awsx:ec2:Vpc": 1, "aws:ec2/vpcEndpoint:VpcEndpoint": 6,
         # the artifacts', the database's and the alarm topic's keys
         "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 3,
         "aws:rds/cluster:Cluster": 1, "aws:rds/clusterInstance:ClusterInstance": 1,
@@ -79,7 +80,7 @@ def test_the_service_runs_without_nat_through_endpoints(stack):
     endpoints = {r.inputs["serviceName"]: r.inputs
                  for r in stack.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
     assert endpoints["com.amazonaws.us-east-1.s3"]["vpcEndpointType"] == "Gateway"
-    for service in ("ecr.api", "ecr.dkr", "logs", "secretsmanager"):
+    for service in ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts"):
         endpoint = endpoints[f"com.amazonaws.us-east-1.{service}"]
         assert endpoint["vpcEndpointType"] == "Interface" and endpoint["privateDnsEnabled"]
         assert endpoint["subnetIds"] == ["subnet-p1", "subnet-p2"]
@@ -128,8 +129,8 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
     # Every object SSE-KMS with the bucket's own key: a write asking for anything else fails.
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-store-key"
-    # Approved bytes cannot change: only the tracking server writes under registry/, and
-    # nobody deletes there, whatever an identity policy says.
+    # Approved bytes cannot change: only the tracking server (its workspace role) writes under
+    # registry/, and nobody deletes there, whatever an identity policy says.
     assert statements[2] == {
         "Sid": "OnlyTheTrackingServerWritesTheRegistry", "Effect": "Deny", "Principal": "*",
         "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
@@ -137,7 +138,8 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
                    "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:RestoreObject"],
         "Resource": f"{bucket}/registry/*",
         "Condition": {"ArnNotEquals": {"aws:PrincipalArn":
-                                       f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-task"}}}
+                                       f"arn:aws:iam::{ACCOUNT}:role/"
+                                       "mlflow-tracking-server-workspace"}}}
     assert statements[3:] == [
         {"Sid": "OnlySseKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "Resource": f"{bucket}/*", "Condition": {"StringNotEqualsIfExists": {
@@ -153,11 +155,13 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
 
 
 def test_bucket_and_key_admit_exactly_the_server_and_the_access_roles(stack):
-    admitted = [f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-task"] + [
+    admitted = [f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-workspace"] + [
         f"arn:aws:iam::{ACCOUNT}:role/mlflow-{team}-{level}"
         for team, levels in [("team-a", ["reader", "contributor", "model-approver"]),
                              ("team-b", ["reader", "contributor"])] for level in levels]
-    assert stack.outputs["trackingServerTaskRoleArn"] == admitted[0]
+    assert stack.outputs["trackingServerWorkspaceRoleArn"] == admitted[0]
+    # the task role itself is admitted nowhere: it touches no object
+    assert stack.outputs["trackingServerTaskRoleArn"] not in admitted
     assert [stack.outputs["accessRoleArns"][k] for k in stack.outputs["accessRoleArns"]] == admitted[1:]
     statements = policy(stack.one("aws:s3/bucketPolicy:BucketPolicy", "artifacts"))["Statement"]
     assert statements[1]["Effect"] == "Deny"
@@ -191,19 +195,59 @@ def test_database_is_encrypted_private_protected_and_serverless_v2(stack):
     assert rule["securityGroupId"] == "mlflow-db-sg-id" and rule["fromPort"] == 5432
 
 
-def test_the_task_role_writes_the_registry_and_never_deletes_there(stack):
+def test_the_task_role_only_acts_for_one_workspace_at_a_time(stack):
+    """The server's own identity reaches no object: it may assume the workspace role, tagged
+    with a workspace and a purpose, and nothing else on the bucket or its key."""
+    workspace_role = f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-workspace"
+    task_policies = [policy(p)["Statement"] for p in stack.of_type("aws:iam/rolePolicy:RolePolicy")
+                     if p.inputs["role"] == "mlflow-server-task-id"]
+    assert task_policies == [
+        [{"Sid": "ActForOneWorkspaceAtATime", "Effect": "Allow",
+          "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": workspace_role,
+          "Condition": {"StringLike": {"aws:RequestTag/workspace": "?*"},
+                        "StringEquals": {"aws:RequestTag/purpose": ["serve", "freeze"]}}}],
+        [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+          "Resource": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!cluster-1-AbCdEf"},
+         {"Effect": "Allow", "Action": "kms:Decrypt",
+          "Resource": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-db-key"}]]
+
+
+def test_the_workspace_role_reaches_one_workspace_named_by_its_session_tag(stack):
     bucket = "arn:aws:s3:::mlflow-store-artifacts-1a2b3c4"
-    statements = policy(stack.one("aws:iam/rolePolicy:RolePolicy", "task-artifacts"))["Statement"]
+    role = stack.one("aws:iam/role:Role", "server-workspace").inputs
+    assert role["name"] == "mlflow-tracking-server-workspace"
+    assert role["maxSessionDuration"] == 3600
+    assert json.loads(role["assumeRolePolicy"]) == {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TheTrackingServerForOneWorkspace", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"ArnEquals": {"aws:PrincipalArn":
+                                    f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-task"},
+                      "StringLike": {"aws:RequestTag/workspace": "?*"},
+                      "StringEquals": {"aws:RequestTag/purpose": ["serve", "freeze"]}}}]}
+    statements = policy(stack.one("aws:iam/rolePolicy:RolePolicy", "workspace-artifacts")
+                        )["Statement"]
+    ws = "${aws:PrincipalTag/workspace}"
     assert statements == [
-        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+        {"Sid": "BucketLocation", "Effect": "Allow", "Action": ["s3:GetBucketLocation"],
          "Resource": bucket},
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
-                                       "s3:DeleteObject", "s3:AbortMultipartUpload"],
-         "Resource": f"{bucket}/artifacts/*"},
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
-                                       "s3:AbortMultipartUpload"],
-         "Resource": f"{bucket}/registry/*"},
-        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+        {"Sid": "ListOneWorkspace", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": bucket, "Condition": {"StringLike": {"s3:prefix": [
+             f"artifacts/workspaces/{ws}/*", f"registry/workspaces/{ws}/*"]}}},
+        {"Sid": "OneWorkspacesArtifacts", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
+                    "s3:AbortMultipartUpload"],
+         "Resource": f"{bucket}/artifacts/workspaces/{ws}/*"},
+        {"Sid": "ReadOneWorkspacesRegistry", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+         "Resource": f"{bucket}/registry/workspaces/{ws}/*"},
+        # only the store's copy (a `freeze` session) writes, and nobody deletes, there
+        {"Sid": "FreezeIntoOneWorkspacesRegistry", "Effect": "Allow",
+         "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+         "Resource": f"{bucket}/registry/workspaces/{ws}/*",
+         "Condition": {"StringEquals": {"aws:PrincipalTag/purpose": "freeze"}}},
+        {"Sid": "ArtifactKey", "Effect": "Allow",
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
          "Resource": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-store-key"}]
 
 
@@ -219,6 +263,8 @@ def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
     assert "command" not in container
     assert env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] == "s3://mlflow-store-artifacts-1a2b3c4/artifacts"
     assert env["MLFLOW_LZ_REGISTRY_ROOT"] == "s3://mlflow-store-artifacts-1a2b3c4/registry"
+    assert env["MLFLOW_LZ_WORKSPACE_ROLE_ARN"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-workspace")
     assert env["MLFLOW_SERVER_ALLOWED_HOSTS"].startswith("mlflow-server-nlb-123.elb.")
     service = stack.one("aws:ecs/service:Service").inputs
     assert service["networkConfiguration"]["assignPublicIp"] is False

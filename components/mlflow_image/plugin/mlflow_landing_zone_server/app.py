@@ -1,18 +1,23 @@
-"""MLflow's own server app, with the landing zone's registry store for database back ends.
+"""MLflow's own server app, with the landing zone's stores for database back ends.
 
-`mlflow server --app-name landing-zone` imports this module in every worker; it registers
-`FrozenVersionsStore` for MLflow's database schemes before any request builds the store, then
-serves MLflow's unchanged FastAPI app (no fork of the server or its UI), behind the guard that
-bounds its input (guard.py) and with a last-resort error handler (errors.py).
+`mlflow server --app-name landing-zone` imports this module in every worker. Before any request
+builds a store it registers, for MLflow's database schemes, the registry store whose versions
+serve frozen copies (registry.py) and the tracking store that keeps references and trace
+locations in the request's workspace (tracking.py); and it makes every S3 access act for the
+request's workspace alone (storage.py). Then it serves MLflow's unchanged FastAPI app (no fork of
+the server or its UI), behind the guard that bounds its input (guard.py) and with a last-resort
+error handler (errors.py).
 """
 
 from mlflow.server import handlers
 from mlflow.store.db.db_types import DATABASE_ENGINES
 
-from .registry import store_factory
+from . import registry, storage, tracking
 
+storage.install()
 for _scheme in DATABASE_ENGINES:
-    handlers._model_registry_store_registry.register(_scheme, store_factory)
+    handlers._model_registry_store_registry.register(_scheme, registry.store_factory)
+    handlers._tracking_store_registry.register(_scheme, tracking.store_factory)
 
 from mlflow.server import app as _flask_app  # noqa: E402
 from mlflow.server.fastapi_app import app as _mlflow_app  # noqa: E402  (after the registration)

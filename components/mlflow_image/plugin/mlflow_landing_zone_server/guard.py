@@ -26,10 +26,11 @@ from mlflow.server.handlers import _add_static_prefix
 from mlflow.server.workspace_helpers import WORKSPACE_HEADER_NAME
 from mlflow.tracing.utils.otlp import OTLP_TRACES_PATH
 
+from .registry import IDENTITY_HEADERS
+
 # The headers API Gateway's integration sets (contracts.edge.FORWARDED_IDENTITY_HEADERS; a test
 # holds them equal: the plugin installs without the repository's packages).
-PROTECTED_HEADERS = ("X-MLflow-Caller-Arn", "X-MLflow-User", "X-MLflow-Levels",
-                     WORKSPACE_HEADER_NAME)
+PROTECTED_HEADERS = IDENTITY_HEADERS + (WORKSPACE_HEADER_NAME,)
 _PROTECTED = {h.lower() for h in PROTECTED_HEADERS}
 
 # The most bytes one request body may hold in a worker, inflated. The edge passes at most

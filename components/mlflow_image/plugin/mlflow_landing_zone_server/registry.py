@@ -18,12 +18,23 @@ new PUT still becomes what MLflow loads), and needs a bucket created with it; pi
 versions in the version's source would need every MLflow client to download by VersionId,
 which MLflow's S3 artifact repository does not do. A copy works with MLflow unchanged.
 
-The copy runs in the background: the version is PENDING_REGISTRATION until it is done, then
-READY (or FAILED_REGISTRATION with the reason), and MLflow's client waits for READY (as
-`register_model` and `create_model_version` do by default). A copy cut short by a restart is
-taken up again when a worker starts. The source must be files of the version's own workspace
-(the server's role reads every team's files: it must not copy another team's bytes into a
-workspace that cannot read them).
+A version is a prompt only by MLflow's own rule: its source is one of MLflow's prompt
+placeholders (a prompt's content is its tags; it has no files). Tags never make a version a
+prompt, and `mlflow.prompt.is_prompt` cannot change on a model that has versions: every other
+version is frozen, and a READY one always carries `landing_zone.frozen_from`. Only a READY
+version is promoted (an alias or a stage): what an approver promotes is always a whole copy.
+
+The source must be files of the version's own workspace: its run or logged model artifacts, or
+(`models:/name/version`) another READY version of it; never a raw location under the registry
+root, nor one that contains the copy's target. The source is listed once, before any copy, and
+refused past the configured caps (MLFLOW_LZ_FREEZE_MAX_FILES, MLFLOW_LZ_FREEZE_MAX_BYTES) with
+a clear error. The copy runs in the background, with a `freeze` session of the workspace role
+(storage.py: IAM lets it write only that workspace's registry prefix): the version is
+PENDING_REGISTRATION until it is done, then READY (or FAILED_REGISTRATION with the reason, never
+READY), and MLflow's client waits for READY (as `register_model` and `create_model_version` do
+by default). Each object is copied once (multipart above the transfer threshold, so objects over
+5 GB copy too); a worker holds a copy under a lease it renews, and a copy whose worker stopped
+is taken up by another once the lease ends, skipping the objects already copied.
 
 Deleting a version or a registered model (an admin's act at the edge) is written to the
 server's log as one JSON line with the caller's identity (the gateway's identity headers),
@@ -37,8 +48,11 @@ import json
 import logging
 import os
 import posixpath
+import re
+import socket
 import sys
 import threading
+import time
 import uuid
 from urllib.parse import quote, urlparse
 
@@ -47,6 +61,7 @@ from mlflow.entities.model_registry.model_version_stages import STAGE_DELETED_IN
 from mlflow.entities.model_registry.model_version_status import ModelVersionStatus
 from mlflow.exceptions import MlflowException
 from mlflow.prompt.constants import (
+    _PROMPT_SOURCE_PLACEHOLDERS,
     IS_PROMPT_TAG_KEY,
     PROMPT_MODEL_CONFIG_TAG_KEY,
     PROMPT_TEXT_TAG_KEY,
@@ -59,11 +74,24 @@ from mlflow.store.model_registry.sqlalchemy_workspace_store import WorkspaceAwar
 from mlflow.utils import workspace_context
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_NAME
 
+from . import storage
+
 REGISTRY_ROOT_ENV = "MLFLOW_LZ_REGISTRY_ROOT"
 # mlflow.server.constants.ARTIFACT_ROOT_ENV_VAR: `mlflow server --default-artifact-root`
 ARTIFACT_ROOT_ENV = "_MLFLOW_SERVER_ARTIFACT_ROOT"
 # Where a frozen version's files were copied from (a model version tag, shown in the UI).
 FROZEN_FROM_TAG = "landing_zone.frozen_from"
+# Tags the platform writes and clients never do (on a version's creation they are dropped: a
+# copied version brings its source's; the store sets its own).
+PLATFORM_TAG_PREFIX = "landing_zone."
+# What one version may hold: past either, registering it is refused before anything is copied.
+MAX_FILES_ENV, MAX_BYTES_ENV = "MLFLOW_LZ_FREEZE_MAX_FILES", "MLFLOW_LZ_FREEZE_MAX_BYTES"
+DEFAULT_MAX_FILES = 10_000
+DEFAULT_MAX_BYTES = 100 * 1024 ** 3
+# A worker holds a copy for this long and renews it while it copies; a copy whose worker
+# stopped is taken up by another worker once its lease has ended.
+LEASE_SECONDS = 300
+_LEASE = re.compile(r"\[lease (?P<until>\d+) (?P<holder>[^\]]+)\]$")
 # The gateway's identity headers (contracts.edge.IDENTITY_HEADER_NAMES; a test holds them equal).
 IDENTITY_HEADERS = ("X-MLflow-Caller-Arn", "X-MLflow-User", "X-MLflow-Levels")
 # A prompt version's content is its tags (MLflow keeps no files for prompts): these never
@@ -111,32 +139,61 @@ def _caller() -> dict:
     return {name: request.headers.get(name, "") for name in IDENTITY_HEADERS}
 
 
+def _limit(env: str, default: int) -> int:
+    raw = os.environ.get(env, "")
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise MlflowException(f"{env} must be a whole number; got {raw!r}") from None
+    if value < 1:
+        raise MlflowException(f"{env} must be at least 1; got {value}")
+    return value
+
+
 class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
     """MLflow's workspace-aware SQL registry store, whose versions serve frozen copies."""
 
     def __init__(self, db_uri, read_db_uri=None, *, registry_root: str, artifact_root: str,
-                 s3_client=None):
+                 s3_client=None, max_files: int = None, max_bytes: int = None,
+                 transfer_config=None, resume: bool = True):
         super().__init__(db_uri, read_db_uri=read_db_uri)
         self.registry_bucket, self.registry_key = _s3_parts(registry_root.rstrip("/"))
         self.artifact_bucket, self.artifact_key = _s3_parts(artifact_root.rstrip("/"))
-        self._s3 = s3_client
-        self._resume_pending()
+        self._s3 = s3_client  # tests hand one in; the server uses its workspace's session
+        self.max_files = max_files or _limit(MAX_FILES_ENV, DEFAULT_MAX_FILES)
+        self.max_bytes = max_bytes or _limit(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
+        self.transfer_config = transfer_config
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        if resume:
+            self._resume_pending()
+            threading.Thread(target=self._keep_resuming, name="freeze-resume",
+                             daemon=True).start()
 
     # -- what a version may be made from ---------------------------------------------------
 
     def _workspace(self) -> str:
         return workspace_context.get_request_workspace() or DEFAULT_WORKSPACE_NAME
 
-    def _allowed_prefixes(self, workspace: str) -> list:
-        """The s3:// prefixes a version of `workspace` may be copied from: its artifacts and
-        its own frozen versions (a version made from another version)."""
-        return [f"s3://{self.artifact_bucket}/{self.artifact_key}/{WORKSPACES_DIR_NAME}/"
-                f"{workspace}/",
-                f"s3://{self.registry_bucket}/{self.registry_key}/{WORKSPACES_DIR_NAME}/"
-                f"{workspace}/"]
+    def _artifacts_of(self, workspace: str) -> str:
+        return f"s3://{self.artifact_bucket}/{self.artifact_key}/{WORKSPACES_DIR_NAME}/{workspace}/"
 
-    def _resolve_source(self, source: str, run_id=None) -> str:
-        """The s3:// location of the files a new version is made from."""
+    def _registry_of(self, workspace: str) -> str:
+        return f"s3://{self.registry_bucket}/{self.registry_key}/{WORKSPACES_DIR_NAME}/{workspace}/"
+
+    def _version_location(self, name, version) -> str:
+        """The frozen files of another version of this workspace (a version made from a
+        version): only a READY one, never a prompt's placeholder."""
+        found = self.get_model_version(name, version)
+        if found.status != READY or found.source in _PROMPT_SOURCE_PLACEHOLDERS:
+            raise MlflowException(
+                f"Version {version} of {name!r} is not a frozen model version (status "
+                f"{found.status}): a version is made from a READY one.",
+                error_code=INVALID_PARAMETER_VALUE)
+        return self.get_model_version_download_uri(name, version)
+
+    def _resolve_source(self, source: str):
+        """(the s3:// location of the files a new version is made from, whether it is another
+        version's frozen copy)."""
         from mlflow.server.handlers import _get_tracking_store
         from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
         from mlflow.store.artifact.utils.models import _parse_model_uri
@@ -145,67 +202,124 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
         if scheme == "runs":
             source_run_id, path = RunsArtifactRepository.parse_runs_uri(source)
             root = _get_tracking_store().get_run(source_run_id).info.artifact_uri
-            return posixpath.join(root, path) if path else root
+            return (posixpath.join(root, path) if path else root), False
         if scheme == "models":
             parsed = _parse_model_uri(source)
             if parsed.model_id is not None:
-                return _get_tracking_store().get_logged_model(parsed.model_id).artifact_location
+                return (_get_tracking_store().get_logged_model(parsed.model_id)
+                        .artifact_location), False
             if parsed.alias is not None:
                 version = self.get_model_version_by_alias(parsed.name, parsed.alias).version
             else:
                 version = parsed.version
-            return self.get_model_version_download_uri(parsed.name, version)
-        return source
+            return self._version_location(parsed.name, version), True
+        return source, False
 
-    def _checked_location(self, source: str, run_id=None) -> str:
+    def _checked_location(self, name: str, source: str) -> str:
         workspace = self._workspace()
-        location = self._resolve_source(source, run_id).rstrip("/")
-        allowed = self._allowed_prefixes(workspace)
+        location, from_version = self._resolve_source(source)
+        location = location.rstrip("/")
+        allowed = [self._artifacts_of(workspace)]
+        if from_version:  # resolved by the store itself from a READY version's record
+            allowed.append(self._registry_of(workspace))
         segments = urlparse(location).path.split("/")
         inside = any(location.startswith(prefix) and len(location) > len(prefix)
                      for prefix in allowed)  # files below a prefix, not all of it
-        if ".." in segments or "." in segments or not inside:
+        target = self._model_folder(workspace, name)
+        contains_target = target == location or target.startswith(location + "/")
+        if ".." in segments or "." in segments or not inside or contains_target:
             raise MlflowException(
                 f"A version registered in workspace {workspace!r} is made from that workspace's "
-                f"own files, under {' or '.join(allowed)}; {source!r} is at {location!r}. "
-                "Log the model in one of this workspace's experiments and register it from "
-                "there.", error_code=INVALID_PARAMETER_VALUE)
+                f"own files, under {allowed[0]} (or from another of its versions, as "
+                f"models:/<name>/<version>); {source!r} is at {location!r}. Log the model in "
+                "one of this workspace's experiments and register it from there.",
+                error_code=INVALID_PARAMETER_VALUE)
+        return location
+
+    def _model_folder(self, workspace: str, name: str) -> str:
+        folder = quote(name, safe="")
+        location = f"{self._registry_of(workspace)}{folder}"
+        if len(location) + len("/v0000000000-0123456789ab") > STORAGE_LOCATION_MAX:
+            # a long name with many escaped characters
+            location = f"{self._registry_of(workspace)}{hashlib.sha256(name.encode()).hexdigest()}"
         return location
 
     def _frozen_location(self, workspace: str, name: str, version) -> str:
-        leaf = f"v{version}-{uuid.uuid4().hex[:12]}"
-        base = f"s3://{self.registry_bucket}/{self.registry_key}/{WORKSPACES_DIR_NAME}/{workspace}"
-        location = f"{base}/{quote(name, safe='')}/{leaf}"
-        if len(location) > STORAGE_LOCATION_MAX:  # a long name with many escaped characters
-            location = f"{base}/{hashlib.sha256(name.encode()).hexdigest()}/{leaf}"
-        return location
+        return f"{self._model_folder(workspace, name)}/v{version}-{uuid.uuid4().hex[:12]}"
+
+    # -- the files of a version -------------------------------------------------------------
+
+    def _client(self, workspace: str, purpose: str = storage.SERVE):
+        if self._s3 is not None:
+            return self._s3
+        return storage.client_for(workspace, purpose)
+
+    def list_source(self, workspace: str, location: str) -> list:
+        """Every object under `location`, listed once, before anything is copied: [(key, size)].
+        Refused past the caps (nothing is created then)."""
+        bucket, key = _s3_parts(location)
+        objects, total = [], 0
+        pages = self._client(workspace).get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{key}/")
+        for page in pages:
+            for item in page.get("Contents", []):
+                objects.append((item["Key"], item["Size"]))
+                total += item["Size"]
+                if len(objects) > self.max_files or total > self.max_bytes:
+                    raise MlflowException(
+                        f"{location} holds more than a registered version may: at most "
+                        f"{self.max_files} files and {self.max_bytes} bytes "
+                        f"({MAX_FILES_ENV}, {MAX_BYTES_ENV} on the tracking server); "
+                        f"counted {len(objects)} files, {total} bytes so far. Register a "
+                        "folder with only the model's files.",
+                        error_code=INVALID_PARAMETER_VALUE)
+        return objects
+
+    def copy_files(self, workspace: str, source: str, target: str, objects=None,
+                   progress=None):
+        """Copy each listed object under `source` to `target` once, inside S3 (managed copies:
+        multipart above the transfer threshold); an object already there with its size (a
+        retried copy) is skipped. Return (files, bytes)."""
+        s3 = self._client(workspace, storage.FREEZE)
+        source_bucket, source_key = _s3_parts(source)
+        target_bucket, target_key = _s3_parts(target)
+        if objects is None:
+            objects = self.list_source(workspace, source)
+        size = 0
+        for done, (key, length) in enumerate(objects, 1):
+            destination = f"{target_key}/{key[len(source_key) + 1:]}"
+            if _size_of(s3, target_bucket, destination) != length:
+                extra = {"Config": self.transfer_config} if self.transfer_config else {}
+                s3.copy({"Bucket": source_bucket, "Key": key}, target_bucket, destination,
+                        **extra)
+            size += length
+            if progress:
+                progress(done, len(objects))
+        return len(objects), size
 
     # -- creating a version -----------------------------------------------------------------
-
-    def _is_prompt(self, name, tags) -> bool:
-        if any(t.key == IS_PROMPT_TAG_KEY and str(t.value).lower() == "true"
-               for t in tags or []):
-            return True
-        return self.get_registered_model(name)._is_prompt()
 
     def create_model_version(self, name, source, run_id=None, tags=None, run_link=None,
                              description=None, local_model_path=None, model_id=None):
         create = super().create_model_version
-        if self._is_prompt(name, tags):  # its content is in its tags (see FROZEN_TAGS)
+        tags = [t for t in tags or [] if not str(t.key).startswith(PLATFORM_TAG_PREFIX)]
+        if source in _PROMPT_SOURCE_PLACEHOLDERS:  # MLflow's rule: its content is its tags
             return create(name, source, run_id=run_id, tags=tags, run_link=run_link,
                           description=description, local_model_path=local_model_path,
                           model_id=model_id)
-        location = self._checked_location(source, run_id)
+        workspace = self._workspace()
+        location = self._checked_location(name, source)
+        objects = self.list_source(workspace, location)
         created = create(name, source, run_id=run_id, tags=tags, run_link=run_link,
                          description=description, local_model_path=local_model_path,
                          model_id=model_id)
-        workspace = self._workspace()
         frozen = self._frozen_location(workspace, name, created.version)
         super().set_model_version_tag(name, created.version,
                                       ModelVersionTag(FROZEN_FROM_TAG, location))
-        self._set_state(name, created.version, PENDING, f"copying the files from {location}",
+        self._set_state(name, created.version, PENDING,
+                        self._lease_message(f"copying {len(objects)} files from {location}"),
                         storage_location=frozen)
-        self._start_copy(workspace, name, created.version, location, frozen)
+        self._start_copy(workspace, name, created.version, location, frozen, objects)
         return self.get_model_version(name, created.version)
 
     def _set_state(self, name, version, status, message, storage_location=None):
@@ -217,17 +331,43 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
                 row.storage_location = storage_location
             session.add(row)
 
-    def _start_copy(self, workspace, name, version, source, target):
+    def _claim(self, workspace, name, version, expected_message, message) -> bool:
+        """Take over a pending copy whose message is still `expected_message`, in one
+        conditional UPDATE: of two workers that try at once, one gets it."""
+        with self.ManagedSessionMaker(read_only=False) as session:
+            claimed = (session.query(SqlModelVersion)
+                       .filter(SqlModelVersion.workspace == workspace,
+                               SqlModelVersion.name == name,
+                               SqlModelVersion.version == version,
+                               SqlModelVersion.status == PENDING,
+                               SqlModelVersion.status_message == expected_message)
+                       .update({SqlModelVersion.status_message: message[:500]},
+                               synchronize_session=False))
+        return claimed == 1
+
+    def _lease_message(self, text: str) -> str:
+        lease = f" [lease {int(time.time()) + LEASE_SECONDS} {self.holder}]"
+        return text[:500 - len(lease)] + lease
+
+    def _start_copy(self, workspace, name, version, source, target, objects=None):
         thread = threading.Thread(target=self._copy_and_mark,
-                                  args=(workspace, name, version, source, target),
+                                  args=(workspace, name, version, source, target, objects),
                                   name=f"freeze {workspace}/{name}/{version}", daemon=True)
         thread.start()
         return thread
 
-    def _copy_and_mark(self, workspace, name, version, source, target):
-        with workspace_context.ServerWorkspaceContext(workspace):
+    def _copy_and_mark(self, workspace, name, version, source, target, objects=None):
+        with storage.acting_for(workspace, storage.FREEZE):
+            renewed = [time.monotonic()]
+
+            def progress(done, total):  # the lease, renewed; the progress, shown
+                if time.monotonic() - renewed[0] > LEASE_SECONDS / 5:
+                    renewed[0] = time.monotonic()
+                    self._set_state(name, version, PENDING, self._lease_message(
+                        f"copied {done} of {total} files from {source}"))
+
             try:
-                count, size = self.copy_files(source, target)
+                count, size = self.copy_files(workspace, source, target, objects, progress)
             except Exception as e:  # the version says why; nothing is half-served
                 _logger.exception("freezing %s version %s of workspace %s failed",
                                   name, version, workspace)
@@ -238,33 +378,9 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
             self._set_state(name, version, READY,
                             f"{count} files ({size} bytes) frozen from {source}")
 
-    def _client(self):
-        if self._s3 is None:
-            from mlflow.store.artifact.s3_artifact_repo import _get_s3_client
-
-            self._s3 = _get_s3_client()
-        return self._s3
-
-    def copy_files(self, source: str, target: str):
-        """Copy every object under `source` to `target` inside S3 (managed copies: multipart
-        for large objects); return (files, bytes)."""
-        s3 = self._client()
-        source_bucket, source_key = _s3_parts(source)
-        target_bucket, target_key = _s3_parts(target)
-        count = size = 0
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=source_bucket,
-                                                               Prefix=f"{source_key}/")
-        for page in pages:
-            for item in page.get("Contents", []):
-                relative = item["Key"][len(source_key) + 1:]
-                s3.copy({"Bucket": source_bucket, "Key": item["Key"]}, target_bucket,
-                        f"{target_key}/{relative}")
-                count, size = count + 1, size + item["Size"]
-        return count, size
-
     def _resume_pending(self):
-        """Take up the copies that a stopped worker left PENDING (copies are idempotent: two
-        workers that both take one up write the same bytes)."""
+        """Take up the copies whose worker stopped (their lease ended): each by one worker,
+        which claims it first."""
         prefix = f"s3://{self.registry_bucket}/{self.registry_key}/"
         try:
             with self.ManagedSessionMaker() as session:
@@ -277,18 +393,67 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
                                 SqlModelVersionTag.key == FROZEN_FROM_TAG,
                                 SqlModelVersion.storage_location.startswith(prefix))
                         .all())
-                pending = [(r.workspace, r.name, r.version, source, r.storage_location)
-                           for r, source in rows]
+                pending = [(r.workspace, r.name, r.version, source, r.storage_location,
+                            r.status_message) for r, source in rows]
         except Exception:  # a fresh database: nothing to take up
             _logger.debug("no pending versions to take up", exc_info=True)
+            return []
+        taken = []
+        for workspace, name, version, source, target, message in pending:
+            lease = _LEASE.search(message or "")
+            if lease and int(lease.group("until")) > time.time():
+                continue  # a worker holds it
+            if self._claim(workspace, name, version, message,
+                           self._lease_message(f"resuming the copy from {source}")):
+                taken.append(self._start_copy(workspace, name, version, source, target))
+        return taken
+
+    def _keep_resuming(self):
+        while True:
+            time.sleep(LEASE_SECONDS)
+            self._resume_pending()
+
+    # -- what may change on a model and its versions -------------------------------------------
+
+    def set_registered_model_tag(self, name, tag):
+        self._refuse_prompt_flag_change(name, tag.key)
+        super().set_registered_model_tag(name, tag)
+
+    def delete_registered_model_tag(self, name, key):
+        self._refuse_prompt_flag_change(name, key)
+        super().delete_registered_model_tag(name, key)
+
+    def _refuse_prompt_flag_change(self, name, key):
+        if key != IS_PROMPT_TAG_KEY:
             return
-        for args in pending:
-            self._start_copy(*args)
+        if self.get_registered_model(name).latest_versions:
+            raise MlflowException(
+                f"{name!r} has versions: whether it is a prompt ({IS_PROMPT_TAG_KEY}) cannot "
+                "change now. Register a new model or prompt.",
+                error_code=INVALID_PARAMETER_VALUE)
+
+    def _refuse_unless_ready(self, name, version, act):
+        found = self.get_model_version(name, version)
+        if found.status != READY:
+            raise MlflowException(
+                f"Version {version} of {name!r} is {found.status} ({found.status_message}): "
+                f"only a READY version, whose files are wholly frozen, can be {act}.",
+                error_code=INVALID_PARAMETER_VALUE)
+
+    def set_registered_model_alias(self, name, alias, version):
+        self._refuse_unless_ready(name, version, "given an alias")
+        super().set_registered_model_alias(name, alias, version)
+
+    def transition_model_version_stage(self, name, version, stage, archive_existing_versions):
+        if str(stage).lower() not in ("none", "archived"):
+            self._refuse_unless_ready(name, version, f"moved to {stage}")
+        return super().transition_model_version_stage(name, version, stage,
+                                                      archive_existing_versions)
 
     # -- a version's content tags ----------------------------------------------------------------
 
     def _refuse_frozen_tag(self, name, version, key):
-        if key in FROZEN_TAGS:
+        if key in FROZEN_TAGS or str(key).startswith(PLATFORM_TAG_PREFIX):
             why = "it is part of what the version serves"
         elif key in FROZEN_WHEN_PROMOTED_TAGS:
             current = self.get_model_version(name, version)
@@ -342,6 +507,18 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
         self._audit("registered_model_deleted", name, before)
 
 
+def _size_of(s3, bucket, key):
+    """An object's size, or None where there is none."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
 def store_factory(store_uri, read_db_uri=None):
     """The registry store `mlflow server --app-name landing-zone` uses for a database URI."""
     from mlflow.server.constants import READ_REPLICA_BACKEND_STORE_URI_ENV_VAR
@@ -353,6 +530,10 @@ def store_factory(store_uri, read_db_uri=None):
             f"The landing zone's registry needs {REGISTRY_ROOT_ENV} (s3://<bucket>/registry) "
             f"and --default-artifact-root as s3:// URIs; got {registry_root!r} and "
             f"{artifact_root!r}.")
+    if not os.environ.get(storage.WORKSPACE_ROLE_ENV, "").startswith("arn:"):
+        raise MlflowException(
+            f"The landing zone's tracking server needs {storage.WORKSPACE_ROLE_ENV}: the role "
+            "it reaches one workspace's storage with (it holds no team's rights itself).")
     return FrozenVersionsStore(
         store_uri, read_db_uri or os.environ.get(READ_REPLICA_BACKEND_STORE_URI_ENV_VAR),
         registry_root=registry_root, artifact_root=artifact_root)

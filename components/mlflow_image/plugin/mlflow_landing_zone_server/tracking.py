@@ -1,0 +1,120 @@
+"""MLflow's workspace-aware tracking store, with the references and locations it takes from
+clients kept inside the request's workspace.
+
+MLflow 3.17 hides another workspace's runs, experiments and logged models from a direct read
+(RESOURCE_DOES_NOT_EXIST even by id), but takes their ids as references: a run of team-b could
+record team-a's logged model as its input or output, a logged model name team-a's run as its
+source, a dataset link a team-a experiment. Here every such reference is read first, in the
+request's workspace, so a foreign id is RESOURCE_DOES_NOT_EXIST exactly as a direct read is.
+
+A trace's storage locations (`mlflow.artifactLocation`, where its `traces.json` and
+attachments are; the spans and archive locations) are the server's to set: MLflow refuses two
+of them on set-tag, but takes all three from a client's start-trace, the third on set-tag, and
+any of them as a root span's `mlflow.traceTag.*` attribute over OTLP. Each is refused here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.store.tracking.sqlalchemy_workspace_store import WorkspaceAwareSqlAlchemyStore
+from mlflow.tracing.constant import SpanAttributeKey
+from mlflow.utils.mlflow_tags import (
+    MLFLOW_ARTIFACT_LOCATION,
+    MLFLOW_TRACE_ARCHIVE_LOCATION,
+    MLFLOW_TRACE_SPANS_LOCATION,
+)
+
+# The trace tags that name storage: the server's alone.
+STORAGE_TAGS = frozenset({MLFLOW_ARTIFACT_LOCATION, MLFLOW_TRACE_SPANS_LOCATION,
+                          MLFLOW_TRACE_ARCHIVE_LOCATION})
+
+
+def _refuse_storage_tags(keys, where: str) -> None:
+    named = sorted(set(keys or ()) & STORAGE_TAGS)
+    if named:
+        raise MlflowException(
+            f"Trace tag {named[0]!r} names where the trace's data is stored: only the tracking "
+            f"server sets it, not {where}.", error_code=INVALID_PARAMETER_VALUE)
+
+
+class WorkspaceBoundStore(WorkspaceAwareSqlAlchemyStore):
+    """References by id resolve in the request's workspace; trace storage tags are the
+    server's."""
+
+    # -- references by id -------------------------------------------------------------------
+
+    def _models_visible(self, models) -> None:
+        for model in models or ():
+            self.get_logged_model(model.model_id)  # RESOURCE_DOES_NOT_EXIST if foreign
+
+    def _experiments_visible(self, experiment_ids) -> None:
+        for experiment_id in experiment_ids or ():
+            self.get_experiment(experiment_id)
+
+    def log_inputs(self, run_id, datasets=None, models=None):
+        self._models_visible(models)
+        return super().log_inputs(run_id, datasets=datasets, models=models)
+
+    def log_outputs(self, run_id, models):
+        self._models_visible(models)
+        return super().log_outputs(run_id, models)
+
+    def create_logged_model(self, experiment_id, name=None, source_run_id=None, tags=None,
+                            params=None, model_type=None):
+        if source_run_id:
+            self.get_run(source_run_id)
+        return super().create_logged_model(experiment_id, name=name,
+                                           source_run_id=source_run_id, tags=tags,
+                                           params=params, model_type=model_type)
+
+    def create_dataset(self, name, tags=None, experiment_ids=None):
+        self._experiments_visible(experiment_ids)
+        return super().create_dataset(name, tags=tags, experiment_ids=experiment_ids)
+
+    def add_dataset_to_experiments(self, dataset_id, experiment_ids):
+        self._experiments_visible(experiment_ids)
+        return super().add_dataset_to_experiments(dataset_id, experiment_ids)
+
+    def link_traces_to_run(self, trace_ids, run_id):
+        self.get_run(run_id)
+        return super().link_traces_to_run(trace_ids, run_id)
+
+    # -- where a trace's data is ------------------------------------------------------------
+
+    def start_trace(self, trace_info):
+        _refuse_storage_tags(trace_info.tags, "a client starting the trace")
+        return super().start_trace(trace_info)
+
+    def set_trace_tag(self, trace_id, key, value):
+        _refuse_storage_tags([key], "a client")
+        return super().set_trace_tag(trace_id, key, value)
+
+    def deprecated_start_trace_v2(self, experiment_id, timestamp_ms, request_metadata, tags):
+        _refuse_storage_tags(tags, "a client starting the trace")
+        return super().deprecated_start_trace_v2(experiment_id, timestamp_ms, request_metadata,
+                                                 tags)
+
+    def deprecated_end_trace_v2(self, request_id, timestamp_ms, status, request_metadata, tags):
+        _refuse_storage_tags(tags, "a client ending the trace")
+        return super().deprecated_end_trace_v2(request_id, timestamp_ms, status,
+                                               request_metadata, tags)
+
+    def log_spans(self, location, spans, tracking_uri=None):
+        prefix = SpanAttributeKey.TRACE_TAG_PREFIX
+        for span in spans or ():
+            attributes = getattr(span, "attributes", None) or {}
+            _refuse_storage_tags([k[len(prefix):] for k in attributes if k.startswith(prefix)],
+                                 "a span's attributes")
+        return super().log_spans(location, spans, tracking_uri=tracking_uri)
+
+
+def store_factory(store_uri, artifact_uri=None):
+    """The tracking store `mlflow server --app-name landing-zone` uses for a database URI (with
+    workspaces on, as the landing zone runs MLflow); the artifact root as MLflow's own factory
+    finds it."""
+    from mlflow.server.constants import ARTIFACT_ROOT_ENV_VAR
+
+    return WorkspaceBoundStore(store_uri, artifact_uri or os.environ.get(ARTIFACT_ROOT_ENV_VAR))
