@@ -37,7 +37,29 @@ from .local_server import HOP_BY_HOP, LocalServer
 from .sigv4 import SignatureError, verify
 
 ACTION = "execute-api:Invoke"
+# Compared with `_` read as `-`: a WSGI server folds `X_MLflow_User` into `X-MLflow-User`.
 _FORWARDED = {h.lower() for h in FORWARDED_IDENTITY_HEADERS}
+
+
+def _is_identity_header(name: str) -> bool:
+    return name.lower().replace("_", "-") in _FORWARDED
+
+
+def client_headers_to_forward(headers) -> list:
+    """The client's own headers the integration passes on: neither hop-by-hop ones nor any
+    spelling (case, `_` for `-`) of the headers the integration sets itself.
+
+    API Gateway is not documented to drop header names with underscores: its "important
+    notes" (docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-known-issues.html)
+    say nothing of them, and the reports of dropped `_` headers concern nginx's
+    `underscores_in_headers` (github.com/SteveLTN/https-portal/issues/289), Elastic Beanstalk's
+    nginx (github.com/grouparoo/grouparoo/pull/1489), CloudFront
+    (github.com/modheader/modheader/issues/124) and Envoy (github.com/envoyproxy/gateway/
+    issues/3047); the NLB behind the VPC link is layer 4. So this gateway does not count on
+    it: it drops them as the tracking server's guard does (mlflow_landing_zone_server.guard),
+    and the server is safe whichever API Gateway does."""
+    return [(k, v) for k, v in headers
+            if k.lower() not in HOP_BY_HOP and not _is_identity_header(k)]
 
 
 # The gateway response type of each refusal that contracts.edge rewrites into MLflow's shape.
@@ -233,8 +255,7 @@ class Gateway(LocalServer):
     # --- the integration ------------------------------------------------------------------
 
     def forward(self, method, target, headers, body, identity_headers):
-        forwarded = {k: v for k, v in headers
-                     if k.lower() not in HOP_BY_HOP and k.lower() not in _FORWARDED}
+        forwarded = dict(client_headers_to_forward(headers))
         forwarded.update({k: v for k, v in identity_headers.items() if v is not None})
         forwarded["Host"] = f"{self.upstream[0]}:{self.upstream[1]}"
         forwarded["Content-Length"] = str(len(body))

@@ -5,7 +5,8 @@ builds a store it registers, for MLflow's database schemes, the registry store w
 serve frozen copies (registry.py) and the tracking store that keeps references and trace
 locations in the request's workspace (tracking.py); and it makes every S3 access act for the
 request's workspace alone (storage.py). Then it serves MLflow's unchanged FastAPI app (no fork of
-the server or its UI).
+the server or its UI), behind the guard that bounds its input (guard.py) and with a last-resort
+error handler (errors.py).
 """
 
 from mlflow.server import handlers
@@ -18,6 +19,13 @@ for _scheme in DATABASE_ENGINES:
     handlers._model_registry_store_registry.register(_scheme, registry.store_factory)
     handlers._tracking_store_registry.register(_scheme, tracking.store_factory)
 
-from mlflow.server.fastapi_app import app  # noqa: E402  (after the registration above)
+from mlflow.server import app as _flask_app  # noqa: E402
+from mlflow.server.fastapi_app import app as _mlflow_app  # noqa: E402  (after the registration)
+
+from .errors import register_flask_handlers  # noqa: E402
+from .guard import Guard  # noqa: E402
+
+register_flask_handlers(_flask_app)
+app = Guard(_mlflow_app)
 
 __all__ = ["app"]
