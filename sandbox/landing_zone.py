@@ -230,13 +230,19 @@ class LandingZone:
             self.aws.stop()
 
 
+# What the sandbox keeps in its state directory (reset() removes exactly these).
+STATE_NAMES = ("mlflow.db", "artifacts", "artifacts.saving", "access.log", "mlflow.log",
+               "sandbox.json", "ui", "ui-access.log", "aws-config")
+
+
 def private_dir(path: Path) -> None:
     """The state directory, for its owner alone: besides the state file and the AWS config it
     holds MLflow's database, the artifacts and the access logs. One an earlier start left
-    open to others is closed too."""
+    open to others is closed too, but only a directory that holds nothing but the sandbox's
+    own files: a folder of the user's (`--state-file ./sandbox.json`) keeps its mode."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     mode = path.stat().st_mode
-    if mode & 0o077:
+    if mode & 0o077 and all(child.name in STATE_NAMES for child in path.iterdir()):
         path.chmod(mode & 0o700)
 
 
@@ -268,8 +274,7 @@ def _step(progress, message: str):
 
 
 def reset(state_dir: Path):
-    for name in ("mlflow.db", "artifacts", "access.log", "mlflow.log", "sandbox.json", "ui",
-                 "ui-access.log", "aws-config"):
+    for name in STATE_NAMES:
         path = state_dir / name
         if path.is_dir():
             shutil.rmtree(path)

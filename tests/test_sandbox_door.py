@@ -349,3 +349,20 @@ def test_the_servers_read_timeout_is_bounded_by_default(tmp_path):
     finally:
         gateway.stop()
         server.shutdown()
+
+
+def test_a_folder_of_the_users_keeps_its_mode(tmp_path, monkeypatch, umask_022):
+    """`--state-file ./sandbox.json` in a project folder: the sandbox's files are 0600, the
+    folder (which holds the user's other files) is not the sandbox's to close."""
+    folder = tmp_path / "project"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    (folder / "notes.md").write_text("the user's own file")
+
+    def no_aws(*args, **kwargs):
+        raise RuntimeError("no emulated AWS in this test")
+
+    monkeypatch.setattr(emulated, "start_aws", no_aws)
+    with pytest.raises(RuntimeError, match="no emulated AWS"):
+        LandingZone(folder / "sandbox.json", port=0, ui_port=0).start(progress=lambda m: None)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
