@@ -1,9 +1,11 @@
 """Authorizer performance: warm decision time and cold import time, measured in one run.
 
-    python -m benchmarks.authorizer [--decisions 5000] [--imports 15]
+    python -m benchmarks.authorizer [--decisions 5000] [--imports 15] [--smoke]
 
 Targets (issue 4): p50 under 1 ms for a valid token with cached JWKS; handler import under
-300 ms. Import time is the median of fresh interpreters importing the handler, minus the median
+300 ms. The decision is the common one since teams: a member of team-a (contributor there,
+and in team-b's group as reader) calls with team-a's workspace and is allowed, with the
+authorizer configured as the sandbox's (the platform's groups, team-b shared with team-a). Import time is the median of fresh interpreters importing the handler, minus the median
 of fresh interpreters importing nothing, so interpreter start-up is not counted.
 """
 
@@ -19,10 +21,13 @@ sys.path.insert(0, str(ROOT))
 
 from authorizer.handler import Authorizer  # noqa: E402
 from authorizer.tokens import JwksCache, TokenVerifier  # noqa: E402
+from contracts.accounts import PLATFORM_GROUP_LEVELS, team_group  # noqa: E402
 from roles import authorizer_rules  # noqa: E402
 from tests.cognito_keys import CLIENT_ID, ISSUER, Pool  # noqa: E402
 
 API = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod"
+WORKSPACES = {"team-a": [], "team-b": ["team-a"]}  # as the sandbox's: team-b lets team-a read
+SMOKE = {"decisions": 20, "imports": 1}  # --smoke: one small run, for the test suite
 
 
 def percentile(values, p):
@@ -35,11 +40,15 @@ def warm_decisions(n):
     try:
         authorizer = Authorizer(
             TokenVerifier(issuer=ISSUER, client_ids=[CLIENT_ID], jwks=JwksCache(pool.jwks_url)),
-            authorizer_rules())
-        token = pool.token(groups=["contributors", "readers"])
+            authorizer_rules(), PLATFORM_GROUP_LEVELS, WORKSPACES)
+        token = pool.token(groups=[team_group("team-a", "contributor"),
+                                   team_group("team-b", "reader")])
         event = {"methodArn": f"{API}/GET/ajax-api/2.0/mlflow/experiments/get",
-                 "headers": {"Authorization": f"Bearer {token}"}}
-        authorizer.authorize(event)  # fetch the JWKS once
+                 "headers": {"Authorization": f"Bearer {token}", "X-MLFLOW-WORKSPACE": "team-a"}}
+        first = authorizer.authorize(event)  # fetches the JWKS once
+        effects = [s["Effect"] for s in first["policyDocument"]["Statement"]]
+        if "Allow" not in effects or first["context"]["levels"] != "contributor":
+            raise SystemExit(f"not the decision this measures (an allow for contributor): {first}")
         times = []
         for _ in range(n):
             start = time.perf_counter()
@@ -63,7 +72,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=5000)
     parser.add_argument("--imports", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"one small run ({SMOKE}), for the test suite; figures meaningless")
     args = parser.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
     times, fetches = warm_decisions(args.decisions)
     baseline = import_time(args.imports, "pass")
     handler = import_time(args.imports, "import authorizer.handler")

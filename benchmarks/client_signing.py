@@ -1,6 +1,6 @@
 """Per-request signing overhead: this client against MLflow's built-in SigV4, in one run.
 
-    python -m benchmarks.client_signing [--requests 2000]
+    python -m benchmarks.client_signing [--requests 2000] [--smoke]
 
 Both sign the same prepared request with the same static credentials. MLflow's built-in path
 (`MLFLOW_TRACKING_AWS_SIGV4=true`) builds `AWSSigV4("execute-api")` for every request, which
@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 URL = "https://abcde12345.execute-api.us-east-1.amazonaws.com/prod/api/2.0/mlflow/runs/log-metric"
 BODY = {"run_id": "0123456789abcdef", "key": "loss", "value": 0.25, "timestamp": 1, "step": 7}
+SMOKE = {"requests": 20}  # --smoke: one small run, for the test suite
 
 
 def prepared():
@@ -39,7 +40,11 @@ def timed(fn, n):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"one small run ({SMOKE}), for the test suite; figures meaningless")
     args = parser.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
     os.environ.update({"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
                        "AWS_SESSION_TOKEN": "token", "AWS_DEFAULT_REGION": "us-east-1"})
     os.environ.pop("MLFLOW_LANDING_ZONE_ROLE_ARN", None)

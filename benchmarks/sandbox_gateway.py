@@ -1,6 +1,6 @@
 """The gateway's cost per request: a mixed read/write workload three ways, in one run.
 
-    python -m benchmarks.sandbox_gateway [--requests 300] [--clients 4]
+    python -m benchmarks.sandbox_gateway [--requests 300] [--clients 4] [--smoke]
 
 Starts `python -m sandbox`, then runs the same workload (2 reads : 1 metric write) against
 MLflow directly, through the gateway with SigV4 (this repo's client, at team-a's base URL), and
@@ -23,6 +23,11 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3
+WARM_UP = 60  # requests to MLflow before measuring
+# --smoke: one small run for the test suite (per round and path: one read of each kind and one
+# write); figures meaningless
+SMOKE = {"requests": 9, "clients": 1, "warm_up": 3}
+READY_TIMEOUT = 180  # seconds: a sandbox that never comes up fails the run instead of hanging
 sys.path.insert(0, str(ROOT))
 
 
@@ -36,13 +41,21 @@ def start_sandbox(folder: Path):
     while not any(l.startswith("ready") for l in (folder / "stdout.log").read_text().splitlines()):
         if process.poll() is not None:
             raise SystemExit((folder / "stdout.log").read_text())
+        if time.monotonic() - started > READY_TIMEOUT:
+            stop(process)
+            raise SystemExit(f"the sandbox was not ready in {READY_TIMEOUT} s:\n"
+                             + (folder / "stdout.log").read_text())
         time.sleep(0.1)
     return process, json.loads(state_file.read_text()), time.monotonic() - started
 
 
 def stop(process):
     process.send_signal(signal.SIGINT)
-    process.wait(30)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def workload(base, prefix, auth, run_id, n, clients):
@@ -92,7 +105,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"one small run ({SMOKE}), for the test suite; figures meaningless")
     args = parser.parse_args(argv)
+    args.warm_up = WARM_UP
+    if args.smoke:
+        vars(args).update(SMOKE)
     from tests.sandbox_clients import assume_central, id_token
     from mlflow_landing_zone_client import CentralRoleCredentials, SigV4Auth
 
@@ -124,7 +142,7 @@ def main(argv=None):
             modes = {"MLflow direct": (base_direct, "/api", None),
                      "gateway, SigV4": (team, "/api", sigv4),
                      "gateway, token": (base_gw, "/ajax-api", bearer)}
-            workload(base_direct, "/api", None, run, 60, args.clients)  # warm MLflow up
+            workload(base_direct, "/api", None, run, args.warm_up, args.clients)  # warm MLflow up
             rounds = {name: [] for name in modes}
             for _ in range(ROUNDS):  # interleaved, so drift hits every path alike
                 for name, (base, prefix, auth) in modes.items():

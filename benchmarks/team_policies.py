@@ -1,6 +1,6 @@
 """How big the team roles' execute-api policies are, at the worst case the config allows.
 
-    python -m benchmarks.team_policies
+    python -m benchmarks.team_policies [--smoke]
 
 Per level: the policy a team role carries for its own workspace (every SDK route under
 `/<team>/`, with the longest team name the config accepts, 32 characters, and a long region),
@@ -9,6 +9,7 @@ policies of IAM's 6,144 characters it takes, the largest of them, and the room l
 managed policies a role may carry after one shared workspace (reader's policies).
 """
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -28,7 +29,11 @@ def row(level, workspace):
     return len(documents), max(policy_size(d) for d in documents), whole
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # It computes, it does not time: the smoke run (the test suite's) is the whole run.
+    parser.add_argument("--smoke", action="store_true", help="the same run (for the test suite)")
+    parser.parse_args(argv)
     reader = len(managed_policies("reader", API_ARN, LONGEST_TEAM))
     print(f"team name of {len(LONGEST_TEAM)} characters, {API_ARN.split(':')[3]}; "
           f"managed policy limit {MANAGED_POLICY_LIMIT}")
