@@ -213,6 +213,29 @@ def test_tampered_payload(pool):
     assert_401(make_authorizer(pool), event(f"{header}.{forged}.{signature}"))
 
 
+@pytest.mark.parametrize("header", [
+    {"crit": ["exp"]},  # a parameter the verifier must understand or refuse (RFC 7515 4.1.11)
+    {"b64": False},  # an unencoded payload (RFC 7797): read as base64url it would be misread
+    {"jku": "https://evil.example/jwks.json"},  # keys from elsewhere are never fetched
+])
+def test_a_signed_token_whose_header_changes_how_it_is_read_is_refused(pool, header):
+    assert_401(make_authorizer(pool), event(pool.token(headers=header, groups=["admins"])))
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda t: t + "=",  # padding is not base64url in a JWS
+    lambda t: t.replace("-", "+").replace("_", "/"),  # base64, not base64url
+    lambda t: t + ".x",  # four segments
+    lambda t: "." + t.split(".", 1)[1],  # no header
+    lambda t: t.replace(".", "..", 1),  # an empty segment
+], ids=["padding", "plain-base64", "four-segments", "no-header", "empty-segment"])
+def test_a_token_that_is_not_compact_base64url_is_refused(pool, mangle):
+    token = pool.token(groups=["admins"])
+    while "-" not in token and "_" not in token:  # so that plain base64 differs from it
+        token = pool.token(groups=["admins"])
+    assert_401(make_authorizer(pool), event(mangle(token)))
+
+
 @pytest.mark.parametrize("cut", [10, 100, -5])
 def test_truncated_token(pool, cut):
     assert_401(make_authorizer(pool), event(pool.token()[:cut]))

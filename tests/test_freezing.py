@@ -3,6 +3,7 @@ once and capped, each object is copied once (in parts past the transfer threshol
 copy is idempotent, a failed one is never READY nor promoted, and a copy belongs to one worker
 at a time (components/mlflow_image/plugin/mlflow_landing_zone_server/registry.py)."""
 
+import shutil
 import threading
 import time
 
@@ -63,6 +64,22 @@ def put_files(s3, count, size=10, prefix=SOURCE):
         s3.put_object(Bucket=BUCKET, Key=f"{key}/file-{i:05d}.bin", Body=bytes([i % 251]) * size)
 
 
+@pytest.fixture(scope="module")
+def empty_database(tmp_path_factory):
+    """MLflow's schema, made once (its migrations take seconds): each test copies the file."""
+    path = tmp_path_factory.mktemp("schema") / "mlflow.db"
+    registry.FrozenVersionsStore(f"sqlite:///{path}", registry_root=f"s3://{BUCKET}/registry",
+                                 artifact_root=f"s3://{BUCKET}/artifacts", s3_client=object(),
+                                 resume=False)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path, empty_database):
+    if not (tmp_path / "mlflow.db").exists():
+        shutil.copy(empty_database, tmp_path / "mlflow.db")
+
+
 def make_store(tmp_path, client, **kwargs):
     return registry.FrozenVersionsStore(
         f"sqlite:///{tmp_path / 'mlflow.db'}", registry_root=f"s3://{BUCKET}/registry",
@@ -70,7 +87,7 @@ def make_store(tmp_path, client, **kwargs):
 
 
 def wait_until_done(store, name, version="1"):
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine
     while time.monotonic() < deadline:
         found = store.get_model_version(name, version)
         if found.status != registry.PENDING:
@@ -94,17 +111,17 @@ def register(store, name, source=SOURCE):
 
 
 def test_the_source_is_listed_once_and_each_object_copied_once(s3, tmp_path):
-    put_files(s3, 1_100)  # past one page of a listing (1,000)
+    put_files(s3, 110)  # past one page of the listing (here 100 keys; S3's is 1,000)
     client = CountingS3(s3)
-    store = make_store(tmp_path, client)
+    store = make_store(tmp_path, client, list_page_size=100)
     with ServerWorkspaceContext("team-a"):
         version = register(store, "m")
         assert version.status == registry.READY
-        assert version.status_message == f"1100 files (11000 bytes) frozen from {SOURCE}"
+        assert version.status_message == f"110 files (1100 bytes) frozen from {SOURCE}"
         assert version.tags[registry.FROZEN_FROM_TAG] == SOURCE
         target = store.get_model_version_download_uri("m", "1")
     assert client.calls["list_objects_v2 page"] == 2
-    assert client.calls["copy"] == 1_100
+    assert client.calls["copy"] == 110
     assert objects_under(s3, target) == objects_under(s3, SOURCE)
 
 

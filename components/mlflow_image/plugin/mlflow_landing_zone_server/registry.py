@@ -155,7 +155,7 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
 
     def __init__(self, db_uri, read_db_uri=None, *, registry_root: str, artifact_root: str,
                  s3_client=None, max_files: int = None, max_bytes: int = None,
-                 transfer_config=None, resume: bool = True):
+                 transfer_config=None, resume: bool = True, list_page_size: int = 1000):
         super().__init__(db_uri, read_db_uri=read_db_uri)
         self.registry_bucket, self.registry_key = _s3_parts(registry_root.rstrip("/"))
         self.artifact_bucket, self.artifact_key = _s3_parts(artifact_root.rstrip("/"))
@@ -163,6 +163,7 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
         self.max_files = max_files or _limit(MAX_FILES_ENV, DEFAULT_MAX_FILES)
         self.max_bytes = max_bytes or _limit(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
         self.transfer_config = transfer_config
+        self.list_page_size = list_page_size  # S3's own page (tests take smaller ones)
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         if resume:
             self._resume_pending()
@@ -260,7 +261,7 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
         bucket, key = _s3_parts(location)
         objects, total = [], 0
         pages = self._client(workspace).get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=f"{key}/")
+            Bucket=bucket, Prefix=f"{key}/", PaginationConfig={"PageSize": self.list_page_size})
         for page in pages:
             for item in page.get("Contents", []):
                 objects.append((item["Key"], item["Size"]))
