@@ -7,6 +7,7 @@ fails `pulumi preview` at once instead of half-way through a deployment.
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from roles import LEVELS, managed_policies
 from contracts.accounts import PLATFORM_GROUP_LEVELS, readable_by
@@ -509,6 +510,7 @@ def _contact(r) -> str:
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _TRACKING_URI = re.compile(r"^https://[a-z0-9.-]+(:\d+)?(/[\w.-]*)*$")
+_EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 
 
 def parse_datascience(raw, region) -> DataScienceConfig:
@@ -530,6 +532,14 @@ def parse_datascience(raw, region) -> DataScienceConfig:
     if not _TRACKING_URI.match(uri):
         raise ConfigError(f"{r.key('trackingUri')} must be the central stack's apiUrl output "
                           f"(https://<id>.execute-api.<region>.amazonaws.com/prod), got {uri!r}")
+    # Jobs append the team's base path themselves (datascience_account.py): `<apiUrl>/<team>`
+    # here would make them call <apiUrl>/<team>/<team>
+    segments = urlsplit(uri).path.strip("/").split("/")
+    if segments[-1] == team or (_EXECUTE_API_HOST.match(urlsplit(uri).hostname or "")
+                                and len(segments) > 1):
+        raise ConfigError(f"{r.key('trackingUri')} must be the central stack's apiUrl output "
+                          f"(https://<id>.execute-api.<region>.amazonaws.com/prod) without a "
+                          f"team's path: jobs append /{team} themselves; got {uri!r}")
     s = _Reader(r.get("studio", dict, default={}), r.key("studio"))
     enabled = s.get("enabled", bool, default=False)
     vpc_id = s.get("vpcId", str)

@@ -6,6 +6,7 @@
 """
 
 import argparse
+import shlex
 import signal
 import sys
 import threading
@@ -14,7 +15,8 @@ from pathlib import Path
 from contracts.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, max_authorizer_ttl
 
 from .credentials import CONFIG_NAME, profile_name
-from .landing_zone import LandingZone, reset
+from .landing_zone import (ACCESS_LOG, MLFLOW_LOG, UI_ACCESS_LOG, AlreadyRunning, LandingZone,
+                           hold_state_dir, reset)
 
 
 def newcomer_lines(state: dict, state_file: Path) -> str:
@@ -22,6 +24,9 @@ def newcomer_lines(state: dict, state_file: Path) -> str:
     role = next(r for r in team["roles"] if r["level"] == "contributor")
     user = next(u for u in state["cognito"]["users"] if u["username"] == "reader-user")
     config = (state_file.parent / CONFIG_NAME).resolve()
+    # this interpreter by its full path: a `python` on another shell's PATH may have no MLflow
+    python = shlex.quote(sys.executable)
+    logs = state_file.parent.resolve()
     return f"""
 MLflow UI, behind Cognito sign-in: {state['ui_url']}
   (sign in as {user['username']} / {user['password']}, a reader in {team['name']}; other users,
@@ -39,7 +44,10 @@ level's credentials from the running sandbox, so these lines keep working after 
   export MLFLOW_TRACKING_AUTH=landing-zone
   export MLFLOW_LANDING_ZONE_ROLE_ARN={role['central_role_arn']}
   export AWS_CONFIG_FILE={config} AWS_PROFILE={profile_name(team['name'], 'contributor')}
-  python -c "import mlflow; mlflow.set_experiment('hello'); mlflow.start_run(); mlflow.log_metric('x', 1); print('logged', mlflow.active_run().info.run_id); mlflow.end_run()"
+  {python} -c "import mlflow; mlflow.set_experiment('hello'); mlflow.start_run(); mlflow.log_metric('x', 1); print('logged', mlflow.active_run().info.run_id); mlflow.end_run()"
+
+Logs: MLflow's own {logs / MLFLOW_LOG}; the gateway's access log {logs / ACCESS_LOG};
+the UI's access log {logs / UI_ACCESS_LOG}
 """
 
 
@@ -70,6 +78,11 @@ def main(argv=None) -> int:
                      f"{max_authorizer_ttl(args.token_seconds)} for --token-seconds "
                      f"{args.token_seconds} (a cached policy must not outlive its token, and a "
                      f"token must live twice the cache TTL)")
+    try:  # before --reset, which would pull the database from under a running sandbox
+        lock = hold_state_dir(args.state_file)  # noqa: F841 (held until the process ends)
+    except AlreadyRunning as e:
+        print(f"sandbox: {e}", file=sys.stderr)
+        return 1
     if args.reset:
         reset(args.state_file.parent)
 

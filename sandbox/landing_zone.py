@@ -1,6 +1,7 @@
 """Start and stop the whole landing zone on this machine: emulated AWS, MLflow, the gateway."""
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -39,6 +40,11 @@ from .ui_server import COGNITO_PATH, UI_HOST, UiServer
 SANDBOX_AUTH_FLOW = "USER_PASSWORD_AUTH"
 
 DEFAULT_STATE_DIR = Path(".sandbox")
+# The logs in the state directory (printed at start: MLflow's own is where its errors are)
+MLFLOW_LOG, ACCESS_LOG, UI_ACCESS_LOG = "mlflow.log", "access.log", "ui-access.log"
+# Held (flock) by the sandbox for its life: a second one on the same directory would run a
+# second MLflow on the same database
+LOCK_NAME = "sandbox.lock"
 
 
 class LandingZone:
@@ -70,6 +76,11 @@ class LandingZone:
         self.port = self.port or emulated.free_port(preferred=_port_of(earlier.get("gateway_url")))
         self.ui_port = self.ui_port or emulated.free_port(
             UI_HOST, preferred=_port_of(earlier.get("ui_url")))
+        # and emulated AWS's: a process of the last start (a notebook) keeps its AWS profile's
+        # endpoint, where it fetches credentials again when the edge no longer knows its own
+        earlier_aws = earlier.get("aws")
+        self.aws_port = self.aws_port or emulated.free_port(preferred=_port_of(
+            earlier_aws.get("endpoint_url") if isinstance(earlier_aws, dict) else None))
         with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding "
                              "accounts"):
             self.aws = emulated.start_aws(self.aws_port, self.token_seconds, passwords)
@@ -90,7 +101,7 @@ class LandingZone:
                          "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url,
                          "AWS_ENDPOINT_URL_STS": self.aws.endpoint_url,
                          "MLFLOW_LZ_WORKSPACE_ROLE_ARN": self.aws.workspace_role_arn},
-                log_path=self.dir / "mlflow.log", ui_origin=f"http://{UI_HOST}:{ui_port}")
+                log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
             ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
@@ -103,7 +114,7 @@ class LandingZone:
             account_id=emulated.CENTRAL_ACCOUNT, region=emulated.REGION, authorizer=authorizer,
             lookup_access_key=emulation.lookup_access_key,
             identity_policies=emulation.identity_policies,
-            access_log_path=self.dir / "access.log", authorizer_ttl=self.authorizer_ttl,
+            access_log_path=self.dir / ACCESS_LOG, authorizer_ttl=self.authorizer_ttl,
             teams=tuple(emulated.WORKSPACES), platform_contact=emulated.PLATFORM_CONTACT)
         with _step(progress, "logging the example run (first start) or finding it"):
             self.example = example.seed(self.mlflow.url, self._artifact_client(),
@@ -115,7 +126,7 @@ class LandingZone:
                            cognito_url=self.aws.endpoint_url,
                            cognito_origin=self.aws.endpoint_url, port=ui_port,
                            revoke_token=emulation.revoke_refresh_token, config={},
-                           access_log_path=self.dir / "ui-access.log")
+                           access_log_path=self.dir / UI_ACCESS_LOG)
         self.ui.config = shell_config(
             region=emulated.REGION, user_pool_id=self.aws.user_pool_id,
             client_id=self.aws.client_id, group_levels=emulated.GROUP_LEVELS,
@@ -146,11 +157,7 @@ class LandingZone:
     def _earlier_state(self) -> dict:
         """The last start's state file: its users' passwords and its ports are kept, so what
         it printed still works; {} on a first start or after --reset."""
-        try:
-            state = json.loads(self.state_file.read_text())
-            return state if isinstance(state, dict) else {}
-        except (OSError, ValueError):
-            return {}
+        return _read_state(self.state_file)
 
     def state(self) -> dict:
         return {
@@ -231,8 +238,48 @@ class LandingZone:
 
 
 # What the sandbox keeps in its state directory (reset() removes exactly these).
-STATE_NAMES = ("mlflow.db", "artifacts", "artifacts.saving", "access.log", "mlflow.log",
-               "sandbox.json", "ui", "ui-access.log", "aws-config")
+STATE_NAMES = ("mlflow.db", "artifacts", "artifacts.saving", ACCESS_LOG, MLFLOW_LOG,
+               "sandbox.json", "ui", UI_ACCESS_LOG, "aws-config")
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+def hold_state_dir(state_file: Path):
+    """Claim the state directory for this process's life (the open file returned holds it; the
+    kernel lets go when the process ends, however it ends). A sandbox already running there
+    is named, with how to stop it or where else to start."""
+    state_file = Path(state_file)
+    private_dir(state_file.parent)
+    lock = open(state_file.parent / LOCK_NAME, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        state = _read_state(state_file)
+        urls = (f" (gateway {state['gateway_url']}, UI {state['ui_url']})"
+                if str(state.get("pid")) == holder and {"gateway_url", "ui_url"} <= set(state)
+                else "")
+        raise AlreadyRunning(
+            f"a sandbox is already running on {state_file.parent.resolve()}: pid {holder}"
+            f"{urls}. Stop it (Ctrl-C in its shell, or `kill {holder}`), or start another "
+            f"with its own state: --state-file <another directory>/sandbox.json") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def _read_state(state_file: Path) -> dict:
+    try:
+        state = json.loads(Path(state_file).read_text())
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def private_dir(path: Path) -> None:
@@ -242,7 +289,8 @@ def private_dir(path: Path) -> None:
     own files: a folder of the user's (`--state-file ./sandbox.json`) keeps its mode."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     mode = path.stat().st_mode
-    if mode & 0o077 and all(child.name in STATE_NAMES for child in path.iterdir()):
+    if mode & 0o077 and all(child.name in STATE_NAMES + (LOCK_NAME,)
+                            for child in path.iterdir()):
         path.chmod(mode & 0o700)
 
 

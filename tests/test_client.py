@@ -1,6 +1,8 @@
 """The SDK client: assume, sign, refresh, artifacts, and signatures checked independently."""
 
 import hashlib
+import json
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -286,3 +288,263 @@ def test_a_job_in_another_region_signs_for_the_apis_region():
     assert "/us-east-1/execute-api/aws4_request" in auth(request).headers["Authorization"]
     other = requests.Request("GET", "http://127.0.0.1:8080/team-a/version").prepare()
     assert "/eu-west-1/execute-api/aws4_request" in auth(other).headers["Authorization"]
+
+
+# --- a token the edge no longer knows (the sandbox restarted): fetched again, sent again -------
+
+INVALID_TOKEN = "The security token included in the request is invalid"
+
+
+class RotatingCredentials:
+    """Keys key-1, key-2, ...: each invalidate() makes the next signature use the next."""
+
+    def __init__(self):
+        self.generation, self.invalidations = 1, 0
+
+    def frozen(self):
+        from botocore.credentials import Credentials
+        return Credentials(f"AKIDKEY{self.generation}", "secret", "token").get_frozen_credentials()
+
+    def invalidate(self):
+        self.invalidations += 1
+        self.generation += 1
+
+
+@pytest.fixture()
+def edge_knowing(request):
+    """A stand-in edge that answers 200 to keys it knows and API Gateway's 403 (in MLflow's
+    error shape, as the gateway responses render it) to the others; records each request."""
+    known, seen = set(), []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _handle(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            key = self.headers["Authorization"].split("Credential=")[1].split("/")[0]
+            seen.append((self.command, self.path, key, body))
+            status, data = (200, b"{}") if key in known else (403, json.dumps(
+                {"error_code": "UNAUTHENTICATED", "message": INVALID_TOKEN}).encode())
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = _handle
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", known, seen
+    server.shutdown()
+
+
+def test_a_refused_security_token_is_fetched_again_once_and_the_request_sent_again(
+        edge_knowing, tmp_path):
+    url, known, seen = edge_knowing
+    known.add("AKIDKEY2")
+    source = RotatingCredentials()
+    auth = SigV4Auth(source, REGION)
+    response = requests.post(url + "/team-a/api/2.0/mlflow/runs/create", auth=auth,
+                             json={"experiment_id": "1"})
+    assert response.status_code == 200 and source.invalidations == 1
+    assert [(m, p, k) for m, p, k, _ in seen] == [
+        ("POST", "/team-a/api/2.0/mlflow/runs/create", "AKIDKEY1"),
+        ("POST", "/team-a/api/2.0/mlflow/runs/create", "AKIDKEY2")]
+    assert seen[0][3] == seen[1][3] == b'{"experiment_id": "1"}'
+    # the next request signs with the fresh key at once
+    assert requests.get(url + "/team-a/version", auth=auth).status_code == 200
+    assert seen[-1][2] == "AKIDKEY2" and source.invalidations == 1
+    # a file body is sent again whole
+    known.add("AKIDKEY3")
+    known.discard("AKIDKEY2")
+    artifact = tmp_path / "a.bin"
+    artifact.write_bytes(b"0123456789" * 1000)
+    with open(artifact, "rb") as f:
+        assert requests.put(url + "/team-a/x", data=f, auth=auth).status_code == 200
+    assert [(k, b) for _, _, k, b in seen[-2:]] == [("AKIDKEY2", artifact.read_bytes()),
+                                                    ("AKIDKEY3", artifact.read_bytes())]
+
+
+def test_a_token_still_refused_after_a_fresh_fetch_says_to_start_again_and_is_not_retried_more(
+        edge_knowing):
+    url, _, seen = edge_knowing
+    source = RotatingCredentials()
+    response = requests.get(url + "/team-a/version", auth=SigV4Auth(source, REGION))
+    assert response.status_code == 403 and source.invalidations == 1 and len(seen) == 2
+    assert response.json() == {
+        "error_code": "UNAUTHENTICATED",
+        "message": INVALID_TOKEN + ": this process's AWS credentials are unknown to the MLflow "
+                   "landing zone: they expired or belong to an earlier session. Start the "
+                   "process again with fresh ones; from `python -m sandbox`, paste the lines it "
+                   "printed at its last start (its AWS profiles fetch fresh credentials for "
+                   "every new process)"}
+
+
+def test_other_refusals_are_not_retried(edge_knowing):
+    from mlflow_landing_zone_client.signing import stale_token_refusal
+
+    def answer(status, body):
+        response = requests.Response()
+        response.status_code, response._content = status, json.dumps(body).encode()
+        return response
+
+    assert stale_token_refusal(answer(403, {"message": INVALID_TOKEN}))
+    assert stale_token_refusal(answer(403, {"message": "The security token included in the "
+                                                       "request is expired"}))
+    assert stale_token_refusal(answer(401, {"message": INVALID_TOKEN}))
+    assert not stale_token_refusal(answer(403, {"message": "Missing Authentication Token"}))
+    assert not stale_token_refusal(answer(403, {"message": "The request signature we "
+                                                           "calculated does not match"}))
+    assert not stale_token_refusal(answer(200, {"message": INVALID_TOKEN}))
+    assert not stale_token_refusal(answer(500, {"message": INVALID_TOKEN}))
+
+
+def test_invalidate_fetches_the_ambient_credentials_again_and_assumes_again(
+        aws_env, tmp_path, monkeypatch):
+    """The AWS profile's credential_process answers anew (the sandbox's profiles ask the
+    running sandbox); the assumed session is replaced in the same credentials object, which
+    boto3's S3 clients hold."""
+    counter = tmp_path / "count"
+    counter.write_text("0")
+    process = tmp_path / "credential_process.py"
+    process.write_text(
+        "import json, pathlib\n"
+        f"p = pathlib.Path({str(counter)!r})\n"
+        "n = int(p.read_text()) + 1\n"
+        "p.write_text(str(n))\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': f'AKIAPROCESS{n}', "
+        "'SecretAccessKey': 's', 'SessionToken': 't'}))\n")
+    config = tmp_path / "config"
+    config.write_text(f"[profile sandbox]\ncredential_process = {sys.executable} {process}\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "sandbox")
+
+    ambient = CentralRoleCredentials(None, REGION, session=botocore.session.get_session())
+    assert ambient.frozen().access_key == "AKIAPROCESS1"
+    assert ambient.frozen().access_key == "AKIAPROCESS1"
+    ambient.invalidate()
+    assert ambient.frozen().access_key == "AKIAPROCESS2"
+
+    role = CentralRoleCredentials(ROLE, REGION, session=botocore.session.get_session())
+    held = role.credentials()
+    first = role.frozen().access_key
+    assert counter.read_text() == "3" and role.sts_calls == 1
+    role.invalidate()
+    second = role.frozen().access_key
+    assert second != first and role.credentials() is held and held.access_key == second
+    assert counter.read_text() == "4" and role.sts_calls == 2
+    for _ in range(100):  # refreshed once, not at every signature after
+        role.frozen()
+    assert role.sts_calls == 2
+
+
+# --- the workspace: the URL picks it, the header cannot ------------------------------------------
+
+@pytest.mark.parametrize("tracking_uri, workspace", [
+    ("http://127.0.0.1:8080/team-a", "team-a"),
+    ("http://127.0.0.1:8080/team-a/", "team-a"),
+    ("http://127.0.0.1:8080", "default"),
+    ("https://abcde12345.execute-api.us-east-1.amazonaws.com/prod/team-b", "team-b"),
+    ("https://abcde12345.execute-api.us-east-1.amazonaws.com/prod", "default"),
+])
+def test_the_workspace_a_tracking_uri_reaches(tracking_uri, workspace):
+    from mlflow_landing_zone_client.workspaces import url_workspace
+    assert url_workspace(tracking_uri) == workspace
+
+
+def test_a_workspace_other_than_the_urls_is_refused_before_the_request_leaves(echo_server):
+    from mlflow_landing_zone_client.workspaces import check_workspace
+
+    url, received = echo_server
+    tracking_uri = url + "/team-a"
+    auth = SigV4Auth(StaticCredentials(), REGION,
+                     check=lambda request: check_workspace(request, tracking_uri))
+    before = len(received)
+    with pytest.raises(LandingZoneAuthError) as e:
+        requests.get(tracking_uri + "/api/2.0/mlflow/experiments/search", auth=auth,
+                     headers={"X-MLFLOW-WORKSPACE": "team-b"})
+    assert str(e.value) == (
+        f"MLFLOW_WORKSPACE (or the X-MLFLOW-WORKSPACE header) asks for workspace 'team-b', "
+        f"but the tracking URI {tracking_uri} reaches team team-a's workspace: the landing "
+        f"zone picks the workspace by the URL alone. For team-b, set MLFLOW_TRACKING_URI to "
+        f"<apiUrl>/team-b; else unset MLFLOW_WORKSPACE")
+    assert len(received) == before  # nothing left
+    for headers in ({"X-MLFLOW-WORKSPACE": "team-a"}, {}):
+        assert requests.get(tracking_uri + "/api/2.0/mlflow/experiments/search", auth=auth,
+                            headers=headers).status_code == 200
+    with pytest.raises(LandingZoneAuthError, match=r"reaches the default workspace \(it names "
+                                                   r"no team\)"):
+        check_workspace(requests.Request("GET", url + "/api/2.0/mlflow/x", headers={
+            "X-MLFLOW-WORKSPACE": "team-a"}).prepare(), url)
+
+
+def test_mlflow_itself_is_refused_a_workspace_other_than_the_urls(monkeypatch, echo_server):
+    """Through MLflow's own request path: MLFLOW_WORKSPACE=team-b with team-a's URL."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from mlflow_landing_zone_client.provider import LandingZoneAuthProvider
+
+    url, received = echo_server
+    for name, value in {"MLFLOW_TRACKING_URI": url + "/team-a", "MLFLOW_WORKSPACE": "team-b",
+                        "MLFLOW_TRACKING_AUTH": "landing-zone", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+                        "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": REGION,
+                        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("MLFLOW_LANDING_ZONE_ROLE_ARN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    LandingZoneAuthProvider.reset()
+    try:
+        before = len(received)
+        with pytest.raises(MlflowException, match=r"asks for workspace 'team-b', but the "
+                                                  r"tracking URI .*/team-a reaches team team-a's"):
+            mlflow.MlflowClient().search_experiments()
+        assert len(received) == before
+    finally:
+        LandingZoneAuthProvider.reset()
+        boto3.setup_default_session()
+
+
+def test_a_forgotten_mlflow_tracking_auth_is_named_before_the_first_unsigned_call(
+        monkeypatch, caplog):
+    from mlflow_landing_zone_client.header_provider import MissingAuthHint
+    from mlflow_landing_zone_client.workspaces import landing_zone_without_auth
+
+    api = "https://abcde12345.execute-api.us-east-1.amazonaws.com/prod/team-a"
+    assert landing_zone_without_auth(api, {})
+    assert landing_zone_without_auth("http://127.0.0.1:8080/team-a",
+                                     {"MLFLOW_LANDING_ZONE_ROLE_ARN": ROLE})
+    assert not landing_zone_without_auth(api, {"MLFLOW_TRACKING_AUTH": "landing-zone"})
+    assert not landing_zone_without_auth("http://127.0.0.1:5000", {})  # a plain MLflow server
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", api)
+    monkeypatch.delenv("MLFLOW_TRACKING_AUTH", raising=False)
+    monkeypatch.setattr(MissingAuthHint, "_said", False)
+    hint = MissingAuthHint()
+    assert hint.in_context() and hint.request_headers() == {}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"MLFLOW_TRACKING_URI {api} is an MLflow landing zone's, whose API takes only signed "
+        f"calls, and MLFLOW_TRACKING_AUTH is not set: API Gateway will answer 'Missing "
+        f"Authentication Token'. Set MLFLOW_TRACKING_AUTH=landing-zone (the signer of the "
+        f"mlflow-landing-zone-client package)"]
+    assert not hint.in_context()  # once a process
+
+
+def test_the_client_package_declares_the_hint_as_an_mlflow_plugin():
+    import tomllib
+    from pathlib import Path
+
+    from mlflow.tracking.request_header.abstract_request_header_provider import (
+        RequestHeaderProvider,
+    )
+
+    project = tomllib.loads((Path(__file__).parent.parent / "client" / "pyproject.toml")
+                            .read_text())["project"]
+    target = project["entry-points"]["mlflow.request_header_provider"]["landing-zone-hint"]
+    assert target == "mlflow_landing_zone_client.header_provider:MissingAuthHint"
+    from mlflow_landing_zone_client.header_provider import MissingAuthHint
+    assert issubclass(MissingAuthHint, RequestHeaderProvider)

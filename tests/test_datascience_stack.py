@@ -144,6 +144,17 @@ def test_trust_of_sagemaker_role_refuses_other_accounts_sagemaker():
     ({"centralAccountId": TEAM_ACCOUNT}, "must be the central account"),
     ({"levels": ["reader", "superuser"]}, "datascience.levels must be one of"),
     ({"trackingUri": "http://insecure.example"}, "trackingUri must be the central stack's apiUrl"),
+    # the team's own base URL (jobs would call .../team-a/team-a), or any team's
+    ({"trackingUri": "https://abcde12345.execute-api.us-east-1.amazonaws.com/prod/team-a"},
+     r"^mlflow-landing-zone:datascience\.trackingUri must be the central stack's apiUrl output "
+     r"\(https://<id>\.execute-api\.<region>\.amazonaws\.com/prod\) without a team's path: "
+     r"jobs append /team-a themselves; got "
+     r"'https://abcde12345\.execute-api\.us-east-1\.amazonaws\.com/prod/team-a'$"),
+    ({"trackingUri": "https://abcde12345.execute-api.us-east-1.amazonaws.com/prod/team-b/"},
+     r"trackingUri must be .* without a team's path: jobs append /team-a themselves; got "
+     r"'https://abcde12345\.execute-api\.us-east-1\.amazonaws\.com/prod/team-b'$"),
+    ({"trackingUri": "https://mlflow.example.com/team-a"},
+     r"trackingUri must be .* without a team's path: jobs append /team-a themselves"),
     ({"studio": {"enabled": True}}, "studio.vpcId must be the id"),
     ({"studio": {"enabled": True, "vpcId": "vpc-0123456789abcdef0", "subnetIds": ["x"]}},
      "studio.subnetIds must list the private subnets"),

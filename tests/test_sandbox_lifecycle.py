@@ -34,6 +34,23 @@ mlflow.end_run()
 """
 
 
+# A notebook left running across a restart: one run before, one after (a line on stdin says
+# when), each with a metric and an artifact, with the environment of the first start's lines.
+NOTEBOOK = """
+import mlflow, os, sys, tempfile
+path = os.path.join(tempfile.mkdtemp(), "a.txt")
+open(path, "w").write("x")
+mlflow.set_experiment("notebook")
+for moment in ("before", "after"):
+    if moment == "after":
+        sys.stdin.readline()
+    with mlflow.start_run() as run:
+        mlflow.log_metric(moment, 1)
+        mlflow.log_artifact(path)
+    print(moment, run.info.run_id, flush=True)
+"""
+
+
 def printed_lines(log_text: str) -> str:
     """The export lines the sandbox printed for a newcomer to paste into another shell."""
     return "\n".join(line.strip() for line in log_text.splitlines()
@@ -45,9 +62,31 @@ def paste_and_log(lines: str, tmp_path, then: str = ""):
     lines, then a run."""
     script = tmp_path / "log_a_run.py"
     script.write_text(LOG_A_RUN)
-    env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "HOME": str(tmp_path)}
     return subprocess.run(["bash", "-c", f"{lines}\n{then}\nexec {sys.executable} {script}"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path, env=_new_shell(tmp_path), capture_output=True, text=True,
+                          timeout=120)
+
+
+def _new_shell(tmp_path) -> dict:
+    env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    if os.environ.get("PYTHONPATH"):  # a checkout's client in place of the installed copy
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
+
+
+def start_notebook(lines: str, tmp_path):
+    """The notebook of NOTEBOOK in a new shell with the pasted lines; returns once it logged
+    its run before the restart."""
+    script = tmp_path / "notebook.py"
+    script.write_text(NOTEBOOK)
+    with open(tmp_path / "notebook.err", "w") as err:
+        notebook = subprocess.Popen(["bash", "-c", f"{lines}\nexec {sys.executable} {script}"],
+                                    cwd=tmp_path, env=_new_shell(tmp_path), stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=err, text=True)
+    for line in notebook.stdout:  # MLflow's "View run ..." lines come first
+        if line.startswith("before "):
+            return notebook
+    raise AssertionError((tmp_path / "notebook.err").read_text()[-3000:])
 
 
 @pytest.mark.slow  # four starts of the sandbox
@@ -57,9 +96,14 @@ def test_a_second_start_keeps_the_data_and_reset_forgets_it(tmp_path):
     first_state = state
     lines = printed_lines((tmp_path / "stdout.log").read_text())
     assert "export AWS_CONFIG_FILE=" in lines and "AWS_ACCESS_KEY_ID" not in lines
+    # MLflow's own log is named where it is (its errors are there, not on the screen)
+    assert f"Logs: MLflow's own {tmp_path.resolve() / 'mlflow.log'};" in (
+        tmp_path / "stdout.log").read_text()
+    notebook = None
     try:
         pasted = paste_and_log(lines, tmp_path)
         assert pasted.returncode == 0 and pasted.stdout.startswith("logged "), pasted.stderr
+        notebook = start_notebook(lines, tmp_path)
         with identity(state, "contributor", "client") as c:
             experiment = c.create_experiment("kept-between-runs")
             run = c.create_run(experiment).info.run_id
@@ -67,11 +111,15 @@ def test_a_second_start_keeps_the_data_and_reset_forgets_it(tmp_path):
             artifact.write_text("weights")
             c.log_artifact(run, str(artifact))
         mlflow_pid = state["mlflow_pid"]
+    except BaseException:
+        if notebook:
+            notebook.kill()
+        raise
     finally:
         assert stop_sandbox(process) == 0
     # the runs' artifacts (the pasted run's and this one's) and the example's, which the
     # sandbox seeds at its first start
-    assert f"kept {2 + len(example.ARTIFACTS)} artifacts" in (tmp_path / "stdout.log").read_text()
+    assert f"kept {3 + len(example.ARTIFACTS)} artifacts" in (tmp_path / "stdout.log").read_text()
     deadline = time.monotonic() + 10
     while alive(mlflow_pid) and time.monotonic() < deadline:  # Ctrl-C stops the children
         time.sleep(0.1)
@@ -89,6 +137,17 @@ def test_a_second_start_keeps_the_data_and_reset_forgets_it(tmp_path):
             assert {u["username"]: u["password"] for u in state["cognito"]["users"]} == passwords
             assert (state["gateway_url"], state["ui_url"]) == (first_state["gateway_url"],
                                                                first_state["ui_url"])
+            # and emulated AWS's endpoint, which the profiles (and the notebook) name
+            assert state["aws"]["endpoint_url"] == first_state["aws"]["endpoint_url"]
+            if restart == 1:
+                # the notebook that ran before the restart: its session is unknown to this
+                # start; the client fetches a fresh one (the AWS profile) and goes on
+                notebook.stdin.write("go\n")
+                notebook.stdin.flush()
+                out, _ = notebook.communicate(timeout=120)
+                assert notebook.returncode == 0, (tmp_path / "notebook.err").read_text()[-3000:]
+                assert [line.split()[0] for line in out.splitlines()
+                        if line.startswith(("before ", "after "))] == ["after"]
             pasted = paste_and_log(lines, tmp_path)
             assert pasted.returncode == 0 and pasted.stdout.startswith("logged "), pasted.stderr
             stale = paste_and_log(lines, tmp_path, "\n".join([

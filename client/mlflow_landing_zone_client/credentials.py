@@ -28,6 +28,14 @@ STALE_CREDENTIAL_CODES = ("InvalidClientTokenId", "ExpiredToken", "ExpiredTokenE
                           "UnrecognizedClientException")
 
 
+# What to do with credentials nobody knows any more (said by AssumeRole's refusal, and by the
+# edge's when a fresh fetch did not help)
+FRESH_CREDENTIALS = ("they expired or belong to an earlier session. Start the process again "
+                     "with fresh ones; from `python -m sandbox`, paste the lines it printed at "
+                     "its last start (its AWS profiles fetch fresh credentials for every new "
+                     "process)")
+
+
 class LandingZoneAuthError(RuntimeError):
     """A one-line message that names the fix."""
 
@@ -117,14 +125,13 @@ class CentralRoleCredentials:
             if code in STALE_CREDENTIAL_CODES:
                 raise LandingZoneAuthError(
                     f"AssumeRole of {self.role_arn}: STS does not know this process's AWS "
-                    f"credentials ({code}): they expired or belong to an earlier session. Start "
-                    f"the process again with fresh ones; from `python -m sandbox`, paste the "
-                    f"lines it printed at its last start (its AWS profiles fetch fresh "
-                    f"credentials for every new process)") from None
+                    f"credentials ({code}): {FRESH_CREDENTIALS}") from None
             raise LandingZoneAuthError(f"AssumeRole of {self.role_arn} failed: {e}") from None
         except BotoCoreError as e:
             raise LandingZoneAuthError(f"AssumeRole of {self.role_arn} failed: {e}") from None
         c = response["Credentials"]
+        if self._credentials is not None:
+            self._credentials.refused = False  # these are new
         return {"access_key": c["AccessKeyId"], "secret_key": c["SecretAccessKey"],
                 "token": c["SessionToken"], "expiry_time": c["Expiration"].isoformat()}
 
@@ -137,7 +144,7 @@ class CentralRoleCredentials:
                         self._credentials = self._ambient()
                     else:
                         first = self._assume()
-                        self._credentials = RefreshableCredentials(
+                        self._credentials = _Refreshable(
                             access_key=first["access_key"], secret_key=first["secret_key"],
                             token=first["token"],
                             expiry_time=RefreshableCredentials._expiry_datetime(
@@ -151,6 +158,30 @@ class CentralRoleCredentials:
     def frozen(self):
         """Current key, secret and token; refreshes first if they are about to expire."""
         return self.credentials().get_frozen_credentials()
+
+    def invalidate(self):
+        """The edge no longer knows the credentials this process signs with (the sandbox
+        restarted, a session was revoked): fetch them again from their source before the next
+        signature, and the central role's session again with them."""
+        with self._lock:
+            # botocore's session keeps the ambient credentials it loaded (the AWS profile's
+            # credential_process, SageMaker's) until they expire; it has no public way to
+            # forget them sooner
+            self._session._credentials = None
+            if isinstance(self._credentials, _Refreshable):
+                # the same object refreshes: boto3's S3 clients, which hold it, follow
+                self._credentials.refused = True
+            else:
+                self._credentials = None
+
+
+class _Refreshable(RefreshableCredentials):
+    """The assumed role's credentials, which can also be told to refresh now."""
+
+    refused = False
+
+    def refresh_needed(self, refresh_in=None):
+        return self.refused or super().refresh_needed(refresh_in)
 
 
 class _Provider(CredentialProvider):

@@ -8,6 +8,7 @@ from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestA
 from .credentials import ROLE_ARN_ENV, CentralRoleCredentials, install_as_default_boto3_session
 from .refusals import install_trace_filter
 from .signing import SigV4Auth
+from .workspaces import check_workspace
 
 NAME = "landing-zone"
 
@@ -30,7 +31,8 @@ class LandingZoneAuthProvider(RequestAuthProvider):
                     source = CentralRoleCredentials(os.environ.get(ROLE_ARN_ENV) or None, region)
                     install_as_default_boto3_session(source)
                     install_trace_filter()
-                    LandingZoneAuthProvider._auth = SigV4Auth(source, region)
+                    LandingZoneAuthProvider._auth = SigV4Auth(source, region,
+                                                              check=_check_workspace)
         return LandingZoneAuthProvider._auth
 
     @classmethod
@@ -40,3 +42,9 @@ class LandingZoneAuthProvider(RequestAuthProvider):
         old environment at this moment cannot leave its result behind."""
         with cls._lock:
             cls._auth = None
+
+
+def _check_workspace(request):
+    import mlflow
+
+    check_workspace(request, mlflow.get_tracking_uri())
