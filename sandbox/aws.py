@@ -277,8 +277,8 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int, passwords: dict):
 
 
 def _seed_platform_admin(aws: EmulatedAws):
-    """The platform team's identity for the user pool (the README's "Remove a user" commands):
-    an IAM user of the central account that may administer users, nothing else. (On AWS the
+    """The platform team's identity for the user pool (docs/deploy.md, "Remove a user"): an
+    IAM user of the central account that may administer users, nothing else. (On AWS the
     resource would be the pool's ARN; moto judges Cognito actions against `*` only.)"""
     iam = aws.client("iam")
     iam.create_user(UserName="platform-admin")

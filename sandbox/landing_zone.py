@@ -171,7 +171,7 @@ class LandingZone:
             "api_arn": emulated.API_ARN,
             "cognito": {"user_pool_id": self.aws.user_pool_id, "client_id": self.aws.client_id,
                         "users": [self._with_levels(u) for u in self.aws.users],
-                        # the platform team's keys for the pool (README: "Remove a user")
+                        # the platform team's keys for the pool (docs/deploy.md: "Remove a user")
                         "platform_admin": self.aws.platform_admin_keys},
             "teams": [{**team, "tracking_uri": self.gateway.url + team_base_path(team["name"])}
                       for team in self.aws.teams],

@@ -7,7 +7,10 @@ a team's base URL (its `tracking_uri`); and "token" (a Cognito id token on the b
 """
 
 import contextlib
+import json
 import os
+import time
+from pathlib import Path
 
 import boto3
 import mlflow
@@ -144,3 +147,16 @@ def identity(sandbox, level, channel, team="team-a", username=None, workspace=No
         LandingZoneAuthProvider.reset()
         boto3.setup_default_session()
         s3_artifact_repo._cached_get_s3_client.cache_clear()
+
+
+def audit_lines(sandbox, name, wait: float = 10):
+    """The tracking server's audit lines (its log, mlflow.log) that name `name`, waiting up to
+    `wait` seconds for the first."""
+    log = Path(sandbox["_state_file"]).with_name("mlflow.log")
+    deadline = time.monotonic() + wait
+    while True:
+        lines = [json.loads(line) for line in log.read_text().splitlines()
+                 if line.startswith('{"audit"') and f'"{name}"' in line]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.2)

@@ -3,8 +3,6 @@ only the tracking server writes (components/mlflow_image/plugin). Proved through
 with the real MLflow client, a contributor's S3 credentials and an approver's alias."""
 
 import hashlib
-import json
-import time
 import uuid
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from mlflow_landing_zone_server import registry
 from contracts.accounts import registry_prefix, workspace_prefix
 from contracts.edge import IDENTITY_HEADER_NAMES
 
-from .sandbox_clients import assume_central, identity
+from .sandbox_clients import assume_central, audit_lines, identity
 
 TEAM = "team-a"
 
@@ -212,14 +210,7 @@ def test_an_admin_deletes_a_version_and_the_server_logs_who_and_what(sandbox, ap
             c.delete_model_version(name, "1")
     with identity(sandbox, "admin", channel) as c:
         c.delete_model_version(name, "1")
-    log = Path(sandbox["_state_file"]).with_name("mlflow.log")
-    deadline = time.monotonic() + 10
-    while True:
-        lines = [json.loads(line) for line in log.read_text().splitlines()
-                 if line.startswith('{"audit"') and f'"{name}"' in line]
-        if lines or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    lines = audit_lines(sandbox, name)
     assert len(lines) == 1
     entry = lines[0]
     assert entry["audit"] == "model_version_deleted"

@@ -253,7 +253,7 @@ def test_the_view_run_address_mlflows_client_prints_opens_that_run(session, ui_s
 
 def test_a_copied_token_dies_with_its_lifetime_after_sign_out_and_removal(ui_sandbox):
     """The worst case the README states: a token copied out of a browser, of a user who then
-    signed out and was removed by an administrator (README: "Remove a user"), works no longer
+    signed out and was removed by an administrator (docs/deploy.md: "Remove a user"), works no longer
     than its own lifetime plus the leeway. Its refresh token is dead at once."""
     from contracts.edge import TOKEN_LEEWAY_SECONDS
 

@@ -24,7 +24,7 @@ from contracts.edge import FORWARDED_IDENTITY_HEADERS, IDENTITY_HEADER_NAMES, WO
 from roles import CATALOGUE
 
 from .route_samples import sample_paths
-from .sandbox_clients import assume_central, id_token
+from .sandbox_clients import assume_central, audit_lines, id_token
 from .test_sandbox_hostile import raw_request, signed
 
 TEAM = "team-a"
@@ -225,15 +225,7 @@ SPOOFS = {"X_MLflow_User": "spoofed-ceo", "x_mlflow_caller_arn": "arn:aws:iam::1
           "X-MLflow_User": "spoofed-mixed", "x-mlflow-user": "spoofed-dash"}
 
 
-def _audit_lines(sandbox, name):
-    log = Path(sandbox["_state_file"]).with_name("mlflow.log")
-    deadline = time.monotonic() + 10
-    while True:
-        lines = [json.loads(line) for line in log.read_text().splitlines()
-                 if line.startswith('{"audit"') and f'"{name}"' in line]
-        if lines or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.2)
+
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
@@ -248,7 +240,7 @@ def test_identity_headers_in_any_spelling_never_reach_mlflow_through_the_gateway
     deleted = send("DELETE", "/api/2.0/mlflow/registered-models/delete", body,
                    {**JSON, **SPOOFS})
     assert deleted.status_code == 200, deleted.text[:300]
-    lines = _audit_lines(sandbox, name)
+    lines = audit_lines(sandbox, name)
     assert len(lines) == 1
     assert (lines[0]["audit"], lines[0]["workspace"]) == ("registered_model_deleted", TEAM)
     caller = lines[0]["caller"]
@@ -274,7 +266,7 @@ def test_underscore_identity_headers_that_reach_the_server_are_dropped_there(san
                                headers={**gateway_values, **{k: v for k, v in SPOOFS.items()
                                                              if "_" in k}}, timeout=30)
     assert response.status_code == 200, response.text[:300]
-    lines = _audit_lines(sandbox, name)
+    lines = audit_lines(sandbox, name)
     assert [(line["workspace"], line["caller"]) for line in lines] == [
         (TEAM, {k: gateway_values[k] for k in IDENTITY_HEADER_NAMES})]
 
