@@ -302,3 +302,42 @@ def test_iam_policy_variables_name_one_workspace():
                   {**tagged, "aws:PrincipalTag/purpose": "freeze"}) == IMPLICIT_DENY
     with pytest.raises(ValueError, match="not supported"):
         substitute("a/${*}/b", tagged)
+
+
+def test_a_single_file_source_is_frozen_under_its_own_name(s3, tmp_path):
+    key = SOURCE.removeprefix(f"s3://{BUCKET}/")
+    s3.put_object(Bucket=BUCKET, Key=f"{key}/model.pkl", Body=b"pickled")
+    store = make_store(tmp_path, s3)
+    version = register(store, "one-file", source=f"{SOURCE}/model.pkl")
+    assert version.status == registry.READY
+    assert version.status_message == f"1 files (7 bytes) frozen from {SOURCE}/model.pkl"
+    with ServerWorkspaceContext("team-a"):
+        target = store.get_model_version_download_uri("one-file", "1")
+    assert objects_under(s3, target) == {"model.pkl": 7}
+
+
+def test_a_worker_that_lost_the_copy_never_marks_the_version(s3, tmp_path, monkeypatch):
+    """One worker's copy outlived its lease and another took it up: the first one's end (READY
+    or FAILED) changes nothing, and nor does anything once the version is READY."""
+    put_files(s3, 2)
+    first = make_store(tmp_path, s3)
+    with ServerWorkspaceContext("team-a"):
+        first.create_registered_model("m")
+        registry.WorkspaceAwareSqlAlchemyStore.create_model_version(first, "m", SOURCE)
+        registry.WorkspaceAwareSqlAlchemyStore.set_model_version_tag(
+            first, "m", "1", registry.ModelVersionTag(registry.FROZEN_FROM_TAG, SOURCE))
+        first._set_state("m", "1", registry.PENDING, first._lease_message("copying"),
+                         storage_location=first._frozen_location("team-a", "m", 1))
+    second = make_store(tmp_path, s3)
+    second.holder = "another-host:1"
+    monkeypatch.setattr(registry.time, "time", lambda: time.time_ns() / 1e9
+                        + registry.LEASE_SECONDS + 1)
+    [taken] = second._resume_pending()
+    taken.join(30)
+    with ServerWorkspaceContext("team-a"):
+        assert first._set_while_held("m", "1", registry.FAILED, "late news") is False
+        assert first._set_while_held("m", "1", registry.PENDING, "renewed") is False
+        assert second._set_while_held("m", "1", registry.FAILED, "after READY") is False
+        version = first.get_model_version("m", "1")
+    assert version.status == registry.READY
+    assert version.status_message == f"2 files (20 bytes) frozen from {SOURCE}"

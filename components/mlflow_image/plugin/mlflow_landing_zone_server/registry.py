@@ -274,6 +274,10 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
                         f"counted {len(objects)} files, {total} bytes so far. Register a "
                         "folder with only the model's files.",
                         error_code=INVALID_PARAMETER_VALUE)
+        if not objects:  # a single file (runs:/<id>/model.pkl) is an object, not a folder
+            size = _size_of(self._client(workspace), bucket, key)
+            if size is not None:
+                objects.append((key, size))
         return objects
 
     def copy_files(self, workspace: str, source: str, target: str, objects=None,
@@ -281,14 +285,16 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
         """Copy each listed object under `source` to `target` once, inside S3 (managed copies:
         multipart above the transfer threshold); an object already there with its size (a
         retried copy) is skipped. Return (files, bytes)."""
-        s3 = self._client(workspace, storage.FREEZE)
         source_bucket, source_key = _s3_parts(source)
         target_bucket, target_key = _s3_parts(target)
         if objects is None:
             objects = self.list_source(workspace, source)
         size = 0
         for done, (key, length) in enumerate(objects, 1):
-            destination = f"{target_key}/{key[len(source_key) + 1:]}"
+            # the session's client, asked for each object: a long copy outlives a session
+            s3 = self._client(workspace, storage.FREEZE)
+            relative = posixpath.basename(key) if key == source_key else key[len(source_key) + 1:]
+            destination = f"{target_key}/{relative}"
             if _size_of(s3, target_bucket, destination) != length:
                 extra = {"Config": self.transfer_config} if self.transfer_config else {}
                 s3.copy({"Bucket": source_bucket, "Key": key}, target_bucket, destination,
@@ -359,25 +365,51 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
 
     def _copy_and_mark(self, workspace, name, version, source, target, objects=None):
         with storage.acting_for(workspace, storage.FREEZE):
-            renewed = [time.monotonic()]
+            copied = ["the copy's first file"]
+            stop = threading.Event()
 
-            def progress(done, total):  # the lease, renewed; the progress, shown
-                if time.monotonic() - renewed[0] > LEASE_SECONDS / 5:
-                    renewed[0] = time.monotonic()
-                    self._set_state(name, version, PENDING, self._lease_message(
-                        f"copied {done} of {total} files from {source}"))
+            def renew():  # the lease, kept while one large object copies; the progress shown
+                while not stop.wait(LEASE_SECONDS / 5):
+                    if not self._set_while_held(name, version, PENDING, self._lease_message(
+                            f"copied {copied[0]} from {source}")):
+                        return
 
+            def progress(done, total):
+                copied[0] = f"{done} of {total} files"
+
+            renewer = threading.Thread(target=renew, name=f"lease {name}/{version}",
+                                       daemon=True)
+            renewer.start()
             try:
                 count, size = self.copy_files(workspace, source, target, objects, progress)
             except Exception as e:  # the version says why; nothing is half-served
                 _logger.exception("freezing %s version %s of workspace %s failed",
                                   name, version, workspace)
-                self._set_state(name, version, FAILED,
-                                f"Copying the version's files from {source} failed: {e}")
+                self._set_while_held(name, version, FAILED,
+                                     f"Copying the version's files from {source} failed: {e}")
                 return
-            # No files is what MLflow allows too (a version of a logged model without any)
-            self._set_state(name, version, READY,
-                            f"{count} files ({size} bytes) frozen from {source}")
+            finally:
+                stop.set()
+            # No files is what MLflow allows too (a version of a logged model without any).
+            # Only the worker that holds the copy marks it: one that lost its lease (another
+            # took the copy up) never turns a version READY, nor touches one that is.
+            self._set_while_held(name, version, READY,
+                                 f"{count} files ({size} bytes) frozen from {source}")
+
+    def _set_while_held(self, name, version, status, message) -> bool:
+        """Set a pending version's status if this worker still holds its copy."""
+        with self.ManagedSessionMaker(read_only=False) as session:
+            row = self._get_sql_model_version(session, name, version)  # as MLflow scopes it
+            changed = (session.query(SqlModelVersion)
+                       .filter(SqlModelVersion.workspace == row.workspace,
+                               SqlModelVersion.name == name,
+                               SqlModelVersion.version == version,
+                               SqlModelVersion.status == PENDING,
+                               SqlModelVersion.status_message.like(f"% {self.holder}]"))
+                       .update({SqlModelVersion.status: status,
+                                SqlModelVersion.status_message: message[:500]},
+                               synchronize_session=False))
+        return changed == 1
 
     def _resume_pending(self):
         """Take up the copies whose worker stopped (their lease ended): each by one worker,
