@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 import boto3
-import mlflow
 import pytest
 import requests
 from botocore.exceptions import ClientError

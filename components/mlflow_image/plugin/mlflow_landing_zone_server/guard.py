@@ -16,7 +16,6 @@ get 401, 403, 400, 404 or 413, never 500"). In order, for every HTTP request:
 """
 
 import json
-import os
 import re
 import zlib
 from urllib.parse import unquote_to_bytes
@@ -26,7 +25,7 @@ from mlflow.server.handlers import _add_static_prefix
 from mlflow.server.workspace_helpers import WORKSPACE_HEADER_NAME
 from mlflow.tracing.utils.otlp import OTLP_TRACES_PATH
 
-from .registry import IDENTITY_HEADERS
+from .registry import IDENTITY_HEADERS, limit_from_env
 
 # The headers API Gateway's integration sets (contracts.edge.FORWARDED_IDENTITY_HEADERS; a test
 # holds them equal: the plugin installs without the repository's packages).
@@ -65,8 +64,7 @@ _JSON_PREFIXES = ("/api/", "/ajax-api/", "/graphql")
 
 
 def max_body_bytes() -> int:
-    value = os.environ.get(MAX_BODY_ENV, "")
-    return int(value) if value.strip() else DEFAULT_MAX_BODY_BYTES
+    return limit_from_env(MAX_BODY_ENV, DEFAULT_MAX_BODY_BYTES)
 
 
 class Refusal(Exception):

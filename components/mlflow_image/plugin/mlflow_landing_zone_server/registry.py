@@ -139,8 +139,10 @@ def _caller() -> dict:
     return {name: request.headers.get(name, "") for name in IDENTITY_HEADERS}
 
 
-def _limit(env: str, default: int) -> int:
-    raw = os.environ.get(env, "")
+def limit_from_env(env: str, default: int) -> int:
+    """A positive whole-number setting of the tracking server's environment, or its default;
+    a clear error naming the variable for anything else."""
+    raw = os.environ.get(env, "").strip()
     try:
         value = int(raw) if raw else default
     except ValueError:
@@ -160,8 +162,8 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
         self.registry_bucket, self.registry_key = _s3_parts(registry_root.rstrip("/"))
         self.artifact_bucket, self.artifact_key = _s3_parts(artifact_root.rstrip("/"))
         self._s3 = s3_client  # tests hand one in; the server uses its workspace's session
-        self.max_files = max_files or _limit(MAX_FILES_ENV, DEFAULT_MAX_FILES)
-        self.max_bytes = max_bytes or _limit(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
+        self.max_files = max_files or limit_from_env(MAX_FILES_ENV, DEFAULT_MAX_FILES)
+        self.max_bytes = max_bytes or limit_from_env(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
         self.transfer_config = transfer_config
         self.list_page_size = list_page_size  # S3's own page (tests take smaller ones)
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
