@@ -5,7 +5,7 @@ import pulumi_aws as aws
 
 from components.builds import build_central
 from components.central_account import CentralAccount
-from components.config import NAMESPACE, ConfigError, load
+from spec.config import NAMESPACE, ConfigError, load
 from components.datascience_account import DataScienceAccount
 
 project = pulumi.Config(NAMESPACE)

@@ -7,7 +7,7 @@ Configuration (environment variables of the function):
     TOKEN_USE           "id", "access" or "id,access"              (default: id)
     GROUP_LEVELS        JSON {"cognito group": "level"}: groups that hold a level in every
                         workspace, `default` included   (required; the central stack sets
-                        its cognitoGroups, by default contracts.accounts.PLATFORM_GROUP_LEVELS)
+                        its cognitoGroups, by default spec.accounts.PLATFORM_GROUP_LEVELS)
     WORKSPACES          JSON {"team": ["team it is shared with", ...]}: the teams'
                         workspaces, and who may read each   (default: none)
     JWKS_URL            override of the pool's JWKS URL (the sandbox's emulated Cognito)

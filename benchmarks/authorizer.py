@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from authorizer.handler import Authorizer  # noqa: E402
 from authorizer.tokens import JwksCache, TokenVerifier  # noqa: E402
-from contracts.accounts import PLATFORM_GROUP_LEVELS, team_group  # noqa: E402
+from spec.accounts import PLATFORM_GROUP_LEVELS, team_group  # noqa: E402
 from roles import authorizer_rules  # noqa: E402
 from tests.cognito_keys import CLIENT_ID, ISSUER, Pool  # noqa: E402
 

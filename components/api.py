@@ -4,7 +4,7 @@ Each team's `/<team>/*` takes SigV4 (AWS_IAM) for its SDKs and SageMaker jobs, i
 workspace (`/api/*` likewise, for the platform, in `default`); everything else takes a Cognito
 token checked by the Lambda authorizer, which decides per (token, workspace); `GET /` and
 `GET /<team>` send a browser to the UI. Routes, authorization types and the headers each
-integration sets come from `contracts.edge`, the definition the sandbox's gateway uses too.
+integration sets come from `spec.edge`, the definition the sandbox's gateway uses too.
 """
 
 import hashlib
@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from authorizer.build import HANDLER
-from contracts.edge import (
+from spec.edge import (
     BINARY_MEDIA_TYPES,
     CUSTOM,
     GATEWAY_RESPONSES,
@@ -47,7 +47,7 @@ class ApiArgs:
     user_pool_id: pulumi.Input[str]
     app_client_ids: pulumi.Input[list]
     group_levels: dict
-    # {team: [teams it is shared with]}: the teams' workspaces (components.config.workspaces)
+    # {team: [teams it is shared with]}: the teams' workspaces (spec.config.workspaces)
     workspaces: dict
     # The UI's address, where `GET /` sends a browser (a stage variable: the UI is created
     # after the API, from the API's address)
@@ -104,7 +104,7 @@ class Api(pulumi.ComponentResource):
         self._lambda_authorizer(name, args)
         self._routes(name, args, routes, teams)
         self._logging(name, args)
-        # Refusals in MLflow's error shape (contracts.edge), so the UI shows why in the page.
+        # Refusals in MLflow's error shape (spec.edge), so the UI shows why in the page.
         self.gateway_responses = [
             aws.apigateway.Response(
                 f"{name}-{response_type.lower().replace('_', '-')}",
@@ -158,7 +158,7 @@ class Api(pulumi.ComponentResource):
                 "TOKEN_USE": "id",
                 "GROUP_LEVELS": json.dumps(args.group_levels, sort_keys=True),
                 "WORKSPACES": json.dumps(args.workspaces, sort_keys=True),
-                # a token must outlive its cached policy (contracts.edge, the session's timing)
+                # a token must outlive its cached policy (spec.edge, the session's timing)
                 "CACHE_TTL_SECONDS": str(args.authorizer_cache_ttl),
                 "LEEWAY_SECONDS": str(TOKEN_LEEWAY_SECONDS),
             }),
@@ -184,7 +184,7 @@ class Api(pulumi.ComponentResource):
 
     def _routes(self, name: str, args: ApiArgs, routes, teams):
         """Resources, methods and integrations, from the shared edge definition
-        (contracts.edge), and the redirects of the root and the teams' base paths."""
+        (spec.edge), and the redirects of the root and the teams' base paths."""
         resources = {"/": self.rest_api.root_resource_id}
         self.methods, self.integrations = [], []
         for route in routes:
@@ -307,7 +307,7 @@ class Api(pulumi.ComponentResource):
             opts=child(self))
 
     def _ui_redirect(self, name: str, slug: str, resource_id) -> list:
-        """`GET` on the root or a team's base path (contracts.edge.ui_redirect_paths) answers 302
+        """`GET` on the root or a team's base path (spec.edge.ui_redirect_paths) answers 302
         to the UI itself (a MOCK integration): no authorizer, and nothing reaches MLflow."""
         method = aws.apigateway.Method(
             f"{name}-get-{slug}", rest_api=self.rest_api.id, resource_id=resource_id,

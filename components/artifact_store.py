@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from contracts.accounts import REGISTRY_ROOT_PREFIX, REGISTRY_WRITE_ACTIONS
+from spec.accounts import REGISTRY_ROOT_PREFIX, REGISTRY_WRITE_ACTIONS
 
 from ._util import (
     child,
@@ -29,7 +29,7 @@ class ArtifactStoreArgs:
     # The principals that may touch artifact objects and use the key: the tracking server's
     # task role and the central access roles. Nobody else, whatever their IAM policies say.
     admitted_role_arns: list = field(default_factory=list)
-    # The one principal that writes registered versions' frozen copies (contracts.accounts
+    # The one principal that writes registered versions' frozen copies (spec.accounts
     # REGISTRY_ROOT_PREFIX): the tracking server's task role. None: nobody may.
     registry_writer_arn: str = None
     noncurrent_version_days: int = 90

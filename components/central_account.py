@@ -5,14 +5,14 @@ diagram."""
 
 import pulumi
 
-from contracts.edge import refresh_margin_seconds
+from spec.edge import refresh_margin_seconds
 
 from ._util import type_token
 from .api import STAGE, Api, ApiArgs
 from .artifact_store import ArtifactStore, ArtifactStoreArgs
 from .builds import CentralBuilds
 from .ci_access import CiAccess, CiAccessArgs
-from .config import CentralConfig, workspaces
+from spec.config import CentralConfig, workspaces
 from .database import Database, DatabaseArgs
 from .identity import Identity, IdentityArgs
 from .monitoring import Monitoring, MonitoringArgs

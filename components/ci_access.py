@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from contracts.accounts import SESSION_SECONDS
+from spec.accounts import SESSION_SECONDS
 
 from ._util import child, type_token
 

@@ -7,18 +7,18 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from contracts.accounts import (
+from spec.accounts import (
     SESSION_SECONDS,
     access_role_name,
     sagemaker_role_name,
     sagemaker_trust_policy,
 )
-from contracts.edge import team_base_path
+from spec.edge import team_base_path
 from roles import LEVELS
 
 from ._util import child, type_token
 from .ci_access import CiAccess, CiAccessArgs
-from .config import DataScienceConfig
+from spec.config import DataScienceConfig
 
 AUTH_PROVIDER = "landing-zone"  # the client's entry point name (MLFLOW_TRACKING_AUTH)
 ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 
 from roles import LEVELS
-from contracts.accounts import team_group
-from contracts.edge import REFRESH_TOKEN_HOURS
+from spec.accounts import team_group
+from spec.edge import REFRESH_TOKEN_HOURS
 
 from ._util import child, data_resource, type_token
 

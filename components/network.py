@@ -1,12 +1,13 @@
 """The central account's network: private subnets in several AZs, and the VPC endpoints that
 let the tracking server run with NAT turned off."""
 
-import math
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
+
+from spec.sizing import SUBNET_MASKS
 
 from ._util import child, type_token
 
@@ -14,32 +15,11 @@ from ._util import child, type_token
 # registry), writing logs, and reading the database secret at start.
 # sts: the tracking server assumes its workspace role for each workspace it acts for
 INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts")
-# Each AZ's subnets, in the order awsx lays them out: the tasks' subnet (/20, 4,096 addresses:
-# room for a scaled-out service and the endpoints' interfaces) and, with NAT, a public /24 for
-# the NAT gateways.
-SUBNET_MASKS = {"none": (20,), "single": (20, 24), "one-per-az": (20, 24)}
 _NAT = {
     "none": awsx.ec2.NatGatewayStrategy.NONE,
     "single": awsx.ec2.NatGatewayStrategy.SINGLE,
     "one-per-az": awsx.ec2.NatGatewayStrategy.ONE_PER_AZ,
 }
-
-
-def _new_bits(count: int) -> int:
-    return math.ceil(math.log2(count)) if count > 1 else 0
-
-
-def fits(prefix: int, availability_zones: int, nat: str) -> bool:
-    """Whether awsx's AUTO layout fits this VPC: it splits the VPC into 2^ceil(log2(AZs)) equal
-    blocks, one per AZ, and each AZ's subnets must fit in its block (pulumi-awsx
-    `subnetDistributorNew.getSubnetSpecs`, which refuses the rest only at `pulumi up`)."""
-    az_block = 2 ** (32 - prefix - _new_bits(availability_zones))
-    return sum(2 ** (32 - mask) for mask in SUBNET_MASKS[nat]) <= az_block
-
-
-def largest_prefix(availability_zones: int, nat: str) -> int:
-    """The smallest VPC (the longest prefix) whose layout fits."""
-    return max(p for p in range(8, 29) if fits(p, availability_zones, nat))
 
 
 @dataclass

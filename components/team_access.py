@@ -7,7 +7,7 @@ ARN that does not exist yet), so either stack may be deployed first.
 Each role may invoke only routes under its team's base path (`/<team>/...`, the team's MLflow
 workspace), with its level's rights, and read (reader's rights) under the base paths of the
 workspaces other teams share with it; in S3, likewise, only its team's prefix and the shared
-ones (`contracts.accounts.artifact_policy`).
+ones (`spec.accounts.artifact_policy`).
 """
 
 import json
@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from roles import managed_policies
-from contracts.accounts import (
+from spec.accounts import (
     SESSION_SECONDS,
     access_role_name,
     access_role_trust_policy,
@@ -26,7 +26,7 @@ from contracts.accounts import (
 )
 
 from ._util import child, type_token
-from .config import workspaces
+from spec.config import workspaces
 
 API_ID_LENGTH = 10  # API Gateway ids are 10 characters
 
@@ -35,7 +35,7 @@ API_ID_LENGTH = 10  # API Gateway ids are 10 characters
 class TeamAccessArgs:
     account_id: str
     region: str
-    teams: tuple  # components.config.Team
+    teams: tuple  # spec.config.Team
     api_arn: pulumi.Input[str] = None
     artifact_bucket_arn: pulumi.Input[str] = None
     artifact_key_arn: pulumi.Input[str] = None

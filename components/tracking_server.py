@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from contracts.accounts import (
+from spec.accounts import (
     ARTIFACT_ROOT_PREFIX,
     REGISTRY_ROOT_PREFIX,
     SESSION_SECONDS,
@@ -19,6 +19,7 @@ from contracts.accounts import (
     workspace_role_statements,
     workspace_role_trust_policy,
 )
+from spec.sizing import workers_for
 from ui.build import pinned_mlflow_version
 
 from ._util import assume_role_policy, child, policy_json, type_token
@@ -65,25 +66,6 @@ def _build_output(relative: Path) -> bool:
     folders, _ = relative.parts[:-1], relative.name
     return any(part in ("__pycache__", "build") or part.endswith(("_cache", ".egg-info"))
                for part in folders)
-
-
-# Memory, measured on the sandbox's `mlflow server` (MLflow 3.17.2, Python 3.11/3.12): about
-# 290 MB resident per uvicorn worker, 240 MB for the job runner (huey) beside them. A task gets
-# as many workers as 80 % of its memory holds after the job runner, at most 4 per vCPU.
-WORKER_MB = 300
-JOB_RUNNER_MB = 300
-MIN_WORKERS = 2
-
-
-def workers_for(cpu: int, memory: int) -> int:
-    """The uvicorn workers of a task of `cpu` units (1024 = 1 vCPU) and `memory` MB."""
-    by_memory = int((0.8 * memory - JOB_RUNNER_MB) // WORKER_MB)
-    return max(1, min(by_memory, max(MIN_WORKERS, 4 * cpu // 1024)))
-
-
-def min_memory_mb(cpu: int) -> int:
-    """The least memory (MB) a task needs for MIN_WORKERS workers and the job runner."""
-    return int(-(-(MIN_WORKERS * WORKER_MB + JOB_RUNNER_MB) // 0.8))
 
 
 def allowed_hosts(nlb_dns: str) -> str:
@@ -139,7 +121,7 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             {"name": "DB_LOGIN_ARN", "value": secret_arn},
             {"name": "MLFLOW_DEFAULT_ARTIFACT_ROOT",
              "value": f"s3://{bucket}/{ARTIFACT_ROOT_PREFIX}"},
-            # Registered versions' files are frozen here (the image's plugin; contracts.accounts)
+            # Registered versions' files are frozen here (the image's plugin; spec.accounts)
             {"name": "MLFLOW_LZ_REGISTRY_ROOT", "value": f"s3://{bucket}/{REGISTRY_ROOT_PREFIX}"},
             # Every S3 access acts for one workspace, through this role (the plugin's storage.py)
             {"name": "MLFLOW_LZ_WORKSPACE_ROLE_ARN", "value": workspace_role_arn},
@@ -283,7 +265,7 @@ class TrackingServer(pulumi.ComponentResource):
             opts=child(self))
         # The task role reads and writes no team's objects: it acts for one workspace at a
         # time through the workspace role, whose session tag names the workspace's prefixes
-        # (contracts.accounts). A request that names another team's files is refused by IAM.
+        # (spec.accounts). A request that names another team's files is refused by IAM.
         self.workspace_role_arn = f"arn:aws:iam::{args.account_id}:role/{args.workspace_role_name}"
         self.workspace_role = aws.iam.Role(
             f"{name}-workspace", name=args.workspace_role_name,

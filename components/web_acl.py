@@ -3,7 +3,7 @@ before the authorizer and before MLflow; and, unless the stack's config turns ed
 off (`api.waf.enabled`), one address may send only so many requests (a rate-based rule) and
 AWS's managed rule groups refuse known-bad addresses and inputs.
 
-The rules are `contracts.edge.cross_site_refusal`, the function the sandbox's gateway applies, said
+The rules are `spec.edge.cross_site_refusal`, the function the sandbox's gateway applies, said
 in WAF's statements (`tests/test_web_acl.py` evaluates them against it, case by case). They sit
 in WAF rather than in the authorizer because API Gateway caches the authorizer's answer per
 token: a decision on other headers there would be reused for requests it never saw.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from contracts.edge import CROSS_SITE_RULES, REFUSED_FETCH_SITES, cross_site_body, ui_redirect_paths
+from spec.edge import CROSS_SITE_RULES, REFUSED_FETCH_SITES, cross_site_body, ui_redirect_paths
 
 from ._util import child, type_token
 from .tracking_server import origin_of
@@ -61,7 +61,7 @@ def _header(name: str) -> dict:
 
 def not_the_redirect(stage: str, teams=()) -> dict:
     """Every path but those whose `GET` sends a browser to the UI (the API's root and each
-    team's base path, `contracts.edge.ui_redirect_paths`): a link to one from anywhere (a chat, an
+    team's base path, `spec.edge.ui_redirect_paths`): a link to one from anywhere (a chat, an
     email) must work. WAF sees the path with or without the stage. One exact match per path
     (a regex over every team name would outgrow WAF's 200 characters)."""
     paths = {p for path in ui_redirect_paths(teams) for p in (path, f"/{stage}{path}")}
@@ -74,7 +74,7 @@ def not_the_redirect(stage: str, teams=()) -> dict:
 
 
 def rule_statements(stage: str, ui_origin: pulumi.Input[str], teams=()) -> dict:
-    """The statement of each rule of `contracts.edge.CROSS_SITE_RULES`, by name."""
+    """The statement of each rule of `spec.edge.CROSS_SITE_RULES`, by name."""
     sites = "|".join(re.escape(s) for s in REFUSED_FETCH_SITES)
     return {
         "OtherSiteRequest": {"and_statement": {"statements": [

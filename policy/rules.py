@@ -15,7 +15,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from contracts.edge import CROSS_SITE_RULES  # what the web ACL must refuse, by rule name
+from spec.edge import CROSS_SITE_RULES  # what the web ACL must refuse, by rule name
 
 DEFAULTS = {"minBackupRetentionDays": 7, "minPasswordLength": 14,
             "lambdaPythonRuntimes": ["python3.12", "python3.13"]}
@@ -510,13 +510,13 @@ POLICIES = [
         "api.waf.enabled true in the stack config (components/web_acl.py).",
         validate=_stage_edge_protection),
     _policy("apigateway-stage-access-logs", "Every stage writes a JSON access log. Fix: "
-            "access_log_settings with a log group and contracts.edge.access_log_format().",
+            "access_log_settings with a log group and spec.edge.access_log_format().",
             _stage_logging),
     _policy("apigateway-no-data-tracing", "Data tracing stays off: it logs bodies, tokens and "
             "secrets. Fix: method settings data_trace_enabled=False.", _data_tracing),
     _policy("iam-trust-narrow", "No trust policy admits * or a whole account without an "
             "aws:PrincipalArn or aws:PrincipalOrgID condition. Fix: name the account as principal "
-            "and the role in a condition, as contracts/accounts.py does.", _trust),
+            "and the role in a condition, as spec/accounts.py does.", _trust),
     _policy("iam-oidc-trust-narrow", "A role trusting an OIDC provider names the token's "
             "subject (`<host>:sub`, for GitHub one repository: repo:<owner>/<name>:...) and "
             "audience (`<host>:aud`). Fix: components/ci_access.py's github_trust_policy.",

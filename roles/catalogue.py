@@ -15,7 +15,7 @@ ways, so an upgrade that adds, moves or drops a route fails until it is classifi
 from dataclasses import dataclass
 
 # Where MLflow mounts its handlers: the SDK's spelling and the browser's (its UI's). The edge
-# gives the SDK's to SigV4 callers (contracts.edge), the browser's to tokens.
+# gives the SDK's to SigV4 callers (spec.edge), the browser's to tokens.
 SDK_PREFIX, BROWSER_PREFIX = "/api", "/ajax-api"
 BOTH = (SDK_PREFIX, BROWSER_PREFIX)
 AJAX = (BROWSER_PREFIX,)

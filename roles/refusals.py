@@ -2,7 +2,7 @@
 in which team, and whom to ask.
 
 The edge knows the caller (its levels in the workspace from the authorizer, or its role's ARN)
-and says so in every 403 (`contracts.edge.gateway_response_template`), but not the level the route
+and says so in every 403 (`spec.edge.gateway_response_template`), but not the level the route
 needs: a gateway response is text with variables in it, not a program. The clients that know
 the request name that level from this table, generated from the model: the SDK client package
 (`client/mlflow_landing_zone_client/refusal_table.json`, written by `python -m roles.matrix`)

@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from contracts.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, max_authorizer_ttl
+from spec.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, max_authorizer_ttl
 
 from .credentials import CONFIG_NAME, profile_name
 from .landing_zone import (ACCESS_LOG, MLFLOW_LOG, UI_ACCESS_LOG, AlreadyRunning, LandingZone,

@@ -16,7 +16,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from roles import LEVELS, managed_policies
-from contracts.accounts import (
+from spec.accounts import (
     PLATFORM_GROUP_LEVELS,
     SESSION_SECONDS,
     access_role_name,
@@ -32,7 +32,7 @@ from contracts.accounts import (
     workspace_role_statements,
     workspace_role_trust_policy,
 )
-from contracts.edge import REFRESH_TOKEN_HOURS
+from spec.edge import REFRESH_TOKEN_HOURS
 
 from . import emulation
 
@@ -86,7 +86,7 @@ def totp_code(secret: str, at: float = None) -> str:
     key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
     totp = TOTP(key, 6, SHA1(), 30, enforce_key_length=False)
     return totp.generate(int(time.time() if at is None else at)).decode()
-# Longer than the stacks' hour (contracts.accounts.SESSION_SECONDS): the sandbox hands out one
+# Longer than the stacks' hour (spec.accounts.SESSION_SECONDS): the sandbox hands out one
 # SageMaker session per team role and start, through the state file and its AWS profiles.
 SAGEMAKER_SESSION_SECONDS = 12 * 3600
 
@@ -173,7 +173,7 @@ def _seed_central(aws: EmulatedAws):
                 artifact_policy(level, bucket_arn, team=team, readable=readable)))
     # The tracking server: on Fargate a task role; here a user, whose keys do not expire. It
     # touches no team's objects itself: it acts for one workspace at a time through the
-    # workspace role, tagged with that workspace (contracts.accounts).
+    # workspace role, tagged with that workspace (spec.accounts).
     server = iam.create_user(UserName="mlflow-tracking-server")["User"]["Arn"]
     aws.workspace_role_arn = iam.create_role(
         RoleName="mlflow-tracking-server-workspace", MaxSessionDuration=SESSION_SECONDS,

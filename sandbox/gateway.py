@@ -1,5 +1,5 @@
 """A local stand-in for the deployed REST API, with the same routes and authorization types
-(`contracts.edge`), SigV4 checks, IAM and authorizer policy evaluation, authorizer caching, limits,
+(`spec.edge`), SigV4 checks, IAM and authorizer policy evaluation, authorizer caching, limits,
 answers, identity headers and JSON access log."""
 
 import http.client
@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
-from contracts.edge import (
+from spec.edge import (
     ACCESS_LOG_FIELDS,
     AWS_IAM,
     DEFAULT_AUTHORIZER_TTL_SECONDS,
@@ -62,7 +62,7 @@ def client_headers_to_forward(headers) -> list:
             if k.lower() not in HOP_BY_HOP and not _is_identity_header(k)]
 
 
-# The gateway response type of each refusal that contracts.edge rewrites into MLflow's shape.
+# The gateway response type of each refusal that spec.edge rewrites into MLflow's shape.
 _RESPONSE_TYPES = {"AccessDeniedException": "ACCESS_DENIED",
                    "UnauthorizedException": "UNAUTHORIZED",
                    "MissingAuthenticationTokenException": "MISSING_AUTHENTICATION_TOKEN",
@@ -108,7 +108,7 @@ class Gateway(LocalServer):
         self.authorizer = authorizer
         self.lookup_access_key = lookup_access_key
         self.identity_policies = identity_policies
-        self.teams = tuple(teams)  # each one's `/<team>/{proxy+}` resource (contracts.edge)
+        self.teams = tuple(teams)  # each one's `/<team>/{proxy+}` resource (spec.edge)
         self.resource_policy = resource_policy(self.execution_arn, account_id, self.teams)
         self.authorizer_ttl = authorizer_ttl
         self.ui_url = None  # set once the UI's host runs: the redirect's target, the UI origin
@@ -234,7 +234,7 @@ class Gateway(LocalServer):
 
     @staticmethod
     def integration_headers(route, context: dict) -> dict:
-        """What the route's integration sets (contracts.edge.integration_header_sources), from the
+        """What the route's integration sets (spec.edge.integration_header_sources), from the
         request's context: `context.X` sources and 'static' values, as API Gateway maps them."""
         headers = {}
         for header, source in integration_header_sources(route).items():

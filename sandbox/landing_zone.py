@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from authorizer.handler import Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
-from contracts.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
-from contracts.edge import (
+from spec.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
+from spec.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_TOKEN_MINUTES,
     TOKEN_LEEWAY_SECONDS,

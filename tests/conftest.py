@@ -8,7 +8,7 @@ if str(ROOT) not in sys.path:
 
 import pytest  # noqa: E402
 
-from contracts.edge import DEFAULT_AUTHORIZER_TTL_SECONDS  # noqa: E402
+from spec.edge import DEFAULT_AUTHORIZER_TTL_SECONDS  # noqa: E402
 from tests.sandbox_process import start_sandbox, stop_sandbox  # noqa: E402
 
 

@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 from mlflow.exceptions import MlflowException
 
 from mlflow_landing_zone_server import registry
-from contracts.accounts import registry_prefix, workspace_prefix
-from contracts.edge import IDENTITY_HEADER_NAMES
+from spec.accounts import registry_prefix, workspace_prefix
+from spec.edge import IDENTITY_HEADER_NAMES
 
 from .sandbox_clients import assume_central, audit_lines, identity
 

@@ -524,8 +524,8 @@ def test_workspaces_of_lists_a_users_workspaces_and_levels(pool):
 def test_the_authorizer_reads_the_group_convention_the_stacks_create():
     """The authorizer imports nothing of this repo: its copies of the shared facts must match."""
     from authorizer import handler
-    from contracts import edge
-    from contracts.accounts import team_group
+    from spec import edge
+    from spec.accounts import team_group
     assert team_group("team-a", "reader").split(handler.TEAM_GROUP_SEPARATOR) == ["team-a", "reader"]
     assert handler.DEFAULT_WORKSPACE == edge.DEFAULT_WORKSPACE
     assert handler.WORKSPACE_HEADER == edge.WORKSPACE_HEADER.lower()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from authorizer.build import HANDLER, build_archive
-from contracts.accounts import PLATFORM_GROUP_LEVELS
+from spec.accounts import PLATFORM_GROUP_LEVELS
 from roles import authorizer_rules
 
 from .cognito_keys import CLIENT_ID, POOL_ID, Pool
@@ -81,7 +81,7 @@ def test_the_archive_alone_authorizes_a_real_token_in_a_clean_venv(local_archive
             f"module, function = {HANDLER!r}.rsplit('.', 1)\n"
             "handler = getattr(importlib.import_module(module), function)\n"
             f"response = handler({event!r})\n"
-            "for name in ('mlflow', 'pulumi', 'roles', 'contracts'):\n"
+            "for name in ('mlflow', 'pulumi', 'roles', 'spec'):\n"
             "    try:\n"
             "        __import__(name)\n"
             "        raise SystemExit(name + ' is importable: the venv is not clean')\n"

@@ -255,7 +255,7 @@ def test_a_copied_token_dies_with_its_lifetime_after_sign_out_and_removal(ui_san
     """The worst case the README states: a token copied out of a browser, of a user who then
     signed out and was removed by an administrator (docs/deploy.md: "Remove a user"), works no longer
     than its own lifetime plus the leeway. Its refresh token is dead at once."""
-    from contracts.edge import TOKEN_LEEWAY_SECONDS
+    from spec.edge import TOKEN_LEEWAY_SECONDS
 
     from .sandbox_clients import id_token_and_refresh
 

@@ -8,10 +8,10 @@ import textwrap
 
 import pytest
 
-from contracts.accounts import access_role_trust_policy as trust_policy
+from spec.accounts import access_role_trust_policy as trust_policy
 from roles import LEVELS, managed_policies
-from contracts.accounts import artifact_policy
-from contracts.edge import gateway_response_template
+from spec.accounts import artifact_policy
+from spec.edge import gateway_response_template
 
 from .pulumi_program import API_ID, prebuilt, run_program, stack_config
 
@@ -87,7 +87,7 @@ def test_the_service_runs_without_nat_through_endpoints(stack):
 
 
 def test_the_vpc_is_laid_out_with_the_subnet_sizes_the_config_checks(stack):
-    from components.network import SUBNET_MASKS
+    from spec.sizing import SUBNET_MASKS
 
     specs = stack.one("awsx:ec2:Vpc").inputs["subnetSpecs"]
     assert [(s["type"], s["cidrMask"]) for s in specs] == list(zip(("Private", "Public"),

@@ -5,7 +5,7 @@ import copy
 import pulumi
 import pytest
 
-from components.config import ConfigError, load, parse_central
+from spec.config import ConfigError, load, parse_central
 
 from .pulumi_program import run_program, stack_config
 
@@ -169,7 +169,7 @@ def _awsx_layout(cidr: str, azs: int, masks) -> list:
 @pytest.mark.parametrize("azs", [2, 3])
 @pytest.mark.parametrize("nat", ["none", "single", "one-per-az"])
 def test_the_config_accepts_exactly_the_vpc_sizes_awsx_can_lay_out(azs, nat):
-    from components.network import SUBNET_MASKS
+    from spec.sizing import SUBNET_MASKS
 
     for prefix in range(16, 25):
         cidr = f"10.40.0.0/{prefix}"

@@ -22,7 +22,7 @@ from mlflow.entities import TraceState
 from mlflow.exceptions import MlflowException
 from mlflow.tracking.request_auth.registry import _request_auth_provider_registry
 
-from contracts.accounts import registry_prefix, workspace_prefix
+from spec.accounts import registry_prefix, workspace_prefix
 from mlflow_landing_zone_server import registry
 
 from .sandbox_clients import identity

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from components.config import ConfigError, parse_central, parse_datascience
+from spec.config import ConfigError, parse_central, parse_datascience
 from components.datascience_account import execution_policy
-from contracts.accounts import sagemaker_trust_policy
+from spec.accounts import sagemaker_trust_policy
 from roles.policy_eval import ALLOW, evaluate
 
 from .pulumi_program import run_program, stack_config

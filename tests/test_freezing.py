@@ -232,7 +232,7 @@ def test_a_copy_is_taken_up_by_one_worker_once_its_lease_ends(s3, tmp_path, monk
 # --- the server's one-workspace sessions (storage.py) ---------------------------------------
 
 def test_the_servers_session_tags_are_the_workspace_roles():
-    from contracts import accounts
+    from spec import accounts
     from mlflow_landing_zone_server import storage
 
     assert (storage.WORKSPACE_TAG, storage.PURPOSE_TAG, storage.SERVE, storage.FREEZE) == (
@@ -283,7 +283,7 @@ def test_no_session_outside_a_workspace(workspace):
 
 
 def test_iam_policy_variables_name_one_workspace():
-    from contracts.accounts import workspace_role_statements
+    from spec.accounts import workspace_role_statements
     from roles.policy_eval import ALLOW, IMPLICIT_DENY, evaluate, substitute
 
     policy = {"Version": "2012-10-17",

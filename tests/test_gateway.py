@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from contracts.edge import access_log_format, cross_site_body
+from spec.edge import access_log_format, cross_site_body
 from sandbox.gateway import Gateway
 
 API_ARN = "arn:aws:execute-api:us-east-1:111111111111:lzsandbox1/prod"
@@ -105,7 +105,7 @@ def test_the_authorizer_result_is_cached_per_token(echo):
 
 def test_answers_and_messages_as_api_gateway_gives_them(echo):
     """API Gateway's own messages, in MLflow's error shape (the gateway responses of
-    contracts.edge), so MLflow's UI and client show them."""
+    spec.edge), so MLflow's UI and client show them."""
     no_token = requests.get(echo.url + "/ajax-api/2.0/mlflow/runs/get")
     assert (no_token.status_code, no_token.json()) == (
         401, {"error_code": "UNAUTHENTICATED", "message": "Unauthorized"})
@@ -274,7 +274,7 @@ def test_the_authorizer_result_is_cached_per_token_and_workspace(echo):
 
 
 def test_every_integration_sets_every_identity_header_and_the_workspace():
-    from contracts.edge import (
+    from spec.edge import (
         FORWARDED_IDENTITY_HEADERS,
         NOT_THIS_CHANNEL,
         edge_routes,

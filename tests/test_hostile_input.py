@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from contracts.edge import FORWARDED_IDENTITY_HEADERS, IDENTITY_HEADER_NAMES, WORKSPACE_HEADER
+from spec.edge import FORWARDED_IDENTITY_HEADERS, IDENTITY_HEADER_NAMES, WORKSPACE_HEADER
 from roles import CATALOGUE
 
 from .route_samples import sample_paths

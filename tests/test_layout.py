@@ -12,15 +12,15 @@ ROOT = Path(__file__).resolve().parent.parent
 NEVER = {
     # the permission model: imports nothing of the repo but itself
     "roles": {"pulumi", "pulumi_aws", "pulumi_awsx", "boto3", "botocore", "components",
-              "sandbox", "authorizer", "contracts", "ui"},
-    # what the stacks, the edge and the sandbox agree on: the model, and nothing that deploys
-    "contracts": {"pulumi", "pulumi_aws", "pulumi_awsx", "boto3", "botocore", "components",
-                  "sandbox", "authorizer", "ui", "mlflow"},
-    "authorizer": {"mlflow", "pulumi", "pulumi_aws", "components", "sandbox", "roles",
-                   "contracts"},
+              "sandbox", "authorizer", "spec", "ui"},
+    # the spec room: the stack config's parser and what the stacks, the edge and the sandbox
+    # agree on; the model, and nothing that deploys
+    "spec": {"pulumi", "pulumi_aws", "pulumi_awsx", "boto3", "botocore", "components",
+             "sandbox", "authorizer", "ui", "mlflow"},
+    "authorizer": {"mlflow", "pulumi", "pulumi_aws", "components", "sandbox", "roles", "spec"},
     "components": {"sandbox"},
     "sandbox": {"pulumi", "pulumi_aws", "pulumi_awsx", "components"},
-    "client": {"roles", "contracts", "authorizer", "components", "sandbox", "pulumi"},
+    "client": {"roles", "spec", "authorizer", "components", "sandbox", "pulumi"},
     # what components/ and sandbox/ share about serving the UI, and its build
     "ui": {"pulumi", "pulumi_aws", "pulumi_awsx", "boto3", "botocore", "components", "sandbox"},
 }

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from components.config import ConfigError, parse_central
-from components.tracking_server import allowed_hosts, min_memory_mb, workers_for
+from spec.config import ConfigError, parse_central
+from components.tracking_server import allowed_hosts
+from spec.sizing import min_memory_mb, workers_for
 
 from .pulumi_program import run_program, stack_config
 from .test_config import central
@@ -160,7 +161,7 @@ def test_only_the_nlb_reaches_the_tasks(stack):
 def test_the_resource_policy_leaves_browser_paths_with_an_api_segment_alone():
     """Item 18: the Deny for other accounts' SigV4 callers must not reach a browser's request
     whose path has an /api/ (or /<team>/) segment further in."""
-    from contracts.edge import resource_policy
+    from spec.edge import resource_policy
     from roles.policy_eval import DENY, evaluate
 
     arn = "arn:aws:execute-api:us-east-1:111111111111:abc123"

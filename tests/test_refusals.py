@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from mlflow.exceptions import MlflowException
 
 from mlflow_landing_zone_client import refusals as client_refusals
-from contracts import edge
+from spec import edge
 from roles import CATALOGUE, refusals
 from roles.globs import HOSTILE_GLOBS
 
@@ -261,12 +261,12 @@ def test_the_clients_copies_of_the_landing_zones_names_are_its_own():
     """The client package imports nothing of this repo: its prefixes, role names and contact
     variable are held equal to the ones the stacks use."""
     from components.datascience_account import CONTACT_ENV
-    from contracts.accounts import access_role_name, registry_prefix, workspace_prefix
+    from spec.accounts import access_role_name, registry_prefix, workspace_prefix
 
     assert client_refusals._ARTIFACTS == workspace_prefix("x").removesuffix("x/")
     assert client_refusals._REGISTRY == registry_prefix("x").removesuffix("x/")
     assert client_refusals.CONTACT_ENV == CONTACT_ENV
-    from contracts.accounts import SESSION_SECONDS
+    from spec.accounts import SESSION_SECONDS
     from mlflow_landing_zone_client import credentials as client_credentials
 
     assert client_credentials.SESSION_SECONDS == SESSION_SECONDS  # what the roles allow

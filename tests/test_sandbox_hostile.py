@@ -303,7 +303,7 @@ def test_a_request_another_site_made_is_refused_on_both_channels(sandbox, contri
                                                                  browser_headers, rule):
     """Valid credentials on either channel do not carry a request another site started: the
     edge refuses it before the authorizer, the signature check and MLflow."""
-    from contracts.edge import cross_site_body
+    from spec.edge import cross_site_body
 
     body = b'{"name": "made-from-another-site"}'
     token = id_token(sandbox, "contributor-user")

@@ -1,4 +1,4 @@
-"""The web ACL's statements say what `contracts.edge.cross_site_refusal` says: evaluated here, as
+"""The web ACL's statements say what `spec.edge.cross_site_refusal` says: evaluated here, as
 WAF evaluates them, against the function the sandbox's gateway applies, request by request."""
 
 import itertools
@@ -7,7 +7,7 @@ import re
 import pytest
 
 from components.web_acl import rule_statements
-from contracts.edge import CROSS_SITE_RULES, cross_site_refusal, ui_redirect_paths
+from spec.edge import CROSS_SITE_RULES, cross_site_refusal, ui_redirect_paths
 
 UI = "https://main.d1a2b3c4d5e6f7.amplifyapp.com"
 STAGE = "prod"

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from contracts.edge import is_sigv4_path
+from spec.edge import STUDIO_ORIGIN, is_sigv4_path
 from roles.catalogue import CATALOGUE
 
 # Paths the bundle answers itself (see ui/build.py for its layout).
@@ -24,7 +24,6 @@ BUNDLE_PREFIXES = ("/shell/", "/static-files/")
 STS_MAX_AGE = 63_072_000  # two years, as hstspreload.org asks
 # Files the browser must revalidate on every load, so a new deployment takes effect at once.
 NO_CACHE = ("/", "/index.html", "/mlflow.html", "/sw.js", "/config.json")
-STUDIO_ORIGIN = re.compile(r"^https://d-[a-z0-9]+\.studio\.[a-z]{2}(-gov)?-[a-z]+-\d\.sagemaker\.aws$")
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ def shell_config(*, region: str, user_pool_id: str, client_id: str, group_levels
                  refresh_margin: float, workspaces: dict = None, auth_flow: str = "USER_SRP_AUTH",
                  cognito_endpoint: str = None) -> dict:
     """`config.json`: what the shell and its service worker read at run time.
-    `refresh_margin`: seconds before expiry a token is replaced (contracts.edge.refresh_margin_seconds);
+    `refresh_margin`: seconds before expiry a token is replaced (spec.edge.refresh_margin_seconds);
     `workspaces`: {team: [teams it is shared with]}, as the authorizer's WORKSPACES (the shell
     shows a user only the workspaces they hold a level in; the authorizer enforces it)."""
     if auth_flow not in ("USER_SRP_AUTH", "USER_PASSWORD_AUTH"):

@@ -21,11 +21,11 @@ from importlib import resources
 
 CONTACT_ENV = "MLFLOW_LANDING_ZONE_CONTACT"
 DEFAULT_CONTACT = "your MLflow platform team"
-# The central access roles: mlflow-<team>-<level> (contracts.accounts.access_role_name).
+# The central access roles: mlflow-<team>-<level> (spec.accounts.access_role_name).
 _LEVELS = ("reader", "contributor", "model-approver", "admin")
 _ROLE = re.compile(r":(?:assumed-role|role)/mlflow-(?P<team>[^/]+)-(?P<level>"
                    + "|".join(re.escape(level) for level in _LEVELS) + r")(?:/|$)")
-# contracts.accounts: ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
+# spec.accounts: ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
 _ARTIFACTS, _REGISTRY = "artifacts/workspaces/", "registry/workspaces/"
 _S3_WRITES = {"PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart",
               "UploadPartCopy", "CompleteMultipartUpload", "DeleteObject", "DeleteObjects",

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from .credentials import ROLE_ARN_ENV, LandingZoneAuthError, execute_api_region
 
 WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"  # MLflow's (mlflow.utils.workspace_utils)
-DEFAULT_WORKSPACE = "default"  # what the API's own URL reaches (contracts.edge)
+DEFAULT_WORKSPACE = "default"  # what the API's own URL reaches (spec.edge)
 AUTH_ENV, AUTH_NAME = "MLFLOW_TRACKING_AUTH", "landing-zone"
 
 

@@ -27,7 +27,7 @@
   }
 
   // When to replace the token: `marginSeconds` before it expires (config.json's
-  // refreshMarginSeconds, from contracts.edge: longer than the authorizer's cache TTL), and never
+  // refreshMarginSeconds, from spec.edge: longer than the authorizer's cache TTL), and never
   // later than halfway through its life.
   function refreshDueAt(session, marginSeconds) {
     const margin = Math.min(marginSeconds || session.lifetime / 4, session.lifetime / 2);

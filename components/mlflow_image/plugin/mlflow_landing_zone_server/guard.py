@@ -27,7 +27,7 @@ from mlflow.tracing.utils.otlp import OTLP_TRACES_PATH
 
 from .registry import IDENTITY_HEADERS, limit_from_env
 
-# The headers API Gateway's integration sets (contracts.edge.FORWARDED_IDENTITY_HEADERS; a test
+# The headers API Gateway's integration sets (spec.edge.FORWARDED_IDENTITY_HEADERS; a test
 # holds them equal: the plugin installs without the repository's packages).
 PROTECTED_HEADERS = IDENTITY_HEADERS + (WORKSPACE_HEADER_NAME,)
 _PROTECTED = {h.lower() for h in PROTECTED_HEADERS}

@@ -9,7 +9,7 @@ its files (server-side S3 copies) to
 
 and points the version's storage location there; `models:/name@alias`, `/model-versions/
 get-artifact` and the UI read that copy. Only the tracking server's role writes under the
-registry root (its task role, and the bucket policy denies everyone else: contracts.accounts), so
+registry root (its task role, and the bucket policy denies everyone else: spec.accounts), so
 after registration no contributor, reader or approver can change what the version serves,
 whatever they do to the run's files.
 
@@ -92,7 +92,7 @@ DEFAULT_MAX_BYTES = 100 * 1024 ** 3
 # stopped is taken up by another worker once its lease has ended.
 LEASE_SECONDS = 300
 _LEASE = re.compile(r"\[lease (?P<until>\d+) (?P<holder>[^\]]+)\]$")
-# The gateway's identity headers (contracts.edge.IDENTITY_HEADER_NAMES; a test holds them equal).
+# The gateway's identity headers (spec.edge.IDENTITY_HEADER_NAMES; a test holds them equal).
 IDENTITY_HEADERS = ("X-MLflow-Caller-Arn", "X-MLflow-User", "X-MLflow-Levels")
 # A prompt version's content is its tags (MLflow keeps no files for prompts): these never
 # change once the version exists; its model configuration (mutable in MLflow) freezes once an

@@ -8,7 +8,7 @@ objects: it may only assume the workspace role (`MLFLOW_LZ_WORKSPACE_ROLE_ARN`) 
 session tags `workspace=<the request's workspace>` and `purpose=serve` (or `freeze`, for the
 registry's frozen copy), and that role's policy names
 `<bucket>/{artifacts,registry}/workspaces/${aws:PrincipalTag/workspace}/*`
-(contracts.accounts.workspace_role_statements). So a request of team-b that names team-a's files,
+(spec.accounts.workspace_role_statements). So a request of team-b that names team-a's files,
 whatever MLflow gets wrong, is refused by S3, and the policy does not grow with the teams.
 
 How: an `S3ArtifactRepository` (MLflow's, unchanged) remembers the workspace and purpose it was
@@ -27,7 +27,7 @@ import threading
 import time
 
 WORKSPACE_ROLE_ENV = "MLFLOW_LZ_WORKSPACE_ROLE_ARN"
-# contracts.accounts WORKSPACE_TAG, PURPOSE_TAG, SERVE, FREEZE (a test holds them equal: this
+# spec.accounts WORKSPACE_TAG, PURPOSE_TAG, SERVE, FREEZE (a test holds them equal: this
 # package installs on its own, in the image)
 WORKSPACE_TAG, PURPOSE_TAG = "workspace", "purpose"
 SERVE, FREEZE = "serve", "freeze"

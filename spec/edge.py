@@ -322,3 +322,8 @@ def resource_policy(execution_arn: str, account_id: str, teams=()) -> dict:
          "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account_id},
                        "Null": {"aws:PrincipalAccount": "false"}}},
     ]}
+
+
+# A SageMaker Studio domain's origin (a team stack's `studioOrigin` output): the pages that may
+# embed the MLflow UI (`ui.studioOrigins`, CSP frame-ancestors).
+STUDIO_ORIGIN = re.compile(r"^https://d-[a-z0-9]+\.studio\.[a-z]{2}(-gov)?-[a-z]+-\d\.sagemaker\.aws$")

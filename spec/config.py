@@ -10,20 +10,18 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from roles import LEVELS, managed_policies
-from contracts.accounts import PLATFORM_GROUP_LEVELS, readable_by
-from contracts.edge import (
+from spec.accounts import PLATFORM_GROUP_LEVELS, readable_by
+from spec.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_CONTACT,
     DEFAULT_TOKEN_MINUTES,
+    STUDIO_ORIGIN,
     TOKEN_MINUTES_RANGE,
     check_contact,
     max_authorizer_ttl,
     reserved_team_names,
 )
-from ui.hosting import STUDIO_ORIGIN
-
-from .network import SUBNET_MASKS, fits, largest_prefix
-from .tracking_server import MIN_WORKERS, WORKER_MB, min_memory_mb
+from .sizing import MIN_WORKERS, SUBNET_MASKS, WORKER_MB, fits, largest_prefix, min_memory_mb
 
 NAMESPACE = "mlflow-landing-zone"
 ACCOUNT_TYPES = ("central", "datascience")

@@ -1,0 +1,15 @@
+"""The spec room: what the stacks, the edge, the authorizer's deployment and the sandbox agree
+on, written once, and the one parser of the stack config (`Pulumi.<stack>.yaml`):
+
+- `spec.config`: the stack config parsed and checked into typed values; every error names the
+  key, as `pulumi preview` shows it. `components/` and `sandbox/` both read the config here;
+- `spec.edge`: the API's routes and which channel each takes (SigV4 or a token), the
+  workspace and identity headers, gateway responses, token and cache lifetimes, the resource
+  policy, the cross-site rules the web ACL and the sandbox's gateway apply;
+- `spec.accounts`: the accounts' roles, their names and trust, S3 prefixes and policies,
+  session lengths, the platform's Cognito groups;
+- `spec.sizing`: the network's subnet layout and the tracking server's workers per task.
+
+Pulumi-free: `roles/` is the permission model (levels, route catalogue, policy compilers) and
+never imports from here; this imports from it.
+"""
