@@ -247,6 +247,53 @@ def test_spans_cannot_name_a_traces_storage_either(sandbox, team_a, channel):
     assert traces == []
 
 
+def otlp_span(trace_id: bytes, name: str):
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+    now = time.time_ns()
+    span = Span(trace_id=trace_id, span_id=uuid.uuid4().bytes[:8], name=name,
+                start_time_unix_nano=now, end_time_unix_nano=now + 1000)
+    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(
+        scope_spans=[ScopeSpans(spans=[span])])]).SerializeToString()
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_spans_for_another_workspaces_trace_are_refused_not_dropped(sandbox, channel):
+    """MLflow alone answers 200 and drops the spans (a warning in the server's log); the
+    caller must learn that nothing was stored, and team-a's trace must not change."""
+    trace_id = uuid.uuid4().bytes
+    mlflow_id = "tr-" + trace_id.hex()
+    with identity(sandbox, "contributor", "client") as c:
+        theirs = c.create_experiment(unique("team-a-traced"))
+        headers = {"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": theirs}
+        assert raw("POST", "/v1/traces", data=otlp_span(trace_id, "team-a's root"),
+                   headers=headers).status_code == 200
+        before = c.get_trace(mlflow_id)
+    with team_b(sandbox, channel) as c:
+        experiment = c.create_experiment(unique("team-b-spans-in"))
+        headers = {"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": experiment}
+        if channel == "token":
+            headers["X-MLFLOW-WORKSPACE"] = "team-b"
+        refused = raw("POST", "/v1/traces", data=otlp_span(trace_id, "team-b's span"),
+                      headers=headers)
+        own_id = uuid.uuid4().bytes
+        own = raw("POST", "/v1/traces", data=otlp_span(own_id, "team-b's own"), headers=headers)
+        own_trace = c.get_trace("tr-" + own_id.hex())
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "not one of this workspace's traces" in refused.json()["message"]
+    assert "Nothing of this batch was stored" in refused.json()["message"]
+    assert own.status_code == 200, own.text
+    assert [s.name for s in own_trace.data.spans] == ["team-b's own"]
+    with identity(sandbox, "contributor", "client") as c:
+        after = c.get_trace(mlflow_id)
+    assert [s.name for s in after.data.spans] == [s.name for s in before.data.spans] \
+        == ["team-a's root"]
+
+
 # --- 4. ids stay in their workspace --------------------------------------------------------
 
 @pytest.mark.parametrize("channel", CHANNELS)

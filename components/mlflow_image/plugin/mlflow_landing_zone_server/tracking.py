@@ -11,6 +11,11 @@ A trace's storage locations (`mlflow.artifactLocation`, where its `traces.json` 
 attachments are; the spans and archive locations) are the server's to set: MLflow refuses two
 of them on set-tag, but takes all three from a client's start-trace, the third on set-tag, and
 any of them as a root span's `mlflow.traceTag.*` attribute over OTLP. Each is refused here.
+
+Spans name their trace by id. MLflow 3.17 looks the id up in the request's workspace only; an
+id that lives in another workspace is then neither found nor creatable (the row exists), and
+MLflow drops the spans with a warning in the server's log while the client gets 200. Here such
+a batch is refused, with a 400 that says why, and nothing of it is stored.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.store.tracking.dbmodels.models import SqlTraceInfo
 from mlflow.store.tracking.sqlalchemy_workspace_store import WorkspaceAwareSqlAlchemyStore
 from mlflow.tracing.constant import SpanAttributeKey
 from mlflow.utils.mlflow_tags import (
@@ -108,7 +114,28 @@ class WorkspaceBoundStore(WorkspaceAwareSqlAlchemyStore):
             attributes = getattr(span, "attributes", None) or {}
             _refuse_storage_tags([k[len(prefix):] for k in attributes if k.startswith(prefix)],
                                  "a span's attributes")
+        elsewhere = self._trace_ids_outside_workspace({span.trace_id for span in spans or ()})
+        if elsewhere:
+            raise MlflowException(
+                f"Trace {elsewhere[0]!r} is not one of this workspace's traces, and its id is "
+                "taken: spans can only be added to a trace of this workspace. Nothing of this "
+                "batch was stored; send the spans under a new trace id.",
+                error_code=INVALID_PARAMETER_VALUE)
         return super().log_spans(location, spans, tracking_uri=tracking_uri)
+
+    def _trace_ids_outside_workspace(self, trace_ids) -> list:
+        """Which of these trace ids exist, but not in the request's workspace."""
+        if not trace_ids:
+            return []
+        ids = sorted(trace_ids)
+        with self.ManagedSessionMaker() as session:
+            existing = {row[0] for row in session.query(SqlTraceInfo.request_id)
+                        .filter(SqlTraceInfo.request_id.in_(ids))}
+            if not existing:
+                return []
+            here = {row.request_id for row in self._trace_query(session)
+                    .filter(SqlTraceInfo.request_id.in_(sorted(existing)))}
+        return sorted(existing - here)
 
 
 def store_factory(store_uri, artifact_uri=None):
