@@ -138,7 +138,9 @@ class CentralAccount(pulumi.ComponentResource):
         if config.ci is not None:
             self.ci = CiAccess(f"{name}-ci", CiAccessArgs(
                 repository=config.ci.repository, environment=config.ci.environment,
-                oidc_provider_arn=config.ci.oidc_provider_arn), child)
+                account_id=config.account_id, region=config.region,
+                oidc_provider_arn=config.ci.oidc_provider_arn,
+                ref_in_subject=config.ci.ref_in_subject), child)
             self.outputs.update(ciPreviewRoleArn=self.ci.preview_role_arn,
                                 ciDeployRoleArn=self.ci.deploy_role_arn)
         self.register_outputs(self.outputs)

@@ -253,6 +253,9 @@ def _trust(args, props, report):
 
 
 _OIDC_SUBJECT = re.compile(r"^repo:[^*?/:]+/[^*?/:]+:[^*?]+$")  # one repository, one context
+# The one wildcard a GitHub subject may hold: a pull request's number, when the repository's
+# subject template carries the ref (components/ci_access.py, ci.refInSubject).
+_OIDC_PULL_REQUESTS = re.compile(r"^repo:[^*?/:]+/[^*?/:]+:pull_request:ref:refs/pull/\*/merge$")
 
 
 @_for_type("aws:iam/role:Role")
@@ -275,12 +278,78 @@ def _oidc_trust(args, props, report):
                 report(f"the trust policy admits tokens of {host} without a {host}:sub "
                        f"condition: anyone's workflow may assume the role")
             elif host == "token.actions.githubusercontent.com" and not all(
-                    _OIDC_SUBJECT.match(v) for v in subjects):
+                    _OIDC_SUBJECT.match(v) or _OIDC_PULL_REQUESTS.match(v) for v in subjects):
                 report(f"the trust policy's {host}:sub {subjects} must name one repository "
                        f"(repo:<owner>/<name>:...) without wildcards in it")
             if not audiences:
                 report(f"the trust policy admits tokens of {host} without a {host}:aud "
                        f"condition (StringEquals)")
+
+
+GITHUB_SUBJECT_KEY = "token.actions.githubusercontent.com:sub"
+VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
+# What a preview role must refuse (a pull request's code runs with it) and all it may add.
+PREVIEW_MUST_DENY = ("s3:ListBucket", "cognito-idp:ListUsers")
+PREVIEW_MAY_ALLOW = re.compile(r"^ecr:(GetAuthorizationToken|BatchGetImage|"
+                               r"GetDownloadUrlForLayer|BatchCheckLayerAvailability|Describe\w+)$")
+
+
+def _github_subjects(role) -> list:
+    return [v for s in _statements(role.props.get("assumeRolePolicy"))
+            for test in ("StringEquals", "StringLike")
+            for v in _as_list(((s.get("Condition") or {}).get(test) or {})
+                              .get(GITHUB_SUBJECT_KEY))]
+
+
+def _ci_roles(args):
+    """(role, its GitHub subjects, managed policy ARNs, inline statements) of every role a
+    GitHub workflow may assume."""
+    for role in args.resources:
+        if role.resource_type != "aws:iam/role:Role":
+            continue
+        subjects = _github_subjects(role)
+        if not subjects:
+            continue
+        name = role.props.get("name")
+        attached = [r.props.get("policyArn") for r in args.resources
+                    if r.resource_type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+                    and r.props.get("role") == name]
+        inline = [s for r in args.resources
+                  if r.resource_type == "aws:iam/rolePolicy:RolePolicy"
+                  and r.props.get("role") == name for s in _statements(r.props.get("policy"))]
+        yield role, subjects, attached, inline
+
+
+def _ci_preview_reads_no_data(args, report):
+    for role, subjects, attached, inline in _ci_roles(args):
+        if not any(":pull_request" in s for s in subjects):
+            continue
+        others = [a for a in attached if a != VIEW_ONLY]
+        if others:
+            report(f"role {role.name}, assumed by pull requests' code, carries {others}: "
+                   f"only {VIEW_ONLY}", role.urn)
+        denied = {a for s in inline if s.get("Effect") == "Deny"
+                  and _as_list(s.get("Resource")) == ["*"] for a in _as_list(s.get("Action"))}
+        missing = [a for a in PREVIEW_MUST_DENY if a not in denied]
+        if missing:
+            report(f"role {role.name} does not deny {', '.join(missing)} on every resource: "
+                   "ViewOnlyAccess lists every bucket's keys and every user's e-mail", role.urn)
+        extra = sorted({a for s in inline if s.get("Effect") == "Allow"
+                        for a in _as_list(s.get("Action")) if not PREVIEW_MAY_ALLOW.match(a)})
+        if extra:
+            report(f"role {role.name}, assumed by pull requests' code, allows {extra}: "
+                   "a preview may only pull images", role.urn)
+
+
+def _ci_deploy_behind_an_environment(args, report):
+    for role, subjects, attached, _ in _ci_roles(args):
+        if any(":pull_request" in s for s in subjects):
+            continue
+        loose = [s for s in subjects if ":environment:" not in s]
+        if loose:
+            report(f"role {role.name} trusts GitHub subjects {loose}: a deploying role trusts "
+                   "only runs in a GitHub environment (repo:<owner>/<name>:environment:<env>), "
+                   "whose reviewers and branch rule guard it", role.urn)
 
 
 def _policy_documents(args):
@@ -521,6 +590,16 @@ POLICIES = [
             "subject (`<host>:sub`, for GitHub one repository: repo:<owner>/<name>:...) and "
             "audience (`<host>:aud`). Fix: components/ci_access.py's github_trust_policy.",
             _oidc_trust),
+    StackValidationPolicy(
+        name="ci-preview-reads-no-data", enforcement_level=EnforcementLevel.MANDATORY,
+        description="A role that pull requests' code assumes carries ViewOnlyAccess only, denies "
+        "bucket listings and Cognito user listings, and allows nothing but pulling images. Fix: "
+        "components/ci_access.py's preview_policy.", validate=_ci_preview_reads_no_data),
+    StackValidationPolicy(
+        name="ci-deploy-behind-an-environment", enforcement_level=EnforcementLevel.MANDATORY,
+        description="Every other role a GitHub workflow assumes trusts only runs in a GitHub "
+        "environment (its reviewers and its branch rule). Fix: components/ci_access.py's "
+        "environment_subject.", validate=_ci_deploy_behind_an_environment),
     _policy("iam-no-star-star", "No policy allows every action on every resource. Fix: name "
             "the actions and resources.", lambda a, r: _star_star(a, r)),
     _policy("iam-whole-api-only-for-admin", "execute-api:Invoke on a whole API (*/*/*) only in "

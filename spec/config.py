@@ -87,6 +87,10 @@ class CiSettings:
     repository: str  # org/repo
     environment: str  # the GitHub environment that deploys this stack
     oidc_provider_arn: str = None  # the account's GitHub OIDC provider, if it has one
+    # The repository's OIDC subject carries the ref (GitHub's subject template with the claims
+    # repo, context, ref): the deploy role then trusts runs of `main` only, besides the
+    # environment's own deployment-branch rule. IAM reads no other GitHub claim.
+    ref_in_subject: bool = False
 
 
 @dataclass(frozen=True)
@@ -460,8 +464,9 @@ def _ci(r, default_environment: str, account_id: str):
     if provider is not None and provider != expected:
         raise ConfigError(f"{c.key('oidcProviderArn')} must be this account's GitHub OIDC "
                           f"provider, {expected}, got {provider!r}")
+    ref_in_subject = c.get("refInSubject", bool, default=False)
     c.finish()
-    return CiSettings(repository, environment, provider)
+    return CiSettings(repository, environment, provider, ref_in_subject)
 
 
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):\d{12}:[\w-]{1,256}$")

@@ -273,14 +273,58 @@ def test_a_stack_without_edge_protection_is_told_so_and_keeps_the_cross_site_rul
     assert advisory.enforcement_level.value == "advisory"
 
 
-@pytest.mark.parametrize("stack", ["central", "datascience"])
-def test_ci_roles_break_no_rule(stack):
+def ci_resources(stack, **ci):
     config = stack_config(stack)
-    config[f"mlflow-landing-zone:{stack}"]["ci"] = {"githubRepository": "my-org/mlz"}
-    resources = registered(run_program(config, stack=stack))
+    config[f"mlflow-landing-zone:{stack}"]["ci"] = {"githubRepository": "my-org/mlz", **ci}
+    return registered(run_program(config, stack=stack))
+
+
+@pytest.mark.parametrize("stack", ["central", "datascience"])
+@pytest.mark.parametrize("ref_in_subject", [False, True])
+def test_ci_roles_break_no_rule(stack, ref_in_subject):
+    resources = ci_resources(stack, refInSubject=ref_in_subject)
     assert len([r for r in resources if r.resource_type == "aws:iam/role:Role"
                 and "-ci-" in r.name]) == 2
     assert violations(resources) == []
+
+
+def _with(resources, name_end, change):
+    changed = copy.deepcopy(resources)
+    for r in changed:
+        if r.name.endswith(name_end):
+            change(r)
+    return changed
+
+
+def _policy_of(r, document):
+    r.props["policy"] = json.dumps(document)
+
+
+@pytest.mark.parametrize("variant, rule, said", [
+    # the preview role given write access, or its data guard dropped, or more than pulls
+    (lambda rs: _with(rs, "ci-preview", lambda r: r.props.update(
+        policyArn="arn:aws:iam::aws:policy/PowerUserAccess")
+        if r.resource_type.endswith("RolePolicyAttachment") else None),
+     "ci-preview-reads-no-data", "carries ['arn:aws:iam::aws:policy/PowerUserAccess']"),
+    (lambda rs: [r for r in rs if not (r.resource_type == "aws:iam/rolePolicy:RolePolicy"
+                                       and r.name.endswith("ci-preview"))],
+     "ci-preview-reads-no-data", "does not deny s3:ListBucket, cognito-idp:ListUsers"),
+    (lambda rs: _with(rs, "ci-preview", lambda r: _policy_of(r, {"Statement": [
+        {"Effect": "Deny", "Action": ["s3:ListBucket", "cognito-idp:ListUsers"],
+         "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ecr:PutImage"], "Resource": "*"}]})
+        if r.resource_type == "aws:iam/rolePolicy:RolePolicy" else None),
+     "ci-preview-reads-no-data", "allows ['ecr:PutImage']"),
+    # the deploy role trusting a branch push instead of an environment
+    (lambda rs: _with(rs, "ci-deploy", lambda r: r.props.update(
+        assumeRolePolicy=r.props["assumeRolePolicy"].replace(
+            "environment:central", "ref:refs/heads/main"))
+        if r.resource_type == "aws:iam/role:Role" else None),
+     "ci-deploy-behind-an-environment", "trusts only runs in a GitHub environment"),
+])
+def test_ci_roles_that_could_write_from_a_pull_request_are_caught(variant, rule, said):
+    found = violations(variant(ci_resources("central")))
+    assert any(name == rule and said in message for name, message in found), found
 
 
 def test_configured_minimums_apply(central):

@@ -482,6 +482,35 @@ def test_ci_roles_trust_only_this_repositorys_pull_requests_and_its_environment(
         f"{prefix}-ci-deploy": "arn:aws:iam::aws:policy/AdministratorAccess"}
     assert stack.outputs["ciPreviewRoleArn"] == roles[f"{prefix}-ci-preview"].outputs["arn"]
     assert stack.outputs["ciDeployRoleArn"] == roles[f"{prefix}-ci-deploy"].outputs["arn"]
+    [inline] = [p for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if "-ci-" in p.name]
+    assert inline.inputs["role"] == f"{prefix}-ci-preview"
+    account = stack_config(stack_name)[f"mlflow-landing-zone:{stack_name}"]["accountId"]
+    assert json.loads(inline.inputs["policy"])["Statement"] == [
+        {"Sid": "NoDataListings", "Effect": "Deny", "Resource": "*", "Action": [
+            "s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads",
+            "cognito-idp:ListUsers", "cognito-idp:ListUsersInGroup", "cognito-idp:AdminGetUser",
+            "cognito-idp:AdminListGroupsForUser"]},
+        {"Sid": "EcrAuthToken", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
+         "Resource": "*"},
+        {"Sid": "EcrPullOnly", "Effect": "Allow", "Action": [
+            "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability",
+            "ecr:DescribeImages", "ecr:DescribeRepositories"],
+         "Resource": f"arn:aws:ecr:us-east-1:{account}:repository/*"}]
+
+
+def test_with_the_ref_in_githubs_subject_only_main_deploys():
+    stack = with_ci("central", refInSubject=True)
+    trust = {r.inputs["name"]: json.loads(r.inputs["assumeRolePolicy"])["Statement"][0]
+             for r in stack.of_type("aws:iam/role:Role") if "-ci-" in r.name}
+    assert trust["mlflow-ci-deploy"]["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub":
+            "repo:my-org/mlz:environment:central:ref:refs/heads/main"}}
+    # a pull request's subject then names its merge ref: any pull request of this repository
+    assert trust["mlflow-ci-preview"]["Condition"] == {
+        "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+        "StringLike": {"token.actions.githubusercontent.com:sub":
+                       "repo:my-org/mlz:pull_request:ref:refs/pull/*/merge"}}
 
 
 def test_an_accounts_existing_github_provider_is_used_and_environments_are_named():
@@ -506,6 +535,8 @@ def test_an_accounts_existing_github_provider_is_used_and_environments_are_named
       "token.actions.githubusercontent.com"}, "central.ci.oidcProviderArn must be this "
                                               "account's GitHub OIDC provider"),
     ({"githubRepository": "o/r", "branch": "main"}, "central.ci has unknown keys: branch"),
+    ({"githubRepository": "o/r", "refInSubject": "yes"},
+     "central.ci.refInSubject must be true or false, got str"),
 ])
 def test_bad_ci_config_is_refused_with_its_key(ci, message):
     with pytest.raises(ConfigError, match=message):

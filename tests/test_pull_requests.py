@@ -1,5 +1,6 @@
 """The pull-request tooling: workflows that lint, and the access diff."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,11 @@ def _steps(job):
             for step in job["steps"]]
 
 
+def pulumi_env(job):
+    [step] = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    return step.get("env") or {}
+
+
 def test_the_workflows_do_what_the_reviewers_rely_on():
     pr, deploy = _workflow("pull-request.yml"), _workflow("deploy.yml")
     assert list(pr["on"]) == ["pull_request"] and list(deploy["on"]) == ["push"]
@@ -59,6 +65,12 @@ def test_the_workflows_do_what_the_reviewers_rely_on():
                and s["role-to-assume"] for s in preview)
     stacks = [row["stack"] for row in jobs["preview"]["strategy"]["matrix"]["include"]]
     assert stacks == ["central", "datascience"]
+    # the preview's state token cannot write; the deploy token is none of its jobs'
+    assert pulumi_env(jobs["preview"]) == {
+        "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_PREVIEW_TOKEN }}"}
+    assert "environment" not in jobs["preview"]
+    for name, job in pr["jobs"].items():
+        assert "secrets.PULUMI_ACCESS_TOKEN" not in json.dumps(job), name
     # pulumi up: the central stack first, each job behind its GitHub environment (the CI deploy
     # role trusts that environment only, components/ci_access.py)
     central, datascience = deploy["jobs"]["central"], deploy["jobs"]["datascience"]
@@ -67,6 +79,8 @@ def test_the_workflows_do_what_the_reviewers_rely_on():
     for job, stack in ((central, "central"), (datascience, "datascience")):
         [up] = [s for s in _steps(job) if s["uses"].startswith("pulumi/actions@")]
         assert (up["command"], up["stack-name"], up["policyPacks"]) == ("up", stack, "policy")
+        # an environment's secret (docs/deploy.md): only jobs in that environment hold it
+        assert pulumi_env(job) == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
 
 
 def snapshot(grants, routes):
