@@ -121,6 +121,16 @@ def github_role(condition):
     return resource("aws:iam/role:Role", "ci", {"assumeRolePolicy": json.dumps({"Statement": [{
         "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
         "Principal": {"Federated": GITHUB}, "Condition": condition}]})})
+
+
+def ci_role(subject, policy_arn):
+    """A role GitHub's runs of `subject` may assume, with `policy_arn` attached."""
+    trust = github_role({"StringEquals": {"token.actions.githubusercontent.com:aud":
+                                          "sts.amazonaws.com",
+                                          "token.actions.githubusercontent.com:sub": subject}})
+    role = resource(trust.resource_type, "by-hand", {**trust.props, "name": "by-hand"})
+    return [role, resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "by-hand",
+                           {"role": "by-hand", "policyArn": policy_arn})]
 WHOLE = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod/*"
 CASES = {
     "s3-public-access-blocked": lambda rs: mutate(
@@ -186,6 +196,12 @@ CASES = {
     "cloudwatch-log-retention": lambda rs: mutate(rs, "aws:cloudwatch/logGroup:LogGroup",
                                                   "access-logs", retentionInDays=KeyError),
     "data-resources-protected": lambda rs: unprotect(rs, "aws:kms/key:Key"),
+    # a GitHub role added by hand: a pull request's code with administrator rights, a
+    # deploy role any push of the repository may assume
+    "ci-preview-reads-no-data": lambda rs: rs + ci_role(
+        "repo:my-org/mlz:pull_request", "arn:aws:iam::aws:policy/AdministratorAccess"),
+    "ci-deploy-behind-an-environment": lambda rs: rs + ci_role(
+        "repo:my-org/mlz:ref:refs/heads/main", "arn:aws:iam::aws:policy/AdministratorAccess"),
     "amplify-ui-hardened": lambda rs: mutate(rs, "aws:amplify/app:App", "", customHeaders=json.dumps(
         {"customHeaders": [{"pattern": "**", "headers": [
             {"key": "Content-Security-Policy", "value": "default-src 'self'; frame-ancestors 'self'"}]}]})),
@@ -247,6 +263,12 @@ def test_each_rule_catches_its_violation(central, rule):
     lambda rs: rs + [github_role({"StringLike": {
         "token.actions.githubusercontent.com:sub": "*"}, "StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}})],
+    # a wildcard beyond a pull request's number (the one the ref-in-subject form needs)
+    *[lambda rs, s=s: rs + [github_role({"StringLike": {
+        "token.actions.githubusercontent.com:sub": s}, "StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}})]
+      for s in ("repo:o/r:pull_request:ref:*", "repo:o/*:pull_request:ref:refs/pull/*/merge",
+                "repo:o/r:environment:*:ref:refs/heads/main")],
     # a subject but no audience
     lambda rs: rs + [github_role({"StringEquals": {
         "token.actions.githubusercontent.com:sub": "repo:o/r:pull_request"}})],
