@@ -22,11 +22,15 @@ def data_resource(parent: pulumi.Resource, protect: bool, **kwargs) -> pulumi.Re
                                   **kwargs)
 
 
-def customer_managed_key(name, parent, description, protect, policy=None):
-    """A KMS key with yearly rotation and a 30-day deletion window, protected as data."""
+def customer_managed_key(name, parent, description, protect, policy=None,
+                         outlives_stack=False):
+    """A KMS key with yearly rotation and a 30-day deletion window, protected as data.
+    `outlives_stack`: kept by a destroy even when unprotected (what it encrypts does)."""
+    opts = data_resource(parent, protect)
+    if outlives_stack:
+        opts.retain_on_delete = True
     return aws.kms.Key(name, description=description, enable_key_rotation=True,
-                       deletion_window_in_days=30, policy=policy,
-                       opts=data_resource(parent, protect))
+                       deletion_window_in_days=30, policy=policy, opts=opts)
 
 
 def policy_json(statements) -> pulumi.Output:

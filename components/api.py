@@ -242,20 +242,23 @@ class Api(pulumi.ComponentResource):
         # API Gateway needs an account-level role to write logs to CloudWatch: one setting per
         # account and region. Created here unless another stack owns it (api.cloudWatchRole:
         # existing), whose role this stack must not replace.
+        # All three outlive this stack: deleting the Account resource resets the region's
+        # setting (Terraform AWS v6 on), and deleting the role breaks it, so a destroy, or a
+        # switch to `existing`, would stop every other REST API here from logging.
         self.account = None
         if args.cloudwatch_role == "create":
+            kept = child(self, retain_on_delete=True)
             self.cloudwatch_role = aws.iam.Role(
                 f"{name}-cloudwatch",
                 assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
-                opts=child(self))
+                opts=kept)
             aws.iam.RolePolicyAttachment(
                 f"{name}-cloudwatch", role=self.cloudwatch_role.name,
                 policy_arn="arn:aws:iam::aws:policy/service-role/"
                            "AmazonAPIGatewayPushToCloudWatchLogs",
-                opts=child(self))
+                opts=kept)
             self.account = aws.apigateway.Account(
-                f"{name}-account", cloudwatch_role_arn=self.cloudwatch_role.arn,
-                opts=child(self))
+                f"{name}-account", cloudwatch_role_arn=self.cloudwatch_role.arn, opts=kept)
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs", retention_in_days=args.log_retention_days, opts=child(self))
 

@@ -11,7 +11,9 @@ from ._util import child, customer_managed_key, data_resource, type_token
 
 ENGINE = "aurora-postgresql"
 # Pinned: a minor upgrade is a deliberate change in a pull request, not a surprise at apply.
-ENGINE_VERSION = "16.6"
+# 16.8 is Aurora PostgreSQL 16's long-term-support minor (supported at least three years; a
+# non-LTS minor may no longer be creatable a year on).
+ENGINE_VERSION = "16.8"
 PARAMETER_FAMILY = "aurora-postgresql16"
 DATABASE_NAME = "mlflow"
 MASTER_USERNAME = "mlflow"
@@ -37,8 +39,11 @@ class Database(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("database", "Database"), name, None, opts)
+        # Kept by every destroy, protected or not: the cluster's final snapshot is encrypted
+        # with it, and a key deleted 30 days later would leave a snapshot nobody can restore.
         self.key = customer_managed_key(f"{name}-key", self,
-                                        "MLflow database storage and master secret", args.protect)
+                                        "MLflow database storage and master secret", args.protect,
+                                        outlives_stack=True)
         self.subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets", subnet_ids=args.subnet_ids, opts=child(self))
         # No ingress here: the tracking server adds the one rule that admits its own group.

@@ -179,7 +179,7 @@ def test_database_is_encrypted_private_protected_and_serverless_v2(stack):
     assert cluster["deletionProtection"] is True
     assert cluster["skipFinalSnapshot"] is False and cluster["finalSnapshotIdentifier"]
     assert cluster["manageMasterUserPassword"] is True and "masterPassword" not in cluster
-    assert cluster["engineMode"] == "provisioned" and cluster["engineVersion"] == "16.6"
+    assert cluster["engineMode"] == "provisioned" and cluster["engineVersion"] == "16.8"
     assert cluster["serverlessv2ScalingConfiguration"] == {"minCapacity": 0.5, "maxCapacity": 4}
     assert cluster["backupRetentionPeriod"] == 14
     assert stack.one("aws:rds/subnetGroup:SubnetGroup").inputs["subnetIds"] == [

@@ -309,6 +309,21 @@ def test_a_test_landing_zone_goes_in_one_destroy():
     assert "finalSnapshotIdentifier" in cluster.ignore_changes
     import re
     assert re.fullmatch(r"mlflow-db-final-\d{14}", cluster.inputs["finalSnapshotIdentifier"])
+    # and the key that snapshot is encrypted with outlives the destroy (unprotected as it is)
+    db_key = next(k for k in loose.of_type("aws:kms/key:Key") if k.name == "mlflow-db-key")
+    assert db_key.retain_on_delete and not db_key.protect
+
+
+def test_the_regions_api_gateway_logging_setting_outlives_the_stack():
+    """Deleting `apigateway.Account` resets the region's CloudWatch role (Terraform AWS v6):
+    the setting, its role and the role's policy are retained on delete, so a destroy or a
+    switch to `cloudWatchRole: existing` leaves other APIs logging."""
+    stack = run_program(stack_config("central"))
+    kept = ([stack.one("aws:apigateway/account:Account")]
+            + [r for r in stack.of_type("aws:iam/role:Role") if r.name.endswith("-cloudwatch")]
+            + [a for a in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+               if a.name.endswith("-cloudwatch")])
+    assert len(kept) == 3 and all(r.retain_on_delete for r in kept), kept
 
 
 def test_a_protected_landing_zone_is_never_emptied(stack):
