@@ -186,7 +186,8 @@ class Authorizer:
             _log_decision(None, (), "unauthorized", str(e))
             raise unauthorized() from None
         except Exception as e:  # never a 500: whatever went wrong, the caller gets a 401
-            _log_decision(None, (), "unauthorized", f"error: {type(e).__name__}")
+            _log_decision(None, (), "unauthorized", f"error: {type(e).__name__}",
+                          failure="internal")
             raise unauthorized() from None
 
     def _authorize(self, event: dict) -> dict:
@@ -218,10 +219,14 @@ class Authorizer:
         return {"principalId": username, "policyDocument": policy, "context": context}
 
 
-def _log_decision(user, levels, decision, reason):
-    # One structured line per decision; never the token.
-    log.info(json.dumps({"user": user, "levels": list(levels), "decision": decision,
-                         "reason": reason}))
+def _log_decision(user, levels, decision, reason, failure=None):
+    # One structured line per decision; never the token. `failure` only where the authorizer
+    # itself failed (configuration, internal): the stack's alarm counts those lines, never a
+    # refused token (components/monitoring.py).
+    line = {"user": user, "levels": list(levels), "decision": decision, "reason": reason}
+    if failure:
+        line["failure"] = failure
+    (log.error if failure else log.info)(json.dumps(line))
 
 
 def from_environment(environ=os.environ, rules_file: Path = RULES_FILE) -> Authorizer:
@@ -259,6 +264,7 @@ def handler(event, context=None):
         try:
             _authorizer = from_environment()
         except Exception as e:  # misconfigured: refuse everyone, loudly, without a 500
-            _log_decision(None, (), "unauthorized", f"configuration error: {e}")
+            _log_decision(None, (), "unauthorized", f"configuration error: {e}",
+                          failure="configuration")
             raise unauthorized() from None
     return _authorizer.authorize(event)

@@ -16,6 +16,7 @@ benchmarks/authorizer.py measures it beside a bare PyJWT decode).
 import base64
 import binascii
 import json
+import logging
 import re
 import threading
 import time
@@ -34,6 +35,14 @@ _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 # sends neither; a token that carries one is refused rather than misread.
 _REFUSED_HEADER_PARAMETERS = ("crit", "b64", "jku", "jwk", "x5u", "x5c")
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "token_use")
+
+
+def _jwks_failure(url: str, reason: str) -> None:
+    # The one log line of a failed fetch: the stack's alarm counts lines with `failure`
+    # (components/monitoring.py); tokens then refused for an unknown key are not failures.
+    logging.getLogger("authorizer").error(json.dumps(
+        {"decision": "unauthorized", "failure": "jwks",
+         "reason": f"signing keys unavailable from {url}: {reason}"[:500]}))
 
 
 class InvalidToken(Exception):
@@ -78,10 +87,13 @@ class JwksCache:
                     # a JWKS that (wrongly) publishes a private key: verify with its public half
                     keys[jwk["kid"]] = key.public_key() if hasattr(key, "private_numbers") \
                         else key
-        except Exception:  # the endpoint is down or answers garbage: keep what we have
+        except Exception as e:  # the endpoint is down or answers garbage: keep what we have
+            _jwks_failure(self.url, f"{type(e).__name__}: {e}")
             return
         if keys:
             self._keys = keys
+        else:
+            _jwks_failure(self.url, "no RSA signing keys in the document")
 
     def key(self, kid: str):
         key = self._keys.get(kid)

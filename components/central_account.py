@@ -111,6 +111,7 @@ class CentralAccount(pulumi.ComponentResource):
             region=config.region, account_id=config.account_id,
             api_name=self.api.rest_api.name, stage=STAGE,
             authorizer_function_name=self.api.authorizer_function.name,
+            authorizer_log_group_name=self.api.authorizer_logs.name,
             cluster_name=self.tracking_server.cluster.name,
             service_name=self.tracking_server.service.name,
             database_cluster_id=self.database.cluster.cluster_identifier,

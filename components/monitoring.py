@@ -28,7 +28,11 @@ def max_connections(max_acu: float) -> int:
 @dataclass(frozen=True)
 class Alarm:
     """One alarm: `metric` in `namespace` over the dimensions of `on` (a key of the component's
-    dimensions), `statistic` compared with `threshold` for `periods` of PERIOD seconds."""
+    dimensions; "" for none, and `namespace` "" for the stack's own metrics), `statistic`
+    compared with `threshold` for `periods` of PERIOD seconds.
+
+    A rate (`floor` set): `metric`'s Sum over `floor_metric`'s Sum, counted only in a period
+    with at least `floor` requests, so a quiet night's handful of 404s pages nobody."""
     name: str
     on: str
     namespace: str
@@ -38,6 +42,17 @@ class Alarm:
     threshold: float
     periods: int
     description: str
+    floor: int = 0
+    floor_metric: str = "Count"
+
+
+# The authorizer's own failures, from its log lines (authorizer/handler.py, authorizer/tokens.py:
+# `failure` is set only for configuration, JWKS and internal errors, never for a bad token).
+AUTHORIZER_FAILURE_PATTERN = '{ $.failure = "*" }'
+AUTHORIZER_FAILURE_METRIC = "AuthorizerFailures"
+# Requests in 5 minutes below which a rate alarm does not judge.
+RATE_FLOOR_4XX = 200
+RATE_FLOOR_5XX = 50
 
 
 def alarms(max_acu: float) -> tuple:
@@ -47,19 +62,29 @@ def alarms(max_acu: float) -> tuple:
     return (
         Alarm("api-5xx-rate", "api", "AWS/ApiGateway", "5XXError", "Average",
               "GreaterThanThreshold", 0.05, 3,
-              "More than 5% of API requests failed with 5xx for 15 minutes: MLflow, the VPC "
-              "link or the authorizer is failing. Open the dashboard, then the server's logs."),
+              f"More than 5% of API requests failed with 5xx for 15 minutes (counted when "
+              f"{RATE_FLOOR_5XX} or more came in 5 minutes): MLflow, the VPC link or the "
+              f"authorizer is failing. Open the dashboard, then the server's logs "
+              f"(docs/operations.md, Alarms).", floor=RATE_FLOOR_5XX),
         Alarm("api-4xx-rate", "api", "AWS/ApiGateway", "4XXError", "Average",
               "GreaterThanThreshold", 0.25, 3,
-              "More than a quarter of API requests refused (4xx) for 15 minutes: expired "
-              "credentials in a client, a misconfigured team, or someone probing the API."),
+              f"More than a quarter of API requests refused (4xx) for 15 minutes (counted when "
+              f"{RATE_FLOOR_4XX} or more came in 5 minutes): look at the access log's callers "
+              f"and statuses (dashboard) - one client with expired credentials, a team's "
+              f"misconfigured job (tell the team), or probing (the web ACL's sampled "
+              f"requests).", floor=RATE_FLOOR_4XX),
         Alarm("api-p99-latency", "api", "AWS/ApiGateway", "Latency", "p99",
               "GreaterThanThreshold", 5000, 3,
               "The slowest 1% of API requests took over 5 s for 15 minutes: the tracking "
-              "server or the database is saturated."),
-        Alarm("authorizer-errors", "authorizer", "AWS/Lambda", "Errors", "Sum",
+              "server or the database is saturated. Check the dashboard's CPU and ACU, then "
+              "raise trackingServer.maxCount or database.maxCapacity."),
+        # no dimensions, in the stack's own namespace: a metric of the authorizer's log lines
+        Alarm("authorizer-failures", "", "", AUTHORIZER_FAILURE_METRIC, "Sum",
               "GreaterThanThreshold", 0, 1,
-              "The authorizer Lambda failed: browser users get 500s. See its log group."),
+              "The authorizer could not judge tokens (its configuration, the user pool's "
+              "signing keys unreachable, or an internal error): browser users are refused. "
+              "Read the `failure` lines in its log group; a refused token (expired, forged) "
+              "is not counted here."),
         Alarm("authorizer-throttles", "authorizer", "AWS/Lambda", "Throttles", "Sum",
               "GreaterThanThreshold", 0, 1,
               "The authorizer Lambda was throttled: raise the account's Lambda concurrency."),
@@ -81,12 +106,33 @@ def alarms(max_acu: float) -> tuple:
     )
 
 
+def _measure(alarm: Alarm, namespace: str, dimensions) -> dict:
+    """What an alarm watches: one metric, or for a rate the metric over the request count in
+    periods with at least `alarm.floor` requests (below it the rate counts as 0)."""
+    if not alarm.floor:
+        percentile = alarm.statistic.startswith("p")
+        return {"namespace": namespace, "metric_name": alarm.metric, "dimensions": dimensions,
+                "period": PERIOD, "statistic": None if percentile else alarm.statistic,
+                "extended_statistic": alarm.statistic if percentile else None}
+
+    def metric(metric_id, metric_name):
+        return {"id": metric_id, "metric": {"namespace": namespace, "metric_name": metric_name,
+                                            "stat": "Sum", "period": PERIOD,
+                                            "dimensions": dimensions}}
+
+    return {"metric_queries": [
+        {"id": "rate", "return_data": True, "label": f"{alarm.metric} share of requests",
+         "expression": f"IF(requests >= {alarm.floor}, errors / requests, 0)"},
+        metric("errors", alarm.metric), metric("requests", alarm.floor_metric)]}
+
+
 @dataclass
 class MonitoringArgs:
     region: str
     api_name: pulumi.Input[str]
     stage: str
     authorizer_function_name: pulumi.Input[str]
+    authorizer_log_group_name: pulumi.Input[str]
     cluster_name: pulumi.Input[str]
     service_name: pulumi.Input[str]
     database_cluster_id: pulumi.Input[str]
@@ -113,20 +159,23 @@ class Monitoring(pulumi.ComponentResource):
             "service": {"ClusterName": args.cluster_name, "ServiceName": args.service_name},
             "database": {"DBClusterIdentifier": args.database_cluster_id},
         }
+        # The authorizer's failures, counted from its log lines into a metric of this stack.
+        namespace = f"MLflowLandingZone/{name}"
+        aws.cloudwatch.LogMetricFilter(
+            f"{name}-authorizer-failures", log_group_name=args.authorizer_log_group_name,
+            pattern=AUTHORIZER_FAILURE_PATTERN,
+            metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                name=AUTHORIZER_FAILURE_METRIC, namespace=namespace, value="1",
+                default_value="0"),
+            opts=child(self))
         self.alarms = []
         for alarm in alarms(args.max_acu):
-            percentile = alarm.statistic.startswith("p")
             self.alarms.append(aws.cloudwatch.MetricAlarm(
-                f"{name}-{alarm.name}",
-                alarm_description=alarm.description,
-                namespace=alarm.namespace, metric_name=alarm.metric,
-                dimensions=dimensions[alarm.on],
-                statistic=None if percentile else alarm.statistic,
-                extended_statistic=alarm.statistic if percentile else None,
+                f"{name}-{alarm.name}", alarm_description=alarm.description,
                 comparison_operator=alarm.comparison, threshold=alarm.threshold,
-                period=PERIOD, evaluation_periods=alarm.periods,
-                treat_missing_data="notBreaching",
+                evaluation_periods=alarm.periods, treat_missing_data="notBreaching",
                 alarm_actions=[self.topic_arn], ok_actions=[self.topic_arn],
+                **_measure(alarm, alarm.namespace or namespace, dimensions.get(alarm.on)),
                 opts=child(self)))
         # ECS's Container Insights (on for the cluster) counts running and desired tasks.
         insights = {"ClusterName": args.cluster_name, "ServiceName": args.service_name}

@@ -461,7 +461,9 @@ def _no_range_ingress_rule(args, props, report):
 # What the central stack must alarm on (components/monitoring.py), as (namespace, metric).
 WATCHED_METRICS = (
     ("AWS/ApiGateway", "5XXError"), ("AWS/ApiGateway", "4XXError"), ("AWS/ApiGateway", "Latency"),
-    ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
+    # the authorizer's own failures, a metric of its log lines in the stack's namespace (AWS's
+    # Lambda Errors count every refused token: the function raises Unauthorized)
+    ("*", "AuthorizerFailures"), ("AWS/Lambda", "Throttles"),
     ("ECS/ContainerInsights", "RunningTaskCount"), ("AWS/ECS", "CPUUtilization"),
     ("AWS/ECS", "MemoryUtilization"), ("AWS/RDS", "ACUUtilization"),
     ("AWS/RDS", "DatabaseConnections"),
@@ -481,7 +483,8 @@ def _alarms(args, report):
             continue
         metrics = [r.props] + [q.get("metric") or {} for q in r.props.get("metricQueries") or []]
         watched |= {(m.get("namespace"), m.get("metricName")) for m in metrics}
-    missing = [f"{ns} {metric}" for ns, metric in WATCHED_METRICS if (ns, metric) not in watched]
+    missing = [f"{ns} {metric}" for ns, metric in WATCHED_METRICS
+               if not any(m == metric and ns in ("*", n) for n, m in watched)]
     if missing:
         report(f"no alarm that notifies anyone watches {', '.join(missing)}")
 
@@ -638,7 +641,7 @@ POLICIES = [
     StackValidationPolicy(
         name="cloudwatch-alarms-present", enforcement_level=EnforcementLevel.MANDATORY,
         description="The central stack alarms on the API's 5xx and 4xx rates and p99 latency, "
-        "the authorizer's errors and throttles, running tasks, the server's CPU and memory, "
+        "the authorizer's own failures (a metric of its log lines) and throttles, running tasks, the server's CPU and memory, "
         "Aurora's capacity and connections, and every alarm notifies a topic. Fix: the "
         "Monitoring component of components/monitoring.py.", validate=_alarms),
     _policy("cloudwatch-log-retention", "Every log group has a retention period. Fix: "

@@ -361,6 +361,44 @@ def test_one_structured_log_line_per_decision_and_never_the_token(pool, caplog):
     assert good.split(".")[2] not in caplog.text
 
 
+def _failures(caplog):
+    """The lines the stack's alarm counts: those with a `failure` field
+    (components/monitoring.py's metric filter, `{ $.failure = "*" }`)."""
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "authorizer"]
+    return [line for line in lines if "failure" in line]
+
+
+def test_only_the_authorizers_own_failures_are_marked_for_the_alarm(pool, caplog,
+                                                                    monkeypatch):
+    from components.monitoring import AUTHORIZER_FAILURE_PATTERN
+
+    assert AUTHORIZER_FAILURE_PATTERN == '{ $.failure = "*" }'
+    caplog.set_level(logging.INFO, logger="authorizer")
+    authorizer = make_authorizer(pool)
+    for token in (pool.token(exp=1_000_000), "not.a.token", pool.token(aud="someone-else")):
+        with pytest.raises(Exception, match="Unauthorized"):
+            authorizer.authorize(event(token))
+    assert _failures(caplog) == []  # refused tokens: the callers' doing
+    # the user pool's keys unreachable: one failure line, and the token refused
+    pool.down = True
+    with pytest.raises(Exception, match="Unauthorized"):
+        make_authorizer(pool).authorize(event(pool.token()))
+    [jwks] = _failures(caplog)
+    assert jwks["failure"] == "jwks" and "signing keys unavailable" in jwks["reason"]
+    # a configuration error at cold start, and an internal error
+    import authorizer.handler as handler_module
+    monkeypatch.setattr(handler_module, "_authorizer", None)
+    monkeypatch.delenv("USER_POOL_ID", raising=False)
+    with pytest.raises(Exception, match="Unauthorized"):
+        handler_module.handler(event(pool.token()))
+    # an event API Gateway never sends (no methodArn): the authorizer's wiring is wrong
+    with pytest.raises(Exception, match="Unauthorized"):
+        authorizer.authorize({"headers": {"Authorization": f"Bearer {pool.token()}"}})
+    assert [line["failure"] for line in _failures(caplog)] == ["jwks", "configuration",
+                                                               "internal"]
+    assert _failures(caplog)[-1]["reason"] == "error: ValueError"
+
+
 def test_configuration_from_the_environment(pool, tmp_path):
     rules_file = tmp_path / "policy_rules.json"
     rules_file.write_text(json.dumps(RULES))

@@ -350,11 +350,10 @@ def test_every_part_has_an_alarm_that_notifies_the_topic(stack):
                       a.get("statistic") or a.get("extendedStatistic"), a["threshold"])
                for name, a in alarms.items() if "metricName" in a}
     assert watched == {
-        "api-5xx-rate": ("AWS/ApiGateway", "5XXError", api, "Average", 0.05),
-        "api-4xx-rate": ("AWS/ApiGateway", "4XXError", api, "Average", 0.25),
         "api-p99-latency": ("AWS/ApiGateway", "Latency", api, "p99", 5000),
-        "authorizer-errors": ("AWS/Lambda", "Errors", {"FunctionName": "mlflow-edge-authorizer"},
-                              "Sum", 0),
+        # the authorizer's own failures (its log lines), not every refused token
+        "authorizer-failures": ("MLflowLandingZone/mlflow-ops", "AuthorizerFailures", None,
+                                "Sum", 0),
         "authorizer-throttles": ("AWS/Lambda", "Throttles",
                                  {"FunctionName": "mlflow-edge-authorizer"}, "Sum", 0),
         "server-cpu": ("AWS/ECS", "CPUUtilization", service, "Average", 85),
@@ -363,6 +362,25 @@ def test_every_part_has_an_alarm_that_notifies_the_topic(stack):
         # 80% of Aurora PostgreSQL's max_connections at the default 4 ACU (8 GiB / 9531392)
         "database-connections": ("AWS/RDS", "DatabaseConnections", db, "Maximum", 720),
     }
+    # rates only where there is traffic: below the floor a period counts as 0
+    for name, metric, share, floor in (("api-5xx-rate", "5XXError", 0.05, 50),
+                                       ("api-4xx-rate", "4XXError", 0.25, 200)):
+        rate = alarms[name]
+        assert (rate["comparisonOperator"], rate["threshold"]) == ("GreaterThanThreshold", share)
+        queries = {q["id"]: q for q in rate["metricQueries"]}
+        assert queries["rate"]["expression"] == \
+            f"IF(requests >= {floor}, errors / requests, 0)"
+        assert queries["rate"]["returnData"] is True
+        assert {k: (q["metric"]["metricName"], q["metric"]["stat"], q["metric"]["dimensions"])
+                for k, q in queries.items() if k != "rate"} == {
+            "errors": (metric, "Sum", api), "requests": ("Count", "Sum", api)}
+        assert f"{floor} or more came in 5 minutes" in rate["alarmDescription"]
+    [failures] = stack.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    authorizer_logs = next(g for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup")
+                           if g.name.endswith("authorizer-logs"))
+    assert failures.inputs["logGroupName"] == authorizer_logs.inputs["name"]
+    assert failures.inputs["pattern"] == '{ $.failure = "*" }'
+    assert failures.inputs["metricTransformation"]["namespace"] == "MLflowLandingZone/mlflow-ops"
     tasks = alarms["tasks-below-desired"]
     queries = {q["id"]: q for q in tasks["metricQueries"]}
     assert queries["missing"]["expression"] == "desired - running"
