@@ -76,7 +76,7 @@ class CentralAccount(pulumi.ComponentResource):
         self.identity = Identity(f"{name}-identity", IdentityArgs(
             group_levels=config.group_levels, teams=tuple(t.name for t in config.teams),
             mfa=config.mfa, protect=config.protect,
-            token_minutes=config.token_minutes), child)
+            token_minutes=config.token_minutes, email=config.email), child)
         self.api = Api(f"{name}-edge", ApiArgs(
             account_id=config.account_id, region=config.region,
             nlb_arn=self.tracking_server.nlb_arn,

@@ -24,6 +24,18 @@ class IdentityArgs:
     token_minutes: int  # short-lived: the worst case of a copied token
     group_levels: dict = field(default_factory=dict)  # group -> level in every workspace
     teams: tuple = ()  # team names: a group `<team>:<level>` for each level
+    # Invitations and resets through SES (spec.config.EmailSettings); None: Cognito's own
+    # sender, with its small daily quota
+    email: object = None
+
+
+def _email_configuration(email) -> aws.cognito.UserPoolEmailConfigurationArgs:
+    if email is None:
+        return aws.cognito.UserPoolEmailConfigurationArgs(
+            email_sending_account="COGNITO_DEFAULT")
+    return aws.cognito.UserPoolEmailConfigurationArgs(
+        email_sending_account="DEVELOPER", source_arn=email.ses_identity_arn,
+        from_email_address=email.from_address, reply_to_email_address=email.reply_to)
 
 
 class Identity(pulumi.ComponentResource):
@@ -50,6 +62,7 @@ class Identity(pulumi.ComponentResource):
                 recovery_mechanisms=[aws.cognito.UserPoolAccountRecoverySettingRecoveryMechanismArgs(
                     name="verified_email", priority=1)]),
             auto_verified_attributes=["email"],
+            email_configuration=_email_configuration(args.email),
             deletion_protection="ACTIVE" if args.protect else "INACTIVE",
             opts=data_resource(self, args.protect),
         )

@@ -122,6 +122,21 @@ class UiSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """Cognito's invitations and password resets sent through Amazon SES (`email`)."""
+    ses_identity_arn: str  # a verified SES identity: a domain or an address
+    from_address: str  # "MLflow <mlflow@example.com>": an address of that identity
+    reply_to: str = None
+
+
+# Without `email`, Cognito sends with its built-in sender: a small daily quota (AWS documents
+# 50 messages a day), enough for a pilot, not for inviting an organisation.
+COGNITO_DEFAULT_EMAIL_PER_DAY = 50
+# Regions whose SES identities Cognito may use for a pool elsewhere (besides the pool's own).
+SES_REGIONS_FOR_COGNITO = ("us-east-1", "us-west-2", "eu-west-1")
+
+
+@dataclass(frozen=True)
 class CentralConfig:
     region: str
     account_id: str
@@ -142,6 +157,7 @@ class CentralConfig:
     # creates one (its alarmTopicArn output), to which the platform team subscribes
     alarm_topic_arn: str = None
     ci: CiSettings = None  # None: no CI roles (the workflows' roles are made by hand)
+    email: EmailSettings = None  # None: Cognito's own sender and its daily quota
     account_type: str = "central"
 
 
@@ -436,9 +452,43 @@ def parse_central(raw, region) -> CentralConfig:
         platform_contact=_contact(r),
         alarm_topic_arn=_topic_arn(r.get("alarmTopicArn", str), region, r.key("alarmTopicArn")),
         ci=_ci(r, "central", account_id),
+        email=_email(r, region),
     )
     r.finish()
     return config
+
+
+_SES_IDENTITY = re.compile(r"^arn:aws[a-z-]*:ses:(?P<region>[a-z0-9-]+):\d{12}:identity/"
+                           r"(?P<identity>[^/\s]+)$")
+_ADDRESS = re.compile(r"^(?:[^<>\n]{0,100} <)?(?P<address>[^@<>\s]+@(?P<domain>[^@<>\s]+))>?$")
+
+
+def _email(r, region):
+    """The optional `email` section: None when it is left out."""
+    raw = r.get("email", dict)
+    if raw is None:
+        return None
+    e = _Reader(raw, r.key("email"))
+    arn = e.get("sesIdentityArn", str, required=True)
+    match = _SES_IDENTITY.match(arn)
+    if not match:
+        raise ConfigError(f"{e.key('sesIdentityArn')} must be an SES identity's ARN "
+                          f"(arn:aws:ses:<region>:<account>:identity/<domain or address>), "
+                          f"got {arn!r}")
+    if match["region"] not in (region,) + SES_REGIONS_FOR_COGNITO:
+        raise ConfigError(f"{e.key('sesIdentityArn')} is in {match['region']}: Cognito sends "
+                          f"with an SES identity of its own region ({region}) or of "
+                          f"{', '.join(SES_REGIONS_FOR_COGNITO)}")
+    sender = e.get("from", str, required=True)
+    address = _ADDRESS.match(sender)
+    identity = match["identity"]
+    if not address or identity not in (address["address"], address["domain"]):
+        raise ConfigError(f"{e.key('from')} must be an address of the SES identity "
+                          f"{identity} (\"Name <name@{identity.split('@')[-1]}>\" or the bare "
+                          f"address), got {sender!r}")
+    reply_to = e.get("replyTo", str)
+    e.finish()
+    return EmailSettings(arn, sender, reply_to)
 
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")

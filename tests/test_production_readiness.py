@@ -574,3 +574,42 @@ def test_an_accounts_existing_github_provider_is_used_and_environments_are_named
 def test_bad_ci_config_is_refused_with_its_key(ci, message):
     with pytest.raises(ConfigError, match=message):
         parse_central(central(ci=ci), REGION)
+
+
+# --- Cognito's e-mail: SES when configured, the built-in sender's quota said when not -------
+
+
+SES = "arn:aws:ses:us-east-1:111111111111:identity/example.com"
+
+
+def test_cognito_sends_through_ses_when_configured_and_says_its_own_sender_otherwise():
+    pool = run_program(stack_config("central")).one("aws:cognito/userPool:UserPool")
+    assert pool.inputs["emailConfiguration"] == {"emailSendingAccount": "COGNITO_DEFAULT"}
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"]["email"] = {
+        "sesIdentityArn": SES, "from": "MLflow <mlflow@example.com>",
+        "replyTo": "platform@example.com"}
+    pool = run_program(config).one("aws:cognito/userPool:UserPool")
+    assert pool.inputs["emailConfiguration"] == {
+        "emailSendingAccount": "DEVELOPER", "sourceArn": SES,
+        "fromEmailAddress": "MLflow <mlflow@example.com>",
+        "replyToEmailAddress": "platform@example.com"}
+
+
+@pytest.mark.parametrize("email, message", [
+    ({"from": "mlflow@example.com"}, r"central.email.sesIdentityArn is required"),
+    ({"sesIdentityArn": "arn:aws:sns:us-east-1:111111111111:topic", "from": "a@example.com"},
+     r"central.email.sesIdentityArn must be an SES identity's ARN"),
+    ({"sesIdentityArn": SES.replace("us-east-1", "ap-south-1"), "from": "a@example.com"},
+     r"central.email.sesIdentityArn is in ap-south-1: Cognito sends with an SES identity of "
+     r"its own region \(us-east-1\)"),
+    ({"sesIdentityArn": SES, "from": "MLflow <mlflow@elsewhere.org>"},
+     r"central.email.from must be an address of the SES identity example.com"),
+    ({"sesIdentityArn": SES, "from": "mlflow@example.com", "sender": "x"},
+     r"central.email has unknown keys: sender"),
+])
+def test_a_bad_email_section_names_its_key(email, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_central(central(email=email), "us-east-1")
+    assert parse_central(central(email={"sesIdentityArn": SES, "from": "mlflow@example.com"}),
+                         "us-east-1").email.from_address == "mlflow@example.com"
