@@ -38,6 +38,10 @@ def policy_json(statements) -> pulumi.Output:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def assume_role_policy(service: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+def assume_role_policy(service: str, source_account: str = None) -> str:
+    """A service's trust; with `source_account`, only on behalf of that account's resources
+    (aws:SourceAccount, for the services that pass it: the confused deputy across accounts)."""
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if source_account:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

@@ -37,7 +37,8 @@ class CentralAccount(pulumi.ComponentResource):
 
         self.network = Network(f"{name}-network", NetworkArgs(
             region=config.region, cidr=config.network.cidr,
-            availability_zones=config.network.availability_zones, nat=config.network.nat),
+            availability_zones=config.network.availability_zones, nat=config.network.nat,
+            account_id=config.account_id, log_retention_days=config.log_retention_days),
             child)
         self.artifacts = ArtifactStore(f"{name}-store", ArtifactStoreArgs(
             account_id=config.account_id,
@@ -45,6 +46,7 @@ class CentralAccount(pulumi.ComponentResource):
                                                                         config.teams),
             registry_writer_arn=workspace_role_arn, protect=config.protect), child)
         self.database = Database(f"{name}-db", DatabaseArgs(
+            region=config.region,
             account_id=config.account_id, vpc_id=self.network.vpc_id,
             subnet_ids=self.network.app_subnet_ids,
             min_capacity=config.database.min_capacity, max_capacity=config.database.max_capacity,

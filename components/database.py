@@ -1,6 +1,7 @@
 """MLflow's backend store: Aurora Serverless v2 PostgreSQL, private, encrypted, backed up, with
 its master password generated and kept by AWS in Secrets Manager."""
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -15,14 +16,45 @@ ENGINE = "aurora-postgresql"
 # non-LTS minor may no longer be creatable a year on).
 ENGINE_VERSION = "16.8"
 PARAMETER_FAMILY = "aurora-postgresql16"
+# Cluster parameters: TLS on every connection; statements slower than a second and every
+# schema change (a migration, or anyone's DDL) in the PostgreSQL log (exported to CloudWatch).
+PARAMETERS = {"rds.force_ssl": "1", "log_min_duration_statement": "1000",
+              "log_statement": "ddl"}
+PERFORMANCE_INSIGHTS_DAYS = 7
 DATABASE_NAME = "mlflow"
 MASTER_USERNAME = "mlflow"
 PORT = 5432
 
 
+# What administers a key (never uses it); CloudFormation's and the console's list.
+KEY_ADMIN_ACTIONS = ("kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*",
+                     "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*",
+                     "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
+                     "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand")
+KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                   "kms:CreateGrant", "kms:DescribeKey")
+
+
+def key_policy(account_id: str, region: str) -> dict:
+    """The database key's own policy: the account administers it; its principals use it only
+    through RDS (storage, snapshots, Performance Insights) and Secrets Manager (the master
+    secret, which the tasks read), never directly."""
+    root = f"arn:aws:iam::{account_id}:root"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Administer", "Effect": "Allow", "Principal": {"AWS": root},
+         "Action": list(KEY_ADMIN_ACTIONS), "Resource": "*"},
+        {"Sid": "UseThroughRdsAndSecretsManager", "Effect": "Allow",
+         "Principal": {"AWS": root}, "Action": list(KEY_USE_ACTIONS), "Resource": "*",
+         "Condition": {"StringEquals": {
+             "kms:CallerAccount": account_id,
+             "kms:ViaService": [f"rds.{region}.amazonaws.com",
+                                f"secretsmanager.{region}.amazonaws.com"]}}}]}
+
+
 @dataclass
 class DatabaseArgs:
     account_id: str
+    region: str
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[list]
     min_capacity: float
@@ -43,6 +75,8 @@ class Database(pulumi.ComponentResource):
         # with it, and a key deleted 30 days later would leave a snapshot nobody can restore.
         self.key = customer_managed_key(f"{name}-key", self,
                                         "MLflow database storage and master secret", args.protect,
+                                        policy=json.dumps(key_policy(args.account_id,
+                                                                     args.region)),
                                         outlives_stack=True)
         self.subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets", subnet_ids=args.subnet_ids, opts=child(self))
@@ -54,8 +88,9 @@ class Database(pulumi.ComponentResource):
         self.parameters = aws.rds.ClusterParameterGroup(
             f"{name}-params",
             family=PARAMETER_FAMILY,
-            description="MLflow: TLS required for every connection",
-            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
+            description="MLflow: TLS required; slow statements and schema changes logged",
+            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name=key, value=value)
+                        for key, value in PARAMETERS.items()],
             opts=child(self),
         )
         self.cluster = aws.rds.Cluster(
@@ -102,6 +137,10 @@ class Database(pulumi.ComponentResource):
             auto_minor_version_upgrade=True,
             publicly_accessible=False,
             db_subnet_group_name=self.subnet_group.name,
+            # which statements wait on what: seven days are free
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=self.key.arn,
+            performance_insights_retention_period=PERFORMANCE_INSIGHTS_DAYS,
             opts=child(self, ignore_changes=["engineVersion"]),
         )
         self.endpoint = self.cluster.endpoint

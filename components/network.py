@@ -9,7 +9,7 @@ import pulumi_awsx as awsx
 
 from spec.sizing import SUBNET_MASKS
 
-from ._util import child, type_token
+from ._util import assume_role_policy, child, policy_json, type_token
 
 # What a Fargate task of the tracking server calls besides S3: pulling its image (ECR API and
 # registry), writing logs, and reading the database secret at start.
@@ -30,6 +30,8 @@ class NetworkArgs:
     # "single" costs one NAT gateway; "none" relies on the endpoints alone (no internet at all,
     # so MLflow cannot reach model providers); "one-per-az" survives an AZ failure.
     nat: str
+    account_id: str = None  # the flow logs' role trusts the service for this account only
+    log_retention_days: int = 90
 
 
 class Network(pulumi.ComponentResource):
@@ -75,8 +77,9 @@ class Network(pulumi.ComponentResource):
             f"{name}-endpoints",
             vpc_id=self.vpc_id,
             description="HTTPS from inside the VPC to the interface endpoints",
-            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=443, to_port=443,
-                                                      cidr_blocks=[args.cidr])],
+            ingress=[aws.ec2.SecurityGroupIngressArgs(
+                protocol="tcp", from_port=443, to_port=443, cidr_blocks=[args.cidr],
+                description="HTTPS from the VPC's tasks to the AWS APIs")],
             opts=child(self),
         )
         self.endpoints = [
@@ -92,4 +95,28 @@ class Network(pulumi.ComponentResource):
             )
             for service in INTERFACE_ENDPOINT_SERVICES
         ]
+        self._flow_logs(name, args)
         self.register_outputs({"vpc_id": self.vpc_id, "app_subnet_ids": self.app_subnet_ids})
+
+    def _flow_logs(self, name: str, args: NetworkArgs):
+        """Every accepted and rejected connection of the VPC, to CloudWatch Logs: who talked to
+        the tasks, the database and the endpoints, for an investigation after the fact."""
+        self.flow_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs", retention_in_days=args.log_retention_days, opts=child(self))
+        role = aws.iam.Role(f"{name}-flow-logs",
+                            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com",
+                                                                 args.account_id),
+                            opts=child(self))
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs", role=role.id,
+            policy=policy_json([{"Effect": "Allow",
+                                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents",
+                                            "logs:DescribeLogStreams"],
+                                 "Resource": pulumi.Output.concat(self.flow_log_group.arn,
+                                                                  ":*")}]),
+            opts=child(self))
+        self.flow_log = aws.ec2.FlowLog(
+            f"{name}-flow-log", vpc_id=self.vpc_id, traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=self.flow_log_group.arn, iam_role_arn=role.arn,
+            max_aggregation_interval=600, opts=child(self))

@@ -28,6 +28,7 @@ from .database import DATABASE_NAME, MASTER_USERNAME, PORT as DB_PORT
 IMAGE_DIR = Path(__file__).resolve().parent / "mlflow_image"
 CONTAINER = "mlflow"
 CONTAINER_PORT = 5000
+SCRATCH_VOLUME = "scratch"
 LISTENER_PORT = 80
 
 
@@ -136,8 +137,10 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             # the UI's origin exactly (the edge has already refused every other site's request)
             *([{"name": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "value": origin_of(ui_url)}]
               if ui_url else []),
-            # MLflow's usage telemetry: off (and its home directory is not writable)
+            # MLflow's usage telemetry: off; the read-only root leaves /tmp as the home
             {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
+            {"name": "HOME", "value": "/tmp"},
+            {"name": "TMPDIR", "value": "/tmp"},
             {"name": "DO_NOT_TRACK", "value": "true"},
         ],
         # The password at start; each new connection reads the current one from the secret
@@ -147,7 +150,13 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
         # database connections fail is replaced, not kept in service by a static /health
         "healthCheck": {"command": ["CMD", "python", "/app/healthcheck.py"],
                         "interval": 30, "timeout": 10, "retries": 3, "startPeriod": 120},
-        "readonlyRootFilesystem": False,
+        # Nothing in the image changes at run time: the root is read-only; /tmp (downloads a
+        # frozen copy passes through, MLflow's temporary files; HOME and TMPDIR point there) is
+        # the task's ephemeral storage, gone with the task. The job runner's queue is in
+        # /dev/shm, a tmpfs of its own.
+        "readonlyRootFilesystem": True,
+        "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": "/tmp",
+                         "readOnly": False}],
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group, "awslogs-region": region,
             "awslogs-stream-prefix": CONTAINER}},
@@ -213,9 +222,23 @@ class TrackingServer(pulumi.ComponentResource):
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg", vpc_id=args.vpc_id,
             description="MLflow tasks: the NLB on the container port, nothing else",
-            egress=[aws.ec2.SecurityGroupEgressArgs(
-                protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"])],
             opts=child(self))
+        # Out: HTTPS, and PostgreSQL to the database's group; nothing else. HTTPS reaches the
+        # AWS APIs (S3 through its gateway endpoint, ECR, logs, Secrets Manager and STS through
+        # interface endpoints) and, through the NAT, the model providers MLflow's AI gateway
+        # calls: by address these are anywhere. DNS (the VPC's resolver) and the task's
+        # credentials (169.254.170.2) are not judged by security groups.
+        for rule, kwargs in (
+                ("https-out", {"cidr_ipv4": "0.0.0.0/0", "from_port": 443, "to_port": 443,
+                               "description": "HTTPS: AWS APIs through the VPC endpoints, "
+                                              "model providers through the NAT"}),
+                ("database-out", {"referenced_security_group_id":
+                                  args.database_security_group_id, "from_port": DB_PORT,
+                                  "to_port": DB_PORT,
+                                  "description": "PostgreSQL: the MLflow database"})):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-{rule}", security_group_id=self.security_group.id, ip_protocol="tcp",
+                opts=child(self), **kwargs)
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-from-nlb",
             security_group_id=self.security_group.id,
@@ -297,6 +320,8 @@ class TrackingServer(pulumi.ComponentResource):
         self.nlb = aws.lb.LoadBalancer(
             f"{name}-nlb", internal=True, load_balancer_type="network",
             subnets=args.subnet_ids, enable_cross_zone_load_balancing=True,
+            # the API's VPC link names it: deleting it by hand breaks every request
+            enable_deletion_protection=args.protect,
             security_groups=[self.nlb_security_group.id],
             enforce_security_group_inbound_rules_on_private_link_traffic="off",
             opts=child(self))
@@ -335,6 +360,8 @@ class TrackingServer(pulumi.ComponentResource):
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             container_definitions=definitions,
+            # a bind mount without a host path: Fargate's ephemeral storage (/tmp)
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=SCRATCH_VOLUME)],
             opts=child(self))
         self.service = aws.ecs.Service(
             f"{name}-service",

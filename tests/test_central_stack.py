@@ -186,7 +186,25 @@ def test_database_is_encrypted_private_protected_and_serverless_v2(stack):
         "subnet-p1", "subnet-p2"]
     assert stack.one("aws:rds/clusterInstance:ClusterInstance").inputs["publiclyAccessible"] is False
     params = stack.one("aws:rds/clusterParameterGroup:ClusterParameterGroup").inputs
-    assert params["parameters"] == [{"name": "rds.force_ssl", "value": "1"}]
+    # TLS on every connection; slow statements (over 1 s) and every schema change logged
+    assert params["parameters"] == [{"name": "rds.force_ssl", "value": "1"},
+                                    {"name": "log_min_duration_statement", "value": "1000"},
+                                    {"name": "log_statement", "value": "ddl"}]
+    assert cluster["enabledCloudwatchLogsExports"] == ["postgresql"]
+    instance = stack.one("aws:rds/clusterInstance:ClusterInstance").inputs
+    assert (instance["performanceInsightsEnabled"], instance["performanceInsightsRetentionPeriod"],
+            instance["performanceInsightsKmsKeyId"]) == (True, 7, cluster["kmsKeyId"])
+    # the key's own policy: administered by the account, used only through RDS and Secrets
+    # Manager (the master secret the tasks read)
+    key = next(k for k in stack.of_type("aws:kms/key:Key") if k.name == "mlflow-db-key")
+    administer, use = json.loads(key.inputs["policy"])["Statement"]
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    assert administer["Principal"] == use["Principal"] == {"AWS": root}
+    assert not [a for a in administer["Action"]
+                if a in ("kms:Decrypt", "kms:Encrypt", "kms:*") or a.startswith("kms:Generate")]
+    assert use["Condition"] == {"StringEquals": {
+        "kms:CallerAccount": ACCOUNT,
+        "kms:ViaService": [f"rds.{REGION}.amazonaws.com", f"secretsmanager.{REGION}.amazonaws.com"]}}
     db_sg = stack.one("aws:ec2/securityGroup:SecurityGroup", "db-sg").inputs
     assert not db_sg.get("ingress")
     rule = stack.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
@@ -746,3 +764,41 @@ def test_the_program_builds_nothing_while_it_declares_resources():
             with pytest.raises(BuildDuringEvaluation, match="builds belong to components.builds"):
                 subprocess.run(argv, capture_output=True)
         assert subprocess.run(["true"]).returncode == 0  # anything else runs
+
+
+def test_the_tasks_reach_https_and_their_database_only_and_write_only_to_tmp(stack):
+    task_sg = stack.one("aws:ec2/securityGroup:SecurityGroup", "server-sg")
+    assert not task_sg.inputs.get("egress")  # no inline allow-all: only the rules below
+    egress = {r.name.removeprefix("mlflow-server-"): r.inputs for r in stack.of_type(
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == task_sg.outputs["id"]}
+    assert {name: (rule["ipProtocol"], rule["fromPort"], rule["toPort"], rule.get("cidrIpv4"),
+                   rule.get("referencedSecurityGroupId"))
+            for name, rule in egress.items()} == {
+        "https-out": ("tcp", 443, 443, "0.0.0.0/0", None),
+        "database-out": ("tcp", 5432, 5432, None, "mlflow-db-sg-id")}
+    every_rule = stack.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule") + \
+        stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert all(r.inputs.get("description") for r in every_rule)
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    [container] = json.loads(task["containerDefinitions"])
+    assert container["readonlyRootFilesystem"] is True
+    assert container["mountPoints"] == [{"sourceVolume": "scratch", "containerPath": "/tmp",
+                                         "readOnly": False}]
+    assert task["volumes"] == [{"name": "scratch"}]  # no host path: Fargate's ephemeral storage
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert (environment["HOME"], environment["TMPDIR"]) == ("/tmp", "/tmp")
+    assert stack.one("aws:lb/loadBalancer:LoadBalancer").inputs["enableDeletionProtection"] is True
+
+
+def test_the_vpc_logs_every_connection(stack):
+    flow = stack.one("aws:ec2/flowLog:FlowLog").inputs
+    group = next(g for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup")
+                 if g.name.endswith("flow-logs"))
+    assert (flow["trafficType"], flow["logDestinationType"]) == ("ALL", "cloud-watch-logs")
+    assert flow["logDestination"] == group.outputs["arn"]
+    assert group.inputs["retentionInDays"] == 90
+    role = next(r for r in stack.of_type("aws:iam/role:Role") if r.name.endswith("flow-logs"))
+    [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
