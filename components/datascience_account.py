@@ -119,7 +119,9 @@ class DataScienceAccount(pulumi.ComponentResource):
                 f"{name}-studio", vpc_id=config.studio.vpc_id,
                 description="SageMaker Studio apps: outbound only",
                 egress=[aws.ec2.SecurityGroupEgressArgs(
-                    protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"])],
+                    protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"],
+                    description="Studio apps: SageMaker's APIs, the domain's EFS, and what the "
+                                "team's network routes (the team's VPC decides)")],
                 opts=child(self))
             domain = aws.sagemaker.Domain(
                 f"{name}-studio",

@@ -422,6 +422,73 @@ def _ecs_secrets(args, props, report):
 
 
 @_for_type("aws:ecs/taskDefinition:TaskDefinition")
+def _ecs_read_only_root(args, props, report):
+    for container in _document(props.get("containerDefinitions")) or []:
+        if container.get("readonlyRootFilesystem") is not True:
+            report(f"container {container.get('name')} may write its root file system")
+
+
+# --- hardening the scanners look for (Checkov's AWS rules) -----------------------------------
+
+def _rule_descriptions(args, report):
+    """Every security group rule says what it is for (inline or a rule resource)."""
+    for r in args.resources:
+        if r.resource_type == "aws:ec2/securityGroup:SecurityGroup":
+            rules = [("ingress", x) for x in r.props.get("ingress") or []] + [
+                ("egress", x) for x in r.props.get("egress") or []]
+            for kind, rule in rules:
+                if not rule.get("description"):
+                    report(f"security group {r.name} has an {kind} rule without a description",
+                           r.urn)
+        elif r.resource_type in ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                                 "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"):
+            if not r.props.get("description"):
+                report(f"security group rule {r.name} has no description", r.urn)
+
+
+DATABASE_LOGGING = {"log_statement": ("ddl", "mod", "all"), "log_min_duration_statement": None}
+
+
+def _database_logging(args, report):
+    """Every Aurora PostgreSQL cluster logs schema changes and slow statements to CloudWatch."""
+    groups = {r.props.get("name"): r for r in args.resources
+              if r.resource_type == "aws:rds/clusterParameterGroup:ClusterParameterGroup"}
+    for r in args.resources:
+        if r.resource_type != "aws:rds/cluster:Cluster":
+            continue
+        if "postgresql" not in (r.props.get("enabledCloudwatchLogsExports") or []):
+            report(f"cluster {r.name} does not export its PostgreSQL log", r.urn)
+        group = groups.get(r.props.get("dbClusterParameterGroupName"))
+        values = {p.get("name"): p.get("value")
+                  for p in ((group.props.get("parameters") if group else None) or [])}
+        for name, accepted in DATABASE_LOGGING.items():
+            value = values.get(name)
+            if value is None or (accepted and value not in accepted) or (
+                    not accepted and not str(value).lstrip("-").isdigit() or value == "-1"):
+                report(f"cluster {r.name}'s parameter group does not set {name} "
+                       f"(schema changes and slow statements go unlogged)", r.urn)
+
+
+# What shows that a stack runs a network of its own: the VPC (awsx's component or a plain one),
+# or endpoints in it (a team stack's Studio names its team's VPC, and makes none of these).
+NETWORK_TYPES = ("aws:ec2/vpc:Vpc", "awsx:ec2:Vpc", "aws:ec2/vpcEndpoint:VpcEndpoint")
+
+
+def _flow_logs(args, report):
+    """A stack that makes a VPC logs its flows."""
+    vpcs = [r for r in args.resources if r.resource_type in NETWORK_TYPES]
+    if vpcs and not any(r.resource_type == "aws:ec2/flowLog:FlowLog" for r in args.resources):
+        report(f"VPC {vpcs[0].name} has no flow log", vpcs[0].urn)
+
+
+@_for_type("aws:kms/key:Key")
+def _explicit_key_policy(args, props, report):
+    if not props.get("policy"):
+        report("the key runs on the default key policy (every principal of the account that "
+               "IAM allows may use it): give it a policy of its own")
+
+
+@_for_type("aws:ecs/taskDefinition:TaskDefinition")
 def _mlflow_cors(args, props, report):
     for container in _document(props.get("containerDefinitions")) or []:
         if container.get("name") != "mlflow":
@@ -620,6 +687,24 @@ POLICIES = [
     _policy("ecs-secrets-not-in-environment", "No secret-looking variable (password, secret, "
             "token, key) in a container's plain environment. Fix: pass it as an ECS secret "
             "(valueFrom Secrets Manager).", _ecs_secrets),
+    _policy("ecs-read-only-root", "Containers run with a read-only root file system "
+            "(scratch space on a task volume). Fix: readonlyRootFilesystem and a mount for "
+            "/tmp, as components/tracking_server.py.", _ecs_read_only_root),
+    StackValidationPolicy(
+        name="ec2-rules-described", enforcement_level=EnforcementLevel.MANDATORY,
+        description="Every security group rule has a description. Fix: description=...",
+        validate=_rule_descriptions),
+    StackValidationPolicy(
+        name="rds-logs-ddl-and-slow-statements", enforcement_level=EnforcementLevel.MANDATORY,
+        description="Aurora PostgreSQL exports its log, with schema changes (log_statement) "
+        "and slow statements (log_min_duration_statement). Fix: components/database.py's "
+        "PARAMETERS.", validate=_database_logging),
+    StackValidationPolicy(
+        name="vpc-flow-logs", enforcement_level=EnforcementLevel.MANDATORY,
+        description="A stack's VPC logs its flows. Fix: components/network.py's _flow_logs.",
+        validate=_flow_logs),
+    _policy("kms-explicit-key-policy", "Every KMS key has a policy of its own, not the "
+            "default. Fix: customer_managed_key(..., policy=...).", _explicit_key_policy),
     _policy("mlflow-cors-origin-exact", "MLflow's container admits browser writes from the "
             "UI's https origin exactly (MLFLOW_SERVER_CORS_ALLOWED_ORIGINS), never '*': without "
             "it every browser write is refused, with '*' another site's page may write. Fix: "

@@ -178,17 +178,33 @@ CASES = {
         rs, "aws:ecs/service:Service", "", networkConfiguration={"assignPublicIp": True}),
     "ecs-secrets-not-in-environment": lambda rs: mutate(
         rs, "aws:ecs/taskDefinition:TaskDefinition", "", containerDefinitions=json.dumps([{
-            "name": "mlflow", "environment": [{"name": "DB_PASSWORD", "value": "hunter2"}]}])),
+            "name": "mlflow", "readonlyRootFilesystem": True,
+            "environment": [{"name": "DB_PASSWORD", "value": "hunter2"}]}])),
     "mlflow-cors-origin-exact": lambda rs: mutate(
         rs, "aws:ecs/taskDefinition:TaskDefinition", "", containerDefinitions=json.dumps([{
-            "name": "mlflow", "environment": [
+            "name": "mlflow", "readonlyRootFilesystem": True, "environment": [
                 {"name": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "value": "*"}]}])),
     "ec2-no-address-range-ingress": lambda rs: mutate(
         rs, "aws:ec2/securityGroup:SecurityGroup", "server-sg", ingress=[
-            {"protocol": "tcp", "fromPort": 5000, "toPort": 5000, "cidrBlocks": ["10.40.0.0/16"]}]),
+            {"protocol": "tcp", "fromPort": 5000, "toPort": 5000, "cidrBlocks": ["10.40.0.0/16"],
+             "description": "the VPC"}]),
     "ec2-no-address-range-ingress-rule": lambda rs: mutate(
         rs, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "from-nlb",
         referencedSecurityGroupId=KeyError, cidrIpv4="10.40.0.0/16"),
+    "ecs-read-only-root": lambda rs: [
+        resource(r.resource_type, r.name, {**r.props, "containerDefinitions": json.dumps([
+            {**c, "readonlyRootFilesystem": False}
+            for c in json.loads(r.props["containerDefinitions"])])})
+        if r.resource_type == "aws:ecs/taskDefinition:TaskDefinition" else r for r in rs],
+    "ec2-rules-described": lambda rs: mutate(
+        rs, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "https-out",
+        description=KeyError),
+    "rds-logs-ddl-and-slow-statements": lambda rs: mutate(
+        rs, "aws:rds/clusterParameterGroup:ClusterParameterGroup", "", parameters=[
+            {"name": "rds.force_ssl", "value": "1"}]),
+    "vpc-flow-logs": lambda rs: without(rs, "aws:ec2/flowLog:FlowLog"),
+    "kms-explicit-key-policy": lambda rs: mutate(rs, "aws:kms/key:Key", "db-key",
+                                                 policy=KeyError),
     "lambda-supported-python": lambda rs: mutate(rs, "aws:lambda/function:Function", "",
                                                  runtime="python3.8"),
     "cloudwatch-alarms-present": lambda rs: without(
