@@ -95,6 +95,10 @@ class Network(pulumi.ComponentResource):
             )
             for service in INTERFACE_ENDPOINT_SERVICES
         ]
+        # The VPC's default security group admits nothing: whatever is launched without a group
+        # of its own reaches nothing and is reached by nothing.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc_id, ingress=[],
+                                     egress=[], opts=child(self))
         self._flow_logs(name, args)
         self.register_outputs({"vpc_id": self.vpc_id, "app_subnet_ids": self.app_subnet_ids})
 

@@ -802,3 +802,5 @@ def test_the_vpc_logs_every_connection(stack):
     [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    default = stack.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup").inputs
+    assert (default.get("ingress"), default.get("egress")) == ([], [])
