@@ -8,10 +8,14 @@ import pulumi
 import pulumi_aws as aws
 
 from spec.accounts import (
+    LEVEL_TAG,
     SESSION_SECONDS,
+    TEAM_TAG,
     access_role_name,
+    level_guard_policy,
     sagemaker_role_name,
     sagemaker_trust_policy,
+    studio_profile_name,
 )
 from spec.edge import team_base_path
 from roles import LEVELS
@@ -30,24 +34,44 @@ def execution_policy(config: DataScienceConfig, level: str) -> dict:
     AmazonSageMakerFullAccess: jobs, Studio apps, logs, metrics, image pulls, VPC networking,
     the account's SageMaker default bucket, and the one central role. Left out: endpoints and
     model hosting, pipelines, feature store, notebook instances, marketplace, IAM beyond
-    passing this role to SageMaker."""
+    passing this role to SageMaker.
+
+    Levels stay apart inside the account too: a job or app is this level's when it carries
+    LEVEL_TAG=<level> (set at creation, required), and only those it may stop or delete; in the
+    default bucket each level writes under `<level>/` alone (a reader writes nothing), so no
+    job overwrites another level's model files before they are registered."""
     acct, region = config.account_id, config.region
     own_role = f"arn:aws:iam::{acct}:role/{sagemaker_role_name(config.team, level)}"
     bucket = f"arn:aws:s3:::sagemaker-{region}-{acct}"
-    return {"Version": "2012-10-17", "Statement": [
+    sagemaker = f"arn:aws:sagemaker:{region}:{acct}"
+    jobs = [f"{sagemaker}:training-job/*", f"{sagemaker}:processing-job/*"]
+    apps = f"{sagemaker}:app/*/{studio_profile_name(config.team, level)}/*"
+    own_tag = {"StringEquals": {f"aws:ResourceTag/{LEVEL_TAG}": level}}
+    statements = [
         {"Sid": "AssumeTheCentralRoleOfThisLevel", "Effect": "Allow", "Action": "sts:AssumeRole",
          "Resource": f"arn:aws:iam::{config.central_account_id}:role/"
                      f"{access_role_name(config.team, level)}"},
-        {"Sid": "JobsAndStudioApps", "Effect": "Allow", "Action": [
-            "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
-            "sagemaker:StopTrainingJob", "sagemaker:ListTrainingJobs",
-            "sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob",
-            "sagemaker:StopProcessingJob", "sagemaker:ListProcessingJobs",
-            "sagemaker:AddTags", "sagemaker:ListTags",
-            "sagemaker:CreateApp", "sagemaker:DeleteApp", "sagemaker:DescribeApp",
-            "sagemaker:ListApps", "sagemaker:DescribeDomain", "sagemaker:DescribeUserProfile",
-            "sagemaker:DescribeSpace", "sagemaker:ListSpaces"],
-         "Resource": f"arn:aws:sagemaker:{region}:{acct}:*"},
+        # creating a job or an app: only tagged as this level's
+        {"Sid": "CreateJobsAndAppsOfThisLevel", "Effect": "Allow", "Action": [
+            "sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob",
+            "sagemaker:CreateApp"], "Resource": jobs + [apps],
+         "Condition": {"StringEquals": {f"aws:RequestTag/{LEVEL_TAG}": level}}},
+        {"Sid": "TagOnlyAsThisLevelAtCreation", "Effect": "Allow", "Action": "sagemaker:AddTags",
+         "Resource": jobs + [apps],
+         "Condition": {"StringEquals": {"sagemaker:TaggingAction": [
+             "CreateTrainingJob", "CreateProcessingJob", "CreateApp"]}}},
+        {"Sid": "StopAndDeleteOnlyThisLevels", "Effect": "Allow", "Action": [
+            "sagemaker:StopTrainingJob", "sagemaker:StopProcessingJob", "sagemaker:DeleteApp"],
+         "Resource": jobs + [apps], "Condition": own_tag},
+        {"Sid": "DescribeJobsAndStudio", "Effect": "Allow", "Action": [
+            "sagemaker:DescribeTrainingJob", "sagemaker:DescribeProcessingJob",
+            "sagemaker:DescribeApp", "sagemaker:DescribeDomain",
+            "sagemaker:DescribeUserProfile", "sagemaker:DescribeSpace", "sagemaker:ListTags"],
+         "Resource": f"{sagemaker}:*"},
+        # SageMaker's List actions take no resource: only "*" matches them
+        {"Sid": "ListJobsAndApps", "Effect": "Allow", "Action": [
+            "sagemaker:ListTrainingJobs", "sagemaker:ListProcessingJobs", "sagemaker:ListApps",
+            "sagemaker:ListSpaces"], "Resource": "*"},
         {"Sid": "PassOnlyThisRoleToSageMaker", "Effect": "Allow", "Action": "iam:PassRole",
          "Resource": own_role,
          "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
@@ -58,19 +82,40 @@ def execution_policy(config: DataScienceConfig, level: str) -> dict:
         {"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData",
          "Resource": "*",
          "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "SageMaker*"]}}},
-        {"Sid": "PullImages", "Effect": "Allow", "Action": [
-            "ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-            "ecr:BatchCheckLayerAvailability"], "Resource": "*"},
-        {"Sid": "JobsInTheVpc", "Effect": "Allow", "Action": [
-            "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-            "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-            "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-            "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], "Resource": "*"},
-        {"Sid": "DefaultBucket", "Effect": "Allow", "Action": [
-            "s3:CreateBucket", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject",
-            "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+        # images of this account's repositories (SageMaker's own images it pulls itself)
+        {"Sid": "PullImagesToken", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
+         "Resource": "*"},
+        {"Sid": "PullImagesOfThisAccount", "Effect": "Allow", "Action": [
+            "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+         "Resource": f"arn:aws:ecr:{region}:{acct}:repository/*"},
+        {"Sid": "ReadTheDefaultBucket", "Effect": "Allow", "Action": [
+            "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject"],
          "Resource": [bucket, f"{bucket}/*"]},
-    ]}
+    ]
+    if level != "reader":
+        statements.append(
+            {"Sid": "WriteUnderThisLevelsPrefix", "Effect": "Allow", "Action": [
+                "s3:CreateBucket", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+             "Resource": [bucket, f"{bucket}/{level}/*"]})
+    if config.studio.vpc_id:
+        vpc = f"arn:aws:ec2:{region}:{acct}:vpc/{config.studio.vpc_id}"
+        subnets = [f"arn:aws:ec2:{region}:{acct}:subnet/{s}" for s in config.studio.subnet_ids]
+        in_vpc = {"ArnEquals": {"ec2:Vpc": vpc}}
+        statements += [
+            # a job's or an app's network interfaces: in the team's VPC and subnets only
+            {"Sid": "InterfacesInTheTeamsSubnets", "Effect": "Allow",
+             "Action": "ec2:CreateNetworkInterface", "Resource": subnets},
+            {"Sid": "InterfacesInTheTeamsVpc", "Effect": "Allow", "Action": [
+                "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+             "Resource": [f"arn:aws:ec2:{region}:{acct}:network-interface/*",
+                          f"arn:aws:ec2:{region}:{acct}:security-group/*"],
+             "Condition": in_vpc},
+            # EC2's Describe actions take no resource
+            {"Sid": "DescribeTheNetwork", "Effect": "Allow", "Action": [
+                "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"], "Resource": "*"}]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def job_environment(config: DataScienceConfig, level: str) -> dict:
@@ -103,12 +148,22 @@ class DataScienceAccount(pulumi.ComponentResource):
                 description=f"SageMaker execution role of team {config.team}: MLflow {level}",
                 assume_role_policy=json.dumps(sagemaker_trust_policy(config.account_id)),
                 max_session_duration=SESSION_SECONDS,
+                tags={LEVEL_TAG: level, TEAM_TAG: config.team},
                 opts=child(self))
             aws.iam.RolePolicy(
                 f"{name}-{level}", role=role.id,
                 policy=json.dumps(execution_policy(config, level)), opts=child(self))
             self.roles[level] = role
         self.role_arns = {level: role.arn for level, role in self.roles.items()}
+        # The account's own line: attach to every person and CI role here but the deployer
+        # (docs/security.md; the organisation's SCP form is there too)
+        self.level_guard = aws.iam.Policy(
+            f"{name}-level-guard", name=f"mlflow-{config.team}-level-guard",
+            description=f"Only principals tagged {LEVEL_TAG}=<level> use team "
+                        f"{config.team}'s elevated MLflow levels",
+            policy=json.dumps(level_guard_policy(config.account_id, config.region,
+                                                 config.team, config.levels)),
+            opts=child(self))
         self.job_environments = {level: job_environment(config, level) for level in config.levels}
 
         self.studio_domain_id = None
@@ -137,13 +192,15 @@ class DataScienceAccount(pulumi.ComponentResource):
                 aws.sagemaker.UserProfile(
                     f"{name}-studio-{level}",
                     domain_id=domain.id,
-                    user_profile_name=f"{config.team}-{level}",
+                    user_profile_name=studio_profile_name(config.team, level),
+                    tags={LEVEL_TAG: level, TEAM_TAG: config.team},
                     user_settings=aws.sagemaker.UserProfileUserSettingsArgs(
                         execution_role=self.roles[level].arn, security_groups=[studio_sg.id]),
                     opts=child(self))
             self.studio_domain_id = domain.id
 
-        self.outputs = {"sagemakerRoleArns": self.role_arns, "jobEnvironment": self.job_environments}
+        self.outputs = {"sagemakerRoleArns": self.role_arns, "jobEnvironment": self.job_environments,
+                        "levelGuardPolicyArn": self.level_guard.arn}
         if self.studio_domain_id is not None:
             self.outputs["studioDomainId"] = self.studio_domain_id
             # For the central stack's ui.studioOrigins, so Studio may embed the MLflow UI.

@@ -352,6 +352,29 @@ def _ci_deploy_behind_an_environment(args, report):
                    "whose reviewers and branch rule guard it", role.urn)
 
 
+ELEVATED_LEVEL_TAGS = ("model-approver", "admin")
+
+
+def _team_account_guard(args, report):
+    """A team stack whose execution roles carry an elevated level ships the guard that keeps
+    passing them to SageMaker to principals of that level (spec.accounts.level_guard_policy)."""
+    guarded = set()
+    for r in args.resources:
+        if r.resource_type != "aws:iam/policy:Policy":
+            continue
+        for s in _statements(r.props.get("policy")):
+            if s.get("Effect") == "Deny" and "iam:PassRole" in _as_list(s.get("Action")):
+                guarded |= set(_as_list(s.get("Resource")))
+    for r in args.resources:
+        tags = r.props.get("tags") or {}
+        if (r.resource_type == "aws:iam/role:Role"
+                and tags.get("mlflow-level") in ELEVATED_LEVEL_TAGS):
+            name = r.props.get("name")
+            if not any(arn.endswith(f":role/{name}") for arn in guarded):
+                report(f"execution role {name} ({tags['mlflow-level']}) has no guard: anyone "
+                       "who may pass roles to SageMaker acts in MLflow at that level", r.urn)
+
+
 def _policy_documents(args):
     key = POLICY_DOCUMENT_TYPES.get(args.resource_type)
     return _statements(args.props.get(key)) if key else []
@@ -670,6 +693,11 @@ POLICIES = [
         description="Every other role a GitHub workflow assumes trusts only runs in a GitHub "
         "environment (its reviewers and its branch rule). Fix: components/ci_access.py's "
         "environment_subject.", validate=_ci_deploy_behind_an_environment),
+    StackValidationPolicy(
+        name="team-account-guard", enforcement_level=EnforcementLevel.MANDATORY,
+        description="A team stack's approver and admin execution roles are guarded: a managed "
+        "policy denies passing each to anyone not tagged with its level. Fix: "
+        "components/datascience_account.py's level_guard.", validate=_team_account_guard),
     _policy("iam-no-star-star", "No policy allows every action on every resource. Fix: name "
             "the actions and resources.", lambda a, r: _star_star(a, r)),
     _policy("iam-whole-api-only-for-admin", "execute-api:Invoke on a whole API (*/*/*) only in "

@@ -92,6 +92,9 @@ _OPERATORS = {
     "ArnNotLike": (lambda a, e: not _like(a, e), True),
     "Bool": (lambda a, e: str(a).lower() in [x.lower() for x in e], False),
     "Null": (None, None),  # judged on its own below
+    # A multivalued key (aws:TagKeys): true when any of the request's values is one of these;
+    # absent, false.
+    "ForAnyValue:StringEquals": (lambda a, e: any(v in e for v in _as_list(a)), False),
 }
 
 

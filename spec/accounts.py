@@ -198,3 +198,53 @@ def sagemaker_trust_policy(account_id: str) -> dict:
         "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
         "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}]}
+
+
+# --- a team account holds its own line -----------------------------------------------------
+# Each level's execution role, and its Studio profile, carry LEVEL_TAG; so must the team's
+# people and CI (as a tag on their role or user). Whoever may pass an elevated level's role to
+# SageMaker, or open its Studio profile, acts in MLflow at that level: the guard keeps both to
+# principals of that level.
+LEVEL_TAG = "mlflow-level"
+TEAM_TAG = "mlflow-team"
+# Levels whose acts a second person relies on (approving; administering the registry).
+ELEVATED_LEVELS = ("model-approver", "admin")
+ROLE_CHANGE_ACTIONS = ("iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy",
+                       "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:UpdateRole",
+                       "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+                       "iam:TagRole", "iam:UntagRole", "iam:DeleteRole")
+TAGGING_ACTIONS = ("iam:TagUser", "iam:UntagUser", "iam:TagRole", "iam:UntagRole",
+                   "sts:TagSession", "sagemaker:AddTags", "sagemaker:DeleteTags")
+
+
+def studio_profile_name(team: str, level: str) -> str:
+    return f"{team}-{level}"
+
+
+def level_guard_policy(account_id: str, region: str, team: str, levels) -> dict:
+    """The team account's guard, for every person and CI role there but the stack's deployer
+    (a managed policy the datascience stack creates; docs/security.md gives the SCP): only a
+    principal tagged with an elevated level may pass that level's execution role to SageMaker
+    or open its Studio profile; nobody changes those roles but the deployer; nobody sets the
+    level tag on anything."""
+    elevated = [level for level in ELEVATED_LEVELS if level in levels]
+    statements = []
+    for level in elevated:
+        role = f"arn:aws:iam::{account_id}:role/{sagemaker_role_name(team, level)}"
+        profile = (f"arn:aws:sagemaker:{region}:{account_id}:user-profile/*/"
+                   f"{studio_profile_name(team, level)}")
+        not_of_level = {"StringNotEquals": {f"aws:PrincipalTag/{LEVEL_TAG}": level}}
+        sid = "".join(part.capitalize() for part in level.split("-"))
+        statements += [
+            {"Sid": f"Only{sid}sPassThe{sid}Role", "Effect": "Deny", "Action": "iam:PassRole",
+             "Resource": role, "Condition": not_of_level},
+            {"Sid": f"Only{sid}sOpenThe{sid}Studio", "Effect": "Deny",
+             "Action": "sagemaker:CreatePresignedDomainUrl", "Resource": profile,
+             "Condition": not_of_level},
+            {"Sid": f"NobodyChangesThe{sid}Role", "Effect": "Deny",
+             "Action": list(ROLE_CHANGE_ACTIONS), "Resource": role}]
+    statements.append({
+        "Sid": "NobodySetsTheLevelTag", "Effect": "Deny", "Action": list(TAGGING_ACTIONS),
+        "Resource": "*",
+        "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [LEVEL_TAG, TEAM_TAG]}}})
+    return {"Version": "2012-10-17", "Statement": statements}

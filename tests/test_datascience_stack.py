@@ -49,9 +49,10 @@ def test_execution_roles_trust_sagemaker_and_reach_one_central_role(team_stack, 
         "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"aws:SourceAccount": TEAM_ACCOUNT}}}]}
     policy = doc(team_stack.one("aws:iam/rolePolicy:RolePolicy", f"team-a-{level}"), "policy")
-    config = parse_datascience(stack_config("datascience")["mlflow-landing-zone:datascience"],
+    config = parse_datascience(datascience(studio=STUDIO)["mlflow-landing-zone:datascience"],
                                "us-east-1")
     assert policy == execution_policy(config, level)
+    assert role.inputs["tags"] == {"mlflow-level": level, "mlflow-team": "team-a"}
     assume = [s for s in policy["Statement"] if "sts:AssumeRole" in s["Action"]]
     assert assume == [{"Sid": "AssumeTheCentralRoleOfThisLevel", "Effect": "Allow",
                        "Action": "sts:AssumeRole",
@@ -201,3 +202,110 @@ def test_a_jobs_tracking_uri_is_its_teams_base_path_which_its_central_role_alone
                     "policy")
     writes = next(s for s in artifacts["Statement"] if s["Sid"] == "TeamArtifacts")
     assert writes["Resource"].endswith(f"/artifacts/workspaces/{team}/*")
+
+
+# --- least privilege inside the team account, and the account's own line ---------------------
+
+SAGEMAKER_FULL_ACCESS = {"Statement": [
+    # the statements of AWS's AmazonSageMakerFullAccess that matter here: every SageMaker
+    # action, and passing any role to SageMaker
+    {"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"},
+    {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::*:role/*",
+     "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}}]}
+ARN = f"arn:aws:iam::{TEAM_ACCOUNT}:role"
+PROFILE = f"arn:aws:sagemaker:us-east-1:{TEAM_ACCOUNT}:user-profile/d-abc123xyz456"
+
+
+def test_execution_roles_keep_levels_apart_inside_the_account(team_stack):
+    from roles.policy_eval import DENY, IMPLICIT_DENY
+
+    def policy(level):
+        return doc(team_stack.one("aws:iam/rolePolicy:RolePolicy", f"team-a-{level}"), "policy")
+
+    reader, contributor = policy("reader"), policy("contributor")
+    bucket = "arn:aws:s3:::sagemaker-us-east-1-222222222222"
+    job = f"arn:aws:sagemaker:us-east-1:{TEAM_ACCOUNT}:training-job/train-1"
+    # a reader reads the default bucket and writes nothing; a contributor writes its own prefix
+    assert evaluate([reader], "s3:GetObject", f"{bucket}/contributor/model.tar.gz") == ALLOW
+    assert evaluate([reader], "s3:PutObject", f"{bucket}/reader/model.tar.gz") == IMPLICIT_DENY
+    assert evaluate([contributor], "s3:PutObject", f"{bucket}/contributor/m.tar.gz") == ALLOW
+    assert evaluate([contributor], "s3:PutObject", f"{bucket}/model-approver/m.tar.gz") \
+        == IMPLICIT_DENY
+    # jobs: created only tagged as the level's, stopped only if the level's
+    tagged = {"aws:RequestTag/mlflow-level": "reader"}
+    assert evaluate([reader], "sagemaker:CreateTrainingJob", job, tagged) == ALLOW
+    assert evaluate([reader], "sagemaker:CreateTrainingJob", job) == IMPLICIT_DENY
+    assert evaluate([reader], "sagemaker:StopTrainingJob", job,
+                    {"aws:ResourceTag/mlflow-level": "contributor"}) == IMPLICIT_DENY
+    assert evaluate([reader], "sagemaker:StopTrainingJob", job,
+                    {"aws:ResourceTag/mlflow-level": "reader"}) == ALLOW
+    # List actions match only "*"; network interfaces only in the team's VPC and subnets
+    lists = [s for s in reader["Statement"] if s["Sid"] == "ListJobsAndApps"]
+    assert lists[0]["Resource"] == "*"
+    eni = f"arn:aws:ec2:us-east-1:{TEAM_ACCOUNT}:network-interface/eni-1"
+    vpc = f"arn:aws:ec2:us-east-1:{TEAM_ACCOUNT}:vpc/{STUDIO['vpcId']}"
+    assert evaluate([reader], "ec2:DeleteNetworkInterface", eni, {"ec2:Vpc": vpc}) == ALLOW
+    assert evaluate([reader], "ec2:DeleteNetworkInterface", eni,
+                    {"ec2:Vpc": vpc.replace("0123", "9999")}) == IMPLICIT_DENY
+    other_subnet = f"arn:aws:ec2:us-east-1:{TEAM_ACCOUNT}:subnet/subnet-0aaaaaaaaaaaaaaaa"
+    assert evaluate([reader], "ec2:CreateNetworkInterface", other_subnet) == IMPLICIT_DENY
+    # images of this account only; no kms:Encrypt, no dead multipart listing
+    assert evaluate([reader], "ecr:BatchGetImage",
+                    "arn:aws:ecr:us-east-1:999999999999:repository/x") == IMPLICIT_DENY
+    actions = {a for s in reader["Statement"] for a in
+               ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert not {"kms:Encrypt", "s3:ListBucketMultipartUploads"} & actions
+    assert DENY not in {evaluate([reader], "s3:GetObject", f"{bucket}/x")}
+
+
+@pytest.mark.parametrize("target", ["model-approver"])
+def test_a_reader_in_the_team_account_cannot_reach_approver_access_by_any_path(team_stack,
+                                                                             target):
+    """A person tagged reader, holding AmazonSageMakerFullAccess and the guard: passing the
+    approver's execution role to SageMaker, opening the approver's Studio profile, changing
+    that role, tagging themselves approver, or assuming it directly are all refused; a person
+    tagged approver may pass it and open it."""
+    from roles.policy_eval import DENY
+
+    guard = doc(team_stack.one("aws:iam/policy:Policy", "level-guard"), "policy")
+    assert team_stack.outputs["levelGuardPolicyArn"] == \
+        team_stack.one("aws:iam/policy:Policy", "level-guard").outputs["arn"]
+    policies = [SAGEMAKER_FULL_ACCESS, guard]
+    role = f"{ARN}/mlflow-team-a-{target}-sagemaker"
+    to_sagemaker = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+
+    def as_level(level, **context):
+        return {"aws:PrincipalTag/mlflow-level": level, **to_sagemaker, **context}
+
+    # without the guard, AmazonSageMakerFullAccess would let the reader do both
+    assert evaluate([SAGEMAKER_FULL_ACCESS], "iam:PassRole", role, as_level("reader")) == ALLOW
+    paths = {
+        "pass the role to a job, notebook or profile": ("iam:PassRole", role, {}),
+        "open the approver's Studio profile": (
+            "sagemaker:CreatePresignedDomainUrl", f"{PROFILE}/team-a-{target}", {}),
+        "change the role's trust": ("iam:UpdateAssumeRolePolicy", role, {}),
+        "add a policy to the role": ("iam:PutRolePolicy", role, {}),
+        "tag oneself approver": ("iam:TagUser", f"{ARN.replace(':role', ':user')}/me",
+                                 {"aws:TagKeys": ["mlflow-level"]}),
+        "take the tag into a session": ("sts:TagSession", f"{ARN}/other",
+                                        {"aws:TagKeys": ["mlflow-level"]}),
+    }
+    for what, (action, resource, extra) in paths.items():
+        assert evaluate(policies, action, resource, as_level("reader", **extra)) == DENY, what
+        assert evaluate(policies, action, resource, {**to_sagemaker, **extra}) == DENY, \
+            f"{what}, untagged"
+    # nor can anyone assume the execution role: only SageMaker may
+    trust = doc(team_stack.one("aws:iam/role:Role", f"team-a-{target}"), "assumeRolePolicy")
+    assert evaluate([trust], "sts:AssumeRole", role, {"aws:SourceAccount": TEAM_ACCOUNT},
+                    principal=f"{ARN}/reader-person") != ALLOW
+    # the reader keeps the reader's own profile and role; an approver keeps theirs
+    reader_role = f"{ARN}/mlflow-team-a-reader-sagemaker"
+    assert evaluate(policies, "iam:PassRole", reader_role, as_level("reader")) == ALLOW
+    assert evaluate(policies, "sagemaker:CreatePresignedDomainUrl", f"{PROFILE}/team-a-reader",
+                    as_level("reader")) == ALLOW
+    assert evaluate(policies, "iam:PassRole", role, as_level(target)) == ALLOW
+    assert evaluate(policies, "sagemaker:CreatePresignedDomainUrl",
+                    f"{PROFILE}/team-a-{target}", as_level(target)) == ALLOW
+    profiles = {r.inputs["userProfileName"]: r.inputs["tags"]
+                for r in team_stack.of_type("aws:sagemaker/userProfile:UserProfile")}
+    assert profiles[f"team-a-{target}"] == {"mlflow-level": target, "mlflow-team": "team-a"}

@@ -203,6 +203,15 @@ CASES = {
         rs, "aws:rds/clusterParameterGroup:ClusterParameterGroup", "", parameters=[
             {"name": "rds.force_ssl", "value": "1"}]),
     "vpc-flow-logs": lambda rs: without(rs, "aws:ec2/flowLog:FlowLog"),
+    # an approver's execution role added by hand, without the team account's guard
+    "team-account-guard": lambda rs: rs + [resource(
+        "aws:iam/role:Role", "by-hand-approver",
+        {"name": "mlflow-team-z-model-approver-sagemaker",
+         "tags": {"mlflow-level": "model-approver"},
+         "assumeRolePolicy": json.dumps({"Statement": [{
+             "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+             "Action": "sts:AssumeRole",
+             "Condition": {"StringEquals": {"aws:SourceAccount": "222222222222"}}}]})})],
     "kms-explicit-key-policy": lambda rs: mutate(rs, "aws:kms/key:Key", "db-key",
                                                  policy=KeyError),
     "lambda-supported-python": lambda rs: mutate(rs, "aws:lambda/function:Function", "",
