@@ -21,7 +21,7 @@ def sandbox(tmp_path_factory):
     stop_sandbox(process)
 
 
-# --- the browser tests' own sandbox and browser (tests/test_browser*.py) ---------------------
+# --- the browser tests' own sandbox and browser (tests/ui/test_browser*.py) ---------------------
 # Tokens live 40 seconds and the authorizer caches nothing: a request that left the browser
 # with an expired token would be refused, and show.
 TOKEN_SECONDS = 40
