@@ -17,12 +17,14 @@ from roles import allows_any, authorizer_rules
 from roles.policy_eval import invoke_allowed
 
 from tests.cognito_keys import CLIENT_ID, ISSUER, POOL_ID, Pool, SigningKey
+from tests.markers import needs
 
 API_ARN = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod"
 RULES = authorizer_rules()
 
 
 @pytest.fixture()
+@needs("server")  # the pool's JWKS over HTTP on 127.0.0.1
 def pool():
     p = Pool()
     yield p
@@ -537,6 +539,7 @@ GROUP_SETS = [[], ["team-a:reader"], ["team-a:contributor", "team-a:model-approv
               ["team-x:reader", ":reader", "team-a:"], ["team-c:contributor", "team-a:admin"]]
 
 
+@pytest.mark.node  # ui/shell/session.js under `node`
 def test_the_uis_workspaces_are_the_authorizers(pool):
     """The sign-in shell shows (and its worker names) the workspaces ui/shell/session.js
     computes from the groups; they must be the ones the authorizer grants, level for level."""

@@ -14,6 +14,7 @@ from spec.accounts import PLATFORM_GROUP_LEVELS
 from roles import authorizer_rules
 
 from tests.cognito_keys import CLIENT_ID, POOL_ID, Pool
+from tests.markers import needs
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEEL_CACHE = ROOT / "build" / "wheel-cache"  # gitignored; saves downloads between runs
@@ -22,6 +23,7 @@ LOCAL_ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform
 
 
 @pytest.fixture(scope="module")
+@needs("pip")  # pip download of the Lambda's wheels, unless build/wheel-cache has them
 def local_archive(tmp_path_factory):
     return build_archive(authorizer_rules(), tmp_path_factory.mktemp("archive"),
                          python=LOCAL_PYTHON, arch=LOCAL_ARCH, wheel_cache=WHEEL_CACHE)
@@ -49,6 +51,7 @@ def test_the_archive_holds_the_handler_the_policy_data_and_the_libraries(local_a
 
 @pytest.mark.parametrize("python, arch, machine", [("3.12", "arm64", "aarch64"),
                                                    ("3.13", "x86_64", "x86_64")])
+@pytest.mark.pip  # pip download, unless build/wheel-cache has the wheels
 def test_wheels_match_the_lambda_runtime_and_architecture(tmp_path, python, arch, machine):
     archive = zipfile.ZipFile(build_archive(authorizer_rules(), tmp_path, python=python, arch=arch,
                                             wheel_cache=WHEEL_CACHE))
@@ -62,6 +65,7 @@ def test_an_unknown_architecture_is_refused(tmp_path):
         build_archive(authorizer_rules(), tmp_path, arch="sparc")
 
 
+@pytest.mark.server  # the pool's JWKS on 127.0.0.1
 def test_the_archive_alone_authorizes_a_real_token_in_a_clean_venv(local_archive, tmp_path):
     unpacked = tmp_path / "unpacked"
     zipfile.ZipFile(local_archive).extractall(unpacked)

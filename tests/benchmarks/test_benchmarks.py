@@ -2,8 +2,8 @@
 
 What is asserted is what the report says, never how fast: a benchmark that no longer runs
 against today's code, or no longer measures what it says, fails the suite. The figures of a
-smoke run mean nothing. Those that start a sandbox or a browser, or take more than a few
-seconds, are `slow` (not in the fast loop).
+smoke run mean nothing. None is in the fast loop: each runs in a fresh interpreter, and is
+marked by what it does (`server`, `browser`, `slow`; docs/testing.md).
 """
 
 import os
@@ -44,6 +44,7 @@ def line(report, pattern):
     return found[0].groups()
 
 
+@pytest.mark.server  # the benchmark serves a JWKS on 127.0.0.1
 def test_authorizer_smoke():
     report = smoke("authorizer", timeout=120)
     calls, fetches, p50, p99 = line(
@@ -57,6 +58,7 @@ def test_authorizer_smoke():
     assert float(alone) > 0
 
 
+@pytest.mark.slow  # a fresh interpreter runs the benchmark
 def test_client_signing_smoke():
     report = smoke("client_signing", timeout=120)
     (prepare,) = line(report, rf"prepare only: ({NUMBER}) us per request")
@@ -67,6 +69,7 @@ def test_client_signing_smoke():
     assert float(prepare) > 0
 
 
+@pytest.mark.slow  # a fresh interpreter runs the benchmark
 def test_team_policies_smoke():
     report = smoke("team_policies", timeout=120)
     (limit,) = line(report, r"team name of 32 characters, \S+; managed policy limit (\d+)")

@@ -17,6 +17,7 @@ from mlflow_landing_zone_client.credentials import install_as_default_boto3_sess
 from mlflow_landing_zone_client.signing import canonical_query
 from sandbox.sigv4 import SignatureError, verify
 
+from tests.markers import needs
 from tests.moto_server import MotoServer
 
 REGION = "us-east-1"
@@ -24,6 +25,7 @@ ROLE = "arn:aws:iam::123456789012:role/mlflow-team-a-contributor"
 
 
 @pytest.fixture(scope="module")
+@needs("server")  # moto's server on 127.0.0.1
 def moto():
     server = MotoServer()
     yield server
@@ -181,6 +183,7 @@ class StaticCredentials:
 
 
 @pytest.fixture(scope="module")
+@needs("server")
 def echo_server():
     received = []
 
@@ -311,6 +314,7 @@ class RotatingCredentials:
 
 
 @pytest.fixture()
+@needs("server")
 def edge_knowing(request):
     """A stand-in edge that answers 200 to keys it knows and API Gateway's 403 (in MLflow's
     error shape, as the gateway responses render it) to the others; records each request."""

@@ -3,6 +3,7 @@ the caller holds, the team, and whom to ask; on both channels, for S3 and for tr
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import uuid
@@ -60,11 +61,14 @@ def test_the_client_names_the_level_the_model_decides_for_every_route():
 
 def node():
     path = shutil.which("node")
+    if path is None and os.environ.get("CI"):
+        pytest.fail("node is not installed: CI must run the Node tests (docs/testing.md)")
     if path is None:
         pytest.skip("node is not installed")
     return path
 
 
+@pytest.mark.node
 def test_the_uis_messages_are_the_models(tmp_path):
     """ui/shell/refusals.js says what roles.refusals.browser_message says, under Node."""
     cases = [{"method": m, "path": p, "workspace": "team-a", "levels": levels,

@@ -52,6 +52,7 @@ def test_missing_settings_stop_the_container_with_their_names(monkeypatch):
         module.main()
 
 
+@pytest.mark.slow  # MLflow's schema migrations, on SQLite
 def test_each_teams_workspace_is_created_once_and_a_new_team_on_the_next_start(tmp_path):
     from mlflow.store.workspace.sqlalchemy_store import SqlAlchemyStore
 
@@ -94,6 +95,7 @@ def _schema_version(uri):
         engine.dispose()
 
 
+@pytest.mark.slow  # MLflow's schema migrations, on SQLite
 def test_the_schema_is_created_before_the_server_starts_and_left_alone_after(monkeypatch,
                                                                               tmp_path):
     module = load()
@@ -114,6 +116,7 @@ def test_the_schema_is_created_before_the_server_starts_and_left_alone_after(mon
     assert order[3:] == []  # and it says nothing
 
 
+@pytest.mark.slow  # MLflow's schema migrations, on SQLite
 def test_an_old_schema_is_upgraded_and_mlflow_then_opens_it(tmp_path):
     """The upgrade path when the pinned MLflow changes: the first task of the new image
     upgrades the schema (here from MLflow's first one) before any worker opens it."""

@@ -44,6 +44,7 @@ def test_requirements_pin_the_moto_of_the_mends():
     assert f"moto[server]=={emulation.MOTO_VERSION}" in requirements.split()
 
 
+@pytest.mark.slow  # a fresh interpreter imports the sandbox
 def test_importing_the_sandbox_changes_nothing_in_moto_or_the_environment():
     """Only start_aws (through emulation.install) mends moto; importing any sandbox module
     leaves moto and os.environ as they were."""

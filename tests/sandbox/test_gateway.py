@@ -12,6 +12,8 @@ import requests
 from spec.edge import access_log_format, cross_site_body
 from sandbox.gateway import Gateway
 
+from tests.markers import needs
+
 API_ARN = "arn:aws:execute-api:us-east-1:111111111111:lzsandbox1/prod"
 # The UI always names the workspace: with caching on, API Gateway refuses a request that lacks
 # one of the authorizer's identity sources.
@@ -74,6 +76,7 @@ def make_gateway(tmp_path, upstream_url, timeout=29.0, ttl=300):
 
 
 @pytest.fixture()
+@needs("server")  # the gateway and a stand-in upstream, on 127.0.0.1
 def echo(tmp_path):
     server = upstream("echo")
     gateway = make_gateway(tmp_path, f"http://127.0.0.1:{server.server_port}")
@@ -136,6 +139,7 @@ def test_payloads_over_10_mb_are_413(echo):
     assert ok.status_code == 200 and ok.json()["size"] == 10 * 1024 * 1024
 
 
+@pytest.mark.server  # the gateway and a stand-in upstream
 def test_a_slow_upstream_is_504(tmp_path):
     server = upstream("slow")
     gateway = make_gateway(tmp_path, f"http://127.0.0.1:{server.server_port}", timeout=0.5)
@@ -147,6 +151,7 @@ def test_a_slow_upstream_is_504(tmp_path):
         server.shutdown()
 
 
+@pytest.mark.server  # the gateway and a stand-in upstream
 def test_a_response_over_10_mb_is_502(tmp_path):
     server = upstream("huge")
     gateway = make_gateway(tmp_path, f"http://127.0.0.1:{server.server_port}")
@@ -158,6 +163,7 @@ def test_a_response_over_10_mb_is_502(tmp_path):
         server.shutdown()
 
 
+@pytest.mark.server  # the gateway
 def test_a_down_upstream_is_502_at_once(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -40,6 +40,7 @@ def test_the_logs_are_named_where_they_are(tmp_path):
             ) in text
 
 
+@pytest.mark.slow  # a fresh interpreter imports the sandbox, to be refused
 def test_a_second_sandbox_on_the_same_state_directory_is_refused_at_once(tmp_path):
     state_file = tmp_path / "state" / "sandbox.json"
     held = hold_state_dir(state_file)

@@ -112,6 +112,7 @@ def test_the_emulated_aws_answers_no_other_origin_with_cors(sandbox):
     assert ui.status_code == 200 and ui.json()["AuthenticationResult"]["IdToken"]
 
 
+@pytest.mark.slow  # a fresh interpreter imports the sandbox
 def test_only_install_closes_motos_api_and_cors_and_check_moto_watches_both():
     """The mends follow emulation.py's rule: importing changes nothing in moto; install does;
     a moto whose dispatcher changes shape is named."""
@@ -279,6 +280,7 @@ def a_lying_post(path, port, extra=""):
             ).encode()
 
 
+@pytest.mark.server  # the gateway and a stand-in upstream
 def test_a_stalled_request_to_the_gateway_is_answered_408_and_closed(tmp_path):
     server = upstream("echo")
     gateway = make_gateway(tmp_path, f"http://127.0.0.1:{server.server_port}")
@@ -310,6 +312,7 @@ def test_a_stalled_request_to_the_gateway_is_answered_408_and_closed(tmp_path):
         server.shutdown()
 
 
+@pytest.mark.server  # the UI server
 def test_a_stalled_request_to_the_ui_host_is_closed(tmp_path):
     bundle = tmp_path / "bundle"
     bundle.mkdir()
@@ -339,6 +342,7 @@ def test_a_stalled_request_to_the_ui_host_is_closed(tmp_path):
         ui.stop()
 
 
+@pytest.mark.server  # the gateway and a stand-in upstream
 def test_the_servers_read_timeout_is_bounded_by_default(tmp_path):
     from sandbox.local_server import READ_TIMEOUT_SECONDS
 

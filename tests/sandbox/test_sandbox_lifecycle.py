@@ -191,6 +191,7 @@ def test_a_second_start_keeps_the_data_and_reset_forgets_it(tmp_path):
     (["--ui-port", "-1"], "--ui-port must be between 0 and 65535"),
     (["--token-seconds", "5"], "--token-seconds must be between 20 and 86400"),
 ])
+@pytest.mark.slow  # a fresh interpreter imports the sandbox, per case
 def test_bad_arguments_are_refused_with_a_message(args, message):
     result = subprocess.run([sys.executable, "-m", "sandbox", *args], capture_output=True,
                             text=True, cwd=ROOT)

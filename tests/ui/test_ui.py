@@ -16,10 +16,13 @@ from roles.catalogue import CATALOGUE
 from ui import build as ui_build
 from ui import hosting
 
+from tests.markers import needs
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
+@needs("node")  # npm ci, the first time
 def bundle(tmp_path_factory):
     return ui_build.build(tmp_path_factory.mktemp("ui") / "bundle", progress=lambda m: None)
 
@@ -71,6 +74,7 @@ def test_a_build_is_reproducible_and_repairs_what_was_changed(bundle, tmp_path):
     assert not bundle.path.with_name(bundle.path.name + ".partial").exists()
 
 
+@pytest.mark.node  # python -m ui.build: npm ci, the first time
 def test_the_build_command_reports_the_size(tmp_path):
     result = subprocess.run([sys.executable, "-m", "ui.build", "--out", str(tmp_path / "ui")],
                             cwd=ROOT, capture_output=True, text=True)
@@ -211,6 +215,7 @@ def test_the_sandbox_forwards_only_api_paths(sandbox):
     assert requests.get(ui + "/cognito/").status_code == 404
 
 
+@pytest.mark.node  # the bundle: npm ci, the first time
 def test_the_deploy_zip_is_the_bundle_without_its_config(tmp_path):
     """What `pulumi up` uploads (components.builds, before any component): the bundle, built
     once per content, zipped without config.json (written at deploy time)."""
