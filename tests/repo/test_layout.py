@@ -1,12 +1,17 @@
-"""Which folder may import which (DESIGN.md), and the client installs on its own."""
+"""Which folder may import which (DESIGN.md), the tests' rooms (docs/testing.md), and the
+client installs on its own."""
 
 import ast
+import configparser
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.markers import NOT_FAST
 
 ROOT = Path(__file__).resolve().parents[2]
 NEVER = {
@@ -54,6 +59,54 @@ def test_roles_imports_mlflow_only_to_enumerate_routes():
     assert users == ["mlflow_routes.py"]
 
 
+# --- the tests' rooms: every test file in a room folder, every room folder in the table ------
+TESTS = ROOT / "tests"
+TESTING = (ROOT / "docs" / "testing.md").read_text()
+# the rooms that prove several folders at once; every other room is named after one
+CROSS_CUTTING = {"end_to_end", "repo"}
+
+
+def table_rows(first_column):
+    """The rows of docs/testing.md's tables whose first cell matches `first_column`."""
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in TESTING.splitlines() if re.match(rf"\| `{first_column}` \|", line)]
+
+
+def room_folders():
+    return sorted(p.name for p in TESTS.iterdir()
+                  if p.is_dir() and not p.name.startswith(("_", ".")))
+
+
+def test_every_test_file_lives_in_a_room_folder():
+    test_files = [p for pattern in ("test_*.py", "*_test.py") for p in TESTS.rglob(pattern)]
+    assert test_files
+    outside = sorted(str(p.relative_to(ROOT)) for p in test_files if p.parent.parent != TESTS)
+    assert outside == [], "move each into the tests/<room>/ it proves (docs/testing.md)"
+
+
+def test_every_room_folder_is_a_package_in_the_table_with_its_command():
+    rows = table_rows(r"tests/[a-z_]+/")
+    rooms = [re.fullmatch(r"`tests/([a-z_]+)/`", row[0]).group(1) for row in rows]
+    assert sorted(rooms) == room_folders() and len(set(rooms)) == len(rooms)
+    for room, (_, proves, command) in zip(rooms, rows):
+        assert (TESTS / room / "__init__.py").is_file(), room
+        assert command == f"`pytest tests/{room}`", room
+        if room not in CROSS_CUTTING:  # named after the folder it proves, which exists
+            folder = re.match(r"`([a-z_/]+)/`", proves).group(1)
+            assert folder.endswith(room) and (ROOT / folder).is_dir(), (room, proves)
+
+
+def test_the_markers_table_is_the_markers_pytest_ini_declares():
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(ROOT / "pytest.ini")
+    declared = [line.split(":")[0].strip() for line in ini["pytest"]["markers"].splitlines()
+                if line.strip()]
+    documented = [row[0].strip("`") for row in table_rows(r"[a-z_]+")]
+    assert declared == documented == [*NOT_FAST, "fast"]
+    assert not set(declared) & set(room_folders())  # a room's marker means only the room
+
+
+@pytest.mark.pip  # pip wheel, whose isolated build fetches setuptools
 def test_the_client_builds_as_a_package_of_its_own(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
                              "--wheel-dir", str(tmp_path), str(ROOT / "client")],
