@@ -109,7 +109,7 @@ def _statement(effect, api_arn, globs):
 def render_policy(rules: dict, api_arn: str) -> dict:
     """The policy returned for one combination of levels: its Deny globs (if any) and its Allow
     globs, on the whole API stage. The one renderer: the route-by-route and property proofs
-    (tests/test_policies.py) evaluate what this returns."""
+    (tests/roles/test_policies.py) evaluate what this returns."""
     statements = [_statement("Deny", api_arn, rules["deny"])] if rules["deny"] else []
     statements.append(_statement("Allow", api_arn, rules["allow"]))
     return {"Version": "2012-10-17", "Statement": statements}

@@ -4,7 +4,7 @@ off (`api.waf.enabled`), one address may send only so many requests (a rate-base
 AWS's managed rule groups refuse known-bad addresses and inputs.
 
 The rules are `spec.edge.cross_site_refusal`, the function the sandbox's gateway applies, said
-in WAF's statements (`tests/test_web_acl.py` evaluates them against it, case by case). They sit
+in WAF's statements (`tests/components/test_web_acl.py` evaluates them against it, case by case). They sit
 in WAF rather than in the authorizer because API Gateway caches the authorizer's answer per
 token: a decision on other headers there would be reused for requests it never saw.
 """

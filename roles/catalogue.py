@@ -8,7 +8,7 @@ One row per (methods, path template). Templates are written as MLflow declares t
 - AJAX: under `/ajax-api` only (routes MLflow serves to its UI alone);
 - ROOT: exactly the path given.
 
-`tests/test_catalogue.py` compares this table with the routes of the installed MLflow, both
+`tests/roles/test_catalogue.py` compares this table with the routes of the installed MLflow, both
 ways, so an upgrade that adds, moves or drops a route fails until it is classified here.
 """
 

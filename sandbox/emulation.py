@@ -4,7 +4,7 @@ Importing this module changes nothing. `install(central_account)` applies every 
 process, after `check_moto()` has found the moto these mends were written for: each patched
 or read moto internal is listed in `MOTO_INTERNALS` with the signature the mend expects, so a
 moto upgrade that changes one stops the sandbox with the name of what changed (and
-`tests/test_emulation.py` says so before anyone starts it). The lookups the gateway and the UI
+`tests/sandbox/test_emulation.py` says so before anyone starts it). The lookups the gateway and the UI
 server make in moto's backends (an access key's session, a role's policies, RevokeToken) live
 here too.
 """

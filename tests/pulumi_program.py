@@ -143,7 +143,7 @@ _prebuilt = []
 
 def prebuilt():
     """Stand-ins for what `components.builds.build_central` makes on a deploying machine (its
-    own tests build the real ones: tests/test_authorizer_archive.py, tests/test_ui.py): the
+    own tests build the real ones: tests/authorizer/test_authorizer_archive.py, tests/ui/test_ui.py): the
     stack tests run offline."""
     from components.builds import CentralBuilds
 

@@ -1,0 +1,279 @@
+"""Refusals a data scientist understands: every 403 names the level the call needs, the level
+the caller holds, the team, and whom to ask; on both channels, for S3 and for traces."""
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import boto3
+import mlflow
+import pytest
+from botocore.exceptions import ClientError
+from mlflow.exceptions import MlflowException
+
+from mlflow_landing_zone_client import refusals as client_refusals
+from spec import edge
+from roles import CATALOGUE, refusals
+from roles.globs import HOSTILE_GLOBS
+
+from tests.route_samples import samples
+from tests.sandbox_clients import assume_central, id_token, identity
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTACT_OF_THE_SANDBOX = "the platform team (#mlflow-platform)"
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# --- the table: exact ----------------------------------------------------------------------------
+
+def test_the_clients_table_is_current():
+    assert refusals.CLIENT_TABLE_PATH.read_text() == refusals.render_table(), (
+        "client/mlflow_landing_zone_client/refusal_table.json is stale: run "
+        "`python -m roles.matrix`")
+    assert client_refusals.table() == refusals.refusal_table()
+
+
+REQUESTS = [(route.method, path) for route, path in samples(CATALOGUE)] + [
+    ("GET", "/api/2.0/mlflow/not-a-route-yet"), ("DELETE", "/ajax-api/3.0/mlflow/future/x"),
+    ("GET", "/api/2.0/mlflow/../secrets"), ("POST", "/ajax-api//2.0/mlflow/runs/create")]
+
+
+def test_the_client_names_the_level_the_model_decides_for_every_route():
+    mismatches = [(m, p) for m, p in REQUESTS
+                  if client_refusals.needed_level(m, p) != refusals.needed_level(m, p)]
+    assert mismatches == []
+    assert refusals.needed_level("POST", "/api/2.0/mlflow/experiments/create") == "contributor"
+    assert refusals.needed_level("GET", "/api/2.0/mlflow/experiments/get") == "reader"
+    assert refusals.needed_level("POST", "/api/2.0/mlflow/registered-models/alias"
+                                 ) == "model-approver"
+    assert refusals.needed_level("DELETE", "/api/2.0/mlflow/model-versions/delete") == "admin"
+    assert refusals.needed_level("POST", "/ajax-api/3.0/mlflow/workspaces") == refusals.PLATFORM
+    assert refusals.needed_level("GET", "/api/2.0/mlflow/not-a-route-yet") == "admin"
+    assert refusals.needed_level("GET", "/api/2.0/mlflow/../secrets") is None
+
+
+def node():
+    path = shutil.which("node")
+    if path is None and os.environ.get("CI"):
+        pytest.fail("node is not installed: CI must run the Node tests (docs/testing.md)")
+    if path is None:
+        pytest.skip("node is not installed")
+    return path
+
+
+@pytest.mark.node
+def test_the_uis_messages_are_the_models(tmp_path):
+    """ui/shell/refusals.js says what roles.refusals.browser_message says, under Node."""
+    cases = [{"method": m, "path": p, "workspace": "team-a", "levels": levels,
+              "contact": "the platform team"}
+             for (m, p), levels in zip(REQUESTS[::7], [["reader"], ["contributor"],
+                                                       ["model-approver"], ["admin"],
+                                                       ["reader", "contributor"], []] * 999)]
+    script = tmp_path / "run.js"
+    script.write_text(
+        "global.self = global;\n"
+        + (ROOT / "ui" / "shell" / "refusals.js").read_text()
+        + f"\nconst table = {refusals.render_table()};"
+        + f"\nconst cases = {json.dumps(cases)};"
+        + "\nconsole.log(JSON.stringify(cases.map((c) => self.LZRefusals.message(table, c))));")
+    out = subprocess.run([node(), str(script)], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [
+        refusals.browser_message(c["method"], c["path"], c["workspace"], c["levels"],
+                                 c["contact"]) for c in cases]
+
+
+# --- the messages --------------------------------------------------------------------------------
+
+ROLE = "arn:aws:sts::111111111111:assumed-role/mlflow-team-a-reader/job-1"
+
+
+def test_an_sdk_refusal_names_needed_level_held_level_team_and_whom_to_ask():
+    text = client_refusals.request_message("POST", "/prod/team-a/api/2.0/mlflow/runs/create",
+                                           ROLE, "the platform team")
+    assert text == ("Refused: POST /api/2.0/mlflow/runs/create needs the contributor level in "
+                    "team-a; you act as reader in team-a (role mlflow-team-a-reader). To be "
+                    "granted contributor in team-a, ask the platform team.")
+    other = client_refusals.request_message("GET", "/team-b/api/2.0/mlflow/runs/get", ROLE, "x")
+    assert "outside team team-a's workspace" in other and "<apiUrl>/team-a" in other
+    assert client_refusals.caller_of(
+        "arn:aws:iam::1:role/mlflow-my-team-model-approver") == ("my-team", "model-approver")
+    assert client_refusals.caller_of("arn:aws:sts::1:assumed-role/other/x") == (None, None)
+    # a team account's SageMaker role (its session named after a level) is no central role
+    assert client_refusals.caller_of("arn:aws:sts::2:assumed-role/mlflow-team-a-contributor-"
+                                     "sagemaker/sagemaker-contributor") == (None, None)
+
+
+def test_an_s3_refusal_says_which_level_writes_and_that_versions_are_frozen():
+    write = client_refusals.s3_message(
+        "PutObject", "b", "artifacts/workspaces/team-a/1/r/artifacts/x", ROLE, "the team")
+    assert "needs the contributor level in team-a; you act as reader in team-a" in write
+    frozen = client_refusals.s3_message(
+        "PutObject", "b", "registry/workspaces/team-a/m/v1-x/MLmodel",
+        ROLE.replace("reader", "contributor"), "the team")
+    assert "frozen; only the tracking server writes them" in frozen
+    other = client_refusals.s3_message("GetObject", "b", "artifacts/workspaces/team-b/1/x",
+                                       ROLE, "the team")
+    assert "in team team-b's workspace" in other
+
+
+def test_the_edges_template_is_valid_json_whatever_the_caller(monkeypatch):
+    template = edge.gateway_response_template("ACCESS_DENIED", "ops (#mlflow), ops@example.com")
+    for variables in ({}, {"context.identity.userArn": ROLE},
+                      {"context.authorizer.levels": "reader,contributor",
+                       "context.authorizer.workspace": "team-a"}):
+        body = edge.gateway_response_body("ACCESS_DENIED", "User is not authorized", variables,
+                                          contact="ops (#mlflow), ops@example.com")
+        assert body["error_code"] == "PERMISSION_DENIED"
+        assert body["details"]["contact"] == "ops (#mlflow), ops@example.com"
+        assert body["details"]["gateway"] == "User is not authorized"
+        assert "ops (#mlflow), ops@example.com" in body["message"]
+        assert json.loads(edge.render_gateway_response(template, "User is not authorized",
+                                                       variables)) == body
+
+
+@pytest.mark.parametrize("contact", ['say "hi"', "back\\slash", "$context.x", "", "x" * 201,
+                                     "line\nbreak"])
+def test_a_contact_that_would_break_the_gateways_template_is_refused(contact):
+    with pytest.raises(ValueError, match="platformContact"):
+        edge.check_contact(contact)
+
+
+# --- through the sandbox: the SDK channel --------------------------------------------------------
+
+def test_a_readers_sdk_call_is_refused_in_plain_words(sandbox):
+    with identity(sandbox, "reader", "client") as c:
+        with pytest.raises(MlflowException) as refused:
+            c.create_experiment(unique("refused"))
+    text = refused.value.message
+    assert "needs the contributor level in team-a" in text
+    assert "you act as reader in team-a (role mlflow-team-a-reader)" in text
+    assert CONTACT_OF_THE_SANDBOX in text
+    assert refused.value.error_code == "PERMISSION_DENIED"
+
+
+def test_a_contributors_promotion_is_refused_naming_the_approver_level(sandbox):
+    name = unique("refused-alias")
+    with identity(sandbox, "contributor", "client") as c:
+        c.create_registered_model(name)
+        with pytest.raises(MlflowException, match="needs the model-approver level in team-a; "
+                                                  "you act as contributor in team-a"):
+            c.set_registered_model_alias(name, "champion", "1")
+        prompt = unique("refused-prompt")
+        mlflow.genai.register_prompt(name=prompt, template="Summarise {{text}}")
+        with pytest.raises(MlflowException, match="needs the model-approver level in team-a"):
+            mlflow.genai.set_prompt_alias(prompt, "production", 1)
+
+
+def test_s3_access_denied_reads_as_a_refusal(sandbox, tmp_path):
+    with identity(sandbox, "contributor", "client") as c:
+        experiment = c.create_experiment(unique("s3-refusal"))
+        run = c.create_run(experiment).info.run_id
+    (tmp_path / "notes.txt").write_text("a reader's notes")
+    with identity(sandbox, "reader", "client") as c:
+        c.get_run(run)  # the client's first call sets up its S3 credentials
+        with pytest.raises(Exception) as refused:
+            c.log_artifact(run, str(tmp_path / "notes.txt"))
+    text = str(refused.value)
+    assert "needs the contributor level in team-a; you act as reader in team-a" in text
+    assert CONTACT_OF_THE_SANDBOX in text or client_refusals.DEFAULT_CONTACT in text
+
+
+def test_a_refused_trace_is_an_error_in_plain_words_without_the_databricks_hint(sandbox,
+                                                                                  caplog):
+    with identity(sandbox, "contributor", "client") as c:
+        experiment = c.create_experiment(unique("traces-refused"))
+    with identity(sandbox, "reader", "client"), caplog.at_level(logging.WARNING):
+        mlflow.set_experiment(experiment_id=experiment)
+
+        @mlflow.trace
+        def step(x):
+            return x + 1
+
+        step(1)
+        mlflow.flush_trace_async_logging(terminate=False)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR
+              and r.name.startswith("mlflow.tracing")]
+    assert errors, [r.getMessage() for r in caplog.records]
+    text = errors[0].getMessage()
+    assert "needs the contributor level in team-a; you act as reader in team-a" in text
+    assert "databricks" not in text.lower()
+
+
+# --- through the sandbox: the token channel ------------------------------------------------------
+
+def test_the_edge_tells_a_token_caller_its_levels_in_the_workspace(sandbox):
+    import requests
+
+    response = requests.post(
+        f"{sandbox['gateway_url']}/ajax-api/2.0/mlflow/experiments/create",
+        json={"name": unique("refused")}, timeout=30,
+        headers={"Authorization": f"Bearer {id_token(sandbox, 'reader-user')}",
+                 edge.WORKSPACE_HEADER: "team-a"})
+    assert response.status_code == 403
+    body = response.json()
+    assert body["error_code"] == "PERMISSION_DENIED"
+    assert (body["details"]["levels"], body["details"]["workspace"]) == ("reader", "team-a")
+    assert body["details"]["contact"] == CONTACT_OF_THE_SANDBOX
+    assert "[reader]" in body["message"] and CONTACT_OF_THE_SANDBOX in body["message"]
+
+
+def test_the_edge_names_the_role_of_a_sigv4_caller(sandbox):
+    c = assume_central(sandbox, "reader")
+    session = boto3.Session(aws_access_key_id=c["AccessKeyId"],
+                            aws_secret_access_key=c["SecretAccessKey"],
+                            aws_session_token=c["SessionToken"], region_name="us-east-1")
+    import requests
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    url = f"{sandbox['gateway_url']}/team-a/api/2.0/mlflow/experiments/create"
+    request = AWSRequest(method="POST", url=url, data=b'{"name": "x"}',
+                         headers={"Content-Type": "application/json"})
+    SigV4Auth(session.get_credentials().get_frozen_credentials(), "execute-api",
+              "us-east-1").add_auth(request)
+    response = requests.post(url, data=b'{"name": "x"}', headers=dict(request.headers),
+                             timeout=30)
+    assert response.status_code == 403
+    body = response.json()
+    assert ":assumed-role/mlflow-team-a-reader/" in body["details"]["caller_arn"]
+    assert body["details"]["contact"] == CONTACT_OF_THE_SANDBOX
+
+
+def test_refusals_keep_hostile_shapes_out_of_the_table():
+    assert refusals.refusal_table()["hostile"] == list(HOSTILE_GLOBS)
+
+
+def test_s3_refusals_name_the_registry_for_a_contributor(sandbox):
+    """A contributor's write under registry/ (as the client package's session makes it)."""
+    with identity(sandbox, "contributor", "client") as c:
+        c.search_experiments(max_results=1)  # sets up the client's S3 credentials
+        s3 = boto3.client("s3", endpoint_url=sandbox["aws"]["endpoint_url"])
+        bucket = sandbox["teams"][0]["registry_prefix"].removeprefix("s3://").split("/")[0]
+        with pytest.raises(ClientError, match="frozen; only the tracking server writes them"):
+            s3.put_object(Bucket=bucket, Key="registry/workspaces/team-a/m/v1-x/MLmodel",
+                          Body=b"x")
+
+
+def test_the_clients_copies_of_the_landing_zones_names_are_its_own():
+    """The client package imports nothing of this repo: its prefixes, role names and contact
+    variable are held equal to the ones the stacks use."""
+    from components.datascience_account import CONTACT_ENV
+    from spec.accounts import access_role_name, registry_prefix, workspace_prefix
+
+    assert client_refusals._ARTIFACTS == workspace_prefix("x").removesuffix("x/")
+    assert client_refusals._REGISTRY == registry_prefix("x").removesuffix("x/")
+    assert client_refusals.CONTACT_ENV == CONTACT_ENV
+    from spec.accounts import SESSION_SECONDS
+    from mlflow_landing_zone_client import credentials as client_credentials
+
+    assert client_credentials.SESSION_SECONDS == SESSION_SECONDS  # what the roles allow
+    for level in refusals.refusal_table()["levels"]:
+        arn = f"arn:aws:iam::1:role/{access_role_name('my-team', level)}"
+        assert client_refusals.caller_of(arn) == ("my-team", level)

@@ -1,0 +1,269 @@
+"""The compiled policies decide as the model does, proved by evaluating them."""
+
+import itertools
+import json
+import string
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from roles import (
+    CATALOGUE,
+    GRANTS,
+    INLINE_POLICY_LIMIT,
+    LEVELS,
+    MANAGED_POLICY_LIMIT,
+    allows,
+    allows_any,
+    authorizer_rules,
+    iam_policy,
+    managed_policies,
+    policy_size,
+)
+from roles.mlflow_routes import resolve
+from roles.policy_eval import DENY, IMPLICIT_DENY, evaluate, invoke_allowed, wildcard_match
+
+from tests.route_samples import SEGMENTS, samples
+
+API_ARN = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod"
+
+
+def authorizer_policy(levels, api_arn, in_team=False):
+    """What the Lambda returns for `levels`: its own renderer, on the data the archive ships
+    (roles.authorizer_rules(), compiled when it is built)."""
+    from authorizer.handler import render_policy
+    from roles.policies import level_set_key
+
+    data = authorizer_rules()["team_rules" if in_team else "rules"]
+    return render_policy(data[level_set_key(levels)], api_arn)
+CAPABILITY = {(r.method, r.path): r.capability for r in CATALOGUE}
+SAMPLES = list(samples(CATALOGUE))
+COMBOS = [c for n in range(1, len(LEVELS) + 1) for c in itertools.combinations(LEVELS, n)]
+
+
+def arn(method, path):
+    return f"{API_ARN}/{method}/{path[1:]}"
+
+
+def is_iam_path(path):
+    return path.startswith("/api/")
+
+
+# --- the evaluator itself -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pattern, text, expected",
+    [
+        ("a*c", "abc", True),
+        ("a*c", "a/b/c", True),  # `*` crosses slashes in IAM
+        ("a?c", "abc", True),
+        ("a?c", "ac", False),
+        ("a*", "a", True),
+        ("*b", "ab/", False),
+        ("GET/api/x", "GET/api/X", False),  # case-sensitive
+        ("*/api/*", "GET/ajax-api/x", False),
+    ],
+)
+def test_wildcard_match(pattern, text, expected):
+    assert wildcard_match(pattern, text) is expected
+
+
+def test_explicit_deny_wins_and_silence_denies():
+    doc = {"Statement": [
+        {"Effect": "Allow", "Action": "execute-api:*", "Resource": f"{API_ARN}/*"},
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": f"{API_ARN}/DELETE/*"},
+    ]}
+    assert invoke_allowed([doc], arn("GET", "/api/x"))
+    assert evaluate([doc], "execute-api:Invoke", arn("DELETE", "/api/x")) == DENY
+    assert evaluate([], "execute-api:Invoke", arn("GET", "/api/x")) == IMPLICIT_DENY
+
+
+def test_not_resource_and_unknown_conditions():
+    doc = {"Statement": {"Effect": "Allow", "Action": "*", "NotResource": f"{API_ARN}/POST/*"}}
+    assert invoke_allowed([doc], arn("GET", "/api/x"))
+    assert not invoke_allowed([doc], arn("POST", "/api/x"))
+    odd = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
+                          "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2020"}}}]}
+    with pytest.raises(ValueError, match="not supported"):
+        invoke_allowed([odd], arn("GET", "/api/x"))
+
+
+# --- IAM policies of the central access roles (the /api/* methods) -------------------------
+
+
+@pytest.mark.slow  # every route of the catalogue, every sample path
+@pytest.mark.parametrize("level", LEVELS)
+def test_iam_policy_decides_every_api_route_as_allows(level):
+    single = [iam_policy(level, API_ARN)]
+    managed = managed_policies(level, API_ARN)
+    checked = 0
+    for route, path in SAMPLES:
+        resource = arn(route.method, path)
+        if is_iam_path(path):
+            expected = allows(level, route.method, path)
+            assert invoke_allowed(single, resource) == expected, (route.method, path)
+            assert invoke_allowed(managed, resource) == expected, (route.method, path)
+            checked += 1
+        else:
+            # Browser routes never reach AWS_IAM methods; the identity policy grants none.
+            assert not invoke_allowed(single, resource) or level == "admin"
+    assert checked > 400
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_policies_fit_iams_limits(level):
+    documents = managed_policies(level, API_ARN)
+    sizes = [policy_size(d) for d in documents]
+    assert all(size <= MANAGED_POLICY_LIMIT for size in sizes), sizes
+    # A role takes 10 managed policies by default; leave room for the S3 and KMS ones.
+    assert len(documents) <= 4
+    if level != "contributor":
+        # Small enough to go inline too (the inline limit is per role, all policies together).
+        assert policy_size(iam_policy(level, API_ARN)) <= INLINE_POLICY_LIMIT
+
+
+def test_policy_size_ignores_whitespace():
+    doc = {"Statement": [{"Effect": "Allow"}]}
+    assert policy_size(doc) == len(json.dumps(doc).replace(" ", ""))
+
+
+def test_admin_may_invoke_the_whole_api_but_hostile_shapes():
+    doc = iam_policy("admin", API_ARN)
+    assert invoke_allowed([doc], arn("DELETE", "/api/2.0/mlflow/registered-models/delete"))
+    assert invoke_allowed([doc], arn("GET", "/api/9.0/mlflow/not-yet-classified"))
+    assert not invoke_allowed([doc], arn("GET", "/api/2.0/mlflow/../x"))
+
+
+@pytest.mark.parametrize("bad", ["abc123/prod", "arn:aws:s3:::bucket", "arn:aws:execute-api:x"])
+def test_a_malformed_api_arn_is_refused(bad):
+    with pytest.raises(ValueError, match="api_arn must look like"):
+        iam_policy("reader", bad)
+
+
+# --- the Lambda authorizer's policies (every other path) -----------------------------------
+
+
+@pytest.mark.parametrize("combo", COMBOS, ids=",".join)
+def test_authorizer_policy_decides_every_browser_route_as_allows(combo):
+    doc = [authorizer_policy(combo, API_ARN)]
+    for route, path in SAMPLES:
+        if not is_iam_path(path):
+            assert invoke_allowed(doc, arn(route.method, path)) == allows_any(
+                combo, route.method, path
+            ), (combo, route.method, path)
+
+
+def test_authorizer_policy_covers_the_whole_grant_not_one_path():
+    # API Gateway caches the policy per token and reuses it for every path.
+    doc = [authorizer_policy(("reader",), API_ARN)]
+    assert invoke_allowed(doc, arn("GET", "/ajax-api/2.0/mlflow/experiments/get"))
+    assert invoke_allowed(doc, arn("POST", "/graphql"))
+    assert invoke_allowed(doc, arn("GET", "/get-artifact"))
+    assert not invoke_allowed(doc, arn("POST", "/ajax-api/2.0/mlflow/runs/create"))
+
+
+# --- random and hostile paths ---------------------------------------------------------------
+
+TRICKS = ["", ".", "..", "%2F", "%2f", "%2E%2E", "%5C", "API", "Api", "mlflow-artifacts",
+          "mlflow", "mlflow-", "*", "?", "x" * 40]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "get", "OPTIONS", "HEAD"]
+
+
+@st.composite
+def hostile_paths(draw):
+    route = draw(st.sampled_from(CATALOGUE))
+    parts = route.path.replace("{", "").replace("}", "").split("/")
+    mutation = draw(st.sampled_from(["append", "insert", "replace", "trailing", "random", "case"]))
+    seg = st.sampled_from(SEGMENTS + TRICKS) | st.text(string.ascii_letters + "-._~%/", max_size=8)
+    if mutation == "append":
+        parts.append(draw(seg))
+    elif mutation == "insert" and len(parts) > 1:
+        parts.insert(draw(st.integers(1, len(parts) - 1)), draw(seg))
+    elif mutation == "replace" and len(parts) > 1:
+        parts[draw(st.integers(1, len(parts) - 1))] = draw(seg)
+    elif mutation == "trailing":
+        parts.append("")
+    elif mutation == "case":
+        parts = [p.upper() if draw(st.booleans()) else p for p in parts]
+    else:
+        parts = [""] + draw(st.lists(seg, min_size=1, max_size=7))
+    path = "/".join(parts)
+    if draw(st.booleans()):  # prefix tricks: the neighbour form of a route
+        path = path.replace("/mlflow/", "/mlflow-artifacts/", 1)
+    return draw(st.sampled_from(METHODS + [route.method] * 4)), path or "/"
+
+
+NON_ADMIN = LEVELS[:-1]
+
+
+@pytest.mark.slow  # 1,500 hostile paths
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=hostile_paths(), level=st.sampled_from(NON_ADMIN))
+def test_no_policy_allows_what_the_model_denies(request, level):
+    method, path = request
+    resource = arn(method, path)
+    model = allows(level, method, path)
+    if is_iam_path(path):
+        assert invoke_allowed([iam_policy(level, API_ARN)], resource) == model
+    else:
+        assert invoke_allowed([authorizer_policy((level,), API_ARN)], resource) == model
+    if model:
+        # What the model lets through reaches only handlers of capabilities the level holds.
+        resolved = resolve(method, path)
+        assert resolved is None or CAPABILITY[(method, resolved)] in GRANTS[level], resolved
+
+
+# --- a team's role: its own workspace's base path, nothing else -----------------------------
+
+LONGEST_TEAM = "t" + "e" * 30 + "m"  # 32 characters, the longest name the config accepts
+
+
+def is_sdk_path(path):
+    return not path.startswith("/ajax-api/")
+
+
+@pytest.mark.slow  # every route of the catalogue, every sample path
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_team_policy_decides_every_sdk_route_under_its_base_path_as_the_model(level):
+    managed = managed_policies(level, API_ARN, "team-a")
+    checked = 0
+    for route, path in SAMPLES:
+        if not is_sdk_path(path):
+            # The browser's spelling of a handler is no SDK's: granted only by admin's
+            # everything, never beyond what the model allows.
+            if invoke_allowed(managed, arn(route.method, "/team-a" + path)):
+                assert level == "admin" and allows_any((level,), route.method, path,
+                                                       in_team=True), path
+            continue
+        expected = allows_any((level,), route.method, path, in_team=True)
+        assert invoke_allowed(managed, arn(route.method, "/team-a" + path)) == expected, (
+            route.method, path)
+        # another team's base path, MLflow's own paths (the default workspace), a prefix of
+        # the name: never, whatever the route
+        for other in ("/team-b" + path, path, "/team-ab" + path, "/team-" + path):
+            assert not invoke_allowed(managed, arn(route.method, other)), other
+        checked += 1
+    assert checked > 250
+
+
+def test_a_team_admins_everything_stays_inside_its_base_path():
+    managed = managed_policies("admin", API_ARN, "team-a")
+    for method in ("GET", "POST", "DELETE", "PATCH", "PUT"):
+        assert invoke_allowed(managed, arn(method, "/team-a/api/2.0/mlflow/anything/new"))
+        # a `*` in front of the team would reach this path of another team's; no glob has one
+        assert not invoke_allowed(managed, arn(method, "/team-b/gateway/proxy/x/team-a/y"))
+    assert not invoke_allowed(managed, arn("DELETE", "/team-a/api/3.0/mlflow/workspaces/team-b"))
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_team_policies_fit_iams_limits_with_the_longest_team_name(level):
+    long_arn = "arn:aws:execute-api:ap-southeast-2:111111111111:abcde12345/prod"
+    documents = managed_policies(level, long_arn, LONGEST_TEAM)
+    sizes = [policy_size(d) for d in documents]
+    assert all(size <= MANAGED_POLICY_LIMIT for size in sizes), sizes
+    # Own level plus reader in one shared workspace: within IAM's 10 managed policies a role
+    # takes by default (the config refuses more sharing than fits).
+    reader = managed_policies("reader", long_arn, LONGEST_TEAM)
+    assert len(documents) + len(reader) <= 10, (len(documents), len(reader))

@@ -1,0 +1,197 @@
+"""Bad stack config fails at once, naming the key and what is expected."""
+
+import copy
+
+import pulumi
+import pytest
+
+from spec.config import ConfigError, load, parse_central
+
+from tests.pulumi_program import run_program, stack_config
+
+GOOD = stack_config("central")["mlflow-landing-zone:central"]
+
+
+def central(**changes):
+    raw = copy.deepcopy(GOOD)
+    for path, value in changes.items():
+        target = raw
+        *parents, last = path.split("__")
+        for p in parents:
+            target = target[int(p)] if p.isdigit() else target[p]
+        if value is KeyError:
+            del target[int(last) if last.isdigit() else last]
+        elif last.isdigit():
+            target[int(last)] = value
+        else:
+            target[last] = value
+    return raw
+
+
+def test_the_example_config_is_valid():
+    config = parse_central(GOOD, "us-east-1")
+    assert [t.name for t in config.teams] == ["team-a", "team-b"]
+    assert config.teams[0].levels == ("reader", "contributor", "model-approver")
+    assert config.protect is True and config.network.nat == "single"
+    assert config.platform_contact == "the MLflow platform team (#mlflow-platform)"
+    assert parse_central(central(platformContact=KeyError), "us-east-1").platform_contact == (
+        "your MLflow platform team")
+    assert (config.token_minutes, config.api.authorizer_cache_ttl) == (10, 60)
+    assert (config.api.waf.enabled, config.api.waf.rate_limit) == (True, 10_000)
+    assert parse_central(central(api={}), "us-east-1").api.waf == config.api.waf  # the defaults
+    # the longest cache a 15-minute token allows
+    assert parse_central(central(tokenMinutes=15, api={"authorizerCacheTtl": 435}),
+                         "us-east-1").api.authorizer_cache_ttl == 435
+
+
+@pytest.mark.parametrize("raw, message", [
+    (central(accountId=KeyError), "mlflow-landing-zone:central.accountId is required"),
+    (central(teams__0__accountId=KeyError), r"central.teams\[0\].accountId is required"),
+    (central(trackingServer={"cpu": "big"}), "trackingServer.cpu must be a whole number, got str"),
+    (central(protect="yes"), "central.protect must be true or false, got str"),
+    (central(teams="team-a"), "central.teams must be a list, got str"),
+    (central(accountId="12345"), "accountId must be a 12-digit AWS account id"),
+    (central(accountId=111111111111), "accountId must be a string"),
+    (central(teams__1__accountId="33333333333x"), r"teams\[1\].accountId must be a 12-digit"),
+    (central(network={"cidr": "10.40.0.0/33"}), "network.cidr must be an IPv4 CIDR block"),
+    (central(network={"cidr": "10.40.0.1/16"}), "network.cidr must be an IPv4 CIDR block"),
+    (central(network={"cidr": "10.0.0.0/8"}), "network.cidr must be an IPv4 block from /16"),
+    (central(teams__0__levels=["reader", "owner"]), r"teams\[0\].levels must be one of reader"),
+    (central(cognitoGroups={"admins": "superuser"}), "cognitoGroups.admins must be one of"),
+    (central(teams__1__name="team-a"), r"teams\[1\].name: team 'team-a' is listed twice"),
+    (central(teams__0__name="Team A"), r"teams\[0\].name must be 2-32 lowercase"),
+    (central(trackingServer={"cpu": 1024, "memory": 512}), "trackingServer.memory must be one of"),
+    (central(trackingServer={"desiredCount": 1}), "desiredCount must be between 2 and 20"),
+    (central(database={"backupRetentionDays": 1}), "backupRetentionDays must be between 7"),
+    (central(network={"natGateways": "two"}), "natGateways must be one of none, single"),
+    (central(surprise=1), "mlflow-landing-zone:central has unknown keys: surprise"),
+    (central(ui={"studioOrigins": ["https://evil.example.com"]}),
+     r"central.ui.studioOrigins\[0\] must be a SageMaker Studio domain's origin"),
+    (central(ui={"studioOrigins": "https://d-a.studio.us-east-1.sagemaker.aws"}),
+     "central.ui.studioOrigins must be a list"),
+    (central(ui={"frameAncestors": []}), "central.ui has unknown keys: frameAncestors"),
+    (central(teams__0__name="api"), r"teams\[0\].name: 'api' is taken by MLflow's own paths"),
+    (central(teams__0__name="default"), r"teams\[0\].name: 'default' is taken"),
+    (central(teams__0__name="static-files"), r"teams\[0\].name: 'static-files' is taken"),
+    (central(teams__1__sharedWith=["team-z"]),
+     r"teams\[1\].sharedWith must name other teams of .*teams, got 'team-z'"),
+    (central(teams__1__sharedWith=["team-b"]), "does not share its workspace with itself"),
+    (central(teams__1__sharedWith=["team-a", "team-a"]), r"teams\[1\].sharedWith names a team twice"),
+    (central(teams__1__sharedWith="team-a"), r"teams\[1\].sharedWith must be a list"),
+    (central(cognitoGroups={"team-a:admin": "admin"}),
+     r"cognitoGroups.team-a:admin: a name with ':' is a team's group"),
+    (central(platformContact='ops "team"'), r"central.platformContact: platformContact must be"
+     r" 1 to 200 characters naming whom refused users ask, without quotes"),
+    (central(platformContact="$context.x"), "central.platformContact: "),
+    (central(platformContact=" "), "central.platformContact: "),
+    (central(platformContact=7), "central.platformContact must be"),
+    (central(tokenMinutes=60), "central.tokenMinutes must be between 5 and 15, got 60"),
+    (central(tokenMinutes=4), "central.tokenMinutes must be between 5 and 15, got 4"),
+    (central(tokenMinutes=5, api={"authorizerCacheTtl": 300}),
+     r"central.api.authorizerCacheTtl must be at most 135 seconds with "
+     r"mlflow-landing-zone:central.tokenMinutes 5 \(a cached policy must not outlive its "
+     r"token\), got 300"),
+    (central(api={"waf": {"rateLimit": 5}}), "central.api.waf.rateLimit must be between 10 and"),
+    (central(api={"waf": {"enabled": "yes"}}), "central.api.waf.enabled must be true or false"),
+    (central(api={"waf": {"limit": 100}}), "central.api.waf has unknown keys: limit"),
+])
+def test_bad_central_config(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_central(raw, "us-east-1")
+
+
+def test_bad_region():
+    with pytest.raises(ConfigError, match="aws:region must be an AWS region"):
+        parse_central(GOOD, "moon-1")
+
+
+def test_account_type_is_required_and_known():
+    with pytest.raises(ConfigError, match="accountType is required"):
+        load(lambda k: None, lambda k: None, "us-east-1")
+    with pytest.raises(ConfigError, match="accountType must be one of central, datascience"):
+        load(lambda k: None, lambda k: "hub", "us-east-1")
+    with pytest.raises(ConfigError, match="mlflow-landing-zone:central is required"):
+        load(lambda k: None, lambda k: "central", "us-east-1")
+
+
+def test_the_program_stops_before_creating_anything_on_bad_config():
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"] = central(accountId="nope")
+    with pytest.raises(pulumi.RunError, match="central.accountId must be a 12-digit"):
+        run_program(config)
+
+
+def test_sharing_beyond_iams_managed_policy_quota_is_refused_with_the_key():
+    """A contributor role takes 4 managed policies for its own workspace and a reader's 2 for
+    each workspace shared with it: 4 shared workspaces make 12, over IAM's 10."""
+    long = "t" + "e" * 29
+    teams = [{"name": f"{long}{i}x", "accountId": f"22222222222{i}", "levels": ["contributor"]}
+             for i in range(5)]
+    for team in teams[1:]:
+        team["sharedWith"] = [teams[0]["name"]]
+    with pytest.raises(ConfigError, match=(
+            rf"central.teams: team {teams[0]['name']}'s contributor role would need 12 managed "
+            r"policies \(IAM allows 10\); it reads 4 shared workspaces .*sharedWith")):
+        parse_central(central(teams=teams), "ap-southeast-2")
+    # three shared workspaces fit
+    for team in teams[4:]:
+        team.pop("sharedWith")
+    assert parse_central(central(teams=teams[:4]), "ap-southeast-2").teams[1].shared_with == (
+        teams[0]["name"],)
+
+
+def _awsx_layout(cidr: str, azs: int, masks) -> list:
+    """awsx's AUTO layout, written out here independently (pulumi-awsx
+    `subnetDistributorNew.getSubnetSpecs`): one equal block per AZ, 2^ceil(log2(AZs)) blocks,
+    and in each the subnets one after another, each aligned to its own size. None when awsx
+    refuses the layout (its subnets need more addresses than an AZ's block)."""
+    import ipaddress
+    import math
+
+    vpc = ipaddress.ip_network(cidr)
+    az_prefix = vpc.prefixlen + math.ceil(math.log2(azs))
+    if sum(2 ** (32 - m) for m in masks) > 2 ** (32 - az_prefix):
+        return None
+    subnets = []
+    for block in list(vpc.subnets(new_prefix=az_prefix))[:azs]:
+        start = int(block.network_address)
+        for mask in masks:
+            size = 2 ** (32 - mask)
+            start = -(-start // size) * size  # the next address aligned to the subnet's size
+            subnet = ipaddress.ip_network(f"{ipaddress.ip_address(start)}/{mask}")
+            if not subnet.subnet_of(block):
+                return None
+            subnets.append(subnet)
+            start += size
+    return subnets
+
+
+@pytest.mark.parametrize("azs", [2, 3])
+@pytest.mark.parametrize("nat", ["none", "single", "one-per-az"])
+def test_the_config_accepts_exactly_the_vpc_sizes_awsx_can_lay_out(azs, nat):
+    from spec.sizing import SUBNET_MASKS
+
+    for prefix in range(16, 25):
+        cidr = f"10.40.0.0/{prefix}"
+        raw = central(network={"cidr": cidr, "availabilityZones": azs, "natGateways": nat})
+        layout = _awsx_layout(cidr, azs, SUBNET_MASKS[nat])
+        if layout is not None:
+            assert parse_central(raw, "us-east-1").network.cidr == cidr
+            assert len(layout) == azs * len(SUBNET_MASKS[nat])
+            continue
+        with pytest.raises(ConfigError) as e:
+            parse_central(raw, "us-east-1")
+        assert f"network.cidr {cidr} is too small for {azs} availability zones" in str(e.value)
+
+
+@pytest.mark.parametrize("azs, nat, smallest", [
+    (2, "single", 18), (3, "single", 17), (3, "one-per-az", 17), (2, "none", 19), (3, "none", 18),
+])
+def test_a_vpc_too_small_is_refused_naming_the_smallest_that_fits(azs, nat, smallest):
+    raw = central(network={"cidr": f"10.40.0.0/{smallest}", "availabilityZones": azs,
+                           "natGateways": nat})
+    assert parse_central(raw, "us-east-1").network.cidr == f"10.40.0.0/{smallest}"
+    raw["network"]["cidr"] = f"10.40.0.0/{smallest + 1}"
+    with pytest.raises(ConfigError, match=rf"mlflow-landing-zone:central\.network\.cidr .*"
+                                          rf"use a /{smallest} or larger"):
+        parse_central(raw, "us-east-1")
