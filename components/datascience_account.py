@@ -9,7 +9,11 @@ import pulumi_aws as aws
 
 from spec.accounts import (
     SESSION_SECONDS,
+    AUTH_PROVIDER,
+    CONTACT_ENV,
+    ROLE_ARN_ENV,
     access_role_name,
+    role_arn,
     sagemaker_role_name,
     sagemaker_trust_policy,
 )
@@ -20,9 +24,6 @@ from ._util import child, type_token
 from .ci_access import CiAccess, CiAccessArgs
 from spec.config import DataScienceConfig
 
-AUTH_PROVIDER = "landing-zone"  # the client's entry point name (MLFLOW_TRACKING_AUTH)
-ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"
-CONTACT_ENV = "MLFLOW_LANDING_ZONE_CONTACT"  # the client's (refusals.CONTACT_ENV)
 
 
 def execution_policy(config: DataScienceConfig, level: str) -> dict:
@@ -32,12 +33,11 @@ def execution_policy(config: DataScienceConfig, level: str) -> dict:
     model hosting, pipelines, feature store, notebook instances, marketplace, IAM beyond
     passing this role to SageMaker."""
     acct, region = config.account_id, config.region
-    own_role = f"arn:aws:iam::{acct}:role/{sagemaker_role_name(config.team, level)}"
+    own_role = role_arn(acct, sagemaker_role_name(config.team, level))
     bucket = f"arn:aws:s3:::sagemaker-{region}-{acct}"
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "AssumeTheCentralRoleOfThisLevel", "Effect": "Allow", "Action": "sts:AssumeRole",
-         "Resource": f"arn:aws:iam::{config.central_account_id}:role/"
-                     f"{access_role_name(config.team, level)}"},
+         "Resource": role_arn(config.central_account_id, access_role_name(config.team, level))},
         {"Sid": "JobsAndStudioApps", "Effect": "Allow", "Action": [
             "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
             "sagemaker:StopTrainingJob", "sagemaker:ListTrainingJobs",
@@ -81,8 +81,7 @@ def job_environment(config: DataScienceConfig, level: str) -> dict:
         "MLFLOW_TRACKING_URI": config.tracking_uri + team_base_path(config.team),
         "MLFLOW_WORKSPACE": config.team,
         "MLFLOW_TRACKING_AUTH": AUTH_PROVIDER,
-        ROLE_ARN_ENV: f"arn:aws:iam::{config.central_account_id}:role/"
-                      f"{access_role_name(config.team, level)}",
+        ROLE_ARN_ENV: role_arn(config.central_account_id, access_role_name(config.team, level)),
         "AWS_DEFAULT_REGION": config.region,
         # whom the client's refusals (S3's AccessDenied included) tell the job's owner to ask
         CONTACT_ENV: config.platform_contact,

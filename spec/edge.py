@@ -10,6 +10,16 @@ from dataclasses import dataclass
 
 from roles.catalogue import SDK_PREFIX, under
 
+STAGE = "prod"  # the REST API's one stage: `<apiUrl>` is https://<id>.execute-api.<region>.amazonaws.com/prod
+API_ID_LENGTH = 10  # API Gateway's ids are 10 characters
+
+
+def sample_api_arn(region: str, account_id: str) -> str:
+    """An API ARN of the real one's length, known before the API exists: the managed policies
+    are planned (and their count checked) against it, and cut again for the real ARN."""
+    return f"arn:aws:execute-api:{region}:{account_id}:{'x' * API_ID_LENGTH}/{STAGE}"
+
+
 AWS_IAM = "AWS_IAM"  # SigV4: SDKs and SageMaker jobs, with the central access roles
 CUSTOM = "CUSTOM"  # the Lambda authorizer: browsers and Cognito tokens
 
@@ -280,6 +290,10 @@ TOKEN_MINUTES_RANGE = (5, 15)
 REFRESH_TOKEN_HOURS = 12  # the sign-in itself; revoked at sign-out and by the admin commands
 DEFAULT_AUTHORIZER_TTL_SECONDS = 60
 TOKEN_LEEWAY_SECONDS = 5  # clock difference forgiven on exp, nbf and iat
+# The authorizer function's environment for the two (components/api.py sets it from the
+# config's `api.authorizerCacheTtl`; authorizer/handler.py reads it).
+AUTHORIZER_CACHE_TTL_ENV = "CACHE_TTL_SECONDS"
+AUTHORIZER_LEEWAY_ENV = "LEEWAY_SECONDS"
 _REFRESH_SLACK_SECONDS = 15  # a request's time in flight, and a little more
 
 
