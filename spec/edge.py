@@ -116,7 +116,10 @@ def edge_route(path: str, teams=()):
 # learn who called and in which workspace. Every integration sets every one of them: the other
 # channel's identity headers to NOT_THIS_CHANNEL, so no client can pass one through. Values are
 # API Gateway's request-parameter sources: `context....` or a 'static' value.
-IDENTITY_HEADER_NAMES = ("X-MLflow-Caller-Arn", "X-MLflow-User", "X-MLflow-Levels")
+CALLER_ARN_HEADER = "X-MLflow-Caller-Arn"
+USER_HEADER = "X-MLflow-User"
+LEVELS_HEADER = "X-MLflow-Levels"
+IDENTITY_HEADER_NAMES = (CALLER_ARN_HEADER, USER_HEADER, LEVELS_HEADER)
 NOT_THIS_CHANNEL = "-"
 
 
@@ -124,12 +127,12 @@ def integration_header_sources(route: EdgeRoute) -> dict:
     """{header: API Gateway source} for a proxied resource's integration."""
     blank = f"'{NOT_THIS_CHANNEL}'"
     if route.authorization == AWS_IAM:
-        return {"X-MLflow-Caller-Arn": "context.identity.userArn",
-                "X-MLflow-User": blank, "X-MLflow-Levels": blank,
+        return {CALLER_ARN_HEADER: "context.identity.userArn",
+                USER_HEADER: blank, LEVELS_HEADER: blank,
                 WORKSPACE_HEADER: f"'{route.workspace or DEFAULT_WORKSPACE}'"}
-    return {"X-MLflow-Caller-Arn": blank,
-            "X-MLflow-User": "context.authorizer.username",
-            "X-MLflow-Levels": "context.authorizer.levels",
+    return {CALLER_ARN_HEADER: blank,
+            USER_HEADER: "context.authorizer.username",
+            LEVELS_HEADER: "context.authorizer.levels",
             WORKSPACE_HEADER: "context.authorizer.workspace"}
 
 
