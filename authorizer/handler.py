@@ -46,6 +46,7 @@ from ._spec import (
     CACHE_TTL_ENV,
     DEFAULT_WORKSPACE,
     LEEWAY_ENV,
+    SHARED_LEVEL,
     TEAM_GROUP_SEPARATOR,
     TOKEN_LEEWAY_SECONDS,
 )
@@ -160,7 +161,7 @@ class Authorizer:
                     if team == workspace:
                         held.add(level)
             if teams & self.workspaces[workspace]:
-                held.add("reader")  # a workspace shared with one of the user's teams
+                held.add(SHARED_LEVEL)  # a workspace shared with one of the user's teams
         return tuple(level for level in self.levels if level in held)
 
     def workspaces_of(self, claims: dict) -> dict:

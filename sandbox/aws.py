@@ -20,6 +20,7 @@ from spec.accounts import (
     PASSWORD_POLICY,
     PLATFORM_GROUP_LEVELS,
     SESSION_SECONDS,
+    SHARED_LEVEL,
     access_role_name,
     access_role_trust_policy,
     artifact_policy,
@@ -167,7 +168,7 @@ def _seed_central(aws: EmulatedAws):
             iam.create_role(RoleName=name, MaxSessionDuration=SESSION_SECONDS,
                             AssumeRolePolicyDocument=json.dumps(
                                 access_role_trust_policy(account, team, level)))
-            arns = policies(team, level) + [a for w in readable for a in policies(w, "reader")]
+            arns = policies(team, level) + [a for w in readable for a in policies(w, SHARED_LEVEL)]
             for arn in arns:
                 iam.attach_role_policy(RoleName=name, PolicyArn=arn)
             iam.put_role_policy(RoleName=name, PolicyName="artifacts", PolicyDocument=json.dumps(

@@ -40,6 +40,11 @@ AUTH_PROVIDER = "landing-zone"
 PLATFORM_GROUP_LEVELS = {"platform-admins": "admin"}
 
 
+# The level a team's members hold in a workspace another team shares with it (sharedWith): its
+# access roles, the authorizer and the UI grant the same.
+SHARED_LEVEL = "reader"
+
+
 def readable_by(workspaces: dict, team: str) -> list:
     """The other teams whose workspaces `team` may read; `workspaces`: {team: [teams it is
     shared with]} (the authorizer's and the UI's WORKSPACES)."""

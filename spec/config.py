@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from roles import LEVELS, managed_policies
-from spec.accounts import PLATFORM_GROUP_LEVELS, TEAM_GROUP_SEPARATOR, readable_by
+from spec.accounts import PLATFORM_GROUP_LEVELS, SHARED_LEVEL, TEAM_GROUP_SEPARATOR, readable_by
 from spec.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_CONTACT,
@@ -57,9 +57,10 @@ def workspaces(teams) -> dict:
 
 
 def role_grants(teams, team: Team, level: str) -> list:
-    """[(workspace, level)] an access role holds: its level in its team's workspace and reader
-    in every workspace shared with its team (a set of managed policies each)."""
-    return [(team.name, level)] + [(w, "reader") for w in readable_by(workspaces(teams), team.name)]
+    """[(workspace, level)] an access role holds: its level in its team's workspace and
+    SHARED_LEVEL in every workspace shared with its team (a set of managed policies each)."""
+    return [(team.name, level)] + [(w, SHARED_LEVEL)
+                                   for w in readable_by(workspaces(teams), team.name)]
 
 
 # IAM attaches at most 10 managed policies to a role (the default quota).

@@ -69,6 +69,7 @@ def authorizer_facts() -> dict:
         "DEFAULT_WORKSPACE": edge.DEFAULT_WORKSPACE,
         "WORKSPACE_HEADER": edge.WORKSPACE_HEADER,
         "TEAM_GROUP_SEPARATOR": accounts.TEAM_GROUP_SEPARATOR,
+        "SHARED_LEVEL": accounts.SHARED_LEVEL,
         "CACHE_TTL_ENV": edge.AUTHORIZER_CACHE_TTL_ENV,
         "LEEWAY_ENV": edge.AUTHORIZER_LEEWAY_ENV,
         "TOKEN_LEEWAY_SECONDS": edge.TOKEN_LEEWAY_SECONDS,
@@ -82,6 +83,7 @@ def ui_facts() -> dict:
         "defaultWorkspace": edge.DEFAULT_WORKSPACE,
         "workspaceHeader": edge.WORKSPACE_HEADER,
         "teamGroupSeparator": accounts.TEAM_GROUP_SEPARATOR,
+        "sharedLevel": accounts.SHARED_LEVEL,
     }
 
 

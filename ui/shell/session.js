@@ -40,7 +40,8 @@
   // workspace the UI starts in. `groupLevels`: groups that hold a level everywhere (the
   // platform team's); `workspaces`: {team: [teams it is shared with]}; every other group is
   // `<team>:<level>`. The authorizer enforces; this only chooses what to show.
-  const { levels: LEVELS, teamGroupSeparator: SEPARATOR, defaultWorkspace } = scope.LZSpec;
+  const { levels: LEVELS, teamGroupSeparator: SEPARATOR, defaultWorkspace, sharedLevel } =
+    scope.LZSpec;
   function workspacesOf(groups, groupLevels, workspaces) {
     const everywhere = new Set(groups.map((g) => groupLevels[g]).filter(Boolean));
     const own = {};
@@ -55,7 +56,7 @@
     const found = {};
     for (const team of Object.keys(workspaces)) {
       const held = new Set([...everywhere, ...(own[team] || [])]);
-      if (workspaces[team].some((other) => other in own)) held.add("reader");
+      if (workspaces[team].some((other) => other in own)) held.add(sharedLevel);
       if (held.size) found[team] = LEVELS.filter((l) => held.has(l));
     }
     if (everywhere.size) found[defaultWorkspace] = LEVELS.filter((l) => everywhere.has(l));

@@ -9,5 +9,6 @@ self.LZSpec = Object.freeze({
   ],
   "defaultWorkspace": "default",
   "workspaceHeader": "X-MLFLOW-WORKSPACE",
-  "teamGroupSeparator": ":"
+  "teamGroupSeparator": ":",
+  "sharedLevel": "reader"
 });
