@@ -296,9 +296,9 @@ def _group_levels(value, key):
     for group, level in value.items():
         _one_of(level, LEVELS, f"{key}.{group}")
         if TEAM_GROUP_SEPARATOR in group:
-            raise ConfigError(f"{key}.{group}: a name with '{TEAM_GROUP_SEPARATOR}' is a team's group "
-                              f"(<team>:<level>, created for every team); these groups hold "
-                              f"their level in every workspace")
+            raise ConfigError(f"{key}.{group}: a name with '{TEAM_GROUP_SEPARATOR}' is a team's "
+                              f"group (<team>:<level>, created for every team); these groups "
+                              f"hold their level in every workspace")
     return dict(value)
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from roles.catalogue import SDK_PREFIX, under
 
-STAGE = "prod"  # the REST API's one stage: `<apiUrl>` is https://<id>.execute-api.<region>.amazonaws.com/prod
+# The REST API's one stage: `<apiUrl>` is https://<id>.execute-api.<region>.amazonaws.com/prod
+STAGE = "prod"
 API_ID_LENGTH = 10  # API Gateway's ids are 10 characters
 
 

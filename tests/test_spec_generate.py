@@ -71,7 +71,8 @@ def test_the_run_time_parts_write_none_of_the_facts_themselves():
                                               '"model-approver"', '"MLFLOW_LANDING_ZONE_'),
         "components/mlflow_image": ('"X-MLflow-', '"MLFLOW_LZ_REGISTRY_ROOT"',
                                     '"MLFLOW_LZ_WORKSPACE', '"5000"', ":5000", '"purpose"'),
-        "authorizer": ('"default"', '"x-mlflow-workspace"', 'partition(":")', '"CACHE_TTL_SECONDS"'),
+        "authorizer": ('"default"', '"x-mlflow-workspace"', 'partition(":")',
+                       '"CACHE_TTL_SECONDS"'),
         "ui/shell": ('"default"', '"X-MLFLOW-WORKSPACE"', '"model-approver"'),
     }
     found = []
