@@ -22,6 +22,7 @@ from urllib.parse import quote
 # The image's plugin carries what the landing zone's spec says of the server (its port, the
 # flags the sandbox starts it with too, the environment): generated from spec/server.py
 from mlflow_landing_zone_server._spec import (
+    LOCAL_HOST,
     PORT,
     REGISTRY_ROOT_ENV,
     SERVER_FLAGS,
@@ -160,7 +161,7 @@ def main():
           flush=True)
     # Artifact bytes go to S3 directly, workspaces on, MLflow's app with the landing zone's
     # registry store: SERVER_FLAGS (spec/server.py says why)
-    argv = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(PORT),
+    argv = ["mlflow", "server", "--host", LOCAL_HOST, "--port", str(PORT),
             "--workers", env.get(WORKERS_ENV, "4"), *SERVER_FLAGS]
     os.execvpe(argv[0], argv, env)
 
