@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-SHIPPED = ("__init__.py", "handler.py", "tokens.py")
+SHIPPED = ("__init__.py", "_spec.py", "handler.py", "tokens.py")  # _spec.py: spec.generate
 REQUIREMENTS = ("pyjwt[crypto]==2.*",)
 RUNTIMES = {"3.12": "python3.12", "3.13": "python3.13"}
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}

@@ -39,11 +39,21 @@ import logging
 import os
 from pathlib import Path
 
+# DEFAULT_WORKSPACE: MLflow's own, only the GROUP_LEVELS groups reach it; a team's Cognito
+# group is `<team><TEAM_GROUP_SEPARATOR><level>` (generated from spec/: this package is shipped
+# alone, in the function's archive)
+from ._spec import (
+    CACHE_TTL_ENV,
+    DEFAULT_WORKSPACE,
+    LEEWAY_ENV,
+    SHARED_LEVEL,
+    TEAM_GROUP_SEPARATOR,
+    TOKEN_LEEWAY_SECONDS,
+)
+from ._spec import WORKSPACE_HEADER as _WORKSPACE_HEADER
 from .tokens import InvalidToken, JwksCache, TokenVerifier, cognito_issuer, cognito_jwks_url
 
-DEFAULT_WORKSPACE = "default"  # MLflow's own; only the GROUP_LEVELS groups reach it
-WORKSPACE_HEADER = "x-mlflow-workspace"
-TEAM_GROUP_SEPARATOR = ":"  # Cognito group `<team>:<level>`
+WORKSPACE_HEADER = _WORKSPACE_HEADER.lower()  # compared with the event's names lower-cased
 RULES_FILE = Path(__file__).with_name("policy_rules.json")
 MAX_HEADER_BYTES = 8192
 
@@ -151,7 +161,7 @@ class Authorizer:
                     if team == workspace:
                         held.add(level)
             if teams & self.workspaces[workspace]:
-                held.add("reader")  # a workspace shared with one of the user's teams
+                held.add(SHARED_LEVEL)  # a workspace shared with one of the user's teams
         return tuple(level for level in self.levels if level in held)
 
     def workspaces_of(self, claims: dict) -> dict:
@@ -248,8 +258,8 @@ def from_environment(environ=os.environ, rules_file: Path = RULES_FILE) -> Autho
         client_ids=clients,
         jwks=jwks,
         token_uses=uses,
-        leeway=float(environ.get("LEEWAY_SECONDS", "5")),
-        min_remaining=float(environ.get("CACHE_TTL_SECONDS", "0")),
+        leeway=float(environ.get(LEEWAY_ENV, TOKEN_LEEWAY_SECONDS)),
+        min_remaining=float(environ.get(CACHE_TTL_ENV, "0")),
     )
     return Authorizer(verifier, json.loads(rules_file.read_text()), groups, workspaces)
 

@@ -16,11 +16,14 @@ import pulumi_aws as aws
 
 from authorizer.build import HANDLER
 from spec.edge import (
+    AUTHORIZER_CACHE_TTL_ENV,
+    AUTHORIZER_LEEWAY_ENV,
     BINARY_MEDIA_TYPES,
     CUSTOM,
     GATEWAY_RESPONSES,
     IDENTITY_SOURCE_HEADERS,
     INTEGRATION_TIMEOUT_MS,
+    STAGE,
     TOKEN_LEEWAY_SECONDS,
     access_log_format,
     edge_routes,
@@ -32,7 +35,6 @@ from spec.edge import (
 
 from ._util import assume_role_policy, child, policy_json, type_token
 
-STAGE = "prod"
 AUTHORIZER_RUNTIME = "python3.12"
 AUTHORIZER_ARCH = "arm64"
 
@@ -159,8 +161,8 @@ class Api(pulumi.ComponentResource):
                 "GROUP_LEVELS": json.dumps(args.group_levels, sort_keys=True),
                 "WORKSPACES": json.dumps(args.workspaces, sort_keys=True),
                 # a token must outlive its cached policy (spec.edge, the session's timing)
-                "CACHE_TTL_SECONDS": str(args.authorizer_cache_ttl),
-                "LEEWAY_SECONDS": str(TOKEN_LEEWAY_SECONDS),
+                AUTHORIZER_CACHE_TTL_ENV: str(args.authorizer_cache_ttl),
+                AUTHORIZER_LEEWAY_ENV: str(TOKEN_LEEWAY_SECONDS),
             }),
             opts=child(self, depends_on=[self.authorizer_logs]))
         self.authorizer = aws.apigateway.Authorizer(

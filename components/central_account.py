@@ -5,10 +5,11 @@ diagram."""
 
 import pulumi
 
-from spec.edge import refresh_margin_seconds
+from spec.accounts import role_arn
+from spec.edge import STAGE, refresh_margin_seconds
 
 from ._util import type_token
-from .api import STAGE, Api, ApiArgs
+from .api import Api, ApiArgs
 from .artifact_store import ArtifactStore, ArtifactStoreArgs
 from .builds import CentralBuilds
 from .ci_access import CiAccess, CiAccessArgs
@@ -33,7 +34,7 @@ class CentralAccount(pulumi.ComponentResource):
         workspace_role_name = f"{name}-tracking-server-workspace"
         # Only the server's workspace role touches artifact objects (its task role touches
         # none) and writes the registry's frozen copies (a `freeze` session of it)
-        workspace_role_arn = f"arn:aws:iam::{config.account_id}:role/{workspace_role_name}"
+        workspace_role_arn = role_arn(config.account_id, workspace_role_name)
 
         self.network = Network(f"{name}-network", NetworkArgs(
             region=config.region, cidr=config.network.cidr,
@@ -123,7 +124,7 @@ class CentralAccount(pulumi.ComponentResource):
         self.team_access = TeamAccess(f"{name}-access", TeamAccessArgs(
             account_id=config.account_id, region=config.region, teams=config.teams,
             api_arn=self.api.api_arn, artifact_bucket_arn=self.artifacts.bucket_arn,
-            artifact_key_arn=self.artifacts.key_arn, stage=STAGE), child)
+            artifact_key_arn=self.artifacts.key_arn), child)
 
         self.outputs = {
             "uiUrl": self.ui.url,

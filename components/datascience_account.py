@@ -8,11 +8,15 @@ import pulumi
 import pulumi_aws as aws
 
 from spec.accounts import (
+    AUTH_PROVIDER,
+    CONTACT_ENV,
     LEVEL_TAG,
+    ROLE_ARN_ENV,
     SESSION_SECONDS,
     TEAM_TAG,
     access_role_name,
     level_guard_policy,
+    role_arn,
     sagemaker_role_name,
     sagemaker_trust_policy,
     studio_profile_name,
@@ -24,9 +28,6 @@ from ._util import child, type_token
 from .ci_access import CiAccess, CiAccessArgs
 from spec.config import DataScienceConfig
 
-AUTH_PROVIDER = "landing-zone"  # the client's entry point name (MLFLOW_TRACKING_AUTH)
-ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"
-CONTACT_ENV = "MLFLOW_LANDING_ZONE_CONTACT"  # the client's (refusals.CONTACT_ENV)
 
 
 def execution_policy(config: DataScienceConfig, level: str) -> dict:
@@ -41,7 +42,7 @@ def execution_policy(config: DataScienceConfig, level: str) -> dict:
     default bucket each level writes under `<level>/` alone (a reader writes nothing), so no
     job overwrites another level's model files before they are registered."""
     acct, region = config.account_id, config.region
-    own_role = f"arn:aws:iam::{acct}:role/{sagemaker_role_name(config.team, level)}"
+    own_role = role_arn(acct, sagemaker_role_name(config.team, level))
     bucket = f"arn:aws:s3:::sagemaker-{region}-{acct}"
     sagemaker = f"arn:aws:sagemaker:{region}:{acct}"
     jobs = [f"{sagemaker}:training-job/*", f"{sagemaker}:processing-job/*"]
@@ -49,8 +50,7 @@ def execution_policy(config: DataScienceConfig, level: str) -> dict:
     own_tag = {"StringEquals": {f"aws:ResourceTag/{LEVEL_TAG}": level}}
     statements = [
         {"Sid": "AssumeTheCentralRoleOfThisLevel", "Effect": "Allow", "Action": "sts:AssumeRole",
-         "Resource": f"arn:aws:iam::{config.central_account_id}:role/"
-                     f"{access_role_name(config.team, level)}"},
+         "Resource": role_arn(config.central_account_id, access_role_name(config.team, level))},
         # creating a job or an app: only tagged as this level's
         {"Sid": "CreateJobsAndAppsOfThisLevel", "Effect": "Allow", "Action": [
             "sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob",
@@ -126,8 +126,7 @@ def job_environment(config: DataScienceConfig, level: str) -> dict:
         "MLFLOW_TRACKING_URI": config.tracking_uri + team_base_path(config.team),
         "MLFLOW_WORKSPACE": config.team,
         "MLFLOW_TRACKING_AUTH": AUTH_PROVIDER,
-        ROLE_ARN_ENV: f"arn:aws:iam::{config.central_account_id}:role/"
-                      f"{access_role_name(config.team, level)}",
+        ROLE_ARN_ENV: role_arn(config.central_account_id, access_role_name(config.team, level)),
         "AWS_DEFAULT_REGION": config.region,
         # whom the client's refusals (S3's AccessDenied included) tell the job's owner to ask
         CONTACT_ENV: config.platform_contact,

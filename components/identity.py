@@ -3,18 +3,17 @@ team and level (`<team>:<level>`, that level in the team's workspace) and the gr
 a level everywhere (`platform-admins`), and an app client for the UI (public: no secret; SRP
 and refresh flows)."""
 
+import re
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from roles import LEVELS
-from spec.accounts import team_group
+from spec.accounts import PASSWORD_POLICY, team_group
 from spec.edge import REFRESH_TOKEN_HOURS
 
 from ._util import child, data_resource, type_token
-
-MIN_PASSWORD_LENGTH = 14
 
 
 @dataclass
@@ -38,6 +37,11 @@ def _email_configuration(email) -> aws.cognito.UserPoolEmailConfigurationArgs:
         from_email_address=email.from_address, reply_to_email_address=email.reply_to)
 
 
+def _snake(name: str) -> str:
+    """Cognito's API names (MinimumLength) as the provider's arguments (minimum_length)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 class Identity(pulumi.ComponentResource):
     user_pool_id: pulumi.Output
     user_pool_arn: pulumi.Output
@@ -51,9 +55,7 @@ class Identity(pulumi.ComponentResource):
             admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(
                 allow_admin_create_user_only=True),  # no self sign-up
             password_policy=aws.cognito.UserPoolPasswordPolicyArgs(
-                minimum_length=MIN_PASSWORD_LENGTH, require_lowercase=True,
-                require_uppercase=True, require_numbers=True, require_symbols=True,
-                temporary_password_validity_days=3),
+                **{_snake(key): value for key, value in PASSWORD_POLICY.items()}),
             mfa_configuration=args.mfa,
             software_token_mfa_configuration=(
                 aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(enabled=True)

@@ -23,12 +23,12 @@ from spec.accounts import (
     access_role_trust_policy,
     artifact_policy,
     readable_by,
+    role_arn,
 )
 
 from ._util import child, type_token
-from spec.config import workspaces
-
-API_ID_LENGTH = 10  # API Gateway ids are 10 characters
+from spec.config import role_grants, workspaces
+from spec.edge import sample_api_arn
 
 
 @dataclass
@@ -39,12 +39,11 @@ class TeamAccessArgs:
     api_arn: pulumi.Input[str] = None
     artifact_bucket_arn: pulumi.Input[str] = None
     artifact_key_arn: pulumi.Input[str] = None
-    stage: str = "prod"
 
 
 def planned_role_arns(account_id: str, teams) -> list:
     """The ARNs of every access role, known before any is created (for bucket/key policies)."""
-    return [f"arn:aws:iam::{account_id}:role/{access_role_name(t.name, level)}"
+    return [role_arn(account_id, access_role_name(t.name, level))
             for t in teams for level in t.levels]
 
 
@@ -54,9 +53,9 @@ class TeamAccess(pulumi.ComponentResource):
     def __init__(self, name: str, args: TeamAccessArgs, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("team_access", "TeamAccess"), name, None, opts)
         # The policies are cut to IAM's managed-policy size before the API exists; an API ARN
-        # of the same length gives the same cut (checked again when the real ARN is known).
-        self.sample_arn = (f"arn:aws:execute-api:{args.region}:{args.account_id}:"
-                           f"{'x' * API_ID_LENGTH}/{args.stage}")
+        # of the same length gives the same cut (checked again when the real ARN is known), as
+        # the config's check counted them (spec.config).
+        self.sample_arn = sample_api_arn(args.region, args.account_id)
         self.api_arn = args.api_arn
         # One set of managed policies per (workspace, level), each naming only that workspace's
         # routes, attached to every role that holds the level there.
@@ -75,8 +74,7 @@ class TeamAccess(pulumi.ComponentResource):
                         access_role_trust_policy(team.account_id, team.name, level)),
                     max_session_duration=SESSION_SECONDS,
                     opts=child(self))
-                grants = [(team.name, level)] + [(w, "reader") for w in readable]
-                for workspace, granted in grants:
+                for workspace, granted in role_grants(args.teams, team, level):
                     for index, policy in enumerate(self._policies(name, workspace, granted)):
                         aws.iam.RolePolicyAttachment(
                             f"{name}-{team.name}-{level}-{workspace}-{granted}-{index + 1}",

@@ -15,9 +15,19 @@ from spec.accounts import (
     ARTIFACT_ROOT_PREFIX,
     REGISTRY_ROOT_PREFIX,
     SESSION_SECONDS,
+    role_arn,
     tracking_server_statements,
     workspace_role_statements,
     workspace_role_trust_policy,
+)
+from spec.server import (
+    DB_LOGIN_ARN_ENV,
+    LOCAL_HOST,
+    PORT,
+    REGISTRY_ROOT_ENV,
+    WORKERS_ENV,
+    WORKSPACE_ROLE_ENV,
+    WORKSPACES_ENV,
 )
 from spec.sizing import workers_for
 from ui.build import pinned_mlflow_version
@@ -27,7 +37,7 @@ from .database import DATABASE_NAME, MASTER_USERNAME, PORT as DB_PORT
 
 IMAGE_DIR = Path(__file__).resolve().parent / "mlflow_image"
 CONTAINER = "mlflow"
-CONTAINER_PORT = 5000
+CONTAINER_PORT = PORT
 SCRATCH_VOLUME = "scratch"
 LISTENER_PORT = 80
 
@@ -74,7 +84,7 @@ def allowed_hosts(nlb_dns: str) -> str:
     the address MLflow's own job runner calls the server at (`http://0.0.0.0:5000`, from
     `--host 0.0.0.0`), which setting the variable would otherwise drop (403 "Invalid Host
     header" for every judge and prompt optimisation)."""
-    return ",".join([nlb_dns, f"{nlb_dns}:{LISTENER_PORT}", f"0.0.0.0:{CONTAINER_PORT}"])
+    return ",".join([nlb_dns, f"{nlb_dns}:{LISTENER_PORT}", f"{LOCAL_HOST}:{CONTAINER_PORT}"])
 
 
 def origin_of(url: str) -> str:
@@ -119,20 +129,20 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             {"name": "DB_USER", "value": MASTER_USERNAME},
             # the ARN of the database's login secret (not the secret: the name avoids the
             # policy pack's secret-looking names)
-            {"name": "DB_LOGIN_ARN", "value": secret_arn},
+            {"name": DB_LOGIN_ARN_ENV, "value": secret_arn},
             {"name": "MLFLOW_DEFAULT_ARTIFACT_ROOT",
              "value": f"s3://{bucket}/{ARTIFACT_ROOT_PREFIX}"},
             # Registered versions' files are frozen here (the image's plugin; spec.accounts)
-            {"name": "MLFLOW_LZ_REGISTRY_ROOT", "value": f"s3://{bucket}/{REGISTRY_ROOT_PREFIX}"},
+            {"name": REGISTRY_ROOT_ENV, "value": f"s3://{bucket}/{REGISTRY_ROOT_PREFIX}"},
             # Every S3 access acts for one workspace, through this role (the plugin's storage.py)
-            {"name": "MLFLOW_LZ_WORKSPACE_ROLE_ARN", "value": workspace_role_arn},
+            {"name": WORKSPACE_ROLE_ENV, "value": workspace_role_arn},
             # STS through the VPC's interface endpoint (components/network.py)
             {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
             # One MLflow workspace per team, created at start when missing (entrypoint.py)
-            {"name": "MLFLOW_LZ_WORKSPACES", "value": ",".join(workspaces)},
+            {"name": WORKSPACES_ENV, "value": ",".join(workspaces)},
             # API Gateway's VPC link sends the NLB's name as Host; /health is exempt.
             {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": allowed_hosts(nlb_dns)},
-            {"name": "MLFLOW_WORKERS", "value": str(workers_for(cpu, memory))},
+            {"name": WORKERS_ENV, "value": str(workers_for(cpu, memory))},
             # MLflow refuses a write on /ajax-api whose Origin is neither localhost nor listed:
             # the UI's origin exactly (the edge has already refused every other site's request)
             *([{"name": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "value": origin_of(ui_url)}]
@@ -289,12 +299,12 @@ class TrackingServer(pulumi.ComponentResource):
         # The task role reads and writes no team's objects: it acts for one workspace at a
         # time through the workspace role, whose session tag names the workspace's prefixes
         # (spec.accounts). A request that names another team's files is refused by IAM.
-        self.workspace_role_arn = f"arn:aws:iam::{args.account_id}:role/{args.workspace_role_name}"
+        self.workspace_role_arn = role_arn(args.account_id, args.workspace_role_name)
         self.workspace_role = aws.iam.Role(
             f"{name}-workspace", name=args.workspace_role_name,
             max_session_duration=SESSION_SECONDS,
             assume_role_policy=json.dumps(workspace_role_trust_policy(
-                args.account_id, f"arn:aws:iam::{args.account_id}:role/{args.task_role_name}")),
+                args.account_id, role_arn(args.account_id, args.task_role_name))),
             opts=child(self))
         aws.iam.RolePolicy(
             f"{name}-workspace-artifacts", role=self.workspace_role.id,

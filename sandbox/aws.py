@@ -17,13 +17,16 @@ from moto.server import ThreadedMotoServer
 
 from roles import LEVELS, managed_policies
 from spec.accounts import (
+    PASSWORD_POLICY,
     PLATFORM_GROUP_LEVELS,
     SESSION_SECONDS,
+    SHARED_LEVEL,
     access_role_name,
     access_role_trust_policy,
     artifact_policy,
     readable_by,
     registry_prefix,
+    role_arn,
     sagemaker_role_name,
     sagemaker_trust_policy,
     team_group,
@@ -32,7 +35,7 @@ from spec.accounts import (
     workspace_role_statements,
     workspace_role_trust_policy,
 )
-from spec.edge import REFRESH_TOKEN_HOURS
+from spec.edge import REFRESH_TOKEN_HOURS, STAGE
 
 from . import emulation
 
@@ -40,7 +43,6 @@ CENTRAL_ACCOUNT = "111111111111"
 
 REGION = "us-east-1"
 API_ID = "lzsandbox1"  # ten characters, as API Gateway's ids
-STAGE = "prod"
 API_ARN = f"arn:aws:execute-api:{REGION}:{CENTRAL_ACCOUNT}:{API_ID}/{STAGE}"
 BUCKET = "mlflow-artifacts"
 # The central stack's platformContact: whom every refusal tells a user to ask
@@ -166,7 +168,7 @@ def _seed_central(aws: EmulatedAws):
             iam.create_role(RoleName=name, MaxSessionDuration=SESSION_SECONDS,
                             AssumeRolePolicyDocument=json.dumps(
                                 access_role_trust_policy(account, team, level)))
-            arns = policies(team, level) + [a for w in readable for a in policies(w, "reader")]
+            arns = policies(team, level) + [a for w in readable for a in policies(w, SHARED_LEVEL)]
             for arn in arns:
                 iam.attach_role_policy(RoleName=name, PolicyArn=arn)
             iam.put_role_policy(RoleName=name, PolicyName="artifacts", PolicyDocument=json.dumps(
@@ -208,14 +210,14 @@ def _seed_teams(aws: EmulatedAws):
     sts = aws.client("sts")
     for team, account, levels, _ in TEAMS:
         # moto acts in another account with credentials of a role assumed there.
-        admin = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/seed",
+        admin = sts.assume_role(RoleArn=role_arn(account, "seed"),
                                 RoleSessionName="seed")["Credentials"]
         iam = aws.client("iam", **admin)
         team_sts = aws.client("sts", **admin)
         roles = []
         for level in levels:
             name = sagemaker_role_name(team, level)
-            central_role = f"arn:aws:iam::{CENTRAL_ACCOUNT}:role/{access_role_name(team, level)}"
+            central_role = role_arn(CENTRAL_ACCOUNT, access_role_name(team, level))
             arn = iam.create_role(
                 RoleName=name, MaxSessionDuration=SAGEMAKER_SESSION_SECONDS,
                 AssumeRolePolicyDocument=json.dumps(sagemaker_trust_policy(account))
@@ -239,9 +241,7 @@ def _seed_teams(aws: EmulatedAws):
 
 def _seed_cognito(aws: EmulatedAws, token_seconds: int, passwords: dict):
     idp = aws.client("cognito-idp")
-    pool = idp.create_user_pool(PoolName="mlflow", Policies={"PasswordPolicy": {
-        "MinimumLength": 14, "RequireUppercase": True, "RequireLowercase": True,
-        "RequireNumbers": True, "RequireSymbols": True}},
+    pool = idp.create_user_pool(PoolName="mlflow", Policies={"PasswordPolicy": PASSWORD_POLICY},
         AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})["UserPool"]
     aws.user_pool_id = pool["Id"]
     aws.client_id = idp.create_user_pool_client(

@@ -9,6 +9,8 @@ import time
 import urllib.request
 from importlib.metadata import version
 
+from spec.edge import WORKSPACE_HEADER
+
 EXPERIMENT = "sandbox-example"
 RUN_NAME = "first-run"
 METRIC = "loss"
@@ -32,7 +34,7 @@ def _call(mlflow_url, method, path, body=None):
     request = urllib.request.Request(
         f"{mlflow_url}/api/2.0/mlflow/{path}", method=method,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json", "X-MLFLOW-WORKSPACE": WORKSPACE})
+        headers={"Content-Type": "application/json", WORKSPACE_HEADER: WORKSPACE})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read() or b"{}")
 

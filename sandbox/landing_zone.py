@@ -15,6 +15,7 @@ from authorizer.handler import Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
 from spec.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
+from spec.server import WORKSPACE_ROLE_ENV
 from spec.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_TOKEN_MINUTES,
@@ -100,7 +101,7 @@ class LandingZone:
                          "AWS_DEFAULT_REGION": emulated.REGION,
                          "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url,
                          "AWS_ENDPOINT_URL_STS": self.aws.endpoint_url,
-                         "MLFLOW_LZ_WORKSPACE_ROLE_ARN": self.aws.workspace_role_arn},
+                         WORKSPACE_ROLE_ENV: self.aws.workspace_role_arn},
                 log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
             ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)

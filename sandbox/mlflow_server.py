@@ -10,6 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from spec.server import REGISTRY_ROOT_ENV, SERVER_FLAGS
+
 WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
 
 
@@ -27,21 +29,18 @@ class MlflowServer:
         self.process = None
 
     def command(self):
-        # As in components/mlflow_image/entrypoint.py: artifacts go to S3 directly
-        # (--no-serve-artifacts), workspaces on (one per team), registered versions frozen
-        # (--app-name landing-zone), and only the host the gateway sends is allowed.
+        # The image's flags (spec.server.SERVER_FLAGS: artifacts to S3 directly, workspaces
+        # on, registered versions frozen), and only the host the gateway sends is allowed.
         return [sys.executable, "-m", "mlflow", "server",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(WORKERS),
                 "--backend-store-uri", self.backend_store_uri,
                 "--default-artifact-root", self.artifact_root,
-                "--no-serve-artifacts",
-                "--enable-workspaces",
-                "--app-name", "landing-zone",
+                *SERVER_FLAGS,
                 "--allowed-hosts", f"127.0.0.1:{self.port},localhost:{self.port}"]
 
     def start(self, timeout: float = 60.0):
-        env = {**os.environ, **self.aws_env, "MLFLOW_LZ_REGISTRY_ROOT": self.registry_root,
+        env = {**os.environ, **self.aws_env, REGISTRY_ROOT_ENV: self.registry_root,
                **({"MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": self.ui_origin}
                   if self.ui_origin else {}),
                "MLFLOW_DISABLE_TELEMETRY": "true",

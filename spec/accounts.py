@@ -13,14 +13,36 @@ BUCKET_LEVEL_ACTIONS = frozenset({"s3:ListBucket", "s3:GetBucketLocation",
                                   "s3:ListBucketMultipartUploads"})
 
 
+# The central access roles are `mlflow-<team>-<level>` (the client reads a caller's team and
+# level back from its role's ARN), the team accounts' execution roles `...-sagemaker`.
+ROLE_NAME_PREFIX = "mlflow-"
+
+
 def access_role_name(team: str, level: str) -> str:
-    return f"mlflow-{team}-{level}"
+    return f"{ROLE_NAME_PREFIX}{team}-{level}"
+
+
+def role_arn(account_id: str, role_name: str) -> str:
+    """An IAM role's ARN (the partition of the commercial regions)."""
+    return f"arn:aws:iam::{account_id}:role/{role_name}"
+
+
+# What a team stack puts in its jobs' environment and the client package reads: the central
+# role to assume, and whom a refusal tells the job's owner to ask.
+ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"
+CONTACT_ENV = "MLFLOW_LANDING_ZONE_CONTACT"
+# ... and the client package's request-auth provider (MLFLOW_TRACKING_AUTH; its entry point)
+AUTH_PROVIDER = "landing-zone"
 
 
 # Cognito groups that hold a level in every workspace, MLflow's `default` included: the platform
-# team's (the central stack's `cognitoGroups` default; the authorizer keeps its own copy, which
-# a test holds equal, as it imports nothing of this repo).
+# team's (the central stack's `cognitoGroups` default, which the stack passes to the authorizer).
 PLATFORM_GROUP_LEVELS = {"platform-admins": "admin"}
+
+
+# The level a team's members hold in a workspace another team shares with it (sharedWith): its
+# access roles, the authorizer and the UI grant the same.
+SHARED_LEVEL = "reader"
 
 
 def readable_by(workspaces: dict, team: str) -> list:
@@ -29,14 +51,23 @@ def readable_by(workspaces: dict, team: str) -> list:
     return [other for other, shared in workspaces.items() if team in shared]
 
 
+TEAM_GROUP_SEPARATOR = ":"
+
+
 def team_group(team: str, level: str) -> str:
     """The Cognito group of a level in one team's workspace (the authorizer parses it)."""
-    return f"{team}:{level}"
+    return f"{team}{TEAM_GROUP_SEPARATOR}{level}"
+
+
+# The user pool's password policy (Cognito's API shape), the central stack's and the sandbox's.
+PASSWORD_POLICY = {"MinimumLength": 14, "RequireUppercase": True, "RequireLowercase": True,
+                   "RequireNumbers": True, "RequireSymbols": True,
+                   "TemporaryPasswordValidityDays": 3}
 
 
 def sagemaker_role_name(team: str, level: str) -> str:
     """The team account's execution role that may assume `access_role_name(team, level)`."""
-    return f"mlflow-{team}-{level}-sagemaker"
+    return f"{access_role_name(team, level)}-sagemaker"
 
 
 def access_role_trust_policy(team_account_id: str, team: str, level: str) -> dict:
@@ -49,8 +80,8 @@ def access_role_trust_policy(team_account_id: str, team: str, level: str) -> dic
         "Principal": {"AWS": f"arn:aws:iam::{team_account_id}:root"},
         "Action": "sts:AssumeRole",
         "Condition": {"ArnEquals": {"aws:PrincipalArn":
-                                    f"arn:aws:iam::{team_account_id}:role/"
-                                    f"{sagemaker_role_name(team, level)}"}},
+                                    role_arn(team_account_id,
+                                             sagemaker_role_name(team, level))}},
     }]}
 
 
@@ -230,7 +261,7 @@ def level_guard_policy(account_id: str, region: str, team: str, levels) -> dict:
     elevated = [level for level in ELEVATED_LEVELS if level in levels]
     statements = []
     for level in elevated:
-        role = f"arn:aws:iam::{account_id}:role/{sagemaker_role_name(team, level)}"
+        role = role_arn(account_id, sagemaker_role_name(team, level))
         profile = (f"arn:aws:sagemaker:{region}:{account_id}:user-profile/*/"
                    f"{studio_profile_name(team, level)}")
         not_of_level = {"StringNotEquals": {f"aws:PrincipalTag/{LEVEL_TAG}": level}}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from roles import LEVELS, managed_policies
-from spec.accounts import PLATFORM_GROUP_LEVELS, readable_by
+from spec.accounts import PLATFORM_GROUP_LEVELS, SHARED_LEVEL, TEAM_GROUP_SEPARATOR, readable_by
 from spec.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_CONTACT,
@@ -20,6 +20,7 @@ from spec.edge import (
     check_contact,
     max_authorizer_ttl,
     reserved_team_names,
+    sample_api_arn,
 )
 from .sizing import MIN_WORKERS, SUBNET_MASKS, WORKER_MB, fits, largest_prefix, min_memory_mb
 
@@ -53,6 +54,13 @@ class Team:
 def workspaces(teams) -> dict:
     """{team: [teams it is shared with]}: the authorizer's and the UI's WORKSPACES."""
     return {t.name: list(t.shared_with) for t in teams}
+
+
+def role_grants(teams, team: Team, level: str) -> list:
+    """[(workspace, level)] an access role holds: its level in its team's workspace and
+    SHARED_LEVEL in every workspace shared with its team (a set of managed policies each)."""
+    return [(team.name, level)] + [(w, SHARED_LEVEL)
+                                   for w in readable_by(workspaces(teams), team.name)]
 
 
 # IAM attaches at most 10 managed policies to a role (the default quota).
@@ -287,12 +295,12 @@ def _teams(value, key):
 def _check_policy_count(teams, region, account_id, key):
     """Each access role gets its level's policies in its own workspace and the reader's in every
     workspace shared with its team: refuse a config that would exceed IAM's quota."""
-    sample_arn = f"arn:aws:execute-api:{region}:{account_id}:{'x' * 10}/prod"
+    sample_arn = sample_api_arn(region, account_id)
     for team in teams:
         readable = readable_by(workspaces(teams), team.name)
         for level in team.levels:
-            count = len(managed_policies(level, sample_arn, team.name)) + sum(
-                len(managed_policies("reader", sample_arn, w)) for w in readable)
+            count = sum(len(managed_policies(granted, sample_arn, workspace))
+                        for workspace, granted in role_grants(teams, team, level))
             if count > MANAGED_POLICIES_PER_ROLE:
                 raise ConfigError(
                     f"{key}: team {team.name}'s {level} role would need {count} managed policies "
@@ -307,10 +315,10 @@ def _group_levels(value, key):
         raise ConfigError(f"{key} must map Cognito group names to levels")
     for group, level in value.items():
         _one_of(level, LEVELS, f"{key}.{group}")
-        if ":" in group:
-            raise ConfigError(f"{key}.{group}: a name with ':' is a team's group "
-                              f"(<team>:<level>, created for every team); these groups hold "
-                              f"their level in every workspace")
+        if TEAM_GROUP_SEPARATOR in group:
+            raise ConfigError(f"{key}.{group}: a name with '{TEAM_GROUP_SEPARATOR}' is a team's "
+                              f"group (<team>:<level>, created for every team); these groups "
+                              f"hold their level in every workspace")
     return dict(value)
 
 

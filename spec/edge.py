@@ -10,6 +10,17 @@ from dataclasses import dataclass
 
 from roles.catalogue import SDK_PREFIX, under
 
+# The REST API's one stage: `<apiUrl>` is https://<id>.execute-api.<region>.amazonaws.com/prod
+STAGE = "prod"
+API_ID_LENGTH = 10  # API Gateway's ids are 10 characters
+
+
+def sample_api_arn(region: str, account_id: str) -> str:
+    """An API ARN of the real one's length, known before the API exists: the managed policies
+    are planned (and their count checked) against it, and cut again for the real ARN."""
+    return f"arn:aws:execute-api:{region}:{account_id}:{'x' * API_ID_LENGTH}/{STAGE}"
+
+
 AWS_IAM = "AWS_IAM"  # SigV4: SDKs and SageMaker jobs, with the central access roles
 CUSTOM = "CUSTOM"  # the Lambda authorizer: browsers and Cognito tokens
 
@@ -106,7 +117,10 @@ def edge_route(path: str, teams=()):
 # learn who called and in which workspace. Every integration sets every one of them: the other
 # channel's identity headers to NOT_THIS_CHANNEL, so no client can pass one through. Values are
 # API Gateway's request-parameter sources: `context....` or a 'static' value.
-IDENTITY_HEADER_NAMES = ("X-MLflow-Caller-Arn", "X-MLflow-User", "X-MLflow-Levels")
+CALLER_ARN_HEADER = "X-MLflow-Caller-Arn"
+USER_HEADER = "X-MLflow-User"
+LEVELS_HEADER = "X-MLflow-Levels"
+IDENTITY_HEADER_NAMES = (CALLER_ARN_HEADER, USER_HEADER, LEVELS_HEADER)
 NOT_THIS_CHANNEL = "-"
 
 
@@ -114,12 +128,12 @@ def integration_header_sources(route: EdgeRoute) -> dict:
     """{header: API Gateway source} for a proxied resource's integration."""
     blank = f"'{NOT_THIS_CHANNEL}'"
     if route.authorization == AWS_IAM:
-        return {"X-MLflow-Caller-Arn": "context.identity.userArn",
-                "X-MLflow-User": blank, "X-MLflow-Levels": blank,
+        return {CALLER_ARN_HEADER: "context.identity.userArn",
+                USER_HEADER: blank, LEVELS_HEADER: blank,
                 WORKSPACE_HEADER: f"'{route.workspace or DEFAULT_WORKSPACE}'"}
-    return {"X-MLflow-Caller-Arn": blank,
-            "X-MLflow-User": "context.authorizer.username",
-            "X-MLflow-Levels": "context.authorizer.levels",
+    return {CALLER_ARN_HEADER: blank,
+            USER_HEADER: "context.authorizer.username",
+            LEVELS_HEADER: "context.authorizer.levels",
             WORKSPACE_HEADER: "context.authorizer.workspace"}
 
 
@@ -280,6 +294,10 @@ TOKEN_MINUTES_RANGE = (5, 15)
 REFRESH_TOKEN_HOURS = 12  # the sign-in itself; revoked at sign-out and by the admin commands
 DEFAULT_AUTHORIZER_TTL_SECONDS = 60
 TOKEN_LEEWAY_SECONDS = 5  # clock difference forgiven on exp, nbf and iat
+# The authorizer function's environment for the two (components/api.py sets it from the
+# config's `api.authorizerCacheTtl`; authorizer/handler.py reads it).
+AUTHORIZER_CACHE_TTL_ENV = "CACHE_TTL_SECONDS"
+AUTHORIZER_LEEWAY_ENV = "LEEWAY_SECONDS"
 _REFRESH_SLACK_SECONDS = 15  # a request's time in flight, and a little more
 
 

@@ -15,10 +15,9 @@ import botocore.session
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from ._spec import ROLE_ARN_ENV, SESSION_SECONDS  # the role-chaining cap
 from .refusals import install_s3_messages
 
-ROLE_ARN_ENV = "MLFLOW_LANDING_ZONE_ROLE_ARN"
-SESSION_SECONDS = 3600  # the role-chaining cap
 _EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 

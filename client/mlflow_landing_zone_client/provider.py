@@ -5,12 +5,13 @@ import threading
 
 from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestAuthProvider
 
+from ._spec import AUTH_PROVIDER
 from .credentials import ROLE_ARN_ENV, CentralRoleCredentials, install_as_default_boto3_session
 from .refusals import install_trace_filter
 from .signing import SigV4Auth
 from .workspaces import check_workspace
 
-NAME = "landing-zone"
+NAME = AUTH_PROVIDER  # MLFLOW_TRACKING_AUTH's value (pyproject.toml's entry point)
 
 
 class LandingZoneAuthProvider(RequestAuthProvider):

@@ -19,14 +19,14 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-CONTACT_ENV = "MLFLOW_LANDING_ZONE_CONTACT"
-DEFAULT_CONTACT = "your MLflow platform team"
-# The central access roles: mlflow-<team>-<level> (spec.accounts.access_role_name).
-_LEVELS = ("reader", "contributor", "model-approver", "admin")
-_ROLE = re.compile(r":(?:assumed-role|role)/mlflow-(?P<team>[^/]+)-(?P<level>"
-                   + "|".join(re.escape(level) for level in _LEVELS) + r")(?:/|$)")
-# spec.accounts: ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
-_ARTIFACTS, _REGISTRY = "artifacts/workspaces/", "registry/workspaces/"
+from ._spec import ARTIFACTS_PREFIX as _ARTIFACTS
+from ._spec import CONTACT_ENV, DEFAULT_CONTACT, LEVELS, ROLE_NAME_PREFIX
+from ._spec import REGISTRY_PREFIX as _REGISTRY
+
+# The central access roles: <prefix><team>-<level> (spec.accounts.access_role_name).
+_ROLE = re.compile(r":(?:assumed-role|role)/" + re.escape(ROLE_NAME_PREFIX)
+                   + r"(?P<team>[^/]+)-(?P<level>"
+                   + "|".join(re.escape(level) for level in LEVELS) + r")(?:/|$)")
 _S3_WRITES = {"PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart",
               "UploadPartCopy", "CompleteMultipartUpload", "DeleteObject", "DeleteObjects",
               "AbortMultipartUpload"}

@@ -14,11 +14,11 @@ set, through MLflow's request-header plugins, which run whatever the auth.
 import os
 from urllib.parse import urlsplit
 
+from ._spec import AUTH_PROVIDER as AUTH_NAME
+from ._spec import DEFAULT_WORKSPACE, WORKSPACE_HEADER
 from .credentials import ROLE_ARN_ENV, LandingZoneAuthError, execute_api_region
 
-WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"  # MLflow's (mlflow.utils.workspace_utils)
-DEFAULT_WORKSPACE = "default"  # what the API's own URL reaches (spec.edge)
-AUTH_ENV, AUTH_NAME = "MLFLOW_TRACKING_AUTH", "landing-zone"
+AUTH_ENV = "MLFLOW_TRACKING_AUTH"
 
 
 def url_workspace(tracking_uri: str) -> str:

@@ -19,6 +19,17 @@ import sys
 import time
 from urllib.parse import quote
 
+# The image's plugin carries what the landing zone's spec says of the server (its port, the
+# flags the sandbox starts it with too, the environment): generated from spec/server.py
+from mlflow_landing_zone_server._spec import (
+    LOCAL_HOST,
+    PORT,
+    REGISTRY_ROOT_ENV,
+    SERVER_FLAGS,
+    WORKERS_ENV,
+    WORKSPACES_ENV,
+)
+
 # pg_advisory_lock's key for "MLflow's schema": any 64-bit number the cluster uses for nothing
 # else (b"mlflowlz" read as an integer)
 SCHEMA_LOCK_KEY = int.from_bytes(b"mlflowlz", "big") & 0x7FFFFFFFFFFFFFFF
@@ -122,13 +133,13 @@ def ensure_workspaces(store_uri: str, names) -> list:
 
 
 def workspace_names(env) -> list:
-    return [n.strip() for n in env.get("MLFLOW_LZ_WORKSPACES", "").split(",") if n.strip()]
+    return [n.strip() for n in env.get(WORKSPACES_ENV, "").split(",") if n.strip()]
 
 
 def main():
     env = dict(os.environ)
     missing = [k for k in ("DB_USER", "DB_PASSWORD", "DB_HOST", "DB_NAME",
-                           "MLFLOW_DEFAULT_ARTIFACT_ROOT", "MLFLOW_LZ_REGISTRY_ROOT")
+                           "MLFLOW_DEFAULT_ARTIFACT_ROOT", REGISTRY_ROOT_ENV)
                if not env.get(k)]
     if missing:
         sys.exit(f"entrypoint: missing environment variables: {', '.join(missing)}")
@@ -148,15 +159,10 @@ def main():
     created = ensure_workspaces(env["MLFLOW_BACKEND_STORE_URI"], workspace_names(env))
     print(f"entrypoint: workspaces created: {', '.join(created) or 'none (all there)'}",
           flush=True)
-    argv = ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000",
-            "--workers", env.get("MLFLOW_WORKERS", "4"),
-            # Artifact bytes go to S3 directly (API Gateway caps payloads at 10 MB); the UI
-            # reads them through /get-artifact with the task role.
-            "--no-serve-artifacts",
-            "--enable-workspaces",
-            # MLflow's app with the landing zone's registry store: a registered version serves
-            # a frozen copy of its files under MLFLOW_LZ_REGISTRY_ROOT (plugin/)
-            "--app-name", "landing-zone"]
+    # Artifact bytes go to S3 directly, workspaces on, MLflow's app with the landing zone's
+    # registry store: SERVER_FLAGS (spec/server.py says why)
+    argv = ["mlflow", "server", "--host", LOCAL_HOST, "--port", str(PORT),
+            "--workers", env.get(WORKERS_ENV, "4"), *SERVER_FLAGS]
     os.execvpe(argv[0], argv, env)
 
 

@@ -11,9 +11,11 @@ import sys
 import urllib.error
 import urllib.request
 
+from mlflow_landing_zone_server._spec import HEALTH_PATH, LOCAL_HOST, PORT
+
 # MLflow's own address inside the task: allowed by MLFLOW_SERVER_ALLOWED_HOSTS (its job
 # runner uses the same), and a search in the `default` workspace reads the database.
-URL = "http://0.0.0.0:5000/api/2.0/mlflow/experiments/search?max_results=1"
+URL = f"http://{LOCAL_HOST}:{PORT}{HEALTH_PATH}"
 
 
 def check(url: str = URL, timeout: float = 5.0) -> tuple:

@@ -561,16 +561,6 @@ def test_workspaces_of_lists_a_users_workspaces_and_levels(pool):
     assert authorizer.workspaces_of({"cognito:groups": []}) == {}
 
 
-def test_the_authorizer_reads_the_group_convention_the_stacks_create():
-    """The authorizer imports nothing of this repo: its copies of the shared facts must match."""
-    from authorizer import handler
-    from spec import edge
-    from spec.accounts import team_group
-    assert team_group("team-a", "reader").split(handler.TEAM_GROUP_SEPARATOR) == ["team-a", "reader"]
-    assert handler.DEFAULT_WORKSPACE == edge.DEFAULT_WORKSPACE
-    assert handler.WORKSPACE_HEADER == edge.WORKSPACE_HEADER.lower()
-
-
 GROUP_SETS = [[], ["team-a:reader"], ["team-a:contributor", "team-a:model-approver"],
               ["team-a:reader", "team-b:contributor"], ["team-b:admin"], ["team-c:reader"],
               ["platform-admins"], ["platform-admins", "team-b:reader"], ["team-a:owner"],
@@ -584,7 +574,8 @@ def test_the_uis_workspaces_are_the_authorizers(pool):
     import subprocess
     from pathlib import Path
 
-    script = (Path(__file__).resolve().parents[2] / "ui" / "shell" / "session.js").read_text()
+    shell = Path(__file__).resolve().parents[2] / "ui" / "shell"
+    script = (shell / "spec.js").read_text() + (shell / "session.js").read_text()
     program = ("globalThis.self = globalThis;\n" + script + "\n" +
                "const [groups, levels, workspaces] = JSON.parse(process.argv[1]);\n"
                "console.log(JSON.stringify(groups.map(g => "

@@ -38,7 +38,8 @@ def test_building_twice_gives_the_same_bytes(local_archive, tmp_path):
 
 def test_the_archive_holds_the_handler_the_policy_data_and_the_libraries(local_archive):
     names = set(zipfile.ZipFile(local_archive).namelist())
-    assert {"authorizer/handler.py", "authorizer/tokens.py", "authorizer/policy_rules.json"} <= names
+    assert {"authorizer/handler.py", "authorizer/tokens.py", "authorizer/policy_rules.json",
+            "authorizer/_spec.py"} <= names
     assert "authorizer/build.py" not in names  # the builder runs at deploy time only
     assert any(n.startswith("jwt/") for n in names)
     assert any(n.startswith("cryptography/") for n in names)

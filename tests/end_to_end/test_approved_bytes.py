@@ -14,7 +14,6 @@ from mlflow.exceptions import MlflowException
 
 from mlflow_landing_zone_server import registry
 from spec.accounts import registry_prefix, workspace_prefix
-from spec.edge import IDENTITY_HEADER_NAMES
 
 from tests.sandbox_clients import assume_central, audit_lines, identity
 
@@ -227,10 +226,6 @@ def test_an_admin_deletes_a_version_and_the_server_logs_who_and_what(sandbox, ap
     bucket, key = split(location)
     s3 = s3_as(sandbox, "reader")
     assert s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/")["KeyCount"] == 2
-
-
-def test_the_servers_identity_headers_are_the_gateways():
-    assert registry.IDENTITY_HEADERS == IDENTITY_HEADER_NAMES
 
 
 def test_the_server_refuses_to_start_without_s3_roots(monkeypatch):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from spec.edge import FORWARDED_IDENTITY_HEADERS, IDENTITY_HEADER_NAMES, WORKSPACE_HEADER
+from spec.edge import IDENTITY_HEADER_NAMES, WORKSPACE_HEADER
 from roles import CATALOGUE
 
 from tests.route_samples import sample_paths
@@ -269,12 +269,6 @@ def test_underscore_identity_headers_that_reach_the_server_are_dropped_there(san
     lines = audit_lines(sandbox, name)
     assert [(line["workspace"], line["caller"]) for line in lines] == [
         (TEAM, {k: gateway_values[k] for k in IDENTITY_HEADER_NAMES})]
-
-
-def test_the_servers_protected_headers_are_the_gateways():
-    from mlflow_landing_zone_server import guard
-
-    assert guard.PROTECTED_HEADERS == FORWARDED_IDENTITY_HEADERS
 
 
 def test_the_gateway_forwards_no_spelling_of_an_identity_header():

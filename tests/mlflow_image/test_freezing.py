@@ -231,15 +231,6 @@ def test_a_copy_is_taken_up_by_one_worker_once_its_lease_ends(s3, tmp_path, monk
 
 # --- the server's one-workspace sessions (storage.py) ---------------------------------------
 
-def test_the_servers_session_tags_are_the_workspace_roles():
-    from spec import accounts
-    from mlflow_landing_zone_server import storage
-
-    assert (storage.WORKSPACE_TAG, storage.PURPOSE_TAG, storage.SERVE, storage.FREEZE) == (
-        accounts.WORKSPACE_TAG, accounts.PURPOSE_TAG, accounts.SERVE, accounts.FREEZE)
-    assert storage.SESSION_SECONDS == accounts.SESSION_SECONDS
-
-
 class FakeSts:
     def __init__(self):
         self.calls = []

@@ -72,9 +72,11 @@ def test_the_image_installs_the_app_that_the_entrypoint_names():
     import tomllib
 
     image = ENTRYPOINT.parent
+    from spec.server import APP_NAME
+
     project = tomllib.loads((image / "plugin" / "pyproject.toml").read_text())
     assert project["project"]["entry-points"]["mlflow.app"] == {
-        "landing-zone": "mlflow_landing_zone_server.app:app"}
+        APP_NAME: "mlflow_landing_zone_server.app:app"}
     dockerfile = (image / "Dockerfile").read_text()
     assert "COPY plugin /tmp/plugin" in dockerfile and "pip install" in dockerfile
     requirements = (ENTRYPOINT.parents[2] / "requirements.txt").read_text().split()

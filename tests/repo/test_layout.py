@@ -114,6 +114,7 @@ def test_the_client_builds_as_a_package_of_its_own(tmp_path):
     assert result.returncode == 0, result.stderr
     [wheel] = tmp_path.glob("mlflow_landing_zone_client-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
+    assert "mlflow_landing_zone_client/_spec.py" in names  # its facts, generated from spec/
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[mlflow.request_auth_provider]" in text

@@ -1,5 +1,6 @@
 // The signed-in session's arithmetic, shared by shell.js (window) and sw.js (importScripts);
 // defines self.LZSession. The session itself lives only in the service worker's memory.
+// Reads self.LZSpec (spec.js, generated from spec/ by python -m spec.generate): load it first.
 /* eslint-env browser, serviceworker */
 (function (scope) {
   "use strict";
@@ -39,14 +40,15 @@
   // workspace the UI starts in. `groupLevels`: groups that hold a level everywhere (the
   // platform team's); `workspaces`: {team: [teams it is shared with]}; every other group is
   // `<team>:<level>`. The authorizer enforces; this only chooses what to show.
-  const LEVELS = ["reader", "contributor", "model-approver", "admin"];
+  const { levels: LEVELS, teamGroupSeparator: SEPARATOR, defaultWorkspace, sharedLevel } =
+    scope.LZSpec;
   function workspacesOf(groups, groupLevels, workspaces) {
     const everywhere = new Set(groups.map((g) => groupLevels[g]).filter(Boolean));
     const own = {};
     for (const group of groups) {
-      const at = group.indexOf(":");
+      const at = group.indexOf(SEPARATOR);
       const team = group.slice(0, at);
-      const level = group.slice(at + 1);
+      const level = group.slice(at + SEPARATOR.length);
       if (at > 0 && LEVELS.includes(level) && team in workspaces) {
         (own[team] = own[team] || new Set()).add(level);
       }
@@ -54,10 +56,10 @@
     const found = {};
     for (const team of Object.keys(workspaces)) {
       const held = new Set([...everywhere, ...(own[team] || [])]);
-      if (workspaces[team].some((other) => other in own)) held.add("reader");
+      if (workspaces[team].some((other) => other in own)) held.add(sharedLevel);
       if (held.size) found[team] = LEVELS.filter((l) => held.has(l));
     }
-    if (everywhere.size) found["default"] = LEVELS.filter((l) => everywhere.has(l));
+    if (everywhere.size) found[defaultWorkspace] = LEVELS.filter((l) => everywhere.has(l));
     return found;
   }
 

@@ -171,7 +171,8 @@ async function startSession() {
     const team = Object.keys(config.workspaces || {})[0] || "team";
     signInView(`You are signed in as ${session.username}, but your account holds no level in ` +
       `any team's MLflow workspace, so MLflow would refuse every request. Ask your platform ` +
-      `team to add you to your team's group, such as ${team}:reader or ${team}:contributor.`);
+      `team to add you to your team's group, such as ${team}${LZSpec.teamGroupSeparator}reader ` +
+      `or ${team}${LZSpec.teamGroupSeparator}contributor.`);
     return;
   }
   say("");

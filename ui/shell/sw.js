@@ -14,7 +14,7 @@
 //   this worker running while a tab is open; when the browser stops it, the user signs in again.
 /* eslint-env serviceworker */
 "use strict";
-importScripts("/shell/session.js", "/shell/refusals.js");
+importScripts("/shell/spec.js", "/shell/session.js", "/shell/refusals.js");
 
 const HELD = "held-by-the-service-worker"; // what the page gets in place of the refresh token
 let config = null;       // /config.json, read once per worker
@@ -200,7 +200,7 @@ function isApi(path) {
 // The workspace a request names (MLflow's X-MLFLOW-WORKSPACE): the one MLflow's UI chose, or,
 // where it names none (its list of workspaces, before one is chosen), the user's first. The
 // API's authorizer decides per (token, workspace) and needs one on every request.
-const WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE";
+const WORKSPACE_HEADER = self.LZSpec.workspaceHeader;
 
 function usersWorkspaces(session) {
   return self.LZSession.workspacesOf(session.groups, config.groupLevels, config.workspaces || {});
@@ -212,7 +212,7 @@ function workspaceFor(request) {
   const named = (request.headers.get(WORKSPACE_HEADER) || "").trim();
   if (named) return named;
   const mine = Object.keys(usersWorkspaces(current));
-  return mine.includes(active) ? active : mine[0] || "default";
+  return mine.includes(active) ? active : mine[0] || self.LZSpec.defaultWorkspace;
 }
 
 async function send(request, body, bearer) {

@@ -22,14 +22,14 @@ from urllib.parse import unquote_to_bytes
 
 import anyio
 from mlflow.server.handlers import _add_static_prefix
-from mlflow.server.workspace_helpers import WORKSPACE_HEADER_NAME
 from mlflow.tracing.utils.otlp import OTLP_TRACES_PATH
 
-from .registry import IDENTITY_HEADERS, limit_from_env
+from ._spec import FORWARDED_HEADERS
+from .registry import limit_from_env
 
-# The headers API Gateway's integration sets (spec.edge.FORWARDED_IDENTITY_HEADERS; a test
-# holds them equal: the plugin installs without the repository's packages).
-PROTECTED_HEADERS = IDENTITY_HEADERS + (WORKSPACE_HEADER_NAME,)
+# The headers API Gateway's integration sets (spec.edge.FORWARDED_IDENTITY_HEADERS, MLflow's
+# workspace header among them).
+PROTECTED_HEADERS = FORWARDED_HEADERS
 _PROTECTED = {h.lower() for h in PROTECTED_HEADERS}
 
 # The most bytes one request body may hold in a worker, inflated. The edge passes at most

@@ -75,8 +75,9 @@ from mlflow.utils import workspace_context
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_NAME
 
 from . import storage
+# the gateway's identity headers (spec.edge.IDENTITY_HEADER_NAMES); s3://<bucket>/registry
+from ._spec import IDENTITY_HEADERS, REGISTRY_ROOT_ENV
 
-REGISTRY_ROOT_ENV = "MLFLOW_LZ_REGISTRY_ROOT"
 # mlflow.server.constants.ARTIFACT_ROOT_ENV_VAR: `mlflow server --default-artifact-root`
 ARTIFACT_ROOT_ENV = "_MLFLOW_SERVER_ARTIFACT_ROOT"
 # Where a frozen version's files were copied from (a model version tag, shown in the UI).
@@ -92,8 +93,6 @@ DEFAULT_MAX_BYTES = 100 * 1024 ** 3
 # stopped is taken up by another worker once its lease has ended.
 LEASE_SECONDS = 300
 _LEASE = re.compile(r"\[lease (?P<until>\d+) (?P<holder>[^\]]+)\]$")
-# The gateway's identity headers (spec.edge.IDENTITY_HEADER_NAMES; a test holds them equal).
-IDENTITY_HEADERS = ("X-MLflow-Caller-Arn", "X-MLflow-User", "X-MLflow-Levels")
 # A prompt version's content is its tags (MLflow keeps no files for prompts): these never
 # change once the version exists; its model configuration (mutable in MLflow) freezes once an
 # approver promotes the version (an alias or a stage). A change is a new version.

@@ -18,7 +18,8 @@ import os
 import threading
 import time
 
-SECRET_ARN_ENV = "DB_LOGIN_ARN"
+from ._spec import DB_LOGIN_ARN_ENV as SECRET_ARN_ENV
+
 CACHE_SECONDS = 300
 _REFUSED = ("password authentication failed", "authentication failed")
 

@@ -26,12 +26,10 @@ import re
 import threading
 import time
 
-WORKSPACE_ROLE_ENV = "MLFLOW_LZ_WORKSPACE_ROLE_ARN"
-# spec.accounts WORKSPACE_TAG, PURPOSE_TAG, SERVE, FREEZE (a test holds them equal: this
-# package installs on its own, in the image)
-WORKSPACE_TAG, PURPOSE_TAG = "workspace", "purpose"
-SERVE, FREEZE = "serve", "freeze"
-SESSION_SECONDS = 3600  # role chaining (the task role's credentials) caps a session at an hour
+# spec.accounts' session tags (this package installs on its own, in the image: _spec.py is
+# generated from spec/); role chaining (the task role's credentials) caps a session at an hour
+from ._spec import FREEZE, PURPOSE_TAG, SERVE, SESSION_SECONDS, WORKSPACE_ROLE_ENV, WORKSPACE_TAG
+
 RENEW_BEFORE_SECONDS = 300
 # MLflow's own rule for workspace names (DNS labels), and a session tag's value limit
 _WORKSPACE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
