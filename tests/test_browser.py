@@ -11,6 +11,7 @@ import uuid
 
 from sandbox import example
 from sandbox.aws import totp_code
+from sandbox.ui_server import loopback_url
 
 from .browser import log_lines, logged_at, mlflow_api, run_route
 from .sandbox_clients import identity
@@ -313,7 +314,8 @@ def test_the_srp_flow_used_on_aws_signs_in(session, ui_sandbox):
     """On AWS the shell signs in with SRP. moto does not check SRP's password proof, so this
     shows that the flow's exchange works end to end in the browser, not that a wrong password
     fails under SRP (the USER_PASSWORD_AUTH scenario above shows that)."""
-    config = session.context.request.get(ui_sandbox["ui_url"] + "/config.json").json()
+    # (Playwright's own requests resolve names as Node does, which may not know *.localhost)
+    config = session.context.request.get(loopback_url(ui_sandbox["ui_url"]) + "/config.json").json()
     config["authFlow"] = "USER_SRP_AUTH"
     session.page.route("**/config.json", lambda route: route.fulfill(json=config))
     calls = []
