@@ -32,7 +32,7 @@ from . import example
 from .credentials import write_aws_config, write_private
 from .gateway import Gateway
 from .mlflow_server import MlflowServer, ensure_workspaces
-from .ui_server import COGNITO_PATH, UI_HOST, UiServer
+from .ui_server import COGNITO_PATH, UI_HOST, UiServer, choose_port
 
 # The sign-in shell's Cognito flow here. On AWS the shell uses SRP (the password never leaves
 # the browser); moto accepts any SRP proof without checking the password, so here the shell
@@ -75,8 +75,7 @@ class LandingZone:
         # --port 0 / --ui-port 0: the last start's ports if they are free, so the URLs it
         # printed stay good
         self.port = self.port or emulated.free_port(preferred=_port_of(earlier.get("gateway_url")))
-        self.ui_port = self.ui_port or emulated.free_port(
-            UI_HOST, preferred=_port_of(earlier.get("ui_url")))
+        self.ui_port = choose_port(self.ui_port, preferred=_port_of(earlier.get("ui_url")))
         # and emulated AWS's: a process of the last start (a notebook) keeps its AWS profile's
         # endpoint, where it fetches credentials again when the edge no longer knows its own
         earlier_aws = earlier.get("aws")

@@ -7,29 +7,72 @@ answer was wrong anyway (it takes a bare `OPTIONS /` for S3). On AWS the shell t
 `cognito-idp.<region>.amazonaws.com` directly.
 """
 
+import errno
 import http.client
 import json
 import mimetypes
+import socket
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from ui.hosting import api_route, headers_for, is_bundle_path
 
+from .aws import free_port
 from .local_server import HOP_BY_HOP, LocalServer
 
 COGNITO_PATH = "/cognito/"
-# The UI's host: a loopback address that MLflow does not count as localhost (it exempts
-# localhost and 127.0.0.1 from its CORS check on writes), so the sandbox's MLflow judges the
-# UI's origin as it judges the Amplify domain on AWS (MLFLOW_SERVER_CORS_ALLOWED_ORIGINS).
-UI_HOST = "127.0.0.2"
+# The UI's address: a name MLflow does not count as localhost (it exempts localhost, 127.0.0.1
+# and [::1] from its CORS check on writes), so the sandbox's MLflow judges the UI's origin as
+# it judges the Amplify domain on AWS (MLFLOW_SERVER_CORS_ALLOWED_ORIGINS). Browsers resolve
+# every `*.localhost` name to the loopback address themselves (RFC 6761; Chromium and Firefox
+# do, and count it a secure context, which the service worker needs), so it works on macOS and
+# Linux alike without setup, where a second loopback address such as 127.0.0.2 does not exist
+# on macOS. The host listens on 127.0.0.1, which every machine has.
+UI_HOST = "ui.localhost"
+UI_ADDRESS = "127.0.0.1"
 COGNITO_TARGET = "AWSCognitoIdentityProviderService."
 _TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json",
           ".css": "text/css", ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml",
           ".woff2": "font/woff2", ".woff": "font/woff", ".ico": "image/x-icon",
           ".png": "image/png", ".map": "application/json", ".txt": "text/plain"}
+
+
+class UiHostUnavailable(RuntimeError):
+    """The UI's host cannot listen on its address; the message says what to do."""
+
+
+def unavailable(error: OSError, address: str = UI_ADDRESS) -> UiHostUnavailable:
+    return UiHostUnavailable(
+        f"the UI's host cannot listen on {address} ({error.strerror or error}): this machine's "
+        f"loopback interface does not offer that address. Another port would not help (it is "
+        f"not a port in use): bring the loopback interface up (Linux: `sudo ip link set lo up`; "
+        f"macOS: `sudo ifconfig lo0 up`), then start the sandbox again")
+
+
+def choose_port(port: int = 0, preferred: int = 0, address: str = None) -> int:
+    """The port the UI's host will listen on: `port` if given, else `preferred` if it is free
+    now, else any free one. The address is checked before anything starts, so a machine that
+    cannot listen on it is told at once, and told what helps."""
+    address = address or UI_ADDRESS
+    with socket.socket() as s:
+        try:
+            s.bind((address, 0))
+        except OSError as e:
+            raise unavailable(e, address) from e
+    return port or free_port(address, preferred=preferred)
+
+
+def loopback_url(url: str) -> str:
+    """`url` (the UI's, as the state file has it) addressed to the loopback address the host
+    listens on: for clients that do not resolve `*.localhost` themselves (Python's and Node's
+    resolvers on a Linux without systemd-resolved or libnss-myhostname)."""
+    parts = urlsplit(url)
+    if parts.hostname != UI_HOST:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{UI_ADDRESS}:{parts.port}"))
 
 
 class UiServer(LocalServer):
@@ -48,7 +91,13 @@ class UiServer(LocalServer):
         class Handler(_Handler):
             server_ref = self
 
-        super().__init__(Handler, port, host=UI_HOST)
+        try:
+            super().__init__(Handler, port, host=UI_ADDRESS)
+        except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise unavailable(e, UI_ADDRESS) from e
+            raise  # the port is taken: the start's own message names --ui-port
+        self.url = f"http://{UI_HOST}:{self.port}"
 
     def stop(self):
         super().stop()

@@ -118,13 +118,13 @@ def test_mlflow_admits_browser_writes_from_the_uis_origin_exactly(stack):
 @pytest.mark.parametrize("origin, refused", [("ui", False), ("http://127.0.0.3:9", True),
                                              ("https://evil.example", True)])
 def test_the_sandboxs_mlflow_judges_the_uis_origin_as_on_aws(sandbox, origin, refused):
-    """The sandbox's UI is not on an address MLflow exempts (localhost, 127.0.0.1), so its
-    MLflow refuses a write from any origin but the UI's, as it would on AWS."""
+    """The sandbox's UI is not on an address MLflow exempts (localhost, 127.0.0.1, [::1]), so
+    its MLflow refuses a write from any origin but the UI's, as it would on AWS."""
     import uuid
 
     import requests
 
-    assert sandbox["ui_url"].startswith("http://127.0.0.2:")
+    assert sandbox["ui_url"].startswith("http://ui.localhost:")
     response = requests.post(
         f"{sandbox['mlflow_url']}/ajax-api/2.0/mlflow/experiments/create",
         json={"name": f"cors-{uuid.uuid4().hex[:8]}"}, timeout=30,

@@ -20,7 +20,7 @@ import requests
 from sandbox import aws as emulated
 from sandbox.credentials import CONFIG_NAME, write_aws_config
 from sandbox.landing_zone import LandingZone
-from sandbox.ui_server import UiServer
+from sandbox.ui_server import UI_ADDRESS, UiServer, loopback_url
 
 from .test_gateway import GOOD, make_gateway, upstream
 
@@ -104,7 +104,7 @@ def test_the_emulated_aws_answers_no_other_origin_with_cors(sandbox):
         cors = {k for k in response.headers if k.lower().startswith("access-control-")}
         assert cors == set(), response.request.method + " " + response.request.url
     # The UI's own sign-in needs none: the browser calls Cognito on the UI's origin.
-    ui = cognito_call(sandbox["ui_url"] + "/cognito/", "InitiateAuth", {
+    ui = cognito_call(loopback_url(sandbox["ui_url"]) + "/cognito/", "InitiateAuth", {
         "ClientId": client_id, "AuthFlow": "USER_PASSWORD_AUTH",
         "AuthParameters": {"USERNAME": "reader-user",
                            "PASSWORD": user(sandbox, "reader-user")["password"]}},
@@ -146,7 +146,7 @@ print("ok")
 @pytest.mark.parametrize("channel", ["aws", "ui"])
 def test_a_password_reset_with_a_made_up_code_changes_nothing(sandbox, channel):
     url = (sandbox["aws"]["endpoint_url"] + "/" if channel == "aws"
-           else sandbox["ui_url"] + "/cognito/")
+           else loopback_url(sandbox["ui_url"]) + "/cognito/")
     victim = user(sandbox, "no-group-user")
     new = "Zz-made-up-reset-1!"
     try:
@@ -171,7 +171,7 @@ def test_a_password_reset_with_a_made_up_code_changes_nothing(sandbox, channel):
 def test_no_one_signs_up_or_confirms_a_user_without_the_platform_team(sandbox, channel):
     """The pool lets only administrators create users (AllowAdminCreateUserOnly)."""
     url = (sandbox["aws"]["endpoint_url"] + "/" if channel == "aws"
-           else sandbox["ui_url"] + "/cognito/")
+           else loopback_url(sandbox["ui_url"]) + "/cognito/")
     pool, client_id = sandbox["cognito"]["user_pool_id"], sandbox["cognito"]["client_id"]
     admin = platform_admin(sandbox)
     mallory = f"mallory-{channel}-{time.time_ns()}"
@@ -327,19 +327,56 @@ def test_a_stalled_request_to_the_ui_host_is_closed(tmp_path):
                             ("/ajax-api/2.0/mlflow/runs/create", "")):
             served_meanwhile = []
             other = threading.Thread(target=lambda: served_meanwhile.append(
-                requests.get(ui.url + "/config.json", timeout=5).json()))
+                requests.get(loopback_url(ui.url) + "/config.json", timeout=5).json()))
             other.start()
             answer, seconds = send_and_wait(ui.port, a_lying_post(path, ui.port, extra),
-                                            host="127.0.0.2")
+                                            host=UI_ADDRESS)
             other.join()
             assert answer == b"", path  # nothing was forwarded or answered
             assert 0.9 < seconds < 4
             assert served_meanwhile == [{"a": 1}]
-        idle, seconds = send_and_wait(ui.port, b"", host="127.0.0.2")
+        idle, seconds = send_and_wait(ui.port, b"", host=UI_ADDRESS)
         assert idle == b"" and 0.9 < seconds < 4
-        assert requests.get(ui.url + "/config.json", timeout=5).json() == {"a": 1}
+        assert requests.get(loopback_url(ui.url) + "/config.json", timeout=5).json() == {"a": 1}
     finally:
         ui.stop()
+
+
+def test_a_ui_host_that_cannot_listen_says_what_to_do(tmp_path, monkeypatch, capsys):
+    """The UI's host listens on 127.0.0.1, which every machine has. Where it cannot (the
+    loopback interface down), the start fails at once and names the fix, not another port."""
+    from sandbox import __main__ as cli
+    from sandbox import ui_server
+
+    monkeypatch.setattr(ui_server, "UI_ADDRESS", "192.0.2.1")  # TEST-NET-1: no machine's own
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # pytest keeps its Ctrl-C
+    started = time.monotonic()
+    assert cli.main(["--port", "0", "--ui-port", "8081",
+                     "--state-file", str(tmp_path / "sandbox.json")]) == 1
+    assert time.monotonic() - started < 10  # before MLflow or emulated AWS started
+    error = capsys.readouterr().err
+    assert error.startswith("sandbox: could not start: the UI's host cannot listen on "
+                            "192.0.2.1 (")
+    assert "Another port would not help" in error
+    assert "`sudo ip link set lo up`" in error and "`sudo ifconfig lo0 up`" in error
+    assert "--ui-port 0" not in error and "in use?" not in error
+    # The server itself, asked to listen there, says the same.
+    with pytest.raises(ui_server.UiHostUnavailable, match="cannot listen on 192.0.2.1 .*lo up"):
+        UiServer(bundle_dir=tmp_path, gateway_url="http://127.0.0.1:9", config={},
+                 cognito_url="http://127.0.0.1:9", cognito_origin="http://127.0.0.1:9")
+
+
+def test_the_ui_is_addressed_by_a_name_mlflow_does_not_exempt():
+    """Browsers resolve `*.localhost` to loopback; MLflow exempts only localhost, 127.0.0.1 and
+    [::1] from its CORS check, so the UI's origin is judged as the Amplify domain is on AWS."""
+    from mlflow.server.security_utils import is_localhost_origin
+
+    from sandbox.ui_server import UI_HOST
+
+    assert UI_HOST.endswith(".localhost")
+    assert not is_localhost_origin(f"http://{UI_HOST}:8081")
+    assert is_localhost_origin(f"http://{UI_ADDRESS}:8081")  # why it is not the address
+    assert loopback_url(f"http://{UI_HOST}:8081/cognito/") == f"http://{UI_ADDRESS}:8081/cognito/"
 
 
 @pytest.mark.server  # the gateway and a stand-in upstream

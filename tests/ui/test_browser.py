@@ -6,13 +6,15 @@ Each scenario keeps a screenshot in test-results/browser/.
 """
 
 import json
+import re
 import time
 import uuid
 
 from sandbox import example
 from sandbox.aws import totp_code
+from sandbox.ui_server import loopback_url
 
-from tests.browser import log_lines, logged_at, mlflow_api, run_route
+from tests.browser import Session, log_lines, logged_at, mlflow_api, run_route
 from tests.sandbox_clients import identity
 
 
@@ -117,6 +119,69 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
         "/graphql", "/get-artifact", "/ajax-api/2.0/mlflow/experiments/create"}
     assert [r for r in api if not r["authorization"]] == []
     assert [r for r in requests if r["kind"] != "api" and r["authorization"]] == []
+
+
+def test_the_address_bar_follows_mlflow_and_its_addresses_open_where_they_point(
+        session, ui_sandbox, browser):
+    """MLflow's router moves with history.pushState, which fires no event: the address bar
+    follows clicks anyway, back and forward, a reload, a link pasted into the open tab, and an
+    address shared with someone who must sign in first."""
+    ex = ui_sandbox["example"]
+    ui_url = ui_sandbox["ui_url"]
+    page = session.page
+    session.open()
+    session.sign_in("reader-user")
+    ui = session.mlflow
+    ui.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
+    page.wait_for_url(re.compile(re.escape(ui_url) + "/#/"))  # MLflow's home route
+    home = page.url
+    experiment = re.compile(re.escape(f"{ui_url}/#/experiments/{ex['experiment_id']}") + r"(\?|$)")
+    experiments = re.compile(re.escape(f"{ui_url}/#/experiments") + r"(\?|$)")
+    # Clicks in MLflow's own page
+    ui.get_by_role("link", name=example.EXPERIMENT).first.click()
+    page.wait_for_url(experiment)
+    ui.locator("a[href^='#/experiments?']").first.click()  # the breadcrumb "Experiments"
+    page.wait_for_url(experiments)
+    # Back and forward (the browser's buttons walk the frame's history)
+    page.evaluate("history.back()")
+    page.wait_for_url(experiment)
+    page.evaluate("history.back()")
+    page.wait_for_url(home)
+    ui.get_by_role("link", name=example.EXPERIMENT).first.wait_for()
+    page.evaluate("history.forward()")
+    page.wait_for_url(experiment)
+    page.evaluate("history.forward()")
+    page.wait_for_url(experiments)
+    ui.get_by_test_id("experiment-list-item-link").first.wait_for()
+    # A link pasted into the open tab opens where it points, without a reload
+    page.evaluate("window.stillTheSamePage = true")
+    run_address = f"{ui_url}/{run_route(ui_sandbox)}"
+    page.goto(run_address)
+    ui.get_by_role("heading", name=example.RUN_NAME).wait_for()
+    assert session.mlflow_frame().url.endswith(run_route(ui_sandbox))
+    assert page.evaluate("window.stillTheSamePage") is True
+    assert page.url == run_address
+    # A reload shows the same page (the worker still holds the session: no second sign-in)
+    page.reload()
+    page.wait_for_selector("#bar", state="visible")
+    ui.get_by_role("heading", name=example.RUN_NAME).wait_for()
+    assert page.url == run_address
+    session.screenshot("address-bar-follows-mlflow")
+    # and back before the reload: where the pasted link was pasted
+    page.evaluate("history.back()")
+    page.wait_for_url(experiments)
+    ui.get_by_test_id("experiment-list-item-link").first.wait_for()
+    # The address shared: another browser profile signs in first, then lands on the run
+    other = Session(browser, ui_sandbox)
+    try:
+        other.page.goto(run_address)
+        other.page.wait_for_selector("#username", state="visible")
+        other.sign_in("contributor-user")
+        other.mlflow.get_by_role("heading", name=example.RUN_NAME).wait_for()
+        assert other.page.url == run_address
+        assert other.csp_violations() == []
+    finally:
+        other.close()
 
 
 def test_a_contributor_creates_an_experiment(session, ui_sandbox):
@@ -313,7 +378,8 @@ def test_the_srp_flow_used_on_aws_signs_in(session, ui_sandbox):
     """On AWS the shell signs in with SRP. moto does not check SRP's password proof, so this
     shows that the flow's exchange works end to end in the browser, not that a wrong password
     fails under SRP (the USER_PASSWORD_AUTH scenario above shows that)."""
-    config = session.context.request.get(ui_sandbox["ui_url"] + "/config.json").json()
+    # (Playwright's own requests resolve names as Node does, which may not know *.localhost)
+    config = session.context.request.get(loopback_url(ui_sandbox["ui_url"]) + "/config.json").json()
     config["authFlow"] = "USER_SRP_AUTH"
     session.page.route("**/config.json", lambda route: route.fulfill(json=config))
     calls = []

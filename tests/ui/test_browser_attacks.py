@@ -23,7 +23,7 @@ EVIL_FILE = "model/code/evil.py"
 
 @pytest.fixture(scope="module")
 def other_site():
-    """A page of another site: http://localhost:PORT while the UI is http://127.0.0.1:PORT
+    """A page of another site: http://localhost:PORT while the UI is http://ui.localhost:PORT
     (another host, so another site to the browser). It serves whatever HTML it is given."""
     pages = {}
 

@@ -13,6 +13,7 @@ import requests
 
 from authorizer.build import zip_bytes
 from roles.catalogue import CATALOGUE
+from sandbox.ui_server import loopback_url
 from ui import build as ui_build
 from ui import hosting
 
@@ -174,16 +175,17 @@ def test_the_readme_shows_screenshots_the_browser_tests_take():
 
 
 def test_the_sandbox_serves_the_bundle_with_the_headers(sandbox):
-    page = requests.get(sandbox["ui_url"] + "/")
+    ui = loopback_url(sandbox["ui_url"])  # Python may not resolve *.localhost itself
+    page = requests.get(ui + "/")
     assert page.status_code == 200 and "Sign in to MLflow" in page.text
     expected = hosting.headers_for("/", sandbox["aws"]["endpoint_url"])
     assert {k: page.headers[k] for k in expected} == expected
-    config = requests.get(sandbox["ui_url"] + "/config.json").json()
+    config = requests.get(ui + "/config.json").json()
     assert config["authFlow"] == "USER_PASSWORD_AUTH"  # moto checks no SRP proof
     assert config["cognitoEndpoint"] == sandbox["ui_url"] + "/cognito/"
     assert config["clientId"] == sandbox["cognito"]["client_id"]
     bundle_dir = Path(sandbox["_state_file"]).parent / "ui"
-    script = requests.get(sandbox["ui_url"] + "/static-files/static/js/" + next(
+    script = requests.get(ui + "/static-files/static/js/" + next(
         p.name for p in (bundle_dir / "static-files" / "static" / "js").glob("main.*.js")))
     assert script.status_code == 200 and script.headers["Content-Type"] == "text/javascript"
 
@@ -200,7 +202,7 @@ def raw_get(url, path):
 
 
 def test_the_sandbox_forwards_only_api_paths(sandbox):
-    ui = sandbox["ui_url"]
+    ui = loopback_url(sandbox["ui_url"])
     # An API path reaches the gateway, whose authorizer wants a token.
     response = requests.get(ui + "/ajax-api/2.0/mlflow/experiments/search?max_results=1")
     assert response.status_code == 401 and response.json()["error_code"] == "UNAUTHENTICATED"

@@ -21,6 +21,7 @@ const MESSAGES = {
 };
 
 let config = null;
+let workspaces = null;  // the signed-in user's {workspace: levels}
 let cognitoUser = null;   // the user of a sign-in still waiting for a new password or a code
 let refreshTimer = null;
 let keepAliveTimer = null;
@@ -127,25 +128,67 @@ function openApp(session) {
   const held = Object.entries(session.workspaces)
     .map(([workspace, levels]) => `${workspace}: ${levels.join(", ")}`);
   $("who").textContent = `${session.username} · ${held.join(" · ")}`;
+  workspaces = session.workspaces;
   const workspace = chooseWorkspace(session.workspaces);
   const frame = $("mlflow");
   if (!frame.src || frame.src === "about:blank") {
     frame.src = "/mlflow.html" + inWorkspace(mlflowRoute(), workspace);
+    show("app");
+  } else {
+    show("app");
+    showRoute(); // signed in again: to a route pasted meanwhile, if any
   }
-  show("app");
   scheduleRefresh(session);
   keepAlive();
 }
 
-// Keep the address bar on MLflow's current route, so it can be bookmarked and shared.
+// The address bar shows MLflow's current route, so it can be bookmarked, shared and reloaded.
+// MLflow's router (a hash router) moves with history.pushState and replaceState, which fire no
+// event: the shell wraps the two methods of the frame's own History object (a document of this
+// origin; MLflow's code is unchanged) and follows popstate and hashchange for the browser's
+// back and forward buttons and fragment changes. The frame keeps the history entries; the
+// shell's page only ever replaces its address, so back and forward walk MLflow's pages.
+function followFrame() {
+  const inner = $("mlflow").contentWindow;
+  const sync = () => {
+    const route = inner.location.hash;
+    if (route && route !== location.hash) history.replaceState(null, "", "/" + route);
+  };
+  for (const method of ["pushState", "replaceState"]) {
+    const original = inner.history[method];
+    inner.history[method] = function (...args) {
+      const result = original.apply(this, args);
+      sync();
+      return result;
+    };
+  }
+  inner.addEventListener("popstate", sync);
+  inner.addEventListener("hashchange", sync);
+  sync();
+}
+
 $("mlflow").addEventListener("load", () => {
   try {
-    const inner = $("mlflow").contentWindow;
-    const sync = () => history.replaceState(null, "", "/" + inner.location.hash);
-    inner.addEventListener("hashchange", sync);
-    sync();
+    if ($("mlflow").contentWindow.location.pathname === "/mlflow.html") followFrame();
   } catch (e) { /* not ours to read: leave the address bar alone */ }
 });
+
+// A route given to this page while MLflow is open (a link pasted into the address bar, or the
+// shell's own history entries walked): MLflow's page goes there, without a reload. In place:
+// the address bar's change already made the history entry.
+function showRoute() {
+  const frame = $("mlflow");
+  if (frame.hidden) return; // signed out: openApp opens the route after the sign-in
+  try {
+    const inner = frame.contentWindow;
+    if (inner.location.pathname !== "/mlflow.html") return;
+    if (inner.location.hash !== mlflowRoute()) {
+      if (workspaces) chooseWorkspace(workspaces);
+      inner.location.replace("/mlflow.html" + mlflowRoute());
+    }
+  } catch (e) { /* not ours to read */ }
+}
+window.addEventListener("hashchange", showRoute);
 
 function signInView(text, kind) {
   clearTimeout(refreshTimer);
