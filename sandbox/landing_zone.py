@@ -15,6 +15,7 @@ from authorizer.handler import Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
 from contracts.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
+from mlflow_landing_zone_server import schema
 from contracts.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_TOKEN_MINUTES,
@@ -29,8 +30,9 @@ from . import aws as emulated
 from . import emulation
 from . import example
 from .credentials import write_aws_config, write_private
+from .database import start_postgres, stop_leftover
 from .gateway import Gateway
-from .mlflow_server import MlflowServer, ensure_workspaces
+from .mlflow_server import MlflowServer
 from .ui_server import COGNITO_PATH, UI_HOST, UiServer
 
 # The sign-in shell's Cognito flow here. On AWS the shell uses SRP (the password never leaves
@@ -45,16 +47,25 @@ MLFLOW_LOG, ACCESS_LOG, UI_ACCESS_LOG = "mlflow.log", "access.log", "ui-access.l
 # Held (flock) by the sandbox for its life: a second one on the same directory would run a
 # second MLflow on the same database
 LOCK_NAME = "sandbox.lock"
+# MLflow's database: SQLite (the quick default) or a real PostgreSQL, as Aurora is on AWS
+DATABASES = ("sqlite", "postgresql")
+POSTGRES_DIR = "postgres"  # its data directory, socket, password and log, in the state directory
 
 
 class LandingZone:
     def __init__(self, state_file: Path, port: int = 8080, backend_store_uri: str = None,
                  authorizer_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS,
                  token_seconds: int = DEFAULT_TOKEN_MINUTES * 60,
-                 aws_port: int = 0, ui_port: int = 0):
+                 aws_port: int = 0, ui_port: int = 0, database: str = "sqlite"):
+        if database not in DATABASES:
+            raise ValueError(f"database must be one of {', '.join(DATABASES)}, not {database!r}")
+        if backend_store_uri and database != "sqlite":
+            raise ValueError("a backend store URI names its own database: not with --database")
         self.state_file = Path(state_file)
         self.dir = self.state_file.parent
         self.port = port
+        self.database = database
+        self.postgres = None  # started in start() with database="postgresql"
         self.backend_store_uri = backend_store_uri or f"sqlite:///{(self.dir / 'mlflow.db').resolve()}"
         self.authorizer_ttl = authorizer_ttl
         self.token_seconds = token_seconds
@@ -84,8 +95,23 @@ class LandingZone:
         with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding "
                              "accounts"):
             self.aws = emulated.start_aws(self.aws_port, self.token_seconds, passwords)
+        if self.database == "postgresql":
+            with _step(progress, f"starting PostgreSQL (data in {self.dir / POSTGRES_DIR})"):
+                earlier_database = earlier.get("database")
+                self.postgres = start_postgres(self.dir / POSTGRES_DIR, port=emulated.free_port(
+                    preferred=_port_of(earlier_database.get("url")
+                                       if isinstance(earlier_database, dict) else None)))
+                self.backend_store_uri = self.postgres.url
+        with _step(progress, "MLflow's schema and the teams' workspaces, as the image's "
+                             "entrypoint brings them"):
+            # The tracking server image's own step (its plugin), before any worker opens the
+            # database: the schema migrated under the schema lock (PostgreSQL's advisory lock)
+            done = schema.migrate(self.backend_store_uri, log=progress)
+            created = schema.ensure_workspaces(self.backend_store_uri, emulated.WORKSPACES)
+            progress(f"  MLflow's schema {done}; workspaces created: "
+                     f"{', '.join(created) or 'none (all there)'}")
         with _step(progress, f"starting mlflow server (backend "
-                             f"{self.backend_store_uri.split(':')[0]}) and the teams' workspaces"):
+                             f"{self.backend_store_uri.split(':')[0]})"):
             restored = self._restore_artifacts()
             if restored:
                 progress(f"  {restored} artifacts restored")
@@ -103,7 +129,6 @@ class LandingZone:
                          "MLFLOW_LZ_WORKSPACE_ROLE_ARN": self.aws.workspace_role_arn},
                 log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
-            ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
                                  jwks=JwksCache(self.aws.jwks_url), token_uses=("id",),
                                  leeway=TOKEN_LEEWAY_SECONDS, min_remaining=self.authorizer_ttl)
@@ -168,6 +193,8 @@ class LandingZone:
             "aws": {"endpoint_url": self.aws.endpoint_url, "region": emulated.REGION},
             "central_account_id": emulated.CENTRAL_ACCOUNT,
             "mlflow_pid": self.mlflow.process.pid,
+            "database": {"kind": self.backend_store_uri.split(":")[0].split("+")[0],
+                         "url": self.backend_store_uri},
             "api_arn": emulated.API_ARN,
             "cognito": {"user_pool_id": self.aws.user_pool_id, "client_id": self.aws.client_id,
                         "users": [self._with_levels(u) for u in self.aws.users],
@@ -233,12 +260,17 @@ class LandingZone:
                 progress(f"could not keep artifacts: {e}")
         if self.mlflow:
             self.mlflow.stop()
+        if self.postgres:
+            try:
+                self.postgres.stop()
+            except Exception as e:
+                progress(f"could not stop PostgreSQL: {e}")
         if self.aws:
             self.aws.stop()
 
 
 # What the sandbox keeps in its state directory (reset() removes exactly these).
-STATE_NAMES = ("mlflow.db", "artifacts", "artifacts.saving", ACCESS_LOG, MLFLOW_LOG,
+STATE_NAMES = ("mlflow.db", "mlflow.db.schema-lock", POSTGRES_DIR, "artifacts", "artifacts.saving", ACCESS_LOG, MLFLOW_LOG,
                "sandbox.json", "ui", UI_ACCESS_LOG, "aws-config")
 
 
@@ -322,6 +354,7 @@ def _step(progress, message: str):
 
 
 def reset(state_dir: Path):
+    stop_leftover(state_dir / POSTGRES_DIR)  # one a killed sandbox left running
     for name in STATE_NAMES:
         path = state_dir / name
         if path.is_dir():
