@@ -1,6 +1,7 @@
 """`python -m sandbox --database postgresql`: a real PostgreSQL, as Aurora is on AWS, brought up by
 the image's own entrypoint steps (the schema migrated under the advisory lock)."""
 
+import json
 import os
 import socket
 import subprocess
@@ -234,3 +235,42 @@ def test_the_newest_of_debians_servers_is_found(monkeypatch, tmp_path):
     monkeypatch.setattr(database.glob, "glob", lambda pattern: [
         str(tmp_path / v / "bin") for v in ("9.6", "16", "15")])
     assert database.binaries() == tmp_path / "16" / "bin"
+
+
+class _Secret:
+    """Secrets Manager holding RDS's managed master secret: the password it holds now."""
+
+    def __init__(self, password):
+        self.password, self.calls = password, 0
+
+    def get_secret_value(self, SecretId):
+        self.calls += 1
+        return {"SecretString": json.dumps({"username": "mlflow", "password": self.password})}
+
+
+@pytest.mark.slow  # a PostgreSQL of its own
+def test_the_images_connections_survive_a_password_rotation_on_a_real_postgresql(tmp_path):
+    """The image's rotation listener (plugin/.../rotation.py) with the image's driver against a
+    real server: the URL keeps the password of the task's start, the database's password
+    changes (as RDS rotates it), and the next new connection reads the secret again once."""
+    import sqlalchemy
+    from mlflow_landing_zone_server.rotation import SecretPassword, connector
+    from sqlalchemy.pool import NullPool
+
+    server = database.start_postgres(tmp_path / POSTGRES_DIR)
+    try:
+        secret = _Secret(make_url(server.url).password)
+        engine = sqlalchemy.create_engine(server.url, poolclass=NullPool)  # a new one each time
+        sqlalchemy.event.listen(engine, "do_connect", connector(SecretPassword("arn", secret)))
+        with engine.connect() as c:
+            c.execute(sqlalchemy.text("ALTER ROLE mlflow PASSWORD 'rotated-Pw-1'"))
+            c.commit()
+        secret.password = "rotated-Pw-1"  # the rotation's last step: the secret says so
+        with engine.connect() as c:
+            assert c.execute(sqlalchemy.text("SELECT current_user")).scalar() == "mlflow"
+        assert secret.calls == 2  # the cached password was refused; read again once
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            connect(server.url)  # the URL's own password no longer works
+        engine.dispose()
+    finally:
+        server.stop()
