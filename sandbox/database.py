@@ -1,4 +1,4 @@
-"""A real PostgreSQL for the sandbox (`python -m sandbox --database postgresql`), as Aurora is on AWS.
+"""A real PostgreSQL for the sandbox (`python -m sandbox --database postgresql`), as Aurora on AWS.
 
 `start_postgres(data_dir)` runs Debian's PostgreSQL server (package `postgresql`; README:
 set-up) on a data directory of its own, as the sandbox's user, on 127.0.0.1 and a free port, with

@@ -32,7 +32,7 @@ from . import example
 from .credentials import write_aws_config, write_private
 from .database import start_postgres, stop_leftover
 from .gateway import Gateway
-from .mlflow_server import MlflowServer
+from .mlflow_server import MlflowServer, ensure_workspaces
 from .ui_server import COGNITO_PATH, UI_HOST, UiServer
 
 # The sign-in shell's Cognito flow here. On AWS the shell uses SRP (the password never leaves
@@ -102,16 +102,17 @@ class LandingZone:
                     preferred=_port_of(earlier_database.get("url")
                                        if isinstance(earlier_database, dict) else None)))
                 self.backend_store_uri = self.postgres.url
-        with _step(progress, "MLflow's schema and the teams' workspaces, as the image's "
-                             "entrypoint brings them"):
-            # The tracking server image's own step (its plugin), before any worker opens the
-            # database: the schema migrated under the schema lock (PostgreSQL's advisory lock)
-            done = schema.migrate(self.backend_store_uri, log=progress)
-            created = schema.ensure_workspaces(self.backend_store_uri, emulated.WORKSPACES)
-            progress(f"  MLflow's schema {done}; workspaces created: "
-                     f"{', '.join(created) or 'none (all there)'}")
+            with _step(progress, "MLflow's schema and the teams' workspaces, as the image's "
+                                 "entrypoint brings them"):
+                # The tracking server image's own step (its plugin), before any worker opens
+                # the database: the schema migrated under PostgreSQL's advisory lock. (SQLite,
+                # the quick default, leaves both to MLflow: no import of its stores here.)
+                done = schema.migrate(self.backend_store_uri, log=progress)
+                created = schema.ensure_workspaces(self.backend_store_uri, emulated.WORKSPACES)
+                progress(f"  MLflow's schema {done}; workspaces created: "
+                         f"{', '.join(created) or 'none (all there)'}")
         with _step(progress, f"starting mlflow server (backend "
-                             f"{self.backend_store_uri.split(':')[0]})"):
+                             f"{self.backend_store_uri.split(':')[0]}) and the teams' workspaces"):
             restored = self._restore_artifacts()
             if restored:
                 progress(f"  {restored} artifacts restored")
@@ -129,6 +130,7 @@ class LandingZone:
                          "MLFLOW_LZ_WORKSPACE_ROLE_ARN": self.aws.workspace_role_arn},
                 log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
+            ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
                                  jwks=JwksCache(self.aws.jwks_url), token_uses=("id",),
                                  leeway=TOKEN_LEEWAY_SECONDS, min_remaining=self.authorizer_ttl)
@@ -270,7 +272,7 @@ class LandingZone:
 
 
 # What the sandbox keeps in its state directory (reset() removes exactly these).
-STATE_NAMES = ("mlflow.db", "mlflow.db.schema-lock", POSTGRES_DIR, "artifacts", "artifacts.saving", ACCESS_LOG, MLFLOW_LOG,
+STATE_NAMES = ("mlflow.db", POSTGRES_DIR, "artifacts", "artifacts.saving", ACCESS_LOG, MLFLOW_LOG,
                "sandbox.json", "ui", UI_ACCESS_LOG, "aws-config")
 
 

@@ -1,10 +1,12 @@
 """`mlflow server` as a child process, with the Fargate task's flags where they apply."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -83,3 +85,20 @@ class MlflowServer:
         except ProcessLookupError:
             pass
 
+
+def ensure_workspaces(mlflow_url: str, names) -> list:
+    """Create the workspaces that do not exist yet (what the tracking server's entrypoint does
+    on AWS at every start); return the names created."""
+    created = []
+    for name in names:
+        request = urllib.request.Request(
+            f"{mlflow_url}/api/3.0/mlflow/workspaces", method="POST",
+            data=json.dumps({"name": name}).encode(),
+            headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30):
+                created.append(name)
+        except urllib.error.HTTPError as e:
+            if json.loads(e.read() or b"{}").get("error_code") != "RESOURCE_ALREADY_EXISTS":
+                raise
+    return created
