@@ -15,7 +15,6 @@ from authorizer.handler import Authorizer
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
 from contracts.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
-from mlflow_landing_zone_server import schema
 from contracts.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_TOKEN_MINUTES,
@@ -25,6 +24,8 @@ from contracts.edge import (
 )
 from ui.build import build as build_ui
 from ui.hosting import shell_config
+# the tracking server image's start steps (its plugin, installed as a package)
+from mlflow_landing_zone_server import schema
 
 from . import aws as emulated
 from . import emulation
