@@ -1,8 +1,8 @@
 """python -m sandbox: the whole landing zone on this machine, until Ctrl-C.
 
     python -m sandbox [--port 8080] [--ui-port 8081] [--state-file .sandbox/sandbox.json] [--reset]
-                      [--backend-store-uri postgresql://...] [--authorizer-ttl 60]
-                      [--token-seconds 600]
+                      [--database sqlite|postgresql] [--backend-store-uri postgresql://...]
+                      [--authorizer-ttl 60] [--token-seconds 600]
 """
 
 import argparse
@@ -15,8 +15,8 @@ from pathlib import Path
 from spec.edge import DEFAULT_AUTHORIZER_TTL_SECONDS, DEFAULT_TOKEN_MINUTES, max_authorizer_ttl
 
 from .credentials import CONFIG_NAME, profile_name
-from .landing_zone import (ACCESS_LOG, MLFLOW_LOG, UI_ACCESS_LOG, AlreadyRunning, LandingZone,
-                           hold_state_dir, reset)
+from .landing_zone import (ACCESS_LOG, DATABASES, MLFLOW_LOG, UI_ACCESS_LOG, AlreadyRunning,
+                           LandingZone, hold_state_dir, reset)
 
 
 def newcomer_lines(state: dict, state_file: Path) -> str:
@@ -57,8 +57,12 @@ def main(argv=None) -> int:
     parser.add_argument("--state-file", type=Path, default=Path(".sandbox/sandbox.json"))
     parser.add_argument("--reset", action="store_true",
                         help="forget the MLflow data and artifacts of earlier runs first")
+    parser.add_argument("--database", choices=DATABASES, default="sqlite",
+                        help="MLflow's database: SQLite next to the state file (the quick "
+                             "default), or a real PostgreSQL started in the state directory, as "
+                             "Aurora is on AWS (needs PostgreSQL's server installed)")
     parser.add_argument("--backend-store-uri", default=None,
-                        help="MLflow's database (default: SQLite next to the state file)")
+                        help="MLflow's database at this URL, instead of one the sandbox starts")
     parser.add_argument("--authorizer-ttl", type=int, default=DEFAULT_AUTHORIZER_TTL_SECONDS,
                         help="seconds a token's policy is cached, as on the stage")
     parser.add_argument("--ui-port", type=int, default=8081,
@@ -71,6 +75,8 @@ def main(argv=None) -> int:
         parser.error("--port must be between 0 and 65535")
     if not 0 <= args.ui_port <= 65535:
         parser.error("--ui-port must be between 0 and 65535")
+    if args.backend_store_uri and args.database != "sqlite":
+        parser.error("--backend-store-uri names its own database: not with --database")
     if not 20 <= args.token_seconds <= 86400:
         parser.error("--token-seconds must be between 20 and 86400")
     if not 0 <= args.authorizer_ttl <= max_authorizer_ttl(args.token_seconds):
@@ -88,7 +94,7 @@ def main(argv=None) -> int:
 
     zone = LandingZone(args.state_file, port=args.port, backend_store_uri=args.backend_store_uri,
                        authorizer_ttl=args.authorizer_ttl, token_seconds=args.token_seconds,
-                       ui_port=args.ui_port)
+                       ui_port=args.ui_port, database=args.database)
     stopping = threading.Event()
 
     def stop(*_):

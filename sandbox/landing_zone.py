@@ -25,11 +25,14 @@ from spec.edge import (
 )
 from ui.build import build as build_ui
 from ui.hosting import shell_config
+# the tracking server image's start steps (its plugin, installed as a package)
+from mlflow_landing_zone_server import schema
 
 from . import aws as emulated
 from . import emulation
 from . import example
 from .credentials import write_aws_config, write_private
+from .database import start_postgres, stop_leftover
 from .gateway import Gateway
 from .mlflow_server import MlflowServer, ensure_workspaces
 from .ui_server import COGNITO_PATH, UI_HOST, UiServer, choose_port
@@ -46,16 +49,25 @@ MLFLOW_LOG, ACCESS_LOG, UI_ACCESS_LOG = "mlflow.log", "access.log", "ui-access.l
 # Held (flock) by the sandbox for its life: a second one on the same directory would run a
 # second MLflow on the same database
 LOCK_NAME = "sandbox.lock"
+# MLflow's database: SQLite (the quick default) or a real PostgreSQL, as Aurora is on AWS
+DATABASES = ("sqlite", "postgresql")
+POSTGRES_DIR = "postgres"  # its data directory, socket, password and log, in the state directory
 
 
 class LandingZone:
     def __init__(self, state_file: Path, port: int = 8080, backend_store_uri: str = None,
                  authorizer_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS,
                  token_seconds: int = DEFAULT_TOKEN_MINUTES * 60,
-                 aws_port: int = 0, ui_port: int = 0):
+                 aws_port: int = 0, ui_port: int = 0, database: str = "sqlite"):
+        if database not in DATABASES:
+            raise ValueError(f"database must be one of {', '.join(DATABASES)}, not {database!r}")
+        if backend_store_uri and database != "sqlite":
+            raise ValueError("a backend store URI names its own database: not with --database")
         self.state_file = Path(state_file)
         self.dir = self.state_file.parent
         self.port = port
+        self.database = database
+        self.postgres = None  # started in start() with database="postgresql"
         self.backend_store_uri = backend_store_uri or f"sqlite:///{(self.dir / 'mlflow.db').resolve()}"
         self.authorizer_ttl = authorizer_ttl
         self.token_seconds = token_seconds
@@ -84,6 +96,22 @@ class LandingZone:
         with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding "
                              "accounts"):
             self.aws = emulated.start_aws(self.aws_port, self.token_seconds, passwords)
+        if self.database == "postgresql":
+            with _step(progress, f"starting PostgreSQL (data in {self.dir / POSTGRES_DIR})"):
+                earlier_database = earlier.get("database")
+                self.postgres = start_postgres(self.dir / POSTGRES_DIR, port=emulated.free_port(
+                    preferred=_port_of(earlier_database.get("url")
+                                       if isinstance(earlier_database, dict) else None)))
+                self.backend_store_uri = self.postgres.url
+            with _step(progress, "MLflow's schema and the teams' workspaces, as the image's "
+                                 "entrypoint brings them"):
+                # The tracking server image's own step (its plugin), before any worker opens
+                # the database: the schema migrated under PostgreSQL's advisory lock. (SQLite,
+                # the quick default, leaves both to MLflow: no import of its stores here.)
+                done = schema.migrate(self.backend_store_uri, log=progress)
+                created = schema.ensure_workspaces(self.backend_store_uri, emulated.WORKSPACES)
+                progress(f"  MLflow's schema {done}; workspaces created: "
+                         f"{', '.join(created) or 'none (all there)'}")
         with _step(progress, f"starting mlflow server (backend "
                              f"{self.backend_store_uri.split(':')[0]}) and the teams' workspaces"):
             restored = self._restore_artifacts()
@@ -168,6 +196,8 @@ class LandingZone:
             "aws": {"endpoint_url": self.aws.endpoint_url, "region": emulated.REGION},
             "central_account_id": emulated.CENTRAL_ACCOUNT,
             "mlflow_pid": self.mlflow.process.pid,
+            "database": {"kind": self.backend_store_uri.split(":")[0].split("+")[0],
+                         "url": self.backend_store_uri},
             "api_arn": emulated.API_ARN,
             "cognito": {"user_pool_id": self.aws.user_pool_id, "client_id": self.aws.client_id,
                         "users": [self._with_levels(u) for u in self.aws.users],
@@ -233,12 +263,17 @@ class LandingZone:
                 progress(f"could not keep artifacts: {e}")
         if self.mlflow:
             self.mlflow.stop()
+        if self.postgres:
+            try:
+                self.postgres.stop()
+            except Exception as e:
+                progress(f"could not stop PostgreSQL: {e}")
         if self.aws:
             self.aws.stop()
 
 
 # What the sandbox keeps in its state directory (reset() removes exactly these).
-STATE_NAMES = ("mlflow.db", "artifacts", "artifacts.saving", ACCESS_LOG, MLFLOW_LOG,
+STATE_NAMES = ("mlflow.db", POSTGRES_DIR, "artifacts", "artifacts.saving", ACCESS_LOG, MLFLOW_LOG,
                "sandbox.json", "ui", UI_ACCESS_LOG, "aws-config")
 
 
@@ -322,6 +357,7 @@ def _step(progress, message: str):
 
 
 def reset(state_dir: Path):
+    stop_leftover(state_dir / POSTGRES_DIR)  # one a killed sandbox left running
     for name in STATE_NAMES:
         path = state_dir / name
         if path.is_dir():

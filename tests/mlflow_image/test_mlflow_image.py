@@ -22,7 +22,7 @@ ENV = {"DB_USER": "mlflow", "DB_PASSWORD": "p@ss/w:rd?#", "DB_HOST": "db.example
 
 def test_the_uri_quotes_the_password_and_verifies_tls():
     uri = load().backend_store_uri(ENV)
-    assert uri == ("postgresql://mlflow:p%40ss%2Fw%3Ard%3F%23@db.example:5432/mlflow"
+    assert uri == ("postgresql+psycopg://mlflow:p%40ss%2Fw%3Ard%3F%23@db.example:5432/mlflow"
                    "?sslmode=verify-full&sslrootcert=/app/rds-ca.pem")
 
 
@@ -41,7 +41,7 @@ def test_the_server_starts_without_the_password_on_its_command_line(monkeypatch)
     assert seen["argv"][:2] == ["mlflow", "server"] and "--no-serve-artifacts" in seen["argv"]
     assert not any("p@ss" in a or "postgresql" in a for a in seen["argv"])
     assert "DB_PASSWORD" not in seen["env"]
-    assert seen["env"]["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql://mlflow:p%40ss")
+    assert seen["env"]["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg://mlflow:p%40ss")
 
 
 def test_missing_settings_stop_the_container_with_their_names(monkeypatch):
@@ -176,3 +176,21 @@ def test_tasks_starting_together_migrate_one_at_a_time(tmp_path):
     results = sorted(p.communicate(timeout=180)[0].splitlines()[-1] for p in both)
     assert [p.returncode for p in both] == [0, 0]
     assert results == ["done: created", "done: up to date"]
+
+
+def test_the_image_and_the_sandbox_connect_with_the_same_driver():
+    """The entrypoint's URL names psycopg (3): SQLAlchemy 2.1 reads a bare postgresql:// as
+    psycopg and 2.0 as psycopg2, and the image once installed psycopg2 alone. The Dockerfile
+    installs requirements.txt's pin, which the sandbox runs PostgreSQL with."""
+    import re
+
+    from sqlalchemy.engine import make_url
+
+    uri = load().backend_store_uri(ENV)
+    assert make_url(uri).get_dialect().driver == "psycopg"
+    image = re.findall(r'"psycopg\[binary\]==([\d.]+)"',
+                       (ENTRYPOINT.parent / "Dockerfile").read_text())
+    requirements = re.findall(r"^psycopg\[binary\]==([\d.]+)$",
+                              (ENTRYPOINT.parents[2] / "requirements.txt").read_text(), re.M)
+    assert image == requirements and len(image) == 1
+    assert "psycopg2" not in (ENTRYPOINT.parent / "Dockerfile").read_text()
