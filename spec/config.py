@@ -94,9 +94,15 @@ class WafSettings:
     # AWS WAF's rate-based rule and managed rule groups on the stage (the cross-site rules are
     # there either way)
     enabled: bool = True
-    # requests one address may send in 5 minutes: a third of the stage's default throttle
-    # (100/s), so one client cannot take the API; a NAT of many training jobs still fits
-    rate_limit: int = 10_000
+    # Requests one caller may send in 5 minutes: one SigV4 session (an assumed role's session
+    # token: a SageMaker job, a notebook) or one browser user's token. A third of the stage's
+    # default throttle (100/s): one caller cannot take the API, and a team's jobs, each its
+    # own session, do not share one allowance.
+    caller_rate_limit: int = 10_000
+    # Requests one address may send in 5 minutes, whatever the caller (a ceiling for a team's
+    # NAT, one of CloudFront's addresses for the UI, or a client inventing credentials): two
+    # thirds of the stage's default throttle, twice a caller's allowance.
+    rate_limit: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -485,8 +491,16 @@ def _waf(w) -> WafSettings:
         enabled=w.get("enabled", bool, default=WafSettings.enabled),
         # WAF's own bounds for a rate-based rule's limit
         rate_limit=_between(w.get("rateLimit", int, default=WafSettings.rate_limit), 10,
-                            2_000_000_000, w.key("rateLimit")))
+                            2_000_000_000, w.key("rateLimit")),
+        caller_rate_limit=_between(
+            w.get("callerRateLimit", int, default=WafSettings.caller_rate_limit), 10,
+            2_000_000_000, w.key("callerRateLimit")))
     w.finish()
+    if settings.caller_rate_limit > settings.rate_limit:
+        raise ConfigError(
+            f"{w.key('callerRateLimit')} ({settings.caller_rate_limit}) must be at most "
+            f"{w.key('rateLimit')} ({settings.rate_limit}): every caller's requests count "
+            "towards its address's too, so a larger allowance could never be used")
     return settings
 
 

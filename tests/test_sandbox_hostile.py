@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roles import CATALOGUE, LEVELS, allows
+from spec.edge import is_ui_redirect_path
 
 from .route_samples import SEGMENTS
 from .sandbox_clients import assume_central, id_token, role_of
@@ -253,7 +254,12 @@ def check(sandbox, level, method, path, auth):
     response = raw_request(sandbox, method, base + path, headers_for(method, base + path))
     # The gateway itself never answers 5xx. MLflow may, for a request the model lets through
     # (503 for /api/2.0/mlflow-artifacts/*: artifact serving is off, bytes go to S3 directly).
-    gateway_answer = "x-amzn-ErrorType" in response.headers
+    # The edge's own redirect to the UI (`GET /<one segment>/`, a team base path's resource,
+    # which serves every name) is the gateway's answer too: nothing reached MLflow.
+    gateway_answer = "x-amzn-ErrorType" in response.headers or (
+        method == "GET" and response.status_code == 302
+        and response.headers.get("Location") == sandbox["ui_url"] + "/"
+        and is_ui_redirect_path(base + path))
     assert not (gateway_answer and response.status_code >= 500), (level, method, path,
                                                                    response.text)
     if response.status_code < 300 or not gateway_answer:
