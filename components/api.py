@@ -29,6 +29,7 @@ from spec.edge import (
     gateway_response_template,
     integration_header_sources,
     TEAM_BASE_RESOURCE,
+    TEAM_ROUTE,
     resource_policy,
 )
 
@@ -57,8 +58,11 @@ class ApiArgs:
     authorizer_cache_ttl: int
     platform_contact: str  # whom a refused user should ask (every 403 says)
     cloudwatch_role: str  # or "existing": the account setting is another's
-    throttle_rate_limit: float
+    throttle_rate_limit: float  # every method's, per second (API Gateway: each on its own)
     throttle_burst_limit: int
+    # the teams' one SigV4 method, shared by every team's SDKs and jobs
+    teams_throttle_rate_limit: float
+    teams_throttle_burst_limit: int
     log_retention_days: int
 
 
@@ -289,18 +293,28 @@ class Api(pulumi.ComponentResource):
             access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
                 destination_arn=self.access_logs.arn, format=access_log_format()),
             opts=child(self, depends_on=[self.account] if self.account else []))
-        self.method_settings = aws.apigateway.MethodSettings(
-            f"{name}-settings",
-            rest_api=self.rest_api.id,
-            stage_name=self.stage.stage_name,
-            method_path="*/*",
-            settings=aws.apigateway.MethodSettingsSettingsArgs(
-                metrics_enabled=True,
-                logging_level="ERROR",
-                data_trace_enabled=False,  # would log request bodies: tokens, params, secrets
-                throttling_rate_limit=args.throttle_rate_limit,
-                throttling_burst_limit=args.throttle_burst_limit),
-            opts=child(self))
+        def settings(suffix, method_path, rate, burst):
+            return aws.apigateway.MethodSettings(
+                f"{name}-settings{suffix}",
+                rest_api=self.rest_api.id,
+                stage_name=self.stage.stage_name,
+                method_path=method_path,
+                settings=aws.apigateway.MethodSettingsSettingsArgs(
+                    metrics_enabled=True,
+                    logging_level="ERROR",
+                    data_trace_enabled=False,  # would log request bodies: tokens, params, secrets
+                    throttling_rate_limit=rate,
+                    throttling_burst_limit=burst),
+                opts=child(self))
+
+        # API Gateway throttles each method on its own, every one at the stage's default...
+        self.method_settings = settings("", "*/*", args.throttle_rate_limit,
+                                        args.throttle_burst_limit)
+        # ... but all teams' SDKs and jobs share one method (spec.edge TEAM_ROUTE): its own
+        # allowance, sized for them together (api.teamsThrottleRateLimit)
+        self.teams_method_settings = settings(
+            "-teams", f"{TEAM_ROUTE.resource.lstrip('/')}/ANY", args.teams_throttle_rate_limit,
+            args.teams_throttle_burst_limit)
 
     def _ui_redirect(self, name: str, slug: str, resource_id) -> list:
         """`GET` on the root or a team's base path (spec.edge.is_ui_redirect_path) answers 302

@@ -92,6 +92,8 @@ class CentralAccount(pulumi.ComponentResource):
             cloudwatch_role=config.api.cloudwatch_role,
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
+            teams_throttle_rate_limit=config.api.teams_throttle_rate_limit,
+            teams_throttle_burst_limit=config.api.teams_throttle_burst_limit,
             log_retention_days=config.log_retention_days), child)
         self.ui = UserInterface(f"{name}-ui", UserInterfaceArgs(
             account_id=config.account_id, region=config.region, api_url=self.api.base_url,

@@ -107,8 +107,14 @@ class WafSettings:
 
 @dataclass(frozen=True)
 class ApiSettings:
+    # API Gateway throttles each method of the stage on its own (these are every method's
+    # default): requests per second, steady and in a burst
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
+    # ... but the one method every team's SDKs and jobs share (`ANY /{workspace}/{proxy+}`)
+    # has its own, sized for all teams together
+    teams_throttle_rate_limit: float = 1_000.0
+    teams_throttle_burst_limit: int = 2_000
     authorizer_cache_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS
     # API Gateway's CloudWatch role is one setting per account and region: "create" (this
     # stack creates a role and sets it) or "existing" (another stack or the platform owns it;
@@ -378,6 +384,15 @@ def _api(r, token_minutes: int) -> ApiSettings:
         throttle_burst_limit=_between(
             a.get("throttleBurstLimit", int, default=ApiSettings.throttle_burst_limit), 1, 5_000,
             a.key("throttleBurstLimit")),
+        # API Gateway's account limits (10,000/s, a burst of 5,000; adjustable)
+        teams_throttle_rate_limit=_between(
+            a.get("teamsThrottleRateLimit", float,
+                  default=ApiSettings.teams_throttle_rate_limit), 1, 10_000,
+            a.key("teamsThrottleRateLimit")),
+        teams_throttle_burst_limit=_between(
+            a.get("teamsThrottleBurstLimit", int,
+                  default=ApiSettings.teams_throttle_burst_limit), 1, 5_000,
+            a.key("teamsThrottleBurstLimit")),
         authorizer_cache_ttl=_between(
             a.get("authorizerCacheTtl", int, default=ApiSettings.authorizer_cache_ttl), 0, 3600,
             a.key("authorizerCacheTtl")),

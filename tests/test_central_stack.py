@@ -489,10 +489,15 @@ def test_stage_logs_json_without_data_tracing_and_throttles(stack):
     stage = stack.one("aws:apigateway/stage:Stage").inputs
     fields = json.loads(stage["accessLogSettings"]["format"])
     assert {"requestId", "caller", "user", "method", "path", "status", "latencyMs"} <= set(fields)
-    settings = stack.one("aws:apigateway/methodSettings:MethodSettings").inputs
-    assert settings["methodPath"] == "*/*"
-    assert settings["settings"]["dataTraceEnabled"] is False
-    assert settings["settings"]["throttlingRateLimit"] == 100
+    settings = {r.inputs["methodPath"]: r.inputs["settings"]
+                for r in stack.of_type("aws:apigateway/methodSettings:MethodSettings")}
+    # every method's default, and the one method all teams' SDKs and jobs share
+    assert {path: (s["throttlingRateLimit"], s["throttlingBurstLimit"])
+            for path, s in settings.items()} == {"*/*": (100, 200),
+                                                 "{workspace}/{proxy+}/ANY": (1000, 2000)}
+    for s in settings.values():
+        assert (s["dataTraceEnabled"], s["metricsEnabled"], s["loggingLevel"]) == (
+            False, True, "ERROR")
     assert stack.one("aws:apigateway/restApi:RestApi").inputs["binaryMediaTypes"] == ["*/*"]
     deployment = stack.one("aws:apigateway/deployment:Deployment").inputs
     assert len(deployment["triggers"]["redeployment"]) == 64

@@ -93,6 +93,10 @@ def test_the_example_config_is_valid():
      r"mlflow-landing-zone:central.tokenMinutes 5 \(a cached policy must not outlive its "
      r"token\), got 300"),
     (central(api={"waf": {"rateLimit": 5}}), "central.api.waf.rateLimit must be between 10 and"),
+    (central(api={"teamsThrottleRateLimit": 20000}),
+     "central.api.teamsThrottleRateLimit must be between 1 and 10000"),
+    (central(api={"teamsThrottleBurstLimit": 0}),
+     "central.api.teamsThrottleBurstLimit must be between 1 and 5000"),
     (central(api={"waf": {"callerRateLimit": 5}}),
      "central.api.waf.callerRateLimit must be between 10 and"),
     (central(api={"waf": {"callerRateLimit": 30000, "rateLimit": 20000}}),

@@ -62,7 +62,8 @@ def edge(count: int) -> dict:
             user_pool_id="pool", app_client_ids=["client"], group_levels={"admins": "admin"},
             workspaces=workspaces, ui_url="https://ui.example", authorizer_cache_ttl=60,
             platform_contact="the platform team", cloudwatch_role="create",
-            throttle_rate_limit=100, throttle_burst_limit=200, log_retention_days=90))
+            throttle_rate_limit=100, throttle_burst_limit=200, teams_throttle_rate_limit=1000,
+            teams_throttle_burst_limit=2000, log_retention_days=90))
         WebAcl("mlflow-firewall", WebAclArgs(
             stage_arn=api.stage_arn, stage="prod", ui_url="https://ui.example",
             rate_limits=RateLimits(address=20_000, caller=10_000)))
