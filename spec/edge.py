@@ -98,6 +98,22 @@ def edge_routes() -> tuple:
     return EDGE_ROUTES
 
 
+def edge_resources() -> tuple:
+    """Every resource path the API creates below its root (API Gateway allows 300 per API;
+    the scale benchmark reads this): each route's and its parents'."""
+    paths = set()
+    for route in EDGE_ROUTES:
+        parts = route.resource.strip("/").split("/")
+        paths.update("/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return tuple(sorted(paths))
+
+
+def edge_methods() -> tuple:
+    """(method, resource path) of every method: each route's ANY, and the redirects' GET."""
+    return tuple(("ANY", r.resource) for r in EDGE_ROUTES) + (
+        ("GET", UI_REDIRECT_PATH), ("GET", TEAM_BASE_RESOURCE))
+
+
 def team_base_path(team: str) -> str:
     """What a team's SDK callers append to the API's URL (MLFLOW_TRACKING_URI)."""
     return f"/{team}"

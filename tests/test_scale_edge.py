@@ -24,6 +24,8 @@ from components.web_acl import (
 from roles.policy_eval import DENY, evaluate
 from spec.edge import (
     TEAM_ROUTE,
+    edge_methods,
+    edge_resources,
     integration_header_sources,
     is_ui_redirect_path,
     match_route,
@@ -94,6 +96,11 @@ def test_the_apis_resources_and_methods_do_not_grow_with_teams(few, many):
     resources = len(many["aws:apigateway/resource:Resource"])
     assert resources == 24 and resources + 1 <= 0.8 * RESOURCES_PER_API  # + the root
     assert len(many["aws:apigateway/method:Method"]) == 25
+    # what spec.edge says the API has (the scale benchmark's figures) is what it registers
+    assert sorted(i["pathPart"] for _, i in many["aws:apigateway/resource:Resource"]) == sorted(
+        p.rsplit("/", 1)[1] for p in edge_resources())
+    assert sorted((i["httpMethod"]) for _, i in many["aws:apigateway/method:Method"]) == sorted(
+        m for m, _ in edge_methods())
 
 
 def test_the_resource_policy_is_constant_and_small(few, many):
