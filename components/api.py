@@ -23,13 +23,13 @@ from spec.edge import (
     GATEWAY_RESPONSES,
     IDENTITY_SOURCE_HEADERS,
     INTEGRATION_TIMEOUT_MS,
+    TEAM_BASE_RESOURCE,
+    TEAM_ROUTE,
     TOKEN_LEEWAY_SECONDS,
     access_log_format,
     edge_routes,
     gateway_response_template,
     integration_header_sources,
-    TEAM_BASE_RESOURCE,
-    TEAM_ROUTE,
     resource_policy,
 )
 
@@ -196,10 +196,16 @@ class Api(pulumi.ComponentResource):
         def resource_of(path: str):
             if path not in resources:
                 parent_path, _, part = path.rpartition("/")
+                # Upgrading from the root's `{proxy+}` (one resource tree per team before):
+                # API Gateway allows one path variable among siblings, so the old one goes
+                # before `{workspace}` comes (docs/operations.md, "Upgrading to one resource
+                # for every team").
+                upgrade = dict(aliases=[pulumi.Alias(name=f"{name}-res-proxy")],
+                               delete_before_replace=True) if path == TEAM_BASE_RESOURCE else {}
                 resources[path] = aws.apigateway.Resource(
                     f"{name}-res-{_slug(path)}", rest_api=self.rest_api.id,
                     parent_id=resource_of(parent_path or "/"), path_part=part,
-                    opts=child(self)).id
+                    opts=child(self, **upgrade)).id
             return resources[path]
 
         self.methods, self.integrations = [], []

@@ -146,6 +146,19 @@ def test_a_good_signature_passes(sandbox, contributor):
     assert send(sandbox, "GET", path, signed(sandbox, "GET", path, team_b)).status_code == 403
 
 
+@pytest.mark.parametrize("workspace", ["team-c", "default", "team-a-x", "Team-A",
+                                       "api2", "t" * 32])
+def test_a_workspace_no_team_has_is_refused_at_the_edge(sandbox, contributor, workspace):
+    """Every team shares one `/{workspace}/{proxy+}` resource: the workspace is the path's
+    first segment, and the IAM policies decide which a role reaches (the ARN carries the
+    path). A name that is no team's (or `default`, the platform's) is allowed to no team role:
+    refused by the gateway, before MLflow, as when each team had a resource of its own."""
+    path = f"/{workspace}/api/2.0/mlflow/experiments/search?max_results=1"
+    response = send(sandbox, "GET", path, signed(sandbox, "GET", path, contributor))
+    assert response.status_code == 403, response.text
+    assert response.headers.get("x-amzn-ErrorType") == "AccessDeniedException"
+
+
 @pytest.mark.parametrize("case", ["tampered-body", "replayed", "future", "wrong-region",
                                   "wrong-service", "unknown-key", "no-session-token",
                                   "other-path", "unsigned"])
