@@ -99,31 +99,53 @@ def redirect_path_regexes(stage: str) -> tuple:
     return (f"^(?:/{stage})?(?:/[^/]+)?/?$", f"^(?:/{stage})?/(?:{literals})/?$")
 
 
-def not_the_redirect(stage: str) -> dict:
-    """Every path but those whose `GET` sends a browser to the UI (the API's root and a
-    team's base path, `spec.edge.is_ui_redirect_path`): a link to one from anywhere (a chat,
-    an email) must work. Matched by shape, so it names no team: one path segment that is not
-    one of the API's literal resources. (Every such path reaches no authorizer and no MLflow:
-    its one method is the redirect.) 6 WCU: two regex statements of 3."""
+# The paths whose `GET` sends a browser to the UI (the API's root and a team's base path,
+# `spec.edge.is_ui_redirect_path`) are labelled by a first rule that only counts, and the
+# cross-site rules spare what carries the label: a link to one from anywhere (a chat, an
+# email) must work. Matched by shape, so no rule names a team: one path segment that is not
+# one of the API's literal resources (every such path reaches no authorizer and no MLflow:
+# its one method is the redirect). A label keeps each rule within the two levels of nested
+# statements Pulumi's WAF rules allow (three at most, pulumi/pulumi-aws#4868).
+REDIRECT_RULE = "RedirectPath"
+REDIRECT_LABEL = "landing-zone:redirect-path"
+
+
+def redirect_path_statement(stage: str) -> dict:
+    """6 WCU: two regex statements of 3."""
     shape, literal = redirect_path_regexes(stage)
-    return {"not_statement": {"statement": {"and_statement": {"statements": [
-        _path_regex(shape), {"not_statement": {"statement": _path_regex(literal)}}]}}}}
+    return {"and_statement": {"statements": [
+        _path_regex(shape), {"not_statement": {"statement": _path_regex(literal)}}]}}
+
+
+def not_the_redirect() -> dict:
+    """1 WCU: a label match."""
+    return {"not_statement": {"statement": {"label_match_statement": {
+        "scope": "LABEL", "key": REDIRECT_LABEL}}}}
+
+
+def label_rules(stage: str) -> list:
+    """The rules that only label, before every other."""
+    return [{"name": REDIRECT_RULE, "priority": 0, "statement": redirect_path_statement(stage),
+             "action": {"count": {}}, "rule_labels": [{"name": REDIRECT_LABEL}],
+             "visibility_config": _visibility(REDIRECT_RULE)}]
 
 
 def rule_statements(stage: str, ui_origin: pulumi.Input[str]) -> dict:
-    """The statement of each rule of `spec.edge.CROSS_SITE_RULES`, by name."""
+    """The statement of each rule of `spec.edge.CROSS_SITE_RULES`, by name (after
+    `label_rules(stage)`)."""
+    del stage  # the label rule reads the path
     sites = "|".join(re.escape(s) for s in REFUSED_FETCH_SITES)
     return {
-        # 19 WCU: 6 (the redirect), 13 (a regex with one transformation)
+        # 14 WCU: 1 (the redirect's label), 13 (a regex with one transformation)
         "OtherSiteRequest": {"and_statement": {"statements": [
-            not_the_redirect(stage),
+            not_the_redirect(),
             {"regex_match_statement": {
                 "regex_string": f"^(?:{sites})$", "field_to_match": _header("sec-fetch-site"),
                 "text_transformations": [{"priority": 0, "type": "LOWERCASE"}]}},
         ]}},
-        # 9 WCU: 6 (the redirect), 1 (size), 2 (an exact match)
+        # 4 WCU: 1 (the redirect's label), 1 (size), 2 (an exact match)
         "ForeignOrigin": {"and_statement": {"statements": [
-            not_the_redirect(stage),
+            not_the_redirect(),
             {"size_constraint_statement": {  # present and not empty
                 "comparison_operator": "GT", "size": 0, "field_to_match": _header("origin"),
                 "text_transformations": _NONE}},
@@ -206,12 +228,13 @@ def _body_key(rule: str) -> str:
 def web_acl_rules(stage: str, ui_origin: pulumi.Input[str], limits: RateLimits = None) -> list:
     """Every rule of the web ACL, in priority order."""
     statements = rule_statements(stage, ui_origin)
-    rules = [{
+    rules = label_rules(stage)
+    rules += [{
         "name": rule, "priority": priority, "statement": statements[rule],
         "action": {"block": {"custom_response": {
             "response_code": BLOCKED_STATUS, "custom_response_body_key": _body_key(rule)}}},
         "visibility_config": _visibility(rule),
-    } for priority, rule in enumerate(CROSS_SITE_RULES)]
+    } for priority, rule in enumerate(CROSS_SITE_RULES, start=len(rules))]
     if limits is not None:
         rules += edge_protection_rules(len(rules), limits)
     return rules
@@ -226,6 +249,7 @@ MANAGED_RULE_GROUP_WCU = {"AWSManagedRulesAmazonIpReputationList": 25,
 _MATCH_WCU = {"regex_match_statement": 3, "size_constraint_statement": 1,
               "regex_pattern_set_reference_statement": 25, "label_match_statement": 1,
               "ip_set_reference_statement": 1, "geo_match_statement": 1}
+_UNTRANSFORMED = ("label_match_statement", "ip_set_reference_statement", "geo_match_statement")
 _BYTE_MATCH_WCU = {"EXACTLY": 2, "STARTS_WITH": 2, "ENDS_WITH": 2, "CONTAINS": 10,
                    "CONTAINS_WORD": 10}
 
@@ -245,6 +269,8 @@ def statement_wcu(statement: dict) -> int:
         return 2 + 30 * len(body.get("custom_keys", ())) + (statement_wcu(scope) if scope else 0)
     base = (_BYTE_MATCH_WCU[body["positional_constraint"]] if kind == "byte_match_statement"
             else _MATCH_WCU[kind])
+    if kind in _UNTRANSFORMED:
+        return base
     return base + 10 * sum(t["type"] != "NONE" for t in body["text_transformations"])
 
 

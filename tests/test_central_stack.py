@@ -355,10 +355,13 @@ def test_the_web_acl_guards_the_stage_against_other_sites(stack):
     assert association["webAclArn"] == stack.one("aws:wafv2/webAcl:WebAcl").outputs["arn"]
     assert acl["scope"] == "REGIONAL" and acl["defaultAction"] == {"allow": {}}
     rules = {r["name"]: r for r in acl["rules"]}
-    # refused as forged first, whatever the rate; then the edge protection (below)
-    assert list(rules)[:2] == ["OtherSiteRequest", "ForeignOrigin"]
+    # refused as forged first, whatever the rate; then the edge protection (below). The first
+    # rule only labels the redirects' paths, which the cross-site rules spare.
+    assert list(rules)[:3] == ["RedirectPath", "OtherSiteRequest", "ForeignOrigin"]
+    assert rules["RedirectPath"]["action"] == {"count": {}}
+    assert rules["RedirectPath"]["ruleLabels"] == [{"name": "landing-zone:redirect-path"}]
     assert [r["priority"] for r in acl["rules"]] == list(range(len(rules)))
-    for rule in list(rules.values())[:2]:
+    for rule in list(rules.values())[1:3]:
         assert rule["action"]["block"]["customResponse"]["responseCode"] == 403
     bodies = {b["key"]: json.loads(b["content"]) for b in acl["customResponseBodies"]}
     assert bodies["foreign-origin"] == {
@@ -374,7 +377,7 @@ def test_the_web_acl_limits_each_address_and_uses_awss_managed_rules(stack):
 
     acl = stack.one("aws:wafv2/webAcl:WebAcl").inputs
     rules = {r["name"]: r for r in acl["rules"]}
-    assert list(rules)[2:] == ["RequestsPerSession", "RequestsPerUser", "RequestsPerAddress",
+    assert list(rules)[3:] == ["RequestsPerSession", "RequestsPerUser", "RequestsPerAddress",
                                "AWSManagedRulesAmazonIpReputationList",
                                "AWSManagedRulesKnownBadInputsRuleSet",
                                "AWSManagedRulesCommonRuleSet"]
@@ -420,11 +423,12 @@ def test_edge_protection_is_sized_and_turned_off_by_config():
     config["mlflow-landing-zone:central"]["api"]["waf"] = {"rateLimit": 2000,
                                                            "callerRateLimit": 1500}
     acl = run_program(config).one("aws:wafv2/webAcl:WebAcl").inputs
-    assert [r["statement"]["rateBasedStatement"]["limit"] for r in acl["rules"][2:5]] == [
+    assert [r["statement"]["rateBasedStatement"]["limit"] for r in acl["rules"][3:6]] == [
         1500, 1500, 2000]
     config["mlflow-landing-zone:central"]["api"]["waf"] = {"enabled": False}
     acl = run_program(config).one("aws:wafv2/webAcl:WebAcl").inputs
-    assert [r["name"] for r in acl["rules"]] == ["OtherSiteRequest", "ForeignOrigin"]
+    assert [r["name"] for r in acl["rules"]] == ["RedirectPath", "OtherSiteRequest",
+                                                 "ForeignOrigin"]
     assert [b["key"] for b in acl["customResponseBodies"]] == ["other-site-request",
                                                                "foreign-origin"]
 

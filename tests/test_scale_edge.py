@@ -121,14 +121,14 @@ def test_the_web_acl_is_the_same_for_any_number_of_teams_and_fits(few, many):
         limits=limits, teams=team_names(300)) <= 0.8 * WCU_LIMIT
     # each rule as AWS counts it (the comments in components/web_acl.py)
     assert rule_wcu(web_acl_rules("prod", "https://ui.example", limits)) == {
-        "OtherSiteRequest": 19, "ForeignOrigin": 9, "RequestsPerSession": 32,
+        "RedirectPath": 6, "OtherSiteRequest": 14, "ForeignOrigin": 4, "RequestsPerSession": 32,
         "RequestsPerUser": 34, "RequestsPerAddress": 2,
         "AWSManagedRulesAmazonIpReputationList": 25,
         "AWSManagedRulesKnownBadInputsRuleSet": 200, "AWSManagedRulesCommonRuleSet": 700}
-    assert estimated_wcu(limits=limits) == 1021
-    assert estimated_wcu(limits=None) == 28  # edge protection off: the cross-site rules
+    assert estimated_wcu(limits=limits) == 1017
+    assert estimated_wcu(limits=None) == 24  # edge protection off: the cross-site rules
     regexes = re.findall(r'"regexString": "((?:[^"\\]|\\.)*)"', json.dumps(large["rules"]))
-    assert len(regexes) == 5 and all(len(r) <= WAF_REGEX_CHARACTERS for r in regexes)
+    assert len(regexes) == 3 and all(len(r) <= WAF_REGEX_CHARACTERS for r in regexes)
     assert not any(re.search(r"\((?!\?:)", r) for r in regexes)  # WAF refuses capturing groups
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.web_acl import rule_statements
+from components.web_acl import RateLimits, label_rules, rule_statements, web_acl_rules
 from spec.edge import CROSS_SITE_RULES, cross_site_refusal, is_ui_redirect_path, match_route
 
 UI = "https://main.d1a2b3c4d5e6f7.amplifyapp.com"
@@ -33,6 +33,9 @@ def _transform(value, transformations):
 def matches(statement, request) -> bool:
     """WAF's evaluation of the statements the web ACL uses (and, not, regex, byte, size)."""
     [(kind, body)] = statement.items()
+    if kind == "label_match_statement":
+        assert body["scope"] == "LABEL"
+        return body["key"] in request.get("labels", ())
     if kind == "and_statement":
         return all(matches(s, request) for s in body["statements"])
     if kind == "or_statement":
@@ -55,7 +58,11 @@ def matches(statement, request) -> bool:
 
 
 def waf_decision(request):
-    """The first rule (by priority, as listed) whose statement matches, or None: allowed."""
+    """The first rule (by priority, as listed) whose statement matches, or None: allowed. The
+    rules that only count add their labels first."""
+    labels = [label["name"] for rule in label_rules(STAGE) if matches(rule["statement"], request)
+              for label in rule["rule_labels"]]
+    request = {**request, "labels": labels}
     statements = rule_statements(STAGE, UI)
     return next((rule for rule in CROSS_SITE_RULES if matches(statements[rule], request)), None)
 
@@ -93,3 +100,26 @@ def test_the_redirect_is_spared_from_anywhere_and_nothing_else_is():
                 "/prod/x/y", "/version", "/prod/version", "/graphql/", "/prod/api",
                 "/ajax-api", "/get-artifact", "/prod/v1/", "/team-a/api/2.0/mlflow/runs/get"):
         assert waf_decision({"uri": uri, "headers": other_site}) == "OtherSiteRequest", uri
+
+
+def _depth(statement) -> int:
+    """Nested logical statements (and, or, not) above the deepest match statement."""
+    [(kind, body)] = statement.items()
+    if kind in ("and_statement", "or_statement"):
+        return 1 + max(_depth(s) for s in body["statements"])
+    if kind == "not_statement":
+        return 1 + _depth(body["statement"])
+    if kind == "rate_based_statement" and "scope_down_statement" in body:
+        return 1 + _depth(body["scope_down_statement"])
+    return 0
+
+
+def test_no_rule_nests_deeper_than_pulumis_waf_rules_allow():
+    """Pulumi's (Terraform's) WAF rule schema takes three levels of nested statements at most
+    (pulumi/pulumi-aws#4868); the rules keep to two."""
+    rules = web_acl_rules(STAGE, UI, RateLimits(address=20_000, caller=10_000))
+    assert max(_depth(rule["statement"]) for rule in rules) == 2
+    # the label rule only counts, before every rule that reads its label
+    [label_rule] = label_rules(STAGE)
+    assert rules[0] == label_rule and label_rule["action"] == {"count": {}}
+    assert [r["priority"] for r in rules] == list(range(len(rules)))
