@@ -39,7 +39,6 @@ RATE_WINDOW_SECONDS = 300
 # CloudFront address of the UI, or one client). One team's jobs behind one NAT, or every user
 # behind one of CloudFront's addresses, no longer share one caller's allowance.
 SESSION_RULE, USER_RULE, ADDRESS_RULE = "RequestsPerSession", "RequestsPerUser", "RequestsPerAddress"
-RATE_RULE = ADDRESS_RULE  # the one all traffic meets
 SESSION_TOKEN_HEADER = "x-amz-security-token"  # SigV4 with temporary credentials
 BEARER = "Bearer "  # the UI's `Authorization: Bearer <id token>` (the authorizer's form)
 # AWS managed rule groups, in evaluation order, each with the rules it only counts. Counted are
