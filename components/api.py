@@ -1,14 +1,16 @@
 """The edge: a regional REST API in front of the tracking server's NLB (VPC link, HTTP_PROXY).
 
-Each team's `/<team>/*` takes SigV4 (AWS_IAM) for its SDKs and SageMaker jobs, in its own MLflow
-workspace (`/api/*` likewise, for the platform, in `default`); everything else takes a Cognito
-token checked by the Lambda authorizer, which decides per (token, workspace); `GET /` and
-`GET /<team>` send a browser to the UI. Routes, authorization types and the headers each
-integration sets come from `spec.edge`, the definition the sandbox's gateway uses too.
+Every team's `/<team>/*` (one `/{workspace}/{proxy+}` resource) takes SigV4 (AWS_IAM) for its
+SDKs and SageMaker jobs, in the workspace its path names (`/api/*` likewise, for the platform,
+in `default`); MLflow's other paths take a Cognito token checked by the Lambda authorizer, which
+decides per (token, workspace); `GET /` and `GET /<team>` send a browser to the UI. Routes,
+authorization types and the headers each integration sets come from `spec.edge`, the
+definition the sandbox's gateway uses too; none of them grows with the number of teams.
 """
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -24,13 +26,14 @@ from spec.edge import (
     IDENTITY_SOURCE_HEADERS,
     INTEGRATION_TIMEOUT_MS,
     STAGE,
+    TEAM_BASE_RESOURCE,
+    TEAM_ROUTE,
     TOKEN_LEEWAY_SECONDS,
     access_log_format,
     edge_routes,
     gateway_response_template,
     integration_header_sources,
     resource_policy,
-    team_base_path,
 )
 
 from ._util import assume_role_policy, child, policy_json, type_token
@@ -57,14 +60,18 @@ class ApiArgs:
     authorizer_cache_ttl: int
     platform_contact: str  # whom a refused user should ask (every 403 says)
     cloudwatch_role: str  # or "existing": the account setting is another's
-    throttle_rate_limit: float
+    throttle_rate_limit: float  # every method's, per second (API Gateway: each on its own)
     throttle_burst_limit: int
+    # the teams' one SigV4 method, shared by every team's SDKs and jobs
+    teams_throttle_rate_limit: float
+    teams_throttle_burst_limit: int
     log_retention_days: int
 
 
 def _slug(resource: str) -> str:
-    """A resource path as part of a child's name: `/api/{proxy+}` -> `api-proxy`."""
-    return resource.strip("/").replace("{proxy+}", "proxy").replace("/", "-") or "root"
+    """A resource path as part of a child's name: `/api/{proxy+}` -> `api-proxy`,
+    `/{workspace}/{proxy+}` -> `workspace-proxy`."""
+    return re.sub(r"[{}+]", "", resource.strip("/")).replace("/", "-") or "root"
 
 
 def invoke_url(rest_api_id: pulumi.Input[str], region: str) -> pulumi.Output:
@@ -86,11 +93,10 @@ class Api(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("api", "Api"), name, None, opts)
-        teams = tuple(args.workspaces)
-        routes = edge_routes(teams)
+        routes = edge_routes()
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-api",
-            description="MLflow: SigV4 on /api/*, Cognito tokens elsewhere",
+            description="MLflow: SigV4 on /api/* and /<team>/*, Cognito tokens elsewhere",
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
                 types="REGIONAL"),
             binary_media_types=list(BINARY_MEDIA_TYPES),
@@ -98,13 +104,13 @@ class Api(pulumi.ComponentResource):
         self.policy = aws.apigateway.RestApiPolicy(
             f"{name}-policy", rest_api_id=self.rest_api.id,
             policy=self.rest_api.execution_arn.apply(
-                lambda arn: json.dumps(resource_policy(arn, args.account_id, teams))),
+                lambda arn: json.dumps(resource_policy(arn, args.account_id))),
             opts=child(self))
         self.vpc_link = aws.apigateway.VpcLink(
             f"{name}-link", target_arn=args.nlb_arn, opts=child(self))
 
         self._lambda_authorizer(name, args)
-        self._routes(name, args, routes, teams)
+        self._routes(name, args, routes)
         self._logging(name, args)
         # Refusals in MLflow's error shape (spec.edge), so the UI shows why in the page.
         self.gateway_responses = [
@@ -184,48 +190,50 @@ class Api(pulumi.ComponentResource):
             opts=child(self))
 
 
-    def _routes(self, name: str, args: ApiArgs, routes, teams):
+    def _routes(self, name: str, args: ApiArgs, routes):
         """Resources, methods and integrations, from the shared edge definition
-        (spec.edge), and the redirects of the root and the teams' base paths."""
+        (spec.edge), and the redirects of the root and the teams' base path."""
         resources = {"/": self.rest_api.root_resource_id}
+
+        def resource_of(path: str):
+            if path not in resources:
+                parent_path, _, part = path.rpartition("/")
+                # Upgrading from the root's `{proxy+}` (one resource tree per team before):
+                # API Gateway allows one path variable among siblings, so the old one goes
+                # before `{workspace}` comes (docs/operations.md, "Upgrading to one resource
+                # for every team").
+                upgrade = dict(aliases=[pulumi.Alias(name=f"{name}-res-proxy")],
+                               delete_before_replace=True) if path == TEAM_BASE_RESOURCE else {}
+                resources[path] = aws.apigateway.Resource(
+                    f"{name}-res-{_slug(path)}", rest_api=self.rest_api.id,
+                    parent_id=resource_of(parent_path or "/"), path_part=part,
+                    opts=child(self, **upgrade)).id
+            return resources[path]
+
         self.methods, self.integrations = [], []
         for route in routes:
-            parent_path, _, part = route.resource.rpartition("/")
-            if parent_path and parent_path not in resources:  # a team's base path
-                resources[parent_path] = aws.apigateway.Resource(
-                    f"{name}-res-{_slug(parent_path)}", rest_api=self.rest_api.id,
-                    parent_id=resources["/"], path_part=parent_path.strip("/"),
-                    opts=child(self)).id
-            if route.resource != "/":
-                resource = aws.apigateway.Resource(
-                    f"{name}-res-{_slug(route.resource)}",
-                    rest_api=self.rest_api.id, parent_id=resources[parent_path or "/"],
-                    path_part=part, opts=child(self))
-                resources[route.resource] = resource.id
-            proxy = route.resource.endswith("{proxy+}")
             method = aws.apigateway.Method(
                 f"{name}-any-{_slug(route.resource)}",
                 rest_api=self.rest_api.id,
-                resource_id=resources[route.resource],
+                resource_id=resource_of(route.resource),
                 http_method="ANY",
                 authorization=route.authorization,
                 authorizer_id=self.authorizer.id if route.authorization == CUSTOM else None,
-                request_parameters={"method.request.path.proxy": True} if proxy else None,
+                request_parameters={f"method.request.path.{p}": True
+                                    for p in route.path_parameters} or None,
                 opts=child(self))
-            target = route.resource.replace("{proxy+}", "{proxy}")
-            if route.workspace:  # a team's base path is the API's, not MLflow's
-                target = target.removeprefix(team_base_path(route.workspace))
             params = integration_headers(route)
-            if proxy:
+            if "proxy" in route.path_parameters:
                 params["integration.request.path.proxy"] = "method.request.path.proxy"
             integration = aws.apigateway.Integration(
                 f"{name}-to-mlflow-{_slug(route.resource)}",
                 rest_api=self.rest_api.id,
-                resource_id=resources[route.resource],
+                resource_id=resource_of(route.resource),
                 http_method=method.http_method,
                 type="HTTP_PROXY",
                 integration_http_method="ANY",
-                uri=pulumi.Output.concat("http://", args.nlb_dns_name, target),
+                # a team's base path is the API's, not MLflow's (spec.edge EdgeRoute.target)
+                uri=pulumi.Output.concat("http://", args.nlb_dns_name, route.target),
                 connection_type="VPC_LINK",
                 connection_id=self.vpc_link.id,
                 request_parameters=params,
@@ -234,9 +242,8 @@ class Api(pulumi.ComponentResource):
             self.methods.append(method)
             self.integrations.append(integration)
         self.redirect = self._ui_redirect(name, "root", resources["/"])
-        for team in teams:  # a printed link to a team's base URL lands in the UI too
-            self.redirect += self._ui_redirect(name, f"team-{team}",
-                                               resources[team_base_path(team)])
+        # a printed link to any team's base URL lands in the UI too: one method for all
+        self.redirect += self._ui_redirect(name, "workspace", resource_of(TEAM_BASE_RESOURCE))
 
 
     def _logging(self, name: str, args: ApiArgs):
@@ -269,9 +276,8 @@ class Api(pulumi.ComponentResource):
         """The deployment, re-made whenever what it serves changes, and its stage."""
         # A new deployment whenever a route, integration, authorizer or the policy changes.
         fingerprint = pulumi.Output.json_dumps({
-            "routes": [[r.resource, r.authorization, r.workspace] for r in routes],
+            "routes": [[r.resource, r.authorization, r.workspace, r.target] for r in routes],
             "headers": [integration_header_sources(r) for r in routes],
-            "workspaces": args.workspaces,
             "timeout": INTEGRATION_TIMEOUT_MS,
             "methods": [m.id for m in self.methods],
             "redirect": [r.id for r in self.redirect],
@@ -298,21 +304,31 @@ class Api(pulumi.ComponentResource):
             access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
                 destination_arn=self.access_logs.arn, format=access_log_format()),
             opts=child(self, depends_on=[self.account] if self.account else []))
-        self.method_settings = aws.apigateway.MethodSettings(
-            f"{name}-settings",
-            rest_api=self.rest_api.id,
-            stage_name=self.stage.stage_name,
-            method_path="*/*",
-            settings=aws.apigateway.MethodSettingsSettingsArgs(
-                metrics_enabled=True,
-                logging_level="ERROR",
-                data_trace_enabled=False,  # would log request bodies: tokens, params, secrets
-                throttling_rate_limit=args.throttle_rate_limit,
-                throttling_burst_limit=args.throttle_burst_limit),
-            opts=child(self))
+        def settings(suffix, method_path, rate, burst):
+            return aws.apigateway.MethodSettings(
+                f"{name}-settings{suffix}",
+                rest_api=self.rest_api.id,
+                stage_name=self.stage.stage_name,
+                method_path=method_path,
+                settings=aws.apigateway.MethodSettingsSettingsArgs(
+                    metrics_enabled=True,
+                    logging_level="ERROR",
+                    data_trace_enabled=False,  # would log request bodies: tokens, params, secrets
+                    throttling_rate_limit=rate,
+                    throttling_burst_limit=burst),
+                opts=child(self))
+
+        # API Gateway throttles each method on its own, every one at the stage's default...
+        self.method_settings = settings("", "*/*", args.throttle_rate_limit,
+                                        args.throttle_burst_limit)
+        # ... but all teams' SDKs and jobs share one method (spec.edge TEAM_ROUTE): its own
+        # allowance, sized for them together (api.teamsThrottleRateLimit)
+        self.teams_method_settings = settings(
+            "-teams", f"{TEAM_ROUTE.resource.lstrip('/')}/ANY", args.teams_throttle_rate_limit,
+            args.teams_throttle_burst_limit)
 
     def _ui_redirect(self, name: str, slug: str, resource_id) -> list:
-        """`GET` on the root or a team's base path (spec.edge.ui_redirect_paths) answers 302
+        """`GET` on the root or a team's base path (spec.edge.is_ui_redirect_path) answers 302
         to the UI itself (a MOCK integration): no authorizer, and nothing reaches MLflow."""
         method = aws.apigateway.Method(
             f"{name}-get-{slug}", rest_api=self.rest_api.id, resource_id=resource_id,

@@ -21,7 +21,7 @@ from .network import Network, NetworkArgs
 from .team_access import TeamAccess, TeamAccessArgs, planned_role_arns
 from .tracking_server import TrackingServer, TrackingServerArgs
 from .user_interface import UserInterface, UserInterfaceArgs
-from .web_acl import WebAcl, WebAclArgs
+from .web_acl import RateLimits, WebAcl, WebAclArgs
 
 class CentralAccount(pulumi.ComponentResource):
     def __init__(self, name: str, config: CentralConfig, builds: CentralBuilds,
@@ -95,6 +95,8 @@ class CentralAccount(pulumi.ComponentResource):
             cloudwatch_role=config.api.cloudwatch_role,
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
+            teams_throttle_rate_limit=config.api.teams_throttle_rate_limit,
+            teams_throttle_burst_limit=config.api.teams_throttle_burst_limit,
             log_retention_days=config.log_retention_days), child)
         self.ui = UserInterface(f"{name}-ui", UserInterfaceArgs(
             account_id=config.account_id, region=config.region, api_url=self.api.base_url,
@@ -108,8 +110,9 @@ class CentralAccount(pulumi.ComponentResource):
         resolve_ui_url(self.ui.url)
         self.firewall = WebAcl(f"{name}-firewall", WebAclArgs(
             stage_arn=self.api.stage_arn, stage=STAGE, ui_url=self.ui.url,
-            teams=tuple(t.name for t in config.teams),
-            rate_limit=config.api.waf.rate_limit if config.api.waf.enabled else None), child)
+            rate_limits=RateLimits(address=config.api.waf.rate_limit,
+                                   caller=config.api.waf.caller_rate_limit)
+            if config.api.waf.enabled else None), child)
         self.monitoring = Monitoring(f"{name}-ops", MonitoringArgs(
             region=config.region, account_id=config.account_id,
             api_name=self.api.rest_api.name, stage=STAGE,

@@ -23,13 +23,12 @@ from spec.edge import (
     MAX_PAYLOAD_BYTES,
     cross_site_body,
     cross_site_refusal,
-    edge_route,
     gateway_response_body,
     integration_header_sources,
     is_ui_redirect,
+    is_ui_redirect_path,
+    match_route,
     resource_policy,
-    team_base_path,
-    ui_redirect_paths,
 )
 from roles.policy_eval import ALLOW, DENY, evaluate
 
@@ -100,7 +99,7 @@ class Gateway(LocalServer):
     def __init__(self, *, port, upstream_url, api_arn, account_id, region, authorizer,
                  lookup_access_key, identity_policies, access_log_path,
                  authorizer_ttl=DEFAULT_AUTHORIZER_TTL_SECONDS, integration_timeout=INTEGRATION_TIMEOUT_MS / 1000,
-                 teams=(), platform_contact=DEFAULT_CONTACT):
+                 platform_contact=DEFAULT_CONTACT):
         self.api_arn = api_arn
         self.platform_contact = platform_contact  # the ACCESS_DENIED response names it
         self.execution_arn = api_arn.rsplit("/", 1)[0]
@@ -108,8 +107,9 @@ class Gateway(LocalServer):
         self.authorizer = authorizer
         self.lookup_access_key = lookup_access_key
         self.identity_policies = identity_policies
-        self.teams = tuple(teams)  # each one's `/<team>/{proxy+}` resource (spec.edge)
-        self.resource_policy = resource_policy(self.execution_arn, account_id, self.teams)
+        # Neither the routes nor the resource policy name a team (spec.edge): the teams'
+        # workspaces are the IAM policies' and the authorizer's to tell apart.
+        self.resource_policy = resource_policy(self.execution_arn, account_id)
         self.authorizer_ttl = authorizer_ttl
         self.ui_url = None  # set once the UI's host runs: the redirect's target, the UI origin
         self.integration_timeout = integration_timeout
@@ -194,7 +194,7 @@ class Gateway(LocalServer):
         return response, latency
 
     def authorize_token(self, method, raw_path, raw_query, headers, method_arn, route,
-                        request_id, source_ip, original_headers):
+                        path_parameters, request_id, source_ip, original_headers):
         # Before the authorizer runs, an explicit Deny of the resource policy ends the request.
         if evaluate([self.resource_policy], ACTION, method_arn, principal="anonymous") == DENY:
             raise Refused(403, "User: anonymous is not authorized to perform: "
@@ -212,7 +212,7 @@ class Gateway(LocalServer):
             "headers": {k: v[-1] for k, v in original_headers.items()},
             "multiValueHeaders": original_headers,
             "queryStringParameters": dict(parse_qsl(raw_query)),
-            "pathParameters": {"proxy": raw_path[1:]}, "stageVariables": {},
+            "pathParameters": dict(path_parameters), "stageVariables": {},
             "requestContext": {"accountId": self.account_id, "apiId": self.api_id,
                                "stage": self.stage, "httpMethod": method,
                                "resourcePath": route.resource, "requestId": request_id,
@@ -233,13 +233,17 @@ class Gateway(LocalServer):
                 "context": {f"authorizer.{k}": v for k, v in context.items()}}
 
     @staticmethod
-    def integration_headers(route, context: dict) -> dict:
+    def integration_headers(route, context: dict, path_parameters: dict = None) -> dict:
         """What the route's integration sets (spec.edge.integration_header_sources), from the
-        request's context: `context.X` sources and 'static' values, as API Gateway maps them."""
+        request's context and path: `context.X` and `method.request.path.X` sources and
+        'static' values, as API Gateway maps them."""
         headers = {}
         for header, source in integration_header_sources(route).items():
             if source.startswith("'"):
                 headers[header] = source.strip("'")
+            elif source.startswith("method.request.path."):
+                headers[header] = (path_parameters or {})[source.removeprefix(
+                    "method.request.path.")]
             else:
                 headers[header] = str(context.get(source.removeprefix("context."), ""))
         return headers
@@ -341,14 +345,15 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body(headers)
             if not raw_path.startswith("/"):
                 raise Refused(400, "Bad request path", "BadRequestException")
-            if is_ui_redirect(method, raw_path, gateway.teams):
+            if is_ui_redirect(method, raw_path):
                 raise Redirect(gateway.ui_url + "/")
-            if raw_path not in ui_redirect_paths(gateway.teams):  # the web ACL spares them
+            if not is_ui_redirect_path(raw_path):  # the web ACL spares the redirects' paths
                 gateway.refuse_cross_site(headers)
-            route = edge_route(raw_path, gateway.teams)
-            if route is None:  # a method the resource does not have: API Gateway's famous 403
+            matched = match_route(raw_path)
+            if matched is None:  # a method the resource does not have: API Gateway's famous 403
                 raise Refused(403, "Missing Authentication Token",
                               "MissingAuthenticationTokenException")
+            route, path_parameters = matched
             method_arn = f"{gateway.api_arn}/{method}/{raw_path[1:]}"
             if route.authorization == AWS_IAM:
                 identity = gateway.authorize_iam(method, raw_path, raw_query, headers, body,
@@ -358,19 +363,20 @@ class _Handler(BaseHTTPRequestHandler):
                 for k, v in self.headers.items():
                     original.setdefault(k, []).append(v)
                 identity = gateway.authorize_token(method, raw_path, raw_query, headers,
-                                                   method_arn, route, request_id,
-                                                   self.client_address[0], original)
+                                                   method_arn, route, path_parameters,
+                                                   request_id, self.client_address[0], original)
             record.update(caller=identity.get("caller", "-"), user=identity.get("user", "-"),
                           levels=identity.get("levels", "-"),
                           workspace=identity.get("workspace", "-"))
             if identity.get("authorizer_latency") is not None:
                 record["authorizerLatencyMs"] = identity["authorizer_latency"]
             upstream_started = time.perf_counter()
-            if route.workspace:  # a team's resource forwards `/{proxy}`, below its base path
-                target = target[len(team_base_path(route.workspace)):]
+            # the integration's target (below a team's base path on the teams' resource)
+            target = route.target_path(path_parameters) + (f"?{raw_query}" if "?" in target
+                                                           else "")
             status, upstream_headers, data = gateway.forward(
                 method, target, list(self.headers.items()), body,
-                gateway.integration_headers(route, identity["context"]))
+                gateway.integration_headers(route, identity["context"], path_parameters))
             record["integrationLatencyMs"] = int((time.perf_counter() - upstream_started) * 1000)
             self.send_response(status)
             for k, v in upstream_headers:

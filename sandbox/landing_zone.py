@@ -143,7 +143,7 @@ class LandingZone:
             lookup_access_key=emulation.lookup_access_key,
             identity_policies=emulation.identity_policies,
             access_log_path=self.dir / ACCESS_LOG, authorizer_ttl=self.authorizer_ttl,
-            teams=tuple(emulated.WORKSPACES), platform_contact=emulated.PLATFORM_CONTACT)
+            platform_contact=emulated.PLATFORM_CONTACT)
         with _step(progress, "logging the example run (first start) or finding it"):
             self.example = example.seed(self.mlflow.url, self._artifact_client(),
                                         emulated.BUCKET)

@@ -106,15 +106,27 @@ class WafSettings:
     # AWS WAF's rate-based rule and managed rule groups on the stage (the cross-site rules are
     # there either way)
     enabled: bool = True
-    # requests one address may send in 5 minutes: a third of the stage's default throttle
-    # (100/s), so one client cannot take the API; a NAT of many training jobs still fits
-    rate_limit: int = 10_000
+    # Requests one caller may send in 5 minutes: one SigV4 session (an assumed role's session
+    # token: a SageMaker job, a notebook) or one browser user's token. A third of the stage's
+    # default throttle (100/s): one caller cannot take the API, and a team's jobs, each its
+    # own session, do not share one allowance.
+    caller_rate_limit: int = 10_000
+    # Requests one address may send in 5 minutes, whatever the caller (a ceiling for a team's
+    # NAT, one of CloudFront's addresses for the UI, or a client inventing credentials): two
+    # thirds of the stage's default throttle, twice a caller's allowance.
+    rate_limit: int = 20_000
 
 
 @dataclass(frozen=True)
 class ApiSettings:
+    # API Gateway throttles each method of the stage on its own (these are every method's
+    # default): requests per second, steady and in a burst
     throttle_rate_limit: float = 100.0
     throttle_burst_limit: int = 200
+    # ... but the one method every team's SDKs and jobs share (`ANY /{workspace}/{proxy+}`)
+    # has its own, sized for all teams together
+    teams_throttle_rate_limit: float = 1_000.0
+    teams_throttle_burst_limit: int = 2_000
     authorizer_cache_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS
     # API Gateway's CloudWatch role is one setting per account and region: "create" (this
     # stack creates a role and sets it) or "existing" (another stack or the platform owns it;
@@ -400,6 +412,15 @@ def _api(r, token_minutes: int) -> ApiSettings:
         throttle_burst_limit=_between(
             a.get("throttleBurstLimit", int, default=ApiSettings.throttle_burst_limit), 1, 5_000,
             a.key("throttleBurstLimit")),
+        # API Gateway's account limits (10,000/s, a burst of 5,000; adjustable)
+        teams_throttle_rate_limit=_between(
+            a.get("teamsThrottleRateLimit", float,
+                  default=ApiSettings.teams_throttle_rate_limit), 1, 10_000,
+            a.key("teamsThrottleRateLimit")),
+        teams_throttle_burst_limit=_between(
+            a.get("teamsThrottleBurstLimit", int,
+                  default=ApiSettings.teams_throttle_burst_limit), 1, 5_000,
+            a.key("teamsThrottleBurstLimit")),
         authorizer_cache_ttl=_between(
             a.get("authorizerCacheTtl", int, default=ApiSettings.authorizer_cache_ttl), 0, 3600,
             a.key("authorizerCacheTtl")),
@@ -548,8 +569,16 @@ def _waf(w) -> WafSettings:
         enabled=w.get("enabled", bool, default=WafSettings.enabled),
         # WAF's own bounds for a rate-based rule's limit
         rate_limit=_between(w.get("rateLimit", int, default=WafSettings.rate_limit), 10,
-                            2_000_000_000, w.key("rateLimit")))
+                            2_000_000_000, w.key("rateLimit")),
+        caller_rate_limit=_between(
+            w.get("callerRateLimit", int, default=WafSettings.caller_rate_limit), 10,
+            2_000_000_000, w.key("callerRateLimit")))
     w.finish()
+    if settings.caller_rate_limit > settings.rate_limit:
+        raise ConfigError(
+            f"{w.key('callerRateLimit')} ({settings.caller_rate_limit}) must be at most "
+            f"{w.key('rateLimit')} ({settings.rate_limit}): every caller's requests count "
+            "towards its address's too, so a larger allowance could never be used")
     return settings
 
 

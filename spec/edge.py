@@ -29,10 +29,25 @@ CUSTOM = "CUSTOM"  # the Lambda authorizer: browsers and Cognito tokens
 class EdgeRoute:
     resource: str  # the API Gateway resource path
     authorization: str
-    # The MLflow workspace the integration names (X-MLFLOW-WORKSPACE): a team's own resource
-    # names the team; None where the authorizer decides it (browsers) or on the platform's own
-    # SigV4 door (`/api`, the `default` workspace).
+    # Where the integration takes the MLflow workspace (X-MLFLOW-WORKSPACE) from, as an API
+    # Gateway source: the path's first segment on the teams' SigV4 resource; None where the
+    # authorizer decides it (browsers) or on the platform's own SigV4 door (`/api`: `default`).
     workspace: str = None
+
+    @property
+    def path_parameters(self) -> tuple:
+        """The resource's path variables, in order (`workspace`, `proxy`)."""
+        return tuple(re.findall(r"\{(\w+)\+?\}", self.resource))
+
+    @property
+    def target(self) -> str:
+        """The path the integration sends to MLflow (`{proxy}` filled in): the resource's own,
+        but below a team's base path on the teams' resource."""
+        return "/{proxy}" if self.workspace else self.resource.replace("{proxy+}", "{proxy}")
+
+    def target_path(self, parameters: dict) -> str:
+        """`target` for a request's path parameters (what API Gateway sends on)."""
+        return self.target.replace("{proxy}", parameters.get("proxy", ""))
 
 
 # --- workspaces: one per team (MLflow's `--enable-workspaces`) ---------------------------------
@@ -41,17 +56,36 @@ class EdgeRoute:
 WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
 DEFAULT_WORKSPACE = "default"  # reachable by platform admins only
 
-# API Gateway matches the most specific resource: `/api` and everything below it take SigV4,
-# everything else (/ajax-api, /graphql, /get-artifact, /gateway, /v1/traces) a token. The root
-# itself serves no MLflow route: its one method, GET, sends a browser to the UI (below).
-# Each team adds `/<team>/{proxy+}` (SigV4): its SDK callers' base URL, `<api>/<team>`, under
-# which every path MLflow's client calls (/api/..., /version, /v1/traces, /gateway/...,
-# /get-artifact) is reachable with SigV4, in the team's workspace. (A literal resource beside
-# the root's `{proxy+}` is fine; a second path variable there is not.)
-BROWSER_ROUTE = EdgeRoute("/{proxy+}", CUSTOM)
+# The API's resources do not grow with the number of teams (300 per API by default):
+# - `/api` and `/api/{proxy+}` take SigV4: the platform's door to the `default` workspace.
+# - MLflow's other top-level path segments (`/ajax-api`, `/graphql`, `/get-artifact`,
+#   `/gateway`, `/v1`, ...: the route catalogue's, so a new MLflow route finds its resource)
+#   each have a literal resource and its `{proxy+}`, for a Cognito token (the authorizer).
+# - `/{workspace}/{proxy+}` takes SigV4 for every team: its SDK callers' base URL,
+#   `<api>/<team>`, under which every path MLflow's client calls (/api/..., /version,
+#   /v1/traces, /gateway/..., /get-artifact) is reachable, in the team's workspace: the
+#   integration maps the path's first segment to X-MLFLOW-WORKSPACE. Which workspaces a caller
+#   reaches is the IAM policies' to say: execute-api ARNs carry the real path
+#   (`.../POST/team-a/api/2.0/...`), and a team role's policy allows only its own and the
+#   shared workspaces' paths; a name no team has is allowed to nobody, and MLflow refuses a
+#   workspace it does not know (RESOURCE_DOES_NOT_EXIST).
+# - `GET /` and `GET /{workspace}` send a browser to the UI (below).
+# API Gateway picks a literal resource over the path variable beside it; it allows only one
+# path variable among siblings, which is why the browser's resources are literal rather than
+# one root `{proxy+}`. A team may not take a literal's name (reserved_team_names).
 SDK_ROOT_ROUTE = EdgeRoute(SDK_PREFIX, AWS_IAM)
 SDK_ROUTE = EdgeRoute(f"{SDK_PREFIX}/{{proxy+}}", AWS_IAM)
-EDGE_ROUTES = (BROWSER_ROUTE, SDK_ROOT_ROUTE, SDK_ROUTE)
+WORKSPACE_PARAMETER = "workspace"
+TEAM_ROUTE = EdgeRoute(f"/{{{WORKSPACE_PARAMETER}}}/{{proxy+}}", AWS_IAM,
+                       f"method.request.path.{WORKSPACE_PARAMETER}")
+TEAM_BASE_RESOURCE = f"/{{{WORKSPACE_PARAMETER}}}"
+
+
+def _catalogue_segments() -> frozenset:
+    """The first path segments of MLflow's routes (the catalogue), `""` for the root."""
+    from roles.catalogue import CATALOGUE
+
+    return frozenset(r.path.split("/")[1] for r in CATALOGUE)
 
 
 def is_sigv4_path(path: str) -> bool:
@@ -59,13 +93,36 @@ def is_sigv4_path(path: str) -> bool:
     return under(SDK_PREFIX, path)
 
 
-def team_route(team: str) -> EdgeRoute:
-    return EdgeRoute(f"/{team}/{{proxy+}}", AWS_IAM, team)
+# Every literal top-level segment of the API: the browser's, and the SDK's `api`.
+BROWSER_SEGMENTS = tuple(sorted(
+    s for s in _catalogue_segments() | {"ajax-api"}
+    if s and "{" not in s and not is_sigv4_path(f"/{s}")))
+LITERAL_SEGMENTS = frozenset(BROWSER_SEGMENTS) | {SDK_PREFIX.strip("/")}
+BROWSER_ROUTES = tuple(EdgeRoute(resource, CUSTOM) for s in BROWSER_SEGMENTS
+                       for resource in (f"/{s}", f"/{s}/{{proxy+}}"))
+EDGE_ROUTES = BROWSER_ROUTES + (SDK_ROOT_ROUTE, SDK_ROUTE, TEAM_ROUTE)
+_BY_RESOURCE = {r.resource: r for r in EDGE_ROUTES}
 
 
-def edge_routes(teams=()) -> tuple:
-    """Every proxied resource of the API for these team names."""
-    return EDGE_ROUTES + tuple(team_route(t) for t in teams)
+def edge_routes() -> tuple:
+    """Every proxied resource of the API: the same for any number of teams."""
+    return EDGE_ROUTES
+
+
+def edge_resources() -> tuple:
+    """Every resource path the API creates below its root (API Gateway allows 300 per API;
+    the scale benchmark reads this): each route's and its parents'."""
+    paths = set()
+    for route in EDGE_ROUTES:
+        parts = route.resource.strip("/").split("/")
+        paths.update("/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return tuple(sorted(paths))
+
+
+def edge_methods() -> tuple:
+    """(method, resource path) of every method: each route's ANY, and the redirects' GET."""
+    return tuple(("ANY", r.resource) for r in EDGE_ROUTES) + (
+        ("GET", UI_REDIRECT_PATH), ("GET", TEAM_BASE_RESOURCE))
 
 
 def team_base_path(team: str) -> str:
@@ -74,49 +131,60 @@ def team_base_path(team: str) -> str:
 
 
 def reserved_team_names() -> frozenset:
-    """Names a team may not take: MLflow's own top-level path segments (a team resource
-    would shadow them) and the `default` workspace."""
-    from roles.catalogue import CATALOGUE
-
-    firsts = {r.path.split("/")[1] for r in CATALOGUE if r.path.count("/") >= 1}
-    return frozenset(n for n in firsts if n and "{" not in n) | {DEFAULT_WORKSPACE, "ajax-api", "api"}
+    """Names a team may not take: MLflow's own top-level path segments (the API's literal
+    resources, which take precedence over a team's) and the `default` workspace."""
+    return frozenset(LITERAL_SEGMENTS) | {DEFAULT_WORKSPACE}
 
 
 # MLflow's client prints "View run ... at: <tracking URI>/#/experiments/...?workspace=<team>":
 # the API's address, or a team's base URL. A browser that opens it is sent to the UI (302);
 # the fragment, MLflow's route with its workspace, survives the redirect, and the sign-in
 # shell opens MLflow's page there. No authorization: the UI's address is no secret, and
-# nothing reaches MLflow.
+# nothing reaches MLflow. One method on `/{workspace}` serves every team's base URL, so a
+# name no team has is sent to the UI too (where the sign-in shell shows the user's own).
 UI_REDIRECT_PATH = "/"
 
 
-def ui_redirect_paths(teams=()) -> tuple:
-    """The paths whose GET is the redirect: the root, and each team's base URL (with or
-    without its trailing slash, as a printed link has it)."""
-    return (UI_REDIRECT_PATH,) + tuple(p for t in teams for p in (f"/{t}", f"/{t}/"))
+def _split(path: str):
+    """(first segment, the rest after its slash or None) of an absolute path."""
+    first, slash, rest = path[1:].partition("/")
+    return first, (rest if slash else None)
 
 
-def is_ui_redirect(method: str, path: str, teams=()) -> bool:
-    return method == "GET" and path in ui_redirect_paths(teams)
+def is_ui_redirect_path(path: str) -> bool:
+    """Whether `path` is the root's or a team base path's resource (with or without its
+    trailing slash, as a printed link has it): the paths whose GET is the redirect."""
+    if path == UI_REDIRECT_PATH:
+        return True
+    first, rest = _split(path)
+    return bool(first) and rest in (None, "") and first not in LITERAL_SEGMENTS
 
 
-def edge_route(path: str, teams=()):
-    """The resource API Gateway would pick for a request path (None for the redirects'
-    resources, whose only method is GET)."""
-    if path in ui_redirect_paths(teams):
+def is_ui_redirect(method: str, path: str) -> bool:
+    return method == "GET" and is_ui_redirect_path(path)
+
+
+def match_route(path: str):
+    """(route, path parameters) of the resource API Gateway picks for a request path, or
+    None where no proxied resource takes it (the redirects' resources, whose only method is
+    GET, and an empty first segment)."""
+    if is_ui_redirect_path(path):
         return None
-    first = path.split("/", 2)[1]
-    if first in teams and path.startswith(f"/{first}/"):
-        return team_route(first)
-    if is_sigv4_path(path):
-        return SDK_ROOT_ROUTE if path == SDK_PREFIX else SDK_ROUTE
-    return BROWSER_ROUTE
+    first, rest = _split(path)
+    if first in LITERAL_SEGMENTS:
+        if rest is None:
+            return _BY_RESOURCE[f"/{first}"], {}
+        return _BY_RESOURCE[f"/{first}/{{proxy+}}"], {"proxy": rest}
+    if not first:
+        return None
+    return TEAM_ROUTE, {WORKSPACE_PARAMETER: first, "proxy": rest}
 
 
 # Headers the integration sets, overwriting whatever a client sent, so MLflow (and its logs)
 # learn who called and in which workspace. Every integration sets every one of them: the other
 # channel's identity headers to NOT_THIS_CHANNEL, so no client can pass one through. Values are
-# API Gateway's request-parameter sources: `context....` or a 'static' value.
+# API Gateway's request-parameter sources: `context....`, `method.request.path....` (the
+# teams' resource names its workspace by its path) or a 'static' value.
 CALLER_ARN_HEADER = "X-MLflow-Caller-Arn"
 USER_HEADER = "X-MLflow-User"
 LEVELS_HEADER = "X-MLflow-Levels"
@@ -130,7 +198,7 @@ def integration_header_sources(route: EdgeRoute) -> dict:
     if route.authorization == AWS_IAM:
         return {CALLER_ARN_HEADER: "context.identity.userArn",
                 USER_HEADER: blank, LEVELS_HEADER: blank,
-                WORKSPACE_HEADER: f"'{route.workspace or DEFAULT_WORKSPACE}'"}
+                WORKSPACE_HEADER: route.workspace or f"'{DEFAULT_WORKSPACE}'"}
     return {CALLER_ARN_HEADER: blank,
             USER_HEADER: "context.authorizer.username",
             LEVELS_HEADER: "context.authorizer.levels",
@@ -318,9 +386,9 @@ IDENTITY_SOURCE_HEADERS = ("Authorization", WORKSPACE_HEADER)
 BINARY_MEDIA_TYPES = ("*/*",)
 
 
-def resource_policy(execution_arn: str, account_id: str, teams=()) -> dict:
-    """The API's resource policy: the SigV4 resources (`/api/*` and each team's `/<team>/*`)
-    only for principals of the central account.
+def resource_policy(execution_arn: str, account_id: str) -> dict:
+    """The API's resource policy: SigV4 only for principals of the central account, on every
+    path. One statement of constant size, whatever the number of teams: it names no team.
 
     Deliberately no Allow statement. API Gateway decides a same-account request by its
     authorization (IAM identity policy or Lambda authorizer policy) together with this policy,
@@ -332,11 +400,11 @@ def resource_policy(execution_arn: str, account_id: str, teams=()) -> dict:
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
          "Action": "execute-api:Invoke",
-         "Resource": [f"{execution_arn}/*/*{SDK_PREFIX}", f"{execution_arn}/*/*{SDK_PREFIX}/*"]
-         + [f"{execution_arn}/*/*/{team}/*" for team in teams],
-         # Only for IAM principals: a browser's request (Lambda authorizer) has no principal
-         # account, and the resources' `*`, which spans slashes, also matches browser paths
-         # with an `/api/` or `/<team>/` segment further in (`/gateway/proxy/x/api/v1/chat`).
+         # Every method and path of every stage: the SigV4 resources are `/api/*` and every
+         # team's `/<team>/*`, and a path's shape cannot tell a team's from a browser's.
+         "Resource": f"{execution_arn}/*",
+         # Only for IAM principals: a browser's request (Lambda authorizer) and the redirect
+         # have no principal account, so the Deny never reaches them.
          "Condition": {"StringNotEquals": {"aws:PrincipalAccount": account_id},
                        "Null": {"aws:PrincipalAccount": "false"}}},
     ]}

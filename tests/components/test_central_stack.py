@@ -47,11 +47,13 @@ def test_every_part_is_registered(stack):
         "aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
         "aws:ecs/taskDefinition:TaskDefinition": 1, "awsx:ecr:Image": 1,
         "aws:lb/loadBalancer:LoadBalancer": 1, "aws:appautoscaling/policy:Policy": 1,
-        # 5 proxies (the browser's, /api, /api/*, /team-a/*, /team-b/*), 3 redirects
-        "aws:apigateway/restApi:RestApi": 1, "aws:apigateway/method:Method": 8,
-        "aws:apigateway/integration:Integration": 8, "aws:apigateway/authorizer:Authorizer": 1,
-        "aws:apigateway/methodResponse:MethodResponse": 3,
-        "aws:apigateway/integrationResponse:IntegrationResponse": 3,
+        # 23 proxies (10 browser segments and their {proxy+}, /api, /api/*, /{workspace}/*:
+        # the same for any number of teams), 2 redirects (/, /{workspace})
+        "aws:apigateway/restApi:RestApi": 1, "aws:apigateway/method:Method": 25,
+        "aws:apigateway/integration:Integration": 25, "aws:apigateway/authorizer:Authorizer": 1,
+        "aws:apigateway/resource:Resource": 24,
+        "aws:apigateway/methodResponse:MethodResponse": 2,
+        "aws:apigateway/integrationResponse:IntegrationResponse": 2,
         "aws:wafv2/webAcl:WebAcl": 1, "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
         "aws:apigateway/stage:Stage": 1, "aws:apigateway/vpcLink:VpcLink": 1,
         "aws:lambda/function:Function": 1, "aws:cognito/userPool:UserPool": 1,
@@ -295,20 +297,31 @@ def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
 
 
 def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
+    from spec.edge import BROWSER_SEGMENTS
+
     methods = {r.name: r.inputs for r in stack.of_type("aws:apigateway/method:Method")}
     authorizer_id = "mlflow-edge-authorizer-id"
+    browser = {f"mlflow-edge-any-{segment}{proxy}": ("CUSTOM", authorizer_id)
+               for segment in BROWSER_SEGMENTS for proxy in ("", "-proxy")}
     assert {n: (m["authorization"], m.get("authorizerId")) for n, m in methods.items()} == {
         "mlflow-edge-get-root": ("NONE", None),  # the redirects to the UI, below
-        "mlflow-edge-get-team-team-a": ("NONE", None),
-        "mlflow-edge-get-team-team-b": ("NONE", None),
-        "mlflow-edge-any-proxy": ("CUSTOM", authorizer_id),
+        "mlflow-edge-get-workspace": ("NONE", None),  # every team's base path
+        **browser,
         "mlflow-edge-any-api": ("AWS_IAM", None),
         "mlflow-edge-any-api-proxy": ("AWS_IAM", None),
-        "mlflow-edge-any-team-a-proxy": ("AWS_IAM", None),  # each team's SigV4 base path
-        "mlflow-edge-any-team-b-proxy": ("AWS_IAM", None),
+        "mlflow-edge-any-workspace-proxy": ("AWS_IAM", None),  # every team's SigV4 base path
     }
-    resources = {r.inputs["pathPart"]: r.inputs for r in stack.of_type("aws:apigateway/resource:Resource")}
-    assert resources["team-a"]["parentId"] == "root123"  # a literal beside the root's {proxy+}
+    assert {"ajax-api", "graphql", "get-artifact", "gateway", "v1", "version"} <= set(
+        BROWSER_SEGMENTS) and "api" not in BROWSER_SEGMENTS
+    assert methods["mlflow-edge-any-workspace-proxy"]["requestParameters"] == {
+        "method.request.path.workspace": True, "method.request.path.proxy": True}
+    resources = {r.name: r.inputs for r in stack.of_type("aws:apigateway/resource:Resource")}
+    # the teams' one path variable beside the literals at the root (API Gateway allows one)
+    root_parts = sorted(r["pathPart"] for r in resources.values() if r["parentId"] == "root123")
+    assert root_parts == sorted([*BROWSER_SEGMENTS, "api", "{workspace}"])
+    workspace = resources["mlflow-edge-res-workspace"]
+    assert workspace["pathPart"] == "{workspace}"
+    assert resources["mlflow-edge-res-workspace-proxy"]["pathPart"] == "{proxy+}"
     authorizer = stack.one("aws:apigateway/authorizer:Authorizer").inputs
     assert authorizer["type"] == "REQUEST"
     # Cached per (token, workspace): a user's policy is their level in the workspace named.
@@ -335,7 +348,7 @@ def test_get_on_the_api_root_sends_a_browser_to_the_ui(stack):
     assert (integration["type"], integration["resourceId"], integration["httpMethod"]) == (
         "MOCK", "root123", "GET")
     assert integration["requestTemplates"] == {"application/json": '{"statusCode": 302}'}
-    # The root and each team's base path (a team's printed links): three, all alike.
+    # The root and the teams' base path (a team's printed links): two, alike.
     for response in stack.of_type("aws:apigateway/methodResponse:MethodResponse"):
         assert (response.inputs["statusCode"], response.inputs["responseParameters"]) == (
             "302", {"method.response.header.Location": True})
@@ -343,8 +356,11 @@ def test_get_on_the_api_root_sends_a_browser_to_the_ui(stack):
         assert (mapping.inputs["statusCode"], mapping.inputs["responseParameters"]) == (
             "302", {"method.response.header.Location": "stageVariables.uiUrl"})
         assert "selectionPattern" not in mapping.inputs  # the default response: every answer
-    team = stack.one("aws:apigateway/integration:Integration", "to-ui-team-team-a").inputs
-    assert team["type"] == "MOCK" and team["resourceId"] != "root123"
+    team = stack.one("aws:apigateway/integration:Integration", "to-ui-workspace").inputs
+    assert (team["type"], team["httpMethod"]) == ("MOCK", "GET")
+    [workspace] = [r for r in stack.of_type("aws:apigateway/resource:Resource")
+                   if r.name == "mlflow-edge-res-workspace"]
+    assert team["resourceId"] == workspace.outputs["id"]
     stage = stack.one("aws:apigateway/stage:Stage").inputs
     assert stage["variables"] == {"uiUrl": UI_URL + "/"}
     assert stack.outputs["uiUrl"] == UI_URL
@@ -357,10 +373,13 @@ def test_the_web_acl_guards_the_stage_against_other_sites(stack):
     assert association["webAclArn"] == stack.one("aws:wafv2/webAcl:WebAcl").outputs["arn"]
     assert acl["scope"] == "REGIONAL" and acl["defaultAction"] == {"allow": {}}
     rules = {r["name"]: r for r in acl["rules"]}
-    # refused as forged first, whatever the rate; then the edge protection (below)
-    assert list(rules)[:2] == ["OtherSiteRequest", "ForeignOrigin"]
+    # refused as forged first, whatever the rate; then the edge protection (below). The first
+    # rule only labels the redirects' paths, which the cross-site rules spare.
+    assert list(rules)[:3] == ["RedirectPath", "OtherSiteRequest", "ForeignOrigin"]
+    assert rules["RedirectPath"]["action"] == {"count": {}}
+    assert rules["RedirectPath"]["ruleLabels"] == [{"name": "landing-zone:redirect-path"}]
     assert [r["priority"] for r in acl["rules"]] == list(range(len(rules)))
-    for rule in list(rules.values())[:2]:
+    for rule in list(rules.values())[1:3]:
         assert rule["action"]["block"]["customResponse"]["responseCode"] == 403
     bodies = {b["key"]: json.loads(b["content"]) for b in acl["customResponseBodies"]}
     assert bodies["foreign-origin"] == {
@@ -376,17 +395,36 @@ def test_the_web_acl_limits_each_address_and_uses_awss_managed_rules(stack):
 
     acl = stack.one("aws:wafv2/webAcl:WebAcl").inputs
     rules = {r["name"]: r for r in acl["rules"]}
-    assert list(rules)[2:] == ["RequestsPerAddress", "AWSManagedRulesAmazonIpReputationList",
+    assert list(rules)[3:] == ["RequestsPerSession", "RequestsPerUser", "RequestsPerAddress",
+                               "AWSManagedRulesAmazonIpReputationList",
                                "AWSManagedRulesKnownBadInputsRuleSet",
                                "AWSManagedRulesCommonRuleSet"]
-    rate = rules["RequestsPerAddress"]
-    assert rate["statement"]["rateBasedStatement"] == {
-        "limit": 10000, "aggregateKeyType": "IP", "evaluationWindowSec": 300}
-    assert rate["action"]["block"]["customResponse"]["responseCode"] == 429
+    none = [{"priority": 0, "type": "NONE"}]
+    # Per caller: a SigV4 session by its session token, a browser user by their token (only
+    # a Bearer Authorization: a SigV4 one differs on every request), then per address.
+    assert rules["RequestsPerSession"]["statement"]["rateBasedStatement"] == {
+        "limit": 10000, "aggregateKeyType": "CUSTOM_KEYS", "evaluationWindowSec": 300,
+        "customKeys": [{"header": {"name": "x-amz-security-token",
+                                   "textTransformations": none}}]}
+    assert rules["RequestsPerUser"]["statement"]["rateBasedStatement"] == {
+        "limit": 10000, "aggregateKeyType": "CUSTOM_KEYS", "evaluationWindowSec": 300,
+        "customKeys": [{"header": {"name": "authorization", "textTransformations": none}}],
+        "scopeDownStatement": {"byteMatchStatement": {
+            "positionalConstraint": "STARTS_WITH", "searchString": "Bearer ",
+            "fieldToMatch": {"singleHeader": {"name": "authorization"}},
+            "textTransformations": none}}}
+    assert rules["RequestsPerAddress"]["statement"]["rateBasedStatement"] == {
+        "limit": 20000, "aggregateKeyType": "IP", "evaluationWindowSec": 300}
     bodies = {b["key"]: json.loads(b["content"]) for b in acl["customResponseBodies"]}
-    assert bodies["requests-per-address"]["error_code"] == "REQUEST_LIMIT_EXCEEDED"
-    assert "more than 10000 requests from your address in 5 minutes" in (
-        bodies["requests-per-address"]["message"])
+    for rule, key, whom, limit in (
+            ("RequestsPerSession", "requests-per-session", "your session", 10000),
+            ("RequestsPerUser", "requests-per-user", "your signed-in session", 10000),
+            ("RequestsPerAddress", "requests-per-address", "your address", 20000)):
+        assert rules[rule]["action"]["block"]["customResponse"] == {
+            "responseCode": 429, "customResponseBodyKey": key}
+        assert bodies[key]["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+        assert f"more than {limit} requests from {whom}" in bodies[key]["message"]
+        assert "in 5 minutes" in bodies[key]["message"]
     for group, counted in MANAGED_RULE_GROUPS:
         rule = rules[group]
         assert rule["overrideAction"] == {"none": {}} and "action" not in rule
@@ -400,12 +438,15 @@ def test_the_web_acl_limits_each_address_and_uses_awss_managed_rules(stack):
 
 def test_edge_protection_is_sized_and_turned_off_by_config():
     config = stack_config("central")
-    config["mlflow-landing-zone:central"]["api"]["waf"] = {"rateLimit": 2000}
+    config["mlflow-landing-zone:central"]["api"]["waf"] = {"rateLimit": 2000,
+                                                           "callerRateLimit": 1500}
     acl = run_program(config).one("aws:wafv2/webAcl:WebAcl").inputs
-    assert acl["rules"][2]["statement"]["rateBasedStatement"]["limit"] == 2000
+    assert [r["statement"]["rateBasedStatement"]["limit"] for r in acl["rules"][3:6]] == [
+        1500, 1500, 2000]
     config["mlflow-landing-zone:central"]["api"]["waf"] = {"enabled": False}
     acl = run_program(config).one("aws:wafv2/webAcl:WebAcl").inputs
-    assert [r["name"] for r in acl["rules"]] == ["OtherSiteRequest", "ForeignOrigin"]
+    assert [r["name"] for r in acl["rules"]] == ["RedirectPath", "OtherSiteRequest",
+                                                 "ForeignOrigin"]
     assert [b["key"] for b in acl["customResponseBodies"]] == ["other-site-request",
                                                                "foreign-origin"]
 
@@ -425,19 +466,33 @@ def test_integrations_forward_identity_that_clients_cannot_forge(stack):
                 "integration.request.path.proxy": "method.request.path.proxy"}
 
     assert api["requestParameters"] == sigv4("default")
-    team = integrations["mlflow-edge-to-mlflow-team-a-proxy"]
+    # Every team's resource: MLflow gets the path below the team's base path, in the
+    # workspace the path's first segment names (never a header the client sent).
+    team = integrations["mlflow-edge-to-mlflow-workspace-proxy"]
     assert team["uri"] == f"http://mlflow-server-nlb-123.elb.{REGION}.amazonaws.com/{{proxy}}"
-    assert team["requestParameters"] == sigv4("team-a")
-    ui = integrations["mlflow-edge-to-mlflow-proxy"]
-    assert ui["requestParameters"] == {
+    assert team["requestParameters"] == {
+        **sigv4("default"),
+        "integration.request.header.X-MLFLOW-WORKSPACE": "method.request.path.workspace"}
+    token = {
         "integration.request.header.X-MLflow-Caller-Arn": "'-'",
         "integration.request.header.X-MLflow-User": "context.authorizer.username",
         "integration.request.header.X-MLflow-Levels": "context.authorizer.levels",
-        "integration.request.header.X-MLFLOW-WORKSPACE": "context.authorizer.workspace",
-        "integration.request.path.proxy": "method.request.path.proxy"}
+        "integration.request.header.X-MLFLOW-WORKSPACE": "context.authorizer.workspace"}
+    ui = integrations["mlflow-edge-to-mlflow-ajax-api-proxy"]
+    assert ui["uri"] == f"http://mlflow-server-nlb-123.elb.{REGION}.amazonaws.com/ajax-api/{{proxy}}"
+    assert ui["requestParameters"] == {
+        **token, "integration.request.path.proxy": "method.request.path.proxy"}
+    graphql = integrations["mlflow-edge-to-mlflow-graphql"]
+    assert graphql["uri"] == f"http://mlflow-server-nlb-123.elb.{REGION}.amazonaws.com/graphql"
+    assert graphql["requestParameters"] == token
+    from spec.edge import BROWSER_SEGMENTS
+    for segment in BROWSER_SEGMENTS:  # the browser's: every one alike
+        assert integrations[f"mlflow-edge-to-mlflow-{segment}"]["requestParameters"] == token
+        assert integrations[f"mlflow-edge-to-mlflow-{segment}-proxy"]["requestParameters"] == {
+            **token, "integration.request.path.proxy": "method.request.path.proxy"}
     assert {i["timeoutMilliseconds"] for i in integrations.values()
             if i["type"] == "HTTP_PROXY"} == {29000}
-    assert sorted(i["type"] for i in integrations.values()) == ["HTTP_PROXY"] * 5 + ["MOCK"] * 3
+    assert sorted(i["type"] for i in integrations.values()) == ["HTTP_PROXY"] * 23 + ["MOCK"] * 2
 
 
 def test_resource_policy_restricts_only_the_sigv4_paths(stack):
@@ -445,8 +500,8 @@ def test_resource_policy_restricts_only_the_sigv4_paths(stack):
         "Version": "2012-10-17", "Statement": [
             {"Sid": "SigV4OnlyFromThisAccount", "Effect": "Deny", "Principal": "*",
              "Action": "execute-api:Invoke",
-             "Resource": [f"{EXECUTION_ARN}/*/*/api", f"{EXECUTION_ARN}/*/*/api/*",
-                          f"{EXECUTION_ARN}/*/*/team-a/*", f"{EXECUTION_ARN}/*/*/team-b/*"],
+             # every path: it names no team (tests/test_scale_edge.py: constant in teams)
+             "Resource": f"{EXECUTION_ARN}/*",
              # only IAM principals: a browser's request has no principal account
              "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT},
                            "Null": {"aws:PrincipalAccount": "false"}}}]}
@@ -456,10 +511,15 @@ def test_stage_logs_json_without_data_tracing_and_throttles(stack):
     stage = stack.one("aws:apigateway/stage:Stage").inputs
     fields = json.loads(stage["accessLogSettings"]["format"])
     assert {"requestId", "caller", "user", "method", "path", "status", "latencyMs"} <= set(fields)
-    settings = stack.one("aws:apigateway/methodSettings:MethodSettings").inputs
-    assert settings["methodPath"] == "*/*"
-    assert settings["settings"]["dataTraceEnabled"] is False
-    assert settings["settings"]["throttlingRateLimit"] == 100
+    settings = {r.inputs["methodPath"]: r.inputs["settings"]
+                for r in stack.of_type("aws:apigateway/methodSettings:MethodSettings")}
+    # every method's default, and the one method all teams' SDKs and jobs share
+    assert {path: (s["throttlingRateLimit"], s["throttlingBurstLimit"])
+            for path, s in settings.items()} == {"*/*": (100, 200),
+                                                 "{workspace}/{proxy+}/ANY": (1000, 2000)}
+    for s in settings.values():
+        assert (s["dataTraceEnabled"], s["metricsEnabled"], s["loggingLevel"]) == (
+            False, True, "ERROR")
     assert stack.one("aws:apigateway/restApi:RestApi").inputs["binaryMediaTypes"] == ["*/*"]
     deployment = stack.one("aws:apigateway/deployment:Deployment").inputs
     assert len(deployment["triggers"]["redeployment"]) == 64

@@ -183,8 +183,14 @@ def test_a_jobs_tracking_uri_is_its_teams_base_path_which_its_central_role_alone
     env = team_stack.outputs["jobEnvironment"]["contributor"]
     stage, team = urlsplit(env["MLFLOW_TRACKING_URI"]).path.strip("/").split("/")
     assert (stage, team, env["MLFLOW_WORKSPACE"]) == ("prod", "team-a", "team-a")
+    # every team's base path is the one `/{workspace}/{proxy+}` resource, which names the
+    # workspace by the path's first segment: the tracking URI's team
+    from spec.edge import TEAM_ROUTE, match_route
+
     resources = {r.inputs["pathPart"] for r in central_stack.of_type("aws:apigateway/resource:Resource")}
-    assert {"team-a", "team-b"} <= resources
+    assert {"{workspace}", "{proxy+}"} <= resources and "team-a" not in resources
+    route, parameters = match_route(f"/{team}/api/2.0/mlflow/runs/create")
+    assert route is TEAM_ROUTE and parameters["workspace"] == env["MLFLOW_WORKSPACE"]
     execution_arn = central_stack.one("aws:apigateway/restApi:RestApi").outputs["executionArn"]
     api_arn = f"{execution_arn}/{stage}"
     role = central_stack.one("aws:iam/role:Role", "access-team-a-contributor")

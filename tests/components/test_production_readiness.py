@@ -165,7 +165,7 @@ def test_the_resource_policy_leaves_browser_paths_with_an_api_segment_alone():
     from roles.policy_eval import DENY, evaluate
 
     arn = "arn:aws:execute-api:us-east-1:111111111111:abc123"
-    policy = resource_policy(arn, "111111111111", ["team-a"])
+    policy = resource_policy(arn, "111111111111")
 
     def judged(path, account=None):
         principal = f"arn:aws:iam::{account}:role/x" if account else "anonymous"
@@ -178,7 +178,8 @@ def test_the_resource_policy_leaves_browser_paths_with_an_api_segment_alone():
                     "GET/get-artifact/api/x"):
         assert judged(browser) != DENY, browser
     for sigv4 in ("GET/api/2.0/mlflow/runs/get", "POST/team-a/api/2.0/mlflow/runs/create",
-                  "GET/api"):
+                  "GET/api", "POST/" + "t" * 32 + "/api/2.0/mlflow/runs/create",
+                  "GET/team-a/version", "DELETE/team-z/x"):
         assert judged(sigv4, "999999999999") == DENY, sigv4
         assert judged(sigv4, "111111111111") != DENY, sigv4
 

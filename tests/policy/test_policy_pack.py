@@ -143,7 +143,7 @@ CASES = {
     "rds-not-public": lambda rs: mutate(rs, "aws:rds/clusterInstance:ClusterInstance", "",
                                         publiclyAccessible=True),
     "apigateway-methods-authorized": lambda rs: mutate(
-        rs, "aws:apigateway/method:Method", "any-proxy", authorization="NONE"),
+        rs, "aws:apigateway/method:Method", "any-ajax-api-proxy", authorization="NONE"),
     "apigateway-stage-refuses-other-sites": lambda rs: without(
         rs, "aws:wafv2/webAclAssociation:WebAclAssociation"),
     "apigateway-stage-edge-protection": lambda rs: acl_rules(rs, lambda rule: (

@@ -283,21 +283,26 @@ def test_every_integration_sets_every_identity_header_and_the_workspace():
     from spec.edge import (
         FORWARDED_IDENTITY_HEADERS,
         NOT_THIS_CHANNEL,
+        TEAM_ROUTE,
         edge_routes,
         integration_header_sources,
     )
-    routes = edge_routes(("team-a", "team-b"))
-    assert [r.workspace for r in routes if r.workspace] == ["team-a", "team-b"]
+    routes = edge_routes()
+    # One SigV4 resource for every team: the workspace comes from the path, not the client.
+    assert [r for r in routes if r.workspace] == [TEAM_ROUTE]
+    assert TEAM_ROUTE.workspace == "method.request.path.workspace"
     sigv4 = {"identity.userArn": "arn:aws:sts::111111111111:assumed-role/r/s"}
     token = {"authorizer.username": "alice", "authorizer.levels": "reader",
              "authorizer.workspace": "team-b"}
+    path = {"workspace": "team-a", "proxy": "api/2.0/mlflow/runs/get"}
     for route in routes:
         assert set(integration_header_sources(route)) == set(FORWARDED_IDENTITY_HEADERS)
         headers = Gateway.integration_headers(route, sigv4 if route.authorization == "AWS_IAM"
-                                              else token)
+                                              else token, path)
         if route.authorization == "AWS_IAM":
             assert headers["X-MLflow-User"] == headers["X-MLflow-Levels"] == NOT_THIS_CHANNEL
-            assert headers["X-MLFLOW-WORKSPACE"] == (route.workspace or "default")
+            assert headers["X-MLFLOW-WORKSPACE"] == ("team-a" if route is TEAM_ROUTE
+                                                     else "default")
             assert headers["X-MLflow-Caller-Arn"] == sigv4["identity.userArn"]
         else:
             assert headers["X-MLflow-Caller-Arn"] == NOT_THIS_CHANNEL

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roles import CATALOGUE, LEVELS, allows
+from spec.edge import is_ui_redirect_path
 
 from tests.route_samples import SEGMENTS
 from tests.sandbox_clients import assume_central, id_token, role_of
@@ -145,6 +146,19 @@ def test_a_good_signature_passes(sandbox, contributor):
     assert send(sandbox, "GET", path, signed(sandbox, "GET", path, team_b)).status_code == 403
 
 
+@pytest.mark.parametrize("workspace", ["team-c", "default", "team-a-x", "Team-A",
+                                       "api2", "t" * 32])
+def test_a_workspace_no_team_has_is_refused_at_the_edge(sandbox, contributor, workspace):
+    """Every team shares one `/{workspace}/{proxy+}` resource: the workspace is the path's
+    first segment, and the IAM policies decide which a role reaches (the ARN carries the
+    path). A name that is no team's (or `default`, the platform's) is allowed to no team role:
+    refused by the gateway, before MLflow, as when each team had a resource of its own."""
+    path = f"/{workspace}/api/2.0/mlflow/experiments/search?max_results=1"
+    response = send(sandbox, "GET", path, signed(sandbox, "GET", path, contributor))
+    assert response.status_code == 403, response.text
+    assert response.headers.get("x-amzn-ErrorType") == "AccessDeniedException"
+
+
 @pytest.mark.parametrize("case", ["tampered-body", "replayed", "future", "wrong-region",
                                   "wrong-service", "unknown-key", "no-session-token",
                                   "other-path", "unsigned"])
@@ -253,7 +267,12 @@ def check(sandbox, level, method, path, auth):
     response = raw_request(sandbox, method, base + path, headers_for(method, base + path))
     # The gateway itself never answers 5xx. MLflow may, for a request the model lets through
     # (503 for /api/2.0/mlflow-artifacts/*: artifact serving is off, bytes go to S3 directly).
-    gateway_answer = "x-amzn-ErrorType" in response.headers
+    # The edge's own redirect to the UI (`GET /<one segment>/`, a team base path's resource,
+    # which serves every name) is the gateway's answer too: nothing reached MLflow.
+    gateway_answer = "x-amzn-ErrorType" in response.headers or (
+        method == "GET" and response.status_code == 302
+        and response.headers.get("Location") == sandbox["ui_url"] + "/"
+        and is_ui_redirect_path(base + path))
     assert not (gateway_answer and response.status_code >= 500), (level, method, path,
                                                                    response.text)
     if response.status_code < 300 or not gateway_answer:

@@ -37,7 +37,8 @@ def test_the_example_config_is_valid():
     assert parse_central(central(platformContact=KeyError), "us-east-1").platform_contact == (
         "your MLflow platform team")
     assert (config.token_minutes, config.api.authorizer_cache_ttl) == (10, 60)
-    assert (config.api.waf.enabled, config.api.waf.rate_limit) == (True, 10_000)
+    assert (config.api.waf.enabled, config.api.waf.rate_limit,
+            config.api.waf.caller_rate_limit) == (True, 20_000, 10_000)
     assert parse_central(central(api={}), "us-east-1").api.waf == config.api.waf  # the defaults
     # the longest cache a 15-minute token allows
     assert parse_central(central(tokenMinutes=15, api={"authorizerCacheTtl": 435}),
@@ -92,6 +93,15 @@ def test_the_example_config_is_valid():
      r"mlflow-landing-zone:central.tokenMinutes 5 \(a cached policy must not outlive its "
      r"token\), got 300"),
     (central(api={"waf": {"rateLimit": 5}}), "central.api.waf.rateLimit must be between 10 and"),
+    (central(api={"teamsThrottleRateLimit": 20000}),
+     "central.api.teamsThrottleRateLimit must be between 1 and 10000"),
+    (central(api={"teamsThrottleBurstLimit": 0}),
+     "central.api.teamsThrottleBurstLimit must be between 1 and 5000"),
+    (central(api={"waf": {"callerRateLimit": 5}}),
+     "central.api.waf.callerRateLimit must be between 10 and"),
+    (central(api={"waf": {"callerRateLimit": 30000, "rateLimit": 20000}}),
+     r"central.api.waf.callerRateLimit \(30000\) must be at most "
+     r"mlflow-landing-zone:central.api.waf.rateLimit \(20000\)"),
     (central(api={"waf": {"enabled": "yes"}}), "central.api.waf.enabled must be true or false"),
     (central(api={"waf": {"limit": 100}}), "central.api.waf has unknown keys: limit"),
 ])
