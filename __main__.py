@@ -5,7 +5,7 @@ import pulumi_aws as aws
 
 from components.builds import build_central
 from components.central_account import CentralAccount
-from spec.config import NAMESPACE, ConfigError, load
+from spec.config import NAMESPACE, ConfigError, load, workspaces
 from components.datascience_account import DataScienceAccount
 
 project = pulumi.Config(NAMESPACE)
@@ -20,7 +20,7 @@ opts = pulumi.ResourceOptions(providers={"aws": provider})
 
 if config.account_type == "central":
     # built first, on this machine (pip download, npm ci once): the components only declare
-    builds = build_central(progress=pulumi.log.info)
+    builds = build_central(workspaces=workspaces(config.teams), progress=pulumi.log.info)
     account = CentralAccount("mlflow", config, builds, opts)
 else:
     account = DataScienceAccount(f"mlflow-{config.team}", config, opts)

@@ -1,7 +1,14 @@
-"""Build the authorizer's deployment archive: handler, policy data, PyJWT and cryptography.
+"""Build the authorizer's deployment archive: handler, its data, PyJWT and cryptography.
 
     from roles import authorizer_rules
-    path = build_archive(authorizer_rules(), "build/authorizer", python="3.12", arch="x86_64")
+    from spec.config import workspaces
+    path = build_archive(authorizer_rules(), "build/authorizer", python="3.12", arch="x86_64",
+                         workspaces=workspaces(config.teams))
+
+The data (`data_files`) is the policy rules compiled from `roles` and the teams' workspaces
+from the stack config: read once at the function's cold start (authorizer.handler.load_data),
+never from its environment, whose 4 KB would be full at about 27 teams. The sandbox writes the
+same files with `write_data` and its authorizer reads them the same way.
 
 The dependencies are manylinux wheels for the Lambda runtime and architecture chosen, fetched
 with `pip download` (cached under the output folder) and unpacked, never built here. The zip is
@@ -24,6 +31,9 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED = ("__init__.py", "_spec.py", "handler.py", "tokens.py")  # _spec.py: spec.generate
+# authorizer.handler's RULES_FILE and WORKSPACES_FILE (a test holds them equal; this module
+# imports nothing of the handler, which needs PyJWT)
+RULES_FILE, WORKSPACES_FILE = "policy_rules.json", "workspaces.json"
 REQUIREMENTS = ("pyjwt[crypto]==2.*",)
 RUNTIMES = {"3.12": "python3.12", "3.13": "python3.13"}
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -79,11 +89,44 @@ def _entry(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def archive_bytes(rules: dict, wheels) -> bytes:
+def _check_workspaces(workspaces) -> dict:
+    if not isinstance(workspaces, dict) or not all(
+            isinstance(team, str) and isinstance(shared, (list, tuple))
+            and all(isinstance(t, str) and t in workspaces for t in shared)
+            for team, shared in workspaces.items()):
+        raise ValueError("workspaces must be {team: [teams it is shared with]} of known teams "
+                         "(spec.config.workspaces)")
+    return {team: sorted(set(shared)) for team, shared in workspaces.items()}
+
+
+def data_files(rules: dict, workspaces: dict) -> dict:
+    """{file name: bytes} of the authorizer's data, as the archive holds it beside the handler
+    (sorted keys: the same inputs give the same bytes)."""
+    if not isinstance(rules, dict) or "rules" not in rules or "levels" not in rules:
+        raise ValueError("rules must be roles.authorizer_rules()")
+    return {RULES_FILE: json.dumps(rules, sort_keys=True, indent=1).encode(),
+            WORKSPACES_FILE: json.dumps(_check_workspaces(workspaces), sort_keys=True,
+                                        indent=1).encode()}
+
+
+def write_data(rules: dict, workspaces: dict, folder) -> Path:
+    """Write the data files into `folder` (the sandbox's authorizer reads them from there with
+    authorizer.handler.load_data, as the Lambda reads them from its archive)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in data_files(rules, workspaces).items():
+        tmp = folder / f".{name}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(folder / name)
+    return folder
+
+
+def archive_bytes(rules: dict, wheels, workspaces: dict) -> bytes:
     files = {}
     for name in SHIPPED:
         files[f"authorizer/{name}"] = (PACKAGE_DIR / name).read_bytes()
-    files["authorizer/policy_rules.json"] = json.dumps(rules, sort_keys=True, indent=1).encode()
+    for name, data in data_files(rules, workspaces).items():
+        files[f"authorizer/{name}"] = data
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as z:
             for name in z.namelist():
@@ -102,19 +145,19 @@ def zip_bytes(files: dict) -> bytes:
 
 
 def build_archive(rules: dict, out_dir, python: str = "3.12", arch: str = "x86_64",
-                  wheel_cache=None) -> Path:
+                  wheel_cache=None, *, workspaces: dict) -> Path:
     """Write `authorizer-<python>-<arch>-<hash>.zip` into `out_dir` and return its path.
 
-    Wheels are kept in `wheel_cache` (default: `out_dir/wheels`) between builds.
+    `workspaces`: {team: [teams it is shared with]} (spec.config.workspaces). Wheels are kept
+    in `wheel_cache` (default: `out_dir/wheels`) between builds.
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {sorted(ARCHITECTURES)}, got {arch!r}")
-    if not isinstance(rules, dict) or "rules" not in rules or "levels" not in rules:
-        raise ValueError("rules must be roles.authorizer_rules()")
+    data_files(rules, workspaces)  # refuse bad data before any download
     out_dir = Path(out_dir)
     cache = Path(wheel_cache) if wheel_cache else out_dir / "wheels"
     wheels = download_wheels(cache / f"cp{python.replace('.', '')}-{arch}", python, arch)
-    data = archive_bytes(rules, wheels)
+    data = archive_bytes(rules, wheels, workspaces)
     digest = hashlib.sha256(data).hexdigest()[:16]
     path = out_dir / f"authorizer-{python}-{arch}-{digest}.zip"
     if not path.exists():

@@ -8,14 +8,14 @@ Configuration (environment variables of the function):
     GROUP_LEVELS        JSON {"cognito group": "level"}: groups that hold a level in every
                         workspace, `default` included   (required; the central stack sets
                         its cognitoGroups, by default spec.accounts.PLATFORM_GROUP_LEVELS)
-    WORKSPACES          JSON {"team": ["team it is shared with", ...]}: the teams'
-                        workspaces, and who may read each   (default: none)
     JWKS_URL            override of the pool's JWKS URL (the sandbox's emulated Cognito)
     ISSUER              override of the pool's issuer (likewise)
     LEEWAY_SECONDS      clock leeway for exp/nbf/iat               (default: 5)
     CACHE_TTL_SECONDS   the authorizer's result TTL on the API     (default: 0)
                         a token must stay valid at least this long, so a cached policy never
                         outlives its token
+Only settings of a constant size: the teams' data grows with every team, and a Lambda's
+environment holds 4 KB in all, so it ships in the archive instead (below).
 
 Levels are held per workspace (one per team, MLflow's `X-MLFLOW-WORKSPACE`). A user's Cognito
 groups `<team>:<level>` give that level in the team's workspace; a group of a team that another
@@ -25,9 +25,16 @@ source, so API Gateway caches a policy per (token, workspace); the workspace the
 judged goes back in the context, and the integration sends that one to MLflow, whatever the
 client sent. A workspace the user holds no level in gets an explicit Deny of everything.
 
-The policy data (`policy_rules.json`, compiled from `roles` when the archive is built) gives,
-for every combination of levels, the Allow and Deny globs of the whole grant: API Gateway
-caches the answer per token and reuses it for every path, so it must never be path-specific.
+Two data files ship beside this module in the archive (authorizer/build.py writes both; the
+sandbox writes them with the same code into its state folder) and are read once, at cold start:
+    policy_rules.json   compiled from `roles` (roles.policies.authorizer_rules): for every
+                        combination of levels, the Deny and Allow resources of its whole grant,
+                        with the API's ARN as a placeholder. API Gateway caches the answer per
+                        token and workspace and reuses it for every path, so it must never be
+                        path-specific; each fits IAM's inline-policy size (10,240 characters)
+                        with the longest ARN.
+    workspaces.json     {"team": ["team it is shared with", ...]}: the teams' workspaces, and
+                        who may read each (from the stack config, spec.config.workspaces).
 
 A missing, malformed, expired, forged or foreign token raises "Unauthorized" (401). A valid
 token without rights gets an explicit Deny (403). Nothing else can come out: any unexpected
@@ -37,6 +44,7 @@ failure is a 401, never a 500 and never an Allow.
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 # DEFAULT_WORKSPACE: MLflow's own, only the GROUP_LEVELS groups reach it; a team's Cognito
@@ -54,7 +62,14 @@ from ._spec import WORKSPACE_HEADER as _WORKSPACE_HEADER
 from .tokens import InvalidToken, JwksCache, TokenVerifier, cognito_issuer, cognito_jwks_url
 
 WORKSPACE_HEADER = _WORKSPACE_HEADER.lower()  # compared with the event's names lower-cased
-RULES_FILE = Path(__file__).with_name("policy_rules.json")
+DATA_DIR = Path(__file__).resolve().parent  # where the archive's data files are
+RULES_FILE, WORKSPACES_FILE = "policy_rules.json", "workspaces.json"
+# roles.policies.API_ARN_PLACEHOLDER: the data names the API by it (a test holds them equal)
+API_ARN_PLACEHOLDER = "<api-arn>"
+# The HTTP methods of API Gateway's ANY: a stage may not be named like one (the compact
+# policies' anchors rely on no `/<METHOD>/` in the API's ARN; roles.policies.compact_resources)
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+_API_ARN = re.compile(r"arn:[a-z-]+:execute-api:[a-z0-9-]+:\d{12}:[A-Za-z0-9]+/[A-Za-z0-9_-]+")
 MAX_HEADER_BYTES = 8192
 
 log = logging.getLogger("authorizer")
@@ -108,7 +123,10 @@ def api_arn_of(method_arn) -> str:
     fields = head.split(":")
     if len(fields) != 6 or fields[0] != "arn" or fields[2] != "execute-api" or len(parts) < 3:
         raise ValueError("malformed methodArn")
-    return f"{parts[0]}/{parts[1]}"
+    api_arn = f"{parts[0]}/{parts[1]}"
+    if not _API_ARN.fullmatch(api_arn) or parts[1] in HTTP_METHODS:
+        raise ValueError("malformed methodArn")
+    return api_arn
 
 
 def _statement(effect, api_arn, globs):
@@ -117,17 +135,26 @@ def _statement(effect, api_arn, globs):
 
 
 def render_policy(rules: dict, api_arn: str) -> dict:
-    """The policy returned for one combination of levels: its Deny globs (if any) and its Allow
-    globs, on the whole API stage. The one renderer: the route-by-route and property proofs
-    (tests/roles/test_policies.py) evaluate what this returns."""
-    statements = [_statement("Deny", api_arn, rules["deny"])] if rules["deny"] else []
-    statements.append(_statement("Allow", api_arn, rules["allow"]))
+    """The policy returned for one combination of levels: its Deny resources (if any) and its
+    Allow resources, with the API's ARN put in. The one renderer: the route-by-route and
+    property proofs (tests/roles/test_policies.py) evaluate what this returns."""
+    def resources(templates):
+        return [r.replace(API_ARN_PLACEHOLDER, api_arn) for r in templates]
+
+    statements = []
+    if rules["deny"]:
+        statements.append({"Effect": "Deny", "Action": "execute-api:Invoke",
+                           "Resource": resources(rules["deny"])})
+    statements.append({"Effect": "Allow", "Action": "execute-api:Invoke",
+                       "Resource": resources(rules["allow"])})
     return {"Version": "2012-10-17", "Statement": statements}
 
 
 class Authorizer:
     def __init__(self, verifier: TokenVerifier, rules: dict, group_levels: dict, workspaces=None):
         self.verifier = verifier
+        if rules.get("api_arn_placeholder") != API_ARN_PLACEHOLDER:
+            raise ValueError("policy rules of another version: rebuild the archive")
         self.rules = rules["rules"]  # levels of a platform group
         self.team_rules = rules["team_rules"]  # levels held in a team's workspace
         self.levels = tuple(rules["levels"])
@@ -239,7 +266,18 @@ def _log_decision(user, levels, decision, reason, failure=None):
     (log.error if failure else log.info)(json.dumps(line))
 
 
-def from_environment(environ=os.environ, rules_file: Path = RULES_FILE) -> Authorizer:
+def load_data(data_dir: Path = DATA_DIR) -> tuple:
+    """(policy rules, workspaces): the data files the archive ships (authorizer/build.py)."""
+    data_dir = Path(data_dir)
+    rules = json.loads((data_dir / RULES_FILE).read_text())
+    workspaces = json.loads((data_dir / WORKSPACES_FILE).read_text())
+    if not isinstance(workspaces, dict):
+        raise ValueError(f"{WORKSPACES_FILE} must be a JSON object of teams")
+    return rules, workspaces
+
+
+def from_environment(environ=os.environ, data_dir: Path = DATA_DIR) -> Authorizer:
+    """The authorizer of the Lambda's settings and the archive's data, read once."""
     def required(name):
         value = environ.get(name, "").strip()
         if not value:
@@ -251,7 +289,6 @@ def from_environment(environ=os.environ, rules_file: Path = RULES_FILE) -> Autho
     clients = [c.strip() for c in required("APP_CLIENT_IDS").split(",") if c.strip()]
     uses = [u.strip() for u in environ.get("TOKEN_USE", "id").split(",") if u.strip()]
     groups = json.loads(required("GROUP_LEVELS"))
-    workspaces = json.loads(environ["WORKSPACES"]) if environ.get("WORKSPACES") else {}
     jwks = JwksCache(environ.get("JWKS_URL") or cognito_jwks_url(region, pool))
     verifier = TokenVerifier(
         issuer=environ.get("ISSUER") or cognito_issuer(region, pool),
@@ -261,7 +298,8 @@ def from_environment(environ=os.environ, rules_file: Path = RULES_FILE) -> Autho
         leeway=float(environ.get(LEEWAY_ENV, TOKEN_LEEWAY_SECONDS)),
         min_remaining=float(environ.get(CACHE_TTL_ENV, "0")),
     )
-    return Authorizer(verifier, json.loads(rules_file.read_text()), groups, workspaces)
+    rules, workspaces = load_data(data_dir)
+    return Authorizer(verifier, rules, groups, workspaces)
 
 
 _authorizer = None

@@ -48,7 +48,9 @@ class ApiArgs:
     region: str
     nlb_arn: pulumi.Input[str]
     nlb_dns_name: pulumi.Input[str]
-    authorizer_code: pulumi.Archive  # authorizer.build.build_archive(...) as a FileArchive
+    # authorizer.build.build_archive(...) as a FileArchive: the handler with its data (the
+    # policy rules and the teams' workspaces, read at cold start: not in its environment)
+    authorizer_code: pulumi.Archive
     user_pool_id: pulumi.Input[str]
     app_client_ids: pulumi.Input[list]
     group_levels: dict
@@ -160,12 +162,12 @@ class Api(pulumi.ComponentResource):
             role=self.authorizer_role.arn,
             memory_size=512,
             timeout=5,
+            # constant-size settings only (4 KB in all): the teams' data is in the archive
             environment=aws.lambda_.FunctionEnvironmentArgs(variables={
                 "USER_POOL_ID": args.user_pool_id,
                 "APP_CLIENT_IDS": pulumi.Output.from_input(args.app_client_ids).apply(",".join),
                 "TOKEN_USE": "id",
                 "GROUP_LEVELS": json.dumps(args.group_levels, sort_keys=True),
-                "WORKSPACES": json.dumps(args.workspaces, sort_keys=True),
                 # a token must outlive its cached policy (spec.edge, the session's timing)
                 AUTHORIZER_CACHE_TTL_ENV: str(args.authorizer_cache_ttl),
                 AUTHORIZER_LEEWAY_ENV: str(TOKEN_LEEWAY_SECONDS),

@@ -1,6 +1,6 @@
 """What `pulumi up` builds on the deploying machine before any resource is declared: the
 authorizer's Lambda archive (its dependencies by `pip download`, its policy data compiled from
-`roles`) and the UI bundle's zip (`npm ci` once for the sign-in shell's dependency). The
+`roles`, the teams' workspaces from the stack config) and the UI bundle's zip (`npm ci` once for the sign-in shell's dependency). The
 program calls `build_central` first and hands the results to the components as arguments, so
 no component constructor builds anything, and the stack tests pass prebuilt artifacts and run
 offline.
@@ -42,8 +42,11 @@ def ui_bundle_zip(bundle_dir: Path, progress=print) -> tuple:
     return path, hashlib.sha256(data).hexdigest()
 
 
-def build_central(build_dir: Path = BUILD_DIR, progress=print) -> CentralBuilds:
+def build_central(workspaces: dict, build_dir: Path = BUILD_DIR, progress=print) -> CentralBuilds:
+    """`workspaces`: {team: [teams it is shared with]} (spec.config.workspaces), which the
+    authorizer reads from its archive."""
     archive = build_archive(authorizer_rules(), build_dir / "authorizer",
-                            python=AUTHORIZER_RUNTIME.removeprefix("python"), arch=AUTHORIZER_ARCH)
+                            python=AUTHORIZER_RUNTIME.removeprefix("python"), arch=AUTHORIZER_ARCH,
+                            workspaces=workspaces)
     zip_path, digest = ui_bundle_zip(build_dir / "ui", progress)
     return CentralBuilds(authorizer_archive=Path(archive), ui_zip=zip_path, ui_zip_sha256=digest)

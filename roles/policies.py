@@ -6,8 +6,10 @@
   workspace: the `/api/*` methods (the platform's SigV4 door to the `default` workspace).
   `managed_policies` cuts it into documents that each fit IAM's managed-policy limit, to attach
   side by side; together they decide exactly as it does.
-- `authorizer_rules()`: the data the Lambda authorizer ships with, one Allow/Deny list per
-  combination of levels, for every other path; `authorizer_policy` renders one of them.
+- `authorizer_rules()`: the data the Lambda authorizer ships with: for every combination of
+  levels, the Deny and Allow resources of its policy for every other path, compiled here to
+  fit IAM's inline-policy size (`compact_resources`), with the API's ARN left as a
+  placeholder the authorizer fills in.
 
 Policies are sized as IAM counts them: characters of the JSON, whitespace excluded.
 """
@@ -15,10 +17,12 @@ Policies are sized as IAM counts them: characters of the JSON, whitespace exclud
 import copy
 import functools
 import json
+import os
 import re
 from itertools import combinations
 
 from .catalogue import BROWSER_PREFIX, SDK_PREFIX
+from .globs import HOSTILE_GLOBS
 from .levels import LEVELS, capabilities_of
 from .model import rules_for
 
@@ -157,21 +161,106 @@ def level_set_key(levels) -> str:
     return ",".join(sorted(set(levels)))
 
 
+# The authorizer's data names the API by this placeholder; the authorizer puts in the ARN of
+# the API that called it (`arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE`).
+API_ARN_PLACEHOLDER = "<api-arn>"
+# The longest ARN an API of a stack can have (GovCloud's partition and region, a real API id
+# and account): the authorizer's policies are sized, and their form chosen, for it.
+LONGEST_API_ARN = "arn:aws-us-gov:execute-api:us-gov-west-1:123456789012:abcde12345/prod"
+
+
+def _family(glob: str):
+    """(method, first path segment) of a route glob, or None for a glob that is not one route's
+    (`*`, the hostile shapes) or whose family would be the root's (`GET/`)."""
+    method, _, path = glob.partition("/")
+    first = path.split("/", 1)[0]
+    if not method or "*" in method or not first or "*" in first:
+        return None
+    return method, first
+
+
+def _entry_size(resource: str) -> int:
+    return len(resource) + 3  # its quotes and the comma between entries
+
+
+def compact_resources(allow, deny, reference_arn: str = LONGEST_API_ARN) -> dict:
+    """The Deny and Allow resources of an authorizer policy that decides as the model's
+    `allow`/`deny` globs do, at most about half their size. Every resource is a template:
+    API_ARN_PLACEHOLDER stands for the API's ARN.
+
+    A resource is normally `<api-arn>/<glob>`: the ARN (up to 70 characters) then costs more
+    than the route itself, for each of the ~190 routes of a contributor. So the routes of one
+    family (one method, one first path segment: `GET/ajax-api/...`) may drop it instead and
+    start with `*/` (`*/GET/ajax-api/2.0/mlflow/runs/get`), whenever that is shorter. A leading
+    `*` could match the family's text later in a path too (`POST /x/GET/ajax-api/...`), so
+    each such family comes with one Deny, its anchor: `<api-arn>/*/GET/ajax-api/*`, every
+    request whose path contains `/GET/ajax-api/` after its first character. The policy then
+    decides every request exactly as the model's globs do, except one whose path contains an
+    anchor (a path segment spelled as an HTTP method followed by the family's first segment,
+    e.g. an artifact file `GET/ajax-api/x`), which it refuses: no route is widened, and what
+    changes is refused, never allowed. Why it is exact: `*/GET/ajax-api/...` matches
+    `<api-arn>/<method>/<path>` only where `/GET/ajax-api/` occurs, that is at the method (the
+    full resource's match), in the path (the anchor's), or in the ARN (never: its stage is no
+    method; the authorizer checks).
+
+    The hostile shapes (`*//*`, `*%2F*`, ...) need no ARN: no API's ARN contains one, so a bare
+    `*//*` matches exactly the requests `<api-arn>/*//*` does.
+    """
+    families = {}
+    for glob in (*allow, *deny):
+        key = _family(glob)
+        if key is not None:
+            families.setdefault(key, []).append(glob)
+    anchors = {}
+    for key, globs in families.items():
+        anchor = os.path.commonprefix(globs).split("*", 1)[0]  # the family's literal start
+        full = sum(_entry_size(f"{reference_arn}/{g}") for g in globs)
+        compact = (sum(_entry_size(f"*/{g}") for g in globs)
+                   + _entry_size(f"{reference_arn}/*/{anchor}*"))
+        if compact < full:
+            anchors[key] = anchor
+
+    def resource(glob):
+        if glob in HOSTILE_GLOBS:
+            return glob
+        if _family(glob) in anchors:
+            return f"*/{glob}"
+        return f"{API_ARN_PLACEHOLDER}/{glob}"
+
+    deny = ([resource(g) for g in deny if g in HOSTILE_GLOBS]
+            + [f"{API_ARN_PLACEHOLDER}/*/{a}*" for a in anchors.values()]
+            + [resource(g) for g in deny if g not in HOSTILE_GLOBS])
+    return {"deny": list(dict.fromkeys(deny)), "allow": [resource(g) for g in allow]}
+
+
+def anchors_of(resources: dict) -> list:
+    """The anchors of a compacted policy: the path texts (`/GET/ajax-api/`) it refuses
+    wherever they occur after a request's first character."""
+    prefix = f"{API_ARN_PLACEHOLDER}/*"
+    return [r[len(prefix):-1] for r in resources["deny"] if r.startswith(prefix + "/")]
+
+
 def authorizer_rules() -> dict:
-    """Allow and Deny globs for every non-empty combination of levels, outside `/api/*`.
+    """The Deny and Allow resources for every non-empty combination of levels, outside
+    `/api/*` (`compact_resources`).
 
     The Lambda authorizer ships this (it imports neither this package nor MLflow) and renders
-    the policy for a user's groups by prefixing each glob with the API's ARN.
+    the policy for a user's groups by putting the API's ARN in place of API_ARN_PLACEHOLDER.
     """
+    return copy.deepcopy(_authorizer_rules())
+
+
+@functools.lru_cache(maxsize=1)
+def _authorizer_rules() -> dict:
     data, team = {}, {}
     for size in range(1, len(LEVELS) + 1):
         for combo in combinations(LEVELS, size):
             for out, in_team in ((data, False), (team, True)):
                 rules = rules_for(capabilities_of(combo), in_team)
                 # Browser routes are everything AWS_IAM does not take; `*` globs apply to both.
-                out[level_set_key(combo)] = {
-                    "allow": [g for g in rules.allow if g.startswith("*") or not _in_iam_scope(g)],
-                    "deny": [g for g in rules.deny if g.startswith("*") or not _in_iam_scope(g)],
-                }
+                out[level_set_key(combo)] = compact_resources(
+                    [g for g in rules.allow if g.startswith("*") or not _in_iam_scope(g)],
+                    [g for g in rules.deny if g.startswith("*") or not _in_iam_scope(g)])
     # "rules": a platform group's levels; "team_rules": levels held in a team's workspace.
-    return {"version": 1, "levels": list(LEVELS), "rules": data, "team_rules": team}
+    return {"version": 2, "levels": list(LEVELS), "api_arn_placeholder": API_ARN_PLACEHOLDER,
+            "rules": data, "team_rules": team}

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from authorizer.handler import Authorizer
+from authorizer.build import write_data
+from authorizer.handler import Authorizer, load_data
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
 from spec.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
@@ -46,6 +47,8 @@ SANDBOX_AUTH_FLOW = "USER_PASSWORD_AUTH"
 DEFAULT_STATE_DIR = Path(".sandbox")
 # The logs in the state directory (printed at start: MLflow's own is where its errors are)
 MLFLOW_LOG, ACCESS_LOG, UI_ACCESS_LOG = "mlflow.log", "access.log", "ui-access.log"
+# The authorizer's data files (policy rules, workspaces), as the Lambda's archive holds them
+AUTHORIZER_DATA = "authorizer"
 # Held (flock) by the sandbox for its life: a second one on the same directory would run a
 # second MLflow on the same database
 LOCK_NAME = "sandbox.lock"
@@ -135,8 +138,11 @@ class LandingZone:
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
                                  jwks=JwksCache(self.aws.jwks_url), token_uses=("id",),
                                  leeway=TOKEN_LEEWAY_SECONDS, min_remaining=self.authorizer_ttl)
-        self.authorizer = authorizer = Authorizer(verifier, authorizer_rules(),
-                                                  emulated.GROUP_LEVELS, emulated.WORKSPACES)
+        # The Lambda's data as its archive holds it, written and read by the same code
+        rules, workspaces = load_data(write_data(authorizer_rules(), emulated.WORKSPACES,
+                                                 self.dir / AUTHORIZER_DATA))
+        self.authorizer = authorizer = Authorizer(verifier, rules, emulated.GROUP_LEVELS,
+                                                  workspaces)
         self.gateway = Gateway(
             port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.API_ARN,
             account_id=emulated.CENTRAL_ACCOUNT, region=emulated.REGION, authorizer=authorizer,

@@ -138,25 +138,31 @@ def stack_config(stack: str) -> dict:
 
 
 _current = [None]  # the mocks of the run in progress
-_prebuilt = []
+_prebuilt = {}
 
 
-def prebuilt():
+def prebuilt(workspaces=None):
     """Stand-ins for what `components.builds.build_central` makes on a deploying machine (its
     own tests build the real ones: tests/authorizer/test_authorizer_archive.py, tests/ui/test_ui.py): the
-    stack tests run offline."""
+    stack tests run offline. The authorizer's is the real archive of these `workspaces`
+    without its libraries (authorizer.build.archive_bytes: the handler and its data)."""
+    from authorizer.build import archive_bytes
     from components.builds import CentralBuilds
+    from roles import authorizer_rules
 
     if not _prebuilt:
-        folder = Path(tempfile.mkdtemp(prefix="lz-prebuilt-"))
-        for name, member in (("authorizer.zip", "authorizer/handler.py"),
-                             ("ui.zip", "index.html")):
-            with zipfile.ZipFile(folder / name, "w") as z:
-                z.writestr(member, f"stand-in {name}")
+        _prebuilt["folder"] = folder = Path(tempfile.mkdtemp(prefix="lz-prebuilt-"))
+        with zipfile.ZipFile(folder / "ui.zip", "w") as z:
+            z.writestr("index.html", "stand-in ui.zip")
+    folder = _prebuilt["folder"]
+    workspaces = workspaces or {}
+    key = json.dumps(workspaces, sort_keys=True)
+    if key not in _prebuilt:
+        archive = folder / f"authorizer-{hashlib.sha256(key.encode()).hexdigest()[:16]}.zip"
+        archive.write_bytes(archive_bytes(authorizer_rules(), (), workspaces))
         ui = folder / "ui.zip"
-        _prebuilt.append(CentralBuilds(folder / "authorizer.zip", ui,
-                                       hashlib.sha256(ui.read_bytes()).hexdigest()))
-    return _prebuilt[0]
+        _prebuilt[key] = CentralBuilds(archive, ui, hashlib.sha256(ui.read_bytes()).hexdigest())
+    return _prebuilt[key]
 
 
 class BuildDuringEvaluation(AssertionError):
@@ -177,7 +183,8 @@ def _refuse_builds(real):
 @contextlib.contextmanager
 def offline_builds():
     """The program under mocks with the builds made already, and any build refused."""
-    with mock.patch("components.builds.build_central", lambda **kw: prebuilt()), \
+    with mock.patch("components.builds.build_central",
+                    lambda workspaces=None, **kw: prebuilt(workspaces)), \
             mock.patch.object(subprocess, "run", _refuse_builds(subprocess.run)), \
             mock.patch.object(subprocess, "Popen", _refuse_builds(subprocess.Popen)):
         yield

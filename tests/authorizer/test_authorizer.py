@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from authorizer.build import WORKSPACES_FILE, write_data
 from authorizer.handler import Authorizer, api_arn_of, bearer_token, from_environment
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import allows_any, authorizer_rules
@@ -401,25 +402,53 @@ def test_only_the_authorizers_own_failures_are_marked_for_the_alarm(pool, caplog
     assert _failures(caplog)[-1]["reason"] == "error: ValueError"
 
 
-def test_configuration_from_the_environment(pool, tmp_path):
-    rules_file = tmp_path / "policy_rules.json"
-    rules_file.write_text(json.dumps(RULES))
+def test_configuration_from_the_environment_and_the_archives_data(pool, tmp_path):
+    # the data files as the archive holds them, written by the archive's own builder
+    data = write_data(RULES, {"team-a": [], "team-b": ["team-a"]}, tmp_path / "data")
     env = {"AWS_REGION": "us-east-1", "USER_POOL_ID": POOL_ID, "APP_CLIENT_IDS": f" {CLIENT_ID} ",
-           "JWKS_URL": pool.jwks_url, "GROUP_LEVELS": json.dumps({"readers": "reader"}),
-           "WORKSPACES": json.dumps({"team-a": [], "team-b": ["team-a"]})}
-    authorizer = from_environment(env, rules_file)
+           "JWKS_URL": pool.jwks_url, "GROUP_LEVELS": json.dumps({"readers": "reader"})}
+    authorizer = from_environment(env, data)
     assert authorizer.authorize(event(pool.token()))["context"]["levels"] == "reader"
     team_b_user = pool.token(groups=["team-b:contributor"])
     assert authorizer.authorize(event(team_b_user, workspace="team-b"))["context"]["levels"] == \
         "contributor"
     assert authorizer.authorize(event(team_b_user))["context"]["levels"] == ""  # not shared
-    with pytest.raises(ValueError, match="WORKSPACES"):
-        from_environment({**env, "WORKSPACES": json.dumps({"team-a": ["team-x"]})}, rules_file)
+    # the teams come from the archive, never from the environment (4 KB in all)
+    stale = {**env, "WORKSPACES": json.dumps({"team-a": [], "team-c": []})}
+    assert set(from_environment(stale, data).workspaces) == {"team-a", "team-b"}
+    (data / WORKSPACES_FILE).write_text(json.dumps({"team-a": ["team-x"]}))
+    with pytest.raises(ValueError, match="WORKSPACES names unknown or reserved teams"):
+        from_environment(env, data)
+    (data / WORKSPACES_FILE).write_text(json.dumps(["team-a"]))
+    with pytest.raises(ValueError, match="JSON object of teams"):
+        from_environment(env, data)
+    (data / WORKSPACES_FILE).unlink()
+    with pytest.raises(FileNotFoundError):
+        from_environment(env, data)
+    data = write_data(RULES, {"team-a": []}, tmp_path / "data")
     for name in ("APP_CLIENT_IDS", "GROUP_LEVELS"):  # the stack always sets both
         with pytest.raises(ValueError, match=f"environment variable {name} is required"):
-            from_environment({k: v for k, v in env.items() if k != name}, rules_file)
+            from_environment({k: v for k, v in env.items() if k != name}, data)
     with pytest.raises(ValueError, match="token_uses"):
-        from_environment({**env, "TOKEN_USE": "refresh"}, rules_file)
+        from_environment({**env, "TOKEN_USE": "refresh"}, data)
+    old = {**RULES, "api_arn_placeholder": None}  # the globs of an older archive's format
+    with pytest.raises(ValueError, match="rebuild the archive"):
+        from_environment(env, write_data(old, {"team-a": []}, tmp_path / "old"))
+
+
+def test_a_cold_start_with_bad_data_refuses_everyone_with_a_401(pool, tmp_path, monkeypatch):
+    from authorizer import handler
+
+    env = {"AWS_REGION": "us-east-1", "USER_POOL_ID": POOL_ID, "APP_CLIENT_IDS": CLIENT_ID,
+           "JWKS_URL": pool.jwks_url, "GROUP_LEVELS": json.dumps(GLOBAL_GROUPS)}
+    monkeypatch.setattr(handler, "_authorizer", None)
+    # the Lambda's environment, and a data folder without the data files
+    monkeypatch.setattr(handler.from_environment, "__defaults__", (env, tmp_path))
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        handler.handler(event(pool.token()))
+    write_data(RULES, WORKSPACES, tmp_path)
+    response = handler.handler(event(pool.token(groups=["team-a:reader"])))
+    assert response["context"]["levels"] == "reader"
 
 
 def test_issuer_and_jwks_url_derive_from_region_and_pool():
@@ -434,6 +463,18 @@ def test_helpers():
     assert api_arn_of(f"{API_ARN}/GET/ajax-api/x") == API_ARN
     with pytest.raises(ValueError):
         api_arn_of("arn:aws:s3:::bucket/x/y")
+    # An API's ARN the compact policies can be put on: no method or path text in it (a stage
+    # named like a method would let `*/GET/...` match at the stage; roles.compact_resources)
+    for bad in ("arn:aws:execute-api:us-east-1:111111111111:abcde12345/GET/GET/x",
+                "arn:aws:execute-api:us-east-1:111111111111:abc//prod/GET/x",
+                "arn:aws:execute-api:us-east-1:111111111111:abc%2F/prod/GET/x",
+                "arn:aws:execute-api:us-east-1:11111:abcde12345/prod/GET/x",
+                "arn:aws:execute-api:us-east-1:111111111111:a.b/prod/GET/x"):
+        with pytest.raises(ValueError):
+            api_arn_of(bad)
+    assert api_arn_of("arn:aws-us-gov:execute-api:us-gov-west-1:123456789012:a1b2c3d4e5/v2_x-y"
+                      "/POST/ajax-api") == ("arn:aws-us-gov:execute-api:us-gov-west-1:"
+                                            "123456789012:a1b2c3d4e5/v2_x-y")
     assert bearer_token({"headers": {"aUtHoRiZaTiOn": "Bearer  abc "}}) == "abc"
     assert bearer_token({"headers": None}) is None
 
@@ -481,8 +522,7 @@ def test_with_a_cache_a_token_must_outlive_its_cached_policy(pool):
 
 
 def test_the_cache_ttl_reaches_the_authorizer_from_its_environment(pool, tmp_path):
-    rules_file = tmp_path / "policy_rules.json"
-    rules_file.write_text(json.dumps(RULES))
+    rules_file = write_data(RULES, WORKSPACES, tmp_path)  # the data folder
     env = {"AWS_REGION": "us-east-1", "USER_POOL_ID": POOL_ID, "APP_CLIENT_IDS": CLIENT_ID,
            "JWKS_URL": pool.jwks_url, "CACHE_TTL_SECONDS": "60", "LEEWAY_SECONDS": "5",
            "GROUP_LEVELS": json.dumps(GLOBAL_GROUPS)}
@@ -589,3 +629,72 @@ def test_the_uis_workspaces_are_the_authorizers(pool):
                 for groups in GROUP_SETS]
     assert json.loads(out) == expected
     assert expected[3] == {"team-a": ["reader"], "team-b": ["reader", "contributor"]}
+
+
+# --- every policy the authorizer can return fits IAM's inline-policy size -------------------
+
+LONGEST_TEAM = "t" + "e" * 30 + "m"  # 32 characters, the longest name the config accepts
+
+
+def test_every_policy_for_every_combination_of_groups_fits_and_decides_as_the_model(pool):
+    """Any subset of a team's level groups, shared with one of the user's other teams or not,
+    with any subset of platform groups (one per level), in the team's workspace and in
+    `default`, on the longest API ARN: at most 10,240 characters (IAM's inline-policy size),
+    and the grant of the levels the context names."""
+    import itertools
+
+    from roles import INLINE_POLICY_LIMIT, LEVELS, policy_size
+    from roles.policies import LONGEST_API_ARN
+    from roles.policy_eval import invoke_allowed as allowed
+
+    platform_groups = {f"platform-{level}": level for level in LEVELS}
+    workspaces = {LONGEST_TEAM: ["other-team"], "other-team": []}
+    jwks = JwksCache(pool.jwks_url, clock=FakeClock())
+    authorizer = Authorizer(TokenVerifier(issuer=ISSUER, client_ids=[CLIENT_ID], jwks=jwks),
+                            RULES, platform_groups, workspaces)
+    subsets = [c for n in range(len(LEVELS) + 1) for c in itertools.combinations(LEVELS, n)]
+    largest, seen = 0, set()
+    for team_levels, platform_levels, shared, workspace in itertools.product(
+            subsets, subsets, (False, True), (LONGEST_TEAM, "default")):
+        groups = ([f"{LONGEST_TEAM}:{level}" for level in team_levels]
+                  + [f"platform-{level}" for level in platform_levels]
+                  + (["other-team:reader"] if shared else []))
+        ev = {"methodArn": f"{LONGEST_API_ARN}/GET/ajax-api/2.0/mlflow/runs/get",
+              "headers": {"Authorization": f"Bearer {pool.token(groups=groups)}",
+                          "X-MLFLOW-WORKSPACE": workspace}}
+        response = authorizer.authorize(ev)
+        document = response["policyDocument"]
+        size = policy_size(document)
+        assert size <= INLINE_POLICY_LIMIT, (groups, workspace, size)
+        largest = max(largest, size)
+        levels = tuple(filter(None, response["context"]["levels"].split(",")))
+        expected = set(platform_levels) | (
+            (set(team_levels) | ({"reader"} if shared else set()))
+            if workspace != "default" else set())
+        assert set(levels) == expected, (groups, workspace)
+        in_team = not platform_levels
+        if levels and (in_team, levels) not in seen:  # its decisions, once per grant
+            seen.add((in_team, levels))
+            for method, path in [("GET", "/ajax-api/2.0/mlflow/runs/get"),
+                                 ("POST", "/ajax-api/2.0/mlflow/runs/create"),
+                                 ("POST", "/ajax-api/2.0/mlflow/registered-models/alias"),
+                                 ("DELETE", "/ajax-api/2.0/mlflow/registered-models/delete"),
+                                 ("GET", "/ajax-api/3.0/mlflow/gateway/secrets/list"),
+                                 ("GET", "/ajax-api/9.9/mlflow/unclassified")]:
+                assert allowed([document], f"{LONGEST_API_ARN}/{method}/{path[1:]}") == \
+                    allows_any(levels, method, path, in_team), (levels, in_team, method, path)
+    # every combination of levels, held through a team and through a platform group
+    assert len(seen) == 2 * (2 ** len(LEVELS) - 1)
+    assert largest > 9_000  # contributor+approver: the largest grant, measured
+
+
+def test_the_authorizer_reads_the_data_format_roles_writes():
+    """The authorizer imports nothing of this repo: its copies of the data's names must match."""
+    from authorizer import build, handler
+    from roles import policies
+
+    assert handler.API_ARN_PLACEHOLDER == policies.API_ARN_PLACEHOLDER
+    assert handler.HTTP_METHODS == policies.HTTP_METHODS
+    assert (handler.RULES_FILE, handler.WORKSPACES_FILE) == (build.RULES_FILE,
+                                                             build.WORKSPACES_FILE)
+    assert handler.api_arn_of(f"{policies.LONGEST_API_ARN}/GET/x") == policies.LONGEST_API_ARN

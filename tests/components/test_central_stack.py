@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
 
@@ -334,7 +335,12 @@ def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
     # A token must outlive its cached policy: the authorizer knows the cache's TTL.
     env = fn["environment"]["variables"]
     assert (env["CACHE_TTL_SECONDS"], env["LEEWAY_SECONDS"], env["TOKEN_USE"]) == ("60", "5", "id")
-    assert json.loads(env["WORKSPACES"]) == {"team-a": [], "team-b": ["team-a"]}
+    # the teams' workspaces are in the archive (read at cold start), not in the environment
+    assert "WORKSPACES" not in env
+    code = fn["code"]
+    with zipfile.ZipFile(getattr(code, "path", None) or code.assets["."].path) as archive:
+        assert json.loads(archive.read("authorizer/workspaces.json")) == {
+            "team-a": [], "team-b": ["team-a"]}
     assert json.loads(env["GROUP_LEVELS"]) == {"platform-admins": "admin"}
 
 

@@ -21,7 +21,16 @@ from roles import (
     managed_policies,
     policy_size,
 )
+from roles.globs import HOSTILE_GLOBS
+from roles.levels import capabilities_of
 from roles.mlflow_routes import resolve
+from roles.policies import (
+    API_ARN_PLACEHOLDER,
+    HTTP_METHODS,
+    LONGEST_API_ARN,
+    anchors_of,
+    level_set_key,
+)
 from roles.policy_eval import DENY, IMPLICIT_DENY, evaluate, invoke_allowed, wildcard_match
 
 from tests.route_samples import SEGMENTS, samples
@@ -33,7 +42,6 @@ def authorizer_policy(levels, api_arn, in_team=False):
     """What the Lambda returns for `levels`: its own renderer, on the data the archive ships
     (roles.authorizer_rules(), compiled when it is built)."""
     from authorizer.handler import render_policy
-    from roles.policies import level_set_key
 
     data = authorizer_rules()["team_rules" if in_team else "rules"]
     return render_policy(data[level_set_key(levels)], api_arn)
@@ -145,14 +153,41 @@ def test_a_malformed_api_arn_is_refused(bad):
 # --- the Lambda authorizer's policies (every other path) -----------------------------------
 
 
-@pytest.mark.parametrize("combo", COMBOS, ids=",".join)
-def test_authorizer_policy_decides_every_browser_route_as_allows(combo):
-    doc = [authorizer_policy(combo, API_ARN)]
+# Combinations of levels with the same capabilities (contributor and contributor+reader) get the
+# same data (below): the route-by-route proof runs once per distinct grant.
+_GRANTS = {}
+for _in_team in (False, True):
+    for _combo in COMBOS:
+        _GRANTS.setdefault((_in_team, capabilities_of(_combo)), (_in_team, _combo))
+GRANT_COMBOS = list(_GRANTS.values())
+
+
+def test_combinations_of_the_same_capabilities_get_the_same_authorizer_policy():
+    data = authorizer_rules()
+    for in_team in (False, True):
+        rules = data["team_rules" if in_team else "rules"]
+        assert set(rules) == {level_set_key(c) for c in COMBOS}
+        for combo in COMBOS:
+            twin = next(c for t, c in GRANT_COMBOS
+                        if t == in_team and capabilities_of(c) == capabilities_of(combo))
+            assert rules[level_set_key(combo)] == rules[level_set_key(twin)], combo
+    assert len(GRANT_COMBOS) == 10  # 5 grants, each held through a team or a platform group
+
+
+@pytest.mark.parametrize("in_team, combo", GRANT_COMBOS,
+                         ids=lambda v: ",".join(v) if isinstance(v, tuple) else
+                         ("team" if v else "platform"))
+def test_authorizer_policy_decides_every_browser_route_as_allows(in_team, combo):
+    api_arn = LONGEST_API_ARN if in_team else API_ARN
+    doc = [authorizer_policy(combo, api_arn, in_team)]
+    checked = 0
     for route, path in SAMPLES:
         if not is_iam_path(path):
-            assert invoke_allowed(doc, arn(route.method, path)) == allows_any(
-                combo, route.method, path
-            ), (combo, route.method, path)
+            resource = f"{api_arn}/{route.method}/{path[1:]}"
+            assert invoke_allowed(doc, resource) == allows_any(
+                combo, route.method, path, in_team), (combo, route.method, path)
+            checked += 1
+    assert checked > 700
 
 
 def test_authorizer_policy_covers_the_whole_grant_not_one_path():
@@ -162,6 +197,62 @@ def test_authorizer_policy_covers_the_whole_grant_not_one_path():
     assert invoke_allowed(doc, arn("POST", "/graphql"))
     assert invoke_allowed(doc, arn("GET", "/get-artifact"))
     assert not invoke_allowed(doc, arn("POST", "/ajax-api/2.0/mlflow/runs/create"))
+
+
+@pytest.mark.parametrize("in_team", [False, True], ids=["platform", "team"])
+def test_every_authorizer_policy_fits_iams_inline_policy_size_with_the_longest_arn(in_team):
+    """The whole grant of every combination of levels (tests/test_authorizer.py checks what
+    the authorizer returns for every combination of groups)."""
+    sizes = {level_set_key(c): policy_size(authorizer_policy(c, LONGEST_API_ARN, in_team))
+             for c in COMBOS}
+    assert max(sizes.values()) <= INLINE_POLICY_LIMIT, sizes
+    # 8.3 K for a reader and 19.3 K for contributor+approver with the whole ARN on every route
+    assert sizes["reader"] < 5_000 and sizes["contributor,model-approver"] < 10_000, sizes
+
+
+def test_a_compact_policy_names_no_other_api_and_drops_the_arn_only_with_an_anchor():
+    for key, rules in authorizer_rules()["team_rules"].items():
+        anchors = anchors_of(rules)
+        for resource in rules["allow"] + rules["deny"]:
+            if resource in HOSTILE_GLOBS:
+                continue  # no ARN holds one (roles.policies.compact_resources)
+            if resource.startswith("*/"):
+                # the route drops the ARN: its family's anchor refuses its text in a path
+                assert any(resource[1:].startswith(a) for a in anchors), (key, resource)
+            else:
+                assert resource.startswith(API_ARN_PLACEHOLDER + "/"), (key, resource)
+        for anchor in anchors:
+            # /<METHOD>/<first segment>...: a method, then a literal segment of MLflow's
+            method, first = anchor.split("/")[1:3]
+            assert method in HTTP_METHODS and first and "*" not in anchor, anchor
+    assert anchors_of(authorizer_rules()["team_rules"]["contributor"])  # the form is in use
+
+
+def compact_widenings(rules):
+    """Requests a compact resource `*/M/path` reaches besides its own route: its text after an
+    ARN-like prefix in the path of a route the holder may not call (a delete of artifacts)."""
+    for resource in rules["allow"]:
+        if resource.startswith("*/"):
+            text = resource[2:].replace("*", "x")
+            yield "DELETE", f"/ajax-api/2.0/mlflow-artifacts/artifacts/a:abcde12345/prod/{text}"
+            yield "GET", f"/x/{text}"
+
+
+@pytest.mark.parametrize("combo", [("reader",), ("contributor",), ("model-approver",)],
+                         ids=",".join)
+def test_a_compact_routes_text_later_in_a_path_is_refused(combo):
+    doc = [authorizer_policy(combo, API_ARN, in_team=True)]
+    rules = authorizer_rules()["team_rules"][level_set_key(combo)]
+    widenings = list(compact_widenings(rules))
+    assert len(widenings) > 50
+    for method, path in widenings:
+        assert not allows_any(combo, method, path, in_team=True), path
+        assert not invoke_allowed(doc, arn(method, path)), path
+    # what the anchors cost: a path the model allows (an artifact under a folder spelled
+    # GET/ajax-api) is refused too; refused, never allowed
+    odd = "/ajax-api/2.0/mlflow-artifacts/artifacts/logs/GET/ajax-api/x.json"
+    assert allows_any(combo, "GET", odd, in_team=True)
+    assert not invoke_allowed(doc, arn("GET", odd))
 
 
 # --- random and hostile paths ---------------------------------------------------------------
@@ -196,6 +287,45 @@ def hostile_paths(draw):
 
 
 NON_ADMIN = LEVELS[:-1]
+
+
+def anchored(path, anchors):
+    """Whether a request's subject holds one of a compact policy's anchors after its first
+    character (roles.policies.compact_resources: refused whatever the model says)."""
+    return any(a in path for a in anchors)
+
+
+@st.composite
+def anchored_paths(draw):
+    """A hostile path, or a route's path with an anchor's text put into it."""
+    method, path = draw(hostile_paths())
+    if draw(st.booleans()):
+        anchor = draw(st.sampled_from(["/GET/ajax-api/", "/POST/ajax-api/", "/DELETE/ajax-api/",
+                                       "/PATCH/ajax-api/", "/PUT/ajax-api/", "/POST/gateway/"]))
+        route = draw(st.sampled_from(CATALOGUE))
+        tail = route.path.replace("{", "").replace("}", "").lstrip("/")
+        cut = draw(st.integers(0, len(path)))
+        path = path[:cut] + anchor.rstrip("/") + draw(st.sampled_from(["/", "/" + tail]))
+    return method, path if path.startswith("/") else "/" + path
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=anchored_paths(), combo=st.sampled_from(COMBOS), in_team=st.booleans())
+def test_a_compact_authorizer_policy_decides_as_the_model_or_refuses_an_anchor(
+        request, combo, in_team):
+    """Every combination of levels, on hostile paths and paths with an anchor's text: the policy
+    never allows what the model refuses, and decides as the model wherever no anchor is."""
+    method, path = request
+    if is_iam_path(path):
+        return  # AWS_IAM's: the authorizer's policy never judges it
+    rules = authorizer_rules()["team_rules" if in_team else "rules"][level_set_key(combo)]
+    allowed = invoke_allowed([authorizer_policy(combo, LONGEST_API_ARN, in_team)],
+                             f"{LONGEST_API_ARN}/{method}/{path[1:]}")
+    model = allows_any(combo, method, path, in_team)
+    if anchored(f"{method}{path}", anchors_of(rules)):
+        assert not allowed, (method, path)
+    else:
+        assert allowed == model, (method, path)
 
 
 @pytest.mark.slow  # 1,500 hostile paths
