@@ -282,9 +282,35 @@ def _principal_arn(access_key) -> str:
     return access_key.arn
 
 
+def principal_context(role_arn: str, access_key: str) -> dict:
+    """IAM's context of a caller: `aws:PrincipalArn`, and as `aws:PrincipalTag/<key>` the tags
+    of its role, then its session's (a session tag wins over the role's tag of the same key,
+    as in IAM). moto keeps role tags but puts none in any context; the access roles' policies
+    name their team by `${aws:PrincipalTag/team}`, so without this mend every one of their
+    calls would be refused, and with a wrong one another team's allowed."""
+    from moto.iam.models import iam_backends
+
+    context = {"aws:PrincipalArn": role_arn}
+    account = role_arn.split(":")[4]
+    try:
+        role = iam_backends[account]["global"].get_role_by_arn(role_arn)
+    except Exception:  # not a role (a user's key): no role tags
+        role = None
+    for tag in getattr(role, "tags", None) or []:  # moto keeps [{"Key": ..., "Value": ...}]
+        context[f"aws:PrincipalTag/{tag['Key']}"] = tag["Value"]
+    for key, value in SESSION_TAGS.get(access_key, {}).items():
+        context[f"aws:PrincipalTag/{key}"] = value
+    return context
+
+
 def _principal_context(access_key) -> dict:
+    from moto.iam.access_control import AssumedRoleAccessKey
+
+    access_key_id = getattr(access_key, "_access_key_id", None)
+    if isinstance(access_key, AssumedRoleAccessKey):
+        return principal_context(_principal_arn(access_key), access_key_id)
     context = {"aws:PrincipalArn": _principal_arn(access_key)}
-    for key, value in SESSION_TAGS.get(getattr(access_key, "_access_key_id", None), {}).items():
+    for key, value in SESSION_TAGS.get(access_key_id, {}).items():
         context[f"aws:PrincipalTag/{key}"] = value
     return context
 
