@@ -78,9 +78,9 @@ QUOTA_NAMES = {"roles": ("Roles per account", "rolesPerAccount"),
                                     "managedPoliciesPerAccount"),
                "policies_per_role": ("Managed policies per role", "managedPoliciesPerRole")}
 # What the central stack holds besides the access roles and their invoke policies (the tracking
-# server's, the authorizer's, CI's, API Gateway's logging roles: 8 today; its other customer
-# managed policies: none), and room for the account's own (SSO, break-glass): kept free of
-# the quota, so the access roles never take the account's last role.
+# server's, the authorizer's, API Gateway's logging roles: 5, and 2 for CI with `ci`; other
+# customer managed policies: none), and room for the account's own (SSO, break-glass): kept
+# free of the quota, so the access roles never take the account's last role.
 OTHER_ROLES = 50
 OTHER_MANAGED_POLICIES = 50
 
