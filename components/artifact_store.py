@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from spec.accounts import REGISTRY_ROOT_PREFIX, REGISTRY_WRITE_ACTIONS
+from spec.accounts import (
+    REGISTRY_ROOT_PREFIX,
+    REGISTRY_WRITE_ACTIONS,
+    admission_allow_conditions,
+    admission_conditions,
+)
 
 from ._util import (
     child,
@@ -26,9 +31,11 @@ KEY_USE_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:Re
 class ArtifactStoreArgs:
     account_id: str
     protect: bool
-    # The principals that may touch artifact objects and use the key: the tracking server's
-    # task role and the central access roles. Nobody else, whatever their IAM policies say.
-    admitted_role_arns: list = field(default_factory=list)
+    # The principals that may touch artifact objects and use the key: these (the tracking
+    # server's workspace role) and the central access roles, admitted by their shape and team
+    # tag (spec.accounts.admission_conditions), never listed: the bucket and key policies stay
+    # the same size at any number of teams. Nobody else, whatever their IAM policies say.
+    server_role_arns: list = field(default_factory=list)
     # The one principal that writes registered versions' frozen copies (spec.accounts
     # REGISTRY_ROOT_PREFIX): the tracking server's task role. None: nobody may.
     registry_writer_arn: str = None
@@ -108,19 +115,25 @@ class ArtifactStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("artifact_store", "ArtifactStore"), name, None, opts)
         root = f"arn:aws:iam::{args.account_id}:root"
-        admitted = args.admitted_role_arns
+        servers = list(args.server_role_arns)
+        allow_server, allow_access_role = admission_allow_conditions(args.account_id, servers)
+        not_shaped, not_tagged = admission_conditions(args.account_id, servers)
         key_policy = policy_json([
             # Without the account statement a key can become unmanageable for good.
             {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root},
              "Action": "kms:*", "Resource": "*"},
             # Conditions, not principals, name the roles: KMS rejects a policy whose principal
             # does not exist yet, and the roles' own policies need this key's ARN.
-            {"Sid": "AdmittedRolesUseTheKey", "Effect": "Allow",
+            {"Sid": "TheServerUsesTheKey", "Effect": "Allow",
              "Principal": {"AWS": root}, "Action": KEY_USE_ACTIONS + ["kms:DescribeKey"],
-             "Resource": "*", "Condition": {"ArnEquals": {"aws:PrincipalArn": admitted}}},
+             "Resource": "*", "Condition": allow_server},
+            {"Sid": "AccessRolesUseTheKey", "Effect": "Allow",
+             "Principal": {"AWS": root}, "Action": KEY_USE_ACTIONS + ["kms:DescribeKey"],
+             "Resource": "*", "Condition": allow_access_role},
             {"Sid": "NobodyElseUsesTheKey", "Effect": "Deny", "Principal": "*",
-             "Action": KEY_USE_ACTIONS, "Resource": "*",
-             "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admitted}}},
+             "Action": KEY_USE_ACTIONS, "Resource": "*", "Condition": not_shaped},
+            {"Sid": "NoUntaggedRoleUsesTheKey", "Effect": "Deny", "Principal": "*",
+             "Action": KEY_USE_ACTIONS, "Resource": "*", "Condition": not_tagged},
         ])
         self.key = customer_managed_key(f"{name}-key", self, "MLflow artifacts", args.protect,
                                         policy=key_policy)
@@ -178,7 +191,11 @@ class ArtifactStore(pulumi.ComponentResource):
                 {"Sid": "OnlyAdmittedRolesTouchObjects", "Effect": "Deny", "Principal": "*",
                  "Action": OBJECT_ACTIONS,
                  "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
-                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": admitted}}},
+                 "Condition": not_shaped},
+                {"Sid": "NoUntaggedRoleTouchesObjects", "Effect": "Deny", "Principal": "*",
+                 "Action": OBJECT_ACTIONS,
+                 "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
+                 "Condition": not_tagged},
                 # Approved bytes cannot change: whatever an identity policy grants, only the
                 # tracking server writes (and nobody deletes) a registered version's files.
                 registry_writes_only_by(self.bucket.arn, args.registry_writer_arn),

@@ -18,7 +18,7 @@ from .database import Database, DatabaseArgs
 from .identity import Identity, IdentityArgs
 from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
-from .team_access import TeamAccess, TeamAccessArgs, planned_role_arns
+from .team_access import TeamAccess, TeamAccessArgs
 from .tracking_server import TrackingServer, TrackingServerArgs
 from .user_interface import UserInterface, UserInterfaceArgs
 from .web_acl import RateLimits, WebAcl, WebAclArgs
@@ -43,8 +43,7 @@ class CentralAccount(pulumi.ComponentResource):
             child)
         self.artifacts = ArtifactStore(f"{name}-store", ArtifactStoreArgs(
             account_id=config.account_id,
-            admitted_role_arns=[workspace_role_arn] + planned_role_arns(config.account_id,
-                                                                        config.teams),
+            server_role_arns=[workspace_role_arn],
             registry_writer_arn=workspace_role_arn, protect=config.protect), child)
         self.database = Database(f"{name}-db", DatabaseArgs(
             region=config.region,

@@ -156,6 +156,27 @@ def _managed_policies(level, api_arn, workspace, limit) -> list:
     return documents
 
 
+def workspace_scope(api_arn: str, own: str, readable=(), *, team_key: str) -> dict:
+    """The Deny that keeps an access role inside its own workspace (every method) and the
+    workspaces shared with it (the reader's methods): `execute-api:Invoke` on anything else is
+    refused, whatever an attached policy allows. It lets the Allows be shared by every role:
+    its own level's by `${aws:PrincipalTag/team}`, the reader's of shared workspaces by the
+    names' length (`?` per character: one segment, never `*`, which crosses `/`). Methods are
+    spelled out: `*/<team>/*` would also exclude `GET/<other>/x/<team>/y` from the Deny.
+    Grows by one line per method and workspace: an inline policy of its role. And it refuses
+    everything unless the condition key `team_key` (the role's team tag) names `own`: a role
+    that lost its tag, or got another team's, reaches nothing, though the trust already
+    refuses session tags."""
+    _check_api_arn(api_arn)
+    reader_methods = sorted({g.partition("/")[0] for g in _iam_globs("reader", "w")[0]})
+    not_resources = ([f"{api_arn}/{m}/{own}/*" for m in HTTP_METHODS]
+                     + [f"{api_arn}/{m}/{w}/*" for w in readable for m in reader_methods])
+    return _document([{"Sid": "OnlyOwnAndSharedWorkspaces", "Effect": "Deny", "Action": ACTION,
+                       "NotResource": not_resources},
+                      {"Sid": "OnlyAsItsOwnTeam", "Effect": "Deny", "Action": ACTION,
+                       "Resource": "*", "Condition": {"StringNotEquals": {team_key: own}}}])
+
+
 def level_set_key(levels) -> str:
     """The key of a combination of levels in the authorizer's data: sorted, comma-separated."""
     return ",".join(sorted(set(levels)))

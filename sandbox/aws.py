@@ -20,10 +20,13 @@ from spec.accounts import (
     PASSWORD_POLICY,
     PLATFORM_GROUP_LEVELS,
     SESSION_SECONDS,
-    SHARED_LEVEL,
+    access_role_inline_policies,
     access_role_name,
+    access_role_tags,
     access_role_trust_policy,
-    artifact_policy,
+    invoke_policy_documents,
+    invoke_policy_keys,
+    invoke_policy_name,
     readable_by,
     registry_prefix,
     role_arn,
@@ -149,17 +152,18 @@ def _seed_central(aws: EmulatedAws):
     iam, s3 = aws.client("iam"), aws.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     bucket_arn = f"arn:aws:s3:::{BUCKET}"
-    # One set of managed policies per (workspace, level), attached to every role that holds
-    # that level there: a team's own roles, and (as reader) the roles of teams it shares with.
+    # The access roles' managed policies are shared, one set per key (spec.accounts
+    # invoke_policy_keys), as the central stack creates them; each role's inline policies scope
+    # them to its own and its shared workspaces.
     policy_arns = {}
 
-    def policies(workspace, level):
-        if (workspace, level) not in policy_arns:
-            policy_arns[workspace, level] = [
-                iam.create_policy(PolicyName=f"mlflow-{workspace}-{level}-invoke-{i}",
+    def policies(key):
+        if key not in policy_arns:
+            policy_arns[key] = [
+                iam.create_policy(PolicyName=f"mlflow-{invoke_policy_name(key)}-invoke-{i}",
                                   PolicyDocument=json.dumps(document))["Policy"]["Arn"]
-                for i, document in enumerate(managed_policies(level, API_ARN, workspace), 1)]
-        return policy_arns[workspace, level]
+                for i, document in enumerate(invoke_policy_documents(key, API_ARN), 1)]
+        return policy_arns[key]
 
     for team, account, levels, _ in TEAMS:
         readable = readable_by(WORKSPACES, team)
@@ -167,12 +171,16 @@ def _seed_central(aws: EmulatedAws):
             name = access_role_name(team, level)
             iam.create_role(RoleName=name, MaxSessionDuration=SESSION_SECONDS,
                             AssumeRolePolicyDocument=json.dumps(
-                                access_role_trust_policy(account, team, level)))
-            arns = policies(team, level) + [a for w in readable for a in policies(w, SHARED_LEVEL)]
-            for arn in arns:
-                iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-            iam.put_role_policy(RoleName=name, PolicyName="artifacts", PolicyDocument=json.dumps(
-                artifact_policy(level, bucket_arn, team=team, readable=readable)))
+                                access_role_trust_policy(account, team, level)),
+                            Tags=[{"Key": k, "Value": v}
+                                  for k, v in access_role_tags(team, level).items()])
+            for key in invoke_policy_keys(team, level, readable):
+                for arn in policies(key):
+                    iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+            for policy_name, document in access_role_inline_policies(
+                    level, API_ARN, bucket_arn, team=team, readable=readable).items():
+                iam.put_role_policy(RoleName=name, PolicyName=policy_name,
+                                    PolicyDocument=json.dumps(document))
     # The tracking server: on Fargate a task role; here a user, whose keys do not expire. It
     # touches no team's objects itself: it acts for one workspace at a time through the
     # workspace role, tagged with that workspace (spec.accounts).

@@ -34,6 +34,8 @@ MOTO_INTERNALS = {
     "moto.iam.access_control.IAMPolicy": type,
     "moto.iam.access_control.IAMRequestBase._check_role_trust_relationship":
         "(self, role_arn: 'str') -> 'bool'",
+    "moto.iam.access_control.IAMRequestBase._is_assuming_role_operation":
+        "(self, resource_arn: 'str') -> 'bool'",
     "moto.iam.access_control.AssumedRoleAccessKey": type,
     "moto.sts.responses.TokenResponse.assume_role":
         "(self) -> moto.core.responses.ActionResult",
@@ -282,26 +284,69 @@ def _principal_arn(access_key) -> str:
     return access_key.arn
 
 
+def principal_context(role_arn: str, access_key: str) -> dict:
+    """IAM's context of a caller: `aws:PrincipalArn`, and as `aws:PrincipalTag/<key>` the tags
+    of its role, then its session's (a session tag wins over the role's tag of the same key,
+    as in IAM). moto keeps role tags but puts none in any context; the access roles' policies
+    name their team by `${aws:PrincipalTag/team}`, so without this mend every one of their
+    calls would be refused, and with a wrong one another team's allowed."""
+    from moto.iam.models import iam_backends
+
+    context = {"aws:PrincipalArn": role_arn}
+    account = role_arn.split(":")[4]
+    try:
+        role = iam_backends[account]["global"].get_role_by_arn(role_arn)
+    except Exception:  # not a role (a user's key): no role tags
+        role = None
+    for tag in getattr(role, "tags", None) or []:  # moto keeps [{"Key": ..., "Value": ...}]
+        context[f"aws:PrincipalTag/{tag['Key']}"] = tag["Value"]
+    for key, value in SESSION_TAGS.get(access_key, {}).items():
+        context[f"aws:PrincipalTag/{key}"] = value
+    return context
+
+
 def _principal_context(access_key) -> dict:
+    from moto.iam.access_control import AssumedRoleAccessKey
+
+    access_key_id = getattr(access_key, "_access_key_id", None)
+    if isinstance(access_key, AssumedRoleAccessKey):
+        return principal_context(_principal_arn(access_key), access_key_id)
     context = {"aws:PrincipalArn": _principal_arn(access_key)}
-    for key, value in SESSION_TAGS.get(getattr(access_key, "_access_key_id", None), {}).items():
+    for key, value in SESSION_TAGS.get(access_key_id, {}).items():
         context[f"aws:PrincipalTag/{key}"] = value
     return context
 
 
 def _judge_trust_as_iam_does():
     """moto judges a role's trust policy crudely (an account principal never matches, most
-    conditions are ignored) and knows nothing of session tags. Judge it with the evaluator the
-    gateway uses: the caller must be admitted for sts:AssumeRole and, when it passes tags, for
-    sts:TagSession, with `aws:PrincipalArn` and `aws:RequestTag/<key>` in the context. (moto
-    judges the trust of a role in the caller's own account only; as before, that is all this
-    judges.)"""
+    conditions are ignored), knows nothing of session tags, and judges the trust of a role in
+    the caller's own account only: a cross-account AssumeRole (a team's SageMaker role taking
+    its central role) passed on the caller's identity policy alone. Judge it with the
+    evaluator the gateway uses, in whichever account the role is: the caller must be admitted
+    for sts:AssumeRole and, when it passes tags, for sts:TagSession, with `aws:PrincipalArn`
+    and `aws:RequestTag/<key>` in the context. (The access roles' policies name their team by
+    the role's `team` tag; a session tag of the same key would win, so their trust admits no
+    tags, and here, as on AWS, a session that brings one is refused.)"""
     from moto.iam.access_control import IAMRequestBase
+    from moto.iam.models import iam_backends
 
     from roles.policy_eval import ALLOW, evaluate
 
+    def role_of(role_arn):
+        """The role an ARN names, in its own account's IAM, or None."""
+        parts = role_arn.split(":")
+        if len(parts) < 6 or not parts[4].isdigit() or ":role/" not in role_arn:
+            return None
+        try:
+            return iam_backends[parts[4]]["global"].get_role_by_arn(role_arn)
+        except Exception:  # moto's NotFoundException, or no such account
+            return None
+
+    def is_assuming_role_operation(self, resource_arn):
+        return self._action == "sts:AssumeRole" and role_of(resource_arn) is not None
+
     def check_role_trust_relationship(self, role_arn):
-        role = self.backend.get_role_by_arn(role_arn)
+        role = role_of(role_arn)
         document = role.assume_role_policy_document
         trust = json.loads(document) if isinstance(document, str) else document
         principal = _principal_arn(self._access_key)
@@ -312,6 +357,7 @@ def _judge_trust_as_iam_does():
         return all(evaluate([trust], action, role_arn, context, principal=principal) == ALLOW
                    for action in actions)
 
+    _replace(IAMRequestBase, "_is_assuming_role_operation", is_assuming_role_operation)
     _replace(IAMRequestBase, "_check_role_trust_relationship", check_role_trust_relationship)
 
 

@@ -99,7 +99,7 @@ class Gateway(LocalServer):
     def __init__(self, *, port, upstream_url, api_arn, account_id, region, authorizer,
                  lookup_access_key, identity_policies, access_log_path,
                  authorizer_ttl=DEFAULT_AUTHORIZER_TTL_SECONDS, integration_timeout=INTEGRATION_TIMEOUT_MS / 1000,
-                 platform_contact=DEFAULT_CONTACT):
+                 platform_contact=DEFAULT_CONTACT, principal_context=None):
         self.api_arn = api_arn
         self.platform_contact = platform_contact  # the ACCESS_DENIED response names it
         self.execution_arn = api_arn.rsplit("/", 1)[0]
@@ -107,6 +107,10 @@ class Gateway(LocalServer):
         self.authorizer = authorizer
         self.lookup_access_key = lookup_access_key
         self.identity_policies = identity_policies
+        # (role ARN, access key) -> IAM's request context of the caller: its role's tags and
+        # its session's as `aws:PrincipalTag/<key>` (the access roles' policies name their team
+        # by `${aws:PrincipalTag/team}`)
+        self.principal_context = principal_context or (lambda role_arn, access_key: {})
         # Neither the routes nor the resource policy name a team (spec.edge): the teams'
         # workspaces are the IAM policies' and the authorizer's to tell apart.
         self.resource_policy = resource_policy(self.execution_arn, account_id)
@@ -149,16 +153,17 @@ class Gateway(LocalServer):
             if found is None:
                 return None
             secret, token, role_arn, session_arn, account = found
-            return secret, token, (role_arn, session_arn, account)
+            return secret, token, (role_arn, session_arn, account, access_key)
 
         try:
-            role_arn, session_arn, account = verify(method, raw_path, raw_query, headers, body,
+            role_arn, session_arn, account, access_key = verify(method, raw_path, raw_query, headers, body,
                                                     lookup, self.region)
         except SignatureError as e:
             if e.missing_token:
                 raise Refused(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
             raise Refused(403, str(e), "InvalidSignatureException")
-        identity = evaluate(self.identity_policies(role_arn), ACTION, method_arn)
+        identity = evaluate(self.identity_policies(role_arn), ACTION, method_arn,
+                            context=self.principal_context(role_arn, access_key))
         resource = evaluate([self.resource_policy], ACTION, method_arn,
                             context={"aws:PrincipalAccount": account,
                                      "aws:PrincipalArn": role_arn},

@@ -148,6 +148,7 @@ class LandingZone:
             account_id=emulated.CENTRAL_ACCOUNT, region=emulated.REGION, authorizer=authorizer,
             lookup_access_key=emulation.lookup_access_key,
             identity_policies=emulation.identity_policies,
+            principal_context=emulation.principal_context,
             access_log_path=self.dir / ACCESS_LOG, authorizer_ttl=self.authorizer_ttl,
             platform_contact=emulated.PLATFORM_CONTACT)
         with _step(progress, "logging the example run (first start) or finding it"):

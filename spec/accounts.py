@@ -5,7 +5,8 @@ The central stack creates `mlflow-<team>-<level>`; the team stack creates
 that seeds the same roles in emulated IAM, take them from here.
 """
 
-from roles.levels import ARTIFACT_ACTIONS, ARTIFACT_KEY_ACTIONS
+from roles.levels import ARTIFACT_ACTIONS, ARTIFACT_KEY_ACTIONS, LEVELS
+from roles.policies import managed_policies, workspace_scope
 
 SESSION_SECONDS = 3600  # role chaining caps a session at one hour anyway
 # S3 actions on the bucket itself; the others act on objects (bucket/*).
@@ -35,6 +36,47 @@ CONTACT_ENV = "MLFLOW_LANDING_ZONE_CONTACT"
 AUTH_PROVIDER = "landing-zone"
 
 
+# Every access role carries its team and level as tags: IAM sees them as the principal's tags
+# (`aws:PrincipalTag/team`), so one policy names "the caller's own team" for every team
+# (`${aws:PrincipalTag/team}`) and the bucket and key policies admit "a tagged access role"
+# without listing any: their sizes do not grow with the number of teams. The access roles'
+# trust refuses sts:TagSession, so no session can bring a tag of its own.
+TEAM_TAG, LEVEL_TAG = "team", "level"
+TEAM_VARIABLE = "${aws:PrincipalTag/" + TEAM_TAG + "}"
+
+
+def access_role_tags(team: str, level: str) -> dict:
+    return {TEAM_TAG: team, LEVEL_TAG: level}
+
+
+def access_role_arn_patterns(account_id: str) -> list:
+    """The shape of every access role's ARN, one per level: `...:role/mlflow-*-<level>`."""
+    return [f"arn:aws:iam::{account_id}:role/{access_role_name('*', level)}" for level in LEVELS]
+
+
+def admission_conditions(account_id: str, server_arns: list) -> list:
+    """The conditions of the bucket's and the key's Denies, each one Deny (they are ORed so):
+    a principal is refused unless it is one of the tracking server's `server_arns`, or an
+    access role (its ARN has an access role's shape AND it carries the team tag). Constant in
+    the number of teams; which prefix a role reaches is its identity policy's business."""
+    return [
+        {"ArnNotLike": {"aws:PrincipalArn": list(server_arns)
+                        + access_role_arn_patterns(account_id)}},
+        {"ArnNotEquals": {"aws:PrincipalArn": list(server_arns)},
+         "Null": {f"aws:PrincipalTag/{TEAM_TAG}": "true"}},
+    ]
+
+
+def admission_allow_conditions(account_id: str, server_arns: list) -> list:
+    """The same set as an Allow's conditions, one Allow each: the server's roles; a tagged
+    access role."""
+    return [
+        {"ArnEquals": {"aws:PrincipalArn": list(server_arns)}},
+        {"ArnLike": {"aws:PrincipalArn": access_role_arn_patterns(account_id)},
+         "StringLike": {f"aws:PrincipalTag/{TEAM_TAG}": "?*"}},
+    ]
+
+
 # Cognito groups that hold a level in every workspace, MLflow's `default` included: the platform
 # team's (the central stack's `cognitoGroups` default, which the stack passes to the authorizer).
 PLATFORM_GROUP_LEVELS = {"platform-admins": "admin"}
@@ -52,6 +94,54 @@ def readable_by(workspaces: dict, team: str) -> list:
 
 
 TEAM_GROUP_SEPARATOR = ":"
+# The managed policies of the access roles are shared, account-wide, never one set per team:
+# (OWN, level): the level's routes under `/${aws:PrincipalTag/team}/` (every role of that
+# level); (SHARED, n): the reader's routes under any workspace whose name has n characters
+# (`?` n times); (WORKSPACE, team): the reader's routes under one workspace, for a shared
+# workspace whose name is longer than the role's shortest by 2 or more (a run of `?` that long
+# could span `<shorter>/<segment>`). Each role's inline `roles.policies.workspace_scope` denies
+# every workspace but its own and those shared with it, so a shared Allow reaches no further.
+OWN, SHARED, WORKSPACE = "own", "shared", "workspace"
+
+
+def invoke_policy_keys(team: str, level: str, readable=()) -> list:
+    """The keys of the managed policies the access role `team`/`level` takes, in order."""
+    shortest = min(len(t) for t in [team, *readable])
+    return ([(OWN, level)]
+            + [(SHARED, n) for n in sorted({len(t) for t in readable if len(t) <= shortest + 1})]
+            + [(WORKSPACE, t) for t in readable if len(t) > shortest + 1])
+
+
+def invoke_policy_documents(key, api_arn: str) -> list:
+    """The documents of one shared managed policy set (`invoke_policy_keys`), cut to IAM's
+    managed-policy size, to attach side by side."""
+    kind, value = key
+    if kind == OWN:
+        return managed_policies(value, api_arn, TEAM_VARIABLE)
+    if kind == SHARED:
+        return managed_policies("reader", api_arn, "?" * value)
+    return managed_policies("reader", api_arn, value)
+
+
+def invoke_policy_name(key) -> str:
+    """A readable name part of a policy set: `contributor`, `reader-of-32-char-names`,
+    `reader-of-<team>`."""
+    kind, value = key
+    return {OWN: lambda: value, SHARED: lambda: f"reader-of-{value}-char-names",
+            WORKSPACE: lambda: f"reader-of-{value}"}[kind]()
+
+
+def access_role_scope(api_arn: str, team: str, readable=()) -> dict:
+    """The inline Deny that scopes an access role's shared Allows (roles.policies)."""
+    return workspace_scope(api_arn, team, readable, team_key=f"aws:PrincipalTag/{TEAM_TAG}")
+
+
+def access_role_inline_policies(level: str, api_arn: str, bucket_arn: str, key_arn=None, *,
+                                team: str, readable=()) -> dict:
+    """The inline policies of an access role, by name: its workspace scope and its artifacts."""
+    return {"workspaces": access_role_scope(api_arn, team, readable),
+            "artifacts": artifact_policy(level, bucket_arn, key_arn, team=team,
+                                         readable=readable)}
 
 
 def team_group(team: str, level: str) -> str:

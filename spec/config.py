@@ -9,8 +9,15 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from roles import LEVELS, managed_policies
-from spec.accounts import PLATFORM_GROUP_LEVELS, SHARED_LEVEL, TEAM_GROUP_SEPARATOR, readable_by
+from roles import INLINE_POLICY_LIMIT, LEVELS, policy_size
+from spec.accounts import (
+    PLATFORM_GROUP_LEVELS,
+    TEAM_GROUP_SEPARATOR,
+    access_role_inline_policies,
+    invoke_policy_documents,
+    invoke_policy_keys,
+    readable_by,
+)
 from spec.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     DEFAULT_CONTACT,
@@ -56,15 +63,28 @@ def workspaces(teams) -> dict:
     return {t.name: list(t.shared_with) for t in teams}
 
 
-def role_grants(teams, team: Team, level: str) -> list:
-    """[(workspace, level)] an access role holds: its level in its team's workspace and
-    SHARED_LEVEL in every workspace shared with its team (a set of managed policies each)."""
-    return [(team.name, level)] + [(w, SHARED_LEVEL)
-                                   for w in readable_by(workspaces(teams), team.name)]
+@dataclass(frozen=True)
+class IamQuotas:
+    """The central account's IAM quotas (Service Quotas, service "IAM"), at their defaults. The
+    config refuses a team list that would not fit; who asked AWS for more sets what they got
+    (`iamQuotas`)."""
+    roles: int = 1_000  # "Roles per account", adjustable
+    managed_policies: int = 1_500  # "Customer managed policies per account", adjustable
+    policies_per_role: int = 10  # "Managed policies per role", adjustable to 20
 
 
-# IAM attaches at most 10 managed policies to a role (the default quota).
-MANAGED_POLICIES_PER_ROLE = 10
+# AWS's highest values for each (Service Quotas)
+QUOTA_MAXIMA = {"roles": 5_000, "managed_policies": 5_000, "policies_per_role": 20}
+QUOTA_NAMES = {"roles": ("Roles per account", "rolesPerAccount"),
+               "managed_policies": ("Customer managed policies per account",
+                                    "managedPoliciesPerAccount"),
+               "policies_per_role": ("Managed policies per role", "managedPoliciesPerRole")}
+# What the central stack holds besides the access roles and their invoke policies (the tracking
+# server's, the authorizer's, API Gateway's logging roles: 5, and 2 for CI with `ci`; other
+# customer managed policies: none), and room for the account's own (SSO, break-glass): kept
+# free of the quota, so the access roles never take the account's last role.
+OTHER_ROLES = 50
+OTHER_MANAGED_POLICIES = 50
 
 
 @dataclass(frozen=True)
@@ -178,6 +198,7 @@ class CentralConfig:
     alarm_topic_arn: str = None
     ci: CiSettings = None  # None: no CI roles (the workflows' roles are made by hand)
     email: EmailSettings = None  # None: Cognito's own sender and its daily quota
+    iam_quotas: IamQuotas = field(default_factory=IamQuotas)
     account_type: str = "central"
 
 
@@ -304,20 +325,79 @@ def _teams(value, key):
     return tuple(teams)
 
 
-def _check_policy_count(teams, region, account_id, key):
-    """Each access role gets its level's policies in its own workspace and the reader's in every
-    workspace shared with its team: refuse a config that would exceed IAM's quota."""
+def iam_usage(teams, region, account_id) -> dict:
+    """What the access roles take of the central account's IAM: roles, customer managed
+    policies, and for each role its managed policies and the size of its inline policies, with
+    an API ARN of the real one's length (spec.accounts.invoke_policy_keys)."""
     sample_arn = sample_api_arn(region, account_id)
+    bucket = f"arn:aws:s3:::{'x' * 63}"
+    key_arn = f"arn:aws:kms:{region}:{account_id}:key/{'x' * 36}"
+    shared, counts, roles, per_role, inline = workspaces(teams), {}, 0, {}, {}
     for team in teams:
-        readable = readable_by(workspaces(teams), team.name)
+        readable = readable_by(shared, team.name)
         for level in team.levels:
-            count = sum(len(managed_policies(granted, sample_arn, workspace))
-                        for workspace, granted in role_grants(teams, team, level))
-            if count > MANAGED_POLICIES_PER_ROLE:
-                raise ConfigError(
-                    f"{key}: team {team.name}'s {level} role would need {count} managed policies "
-                    f"(IAM allows {MANAGED_POLICIES_PER_ROLE}); it reads {len(readable)} shared "
-                    f"workspaces ({', '.join(readable)}): share fewer with it (sharedWith)")
+            roles += 1
+            keys = invoke_policy_keys(team.name, level, readable)
+            for k in keys:
+                if k not in counts:
+                    counts[k] = len(invoke_policy_documents(k, sample_arn))
+            per_role[(team.name, level)] = sum(counts[k] for k in keys)
+            inline[(team.name, level)] = sum(policy_size(d) for d in access_role_inline_policies(
+                level, sample_arn, bucket, key_arn, team=team.name, readable=readable).values())
+    return {"roles": roles, "managed_policies": sum(counts.values()),
+            "policies_per_role": per_role, "inline_size": inline}
+
+
+def _quota_error(key, what, needed, quota, name):
+    """`what` says what needs `needed` (its `{}`)."""
+    title, config_key = QUOTA_NAMES[name]
+    return ConfigError(
+        f"{key}: {what.format(f'{needed:,}')}, more than the IAM quota \"{title}\" allows ({quota:,}"
+        f"{', the default' if quota == getattr(IamQuotas, name) else ''}): ask AWS for more "
+        f"(Service Quotas, IAM, \"{title}\") and set iamQuotas.{config_key} to what you got, "
+        f"or list fewer teams or levels")
+
+
+def _check_iam_fits(teams, region, account_id, quotas, key):
+    """Refuse a team list that the central account's IAM would not hold: roles and managed
+    policies per account, managed policies per role, a role's inline policies' size."""
+    usage = iam_usage(teams, region, account_id)
+    if usage["roles"] + OTHER_ROLES > quotas.roles:
+        raise _quota_error(key, f"the access roles ({usage['roles']:,}, one per team and "
+                           f"level) and {OTHER_ROLES} kept for the stack's and the account's "
+                           f"other roles need {{}} roles", usage["roles"] + OTHER_ROLES, quotas.roles,
+                           "roles")
+    if usage["managed_policies"] + OTHER_MANAGED_POLICIES > quotas.managed_policies:
+        raise _quota_error(key, f"the access roles' invoke policies ({usage['managed_policies']:,}"
+                           f") and {OTHER_MANAGED_POLICIES} kept for others need {{}}",
+                           usage["managed_policies"] + OTHER_MANAGED_POLICIES,
+                           quotas.managed_policies, "managed_policies")
+    shared = workspaces(teams)
+    for (team, level), count in usage["policies_per_role"].items():
+        if count > quotas.policies_per_role:
+            readable = readable_by(shared, team)
+            raise _quota_error(key, f"team {team}'s {level} role reads {len(readable)} shared "
+                               f"workspaces (names of {len({len(w) for w in readable})} "
+                               f"lengths) and would need {{}} managed policies", count,
+                               quotas.policies_per_role, "policies_per_role")
+    for (team, level), size in usage["inline_size"].items():
+        if size > INLINE_POLICY_LIMIT:
+            readable = readable_by(shared, team)
+            raise ConfigError(
+                f"{key}: team {team}'s {level} role reads {len(readable)} shared workspaces: "
+                f"its inline policies (the workspaces it reaches, its artifacts) would take "
+                f"{size:,} characters, more than IAM's {INLINE_POLICY_LIMIT:,} for a role (not "
+                f"adjustable): share fewer workspaces with it (sharedWith)")
+
+
+def _iam_quotas(r) -> IamQuotas:
+    q = _section(r, "iamQuotas")
+    values = {name: _between(q.get(config_key, int, default=getattr(IamQuotas, name)),
+                             getattr(IamQuotas, name), QUOTA_MAXIMA[name],
+                             q.key(config_key))
+              for name, (_, config_key) in QUOTA_NAMES.items()}
+    q.finish()
+    return IamQuotas(**values)
 
 
 def _group_levels(value, key):
@@ -459,7 +539,8 @@ def parse_central(raw, region) -> CentralConfig:
     region = _region(region or "", "aws:region")
     account_id = _account_id(r.get("accountId", str, required=True), r.key("accountId"))
     teams = _teams(r.get("teams", list, default=[]), r.key("teams"))
-    _check_policy_count(teams, region, account_id, r.key("teams"))
+    iam_quotas = _iam_quotas(r)
+    _check_iam_fits(teams, region, account_id, iam_quotas, r.key("teams"))
     token_minutes = _between(r.get("tokenMinutes", int, default=CentralConfig.token_minutes),
                              *TOKEN_MINUTES_RANGE, r.key("tokenMinutes"))
     config = CentralConfig(
@@ -473,6 +554,7 @@ def parse_central(raw, region) -> CentralConfig:
         api=_api(r, token_minutes),
         ui=_ui(r),
         mfa=_one_of(r.get("mfa", str, default=CentralConfig.mfa), MFA_MODES, r.key("mfa")),
+        iam_quotas=iam_quotas,
         token_minutes=token_minutes,
         log_retention_days=_one_of(
             r.get("logRetentionDays", int, default=CentralConfig.log_retention_days),

@@ -128,3 +128,24 @@ def test_every_benchmark_has_a_smoke_test():
     assert modules, "no benchmarks found"
     missing = [m for m in modules if not callable(globals().get(f"test_{m}_smoke"))]
     assert missing == [], f"benchmarks without a smoke test here (test_<name>_smoke): {missing}"
+
+
+@pytest.mark.slow  # the central program under mocks twice
+def test_scale_smoke():
+    from benchmarks.scale import LIMITS
+
+    report = smoke("scale", timeout=600)
+    resources = []
+    for teams in (3, 6):
+        seconds, cpu, count = line(report, rf"{teams} teams: central program under mocks in "
+                                           rf"({NUMBER}) s \(({NUMBER}) s CPU\), ([\d,]+) "
+                                           r"resources")
+        assert float(seconds) > 0 and float(cpu) > 0
+        resources.append(int(count.replace(",", "")))
+    assert resources[1] > resources[0]  # more teams, more roles, groups, routes
+    for name, (limit, _, _) in LIMITS.items():
+        cells = line(report, rf"\| {re.escape(name)}: {limit:,}, .*\| ([\d,]+) \((\d+) %\) \| "
+                             rf"([\d,]+) \((\d+) %\) \| (.+) \|$")
+        for value, percent in (cells[0:2], cells[2:4]):
+            assert round(100 * int(value.replace(",", "")) / limit) == int(percent), name
+        assert re.fullmatch(r"~[\d,]+|never \(constant\)|reached", cells[4]), cells[4]

@@ -10,7 +10,14 @@ import zipfile
 import pytest
 
 from spec.accounts import access_role_trust_policy as trust_policy
-from roles import LEVELS, managed_policies
+from roles import LEVELS
+from roles.policy_eval import ALLOW, DENY, evaluate, invoke_allowed, wildcard_match
+from spec.accounts import (
+    access_role_scope,
+    invoke_policy_documents,
+    invoke_policy_keys,
+    invoke_policy_name,
+)
 from spec.accounts import artifact_policy
 from spec.edge import gateway_response_template
 
@@ -21,6 +28,7 @@ ACCOUNT = "111111111111"
 REGION = "us-east-1"
 API_ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/prod"
 EXECUTION_ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}"
+ATTACHMENTS = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +142,7 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-store-key"
     # Approved bytes cannot change: only the tracking server (its workspace role) writes under
     # registry/, and nobody deletes there, whatever an identity policy says.
-    assert statements[2] == {
+    assert statements[3] == {
         "Sid": "OnlyTheTrackingServerWritesTheRegistry", "Effect": "Deny", "Principal": "*",
         "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
                    "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutObjectTagging",
@@ -143,7 +151,7 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
         "Condition": {"ArnNotEquals": {"aws:PrincipalArn":
                                        f"arn:aws:iam::{ACCOUNT}:role/"
                                        "mlflow-tracking-server-workspace"}}}
-    assert statements[3:] == [
+    assert statements[4:] == [
         {"Sid": "OnlySseKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "Resource": f"{bucket}/*", "Condition": {"StringNotEqualsIfExists": {
              "s3:x-amz-server-side-encryption": "aws:kms"}}},
@@ -157,22 +165,60 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
     assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
 
 
-def test_bucket_and_key_admit_exactly_the_server_and_the_access_roles(stack):
-    admitted = [f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-workspace"] + [
-        f"arn:aws:iam::{ACCOUNT}:role/mlflow-{team}-{level}"
-        for team, levels in [("team-a", ["reader", "contributor", "model-approver"]),
-                             ("team-b", ["reader", "contributor"])] for level in levels]
-    assert stack.outputs["trackingServerWorkspaceRoleArn"] == admitted[0]
+def test_bucket_and_key_admit_exactly_the_server_and_tagged_access_roles(stack):
+    """Neither policy lists a team: the server's workspace role by its ARN, an access role by
+    its ARN's shape (mlflow-*-<level>) and its team tag. Their size is the same at any number
+    of teams (tests/test_scale.py measures it at 300)."""
+    server = f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-workspace"
+    shapes = [f"arn:aws:iam::{ACCOUNT}:role/mlflow-*-{level}" for level in LEVELS]
+    assert stack.outputs["trackingServerWorkspaceRoleArn"] == server
     # the task role itself is admitted nowhere: it touches no object
-    assert stack.outputs["trackingServerTaskRoleArn"] not in admitted
-    assert [stack.outputs["accessRoleArns"][k] for k in stack.outputs["accessRoleArns"]] == admitted[1:]
+    task = stack.outputs["trackingServerTaskRoleArn"]
+    assert not any(wildcard_match(p, task) for p in [server] + shapes)
+    for arn in stack.outputs["accessRoleArns"].values():
+        assert sum(wildcard_match(p, arn) for p in shapes) == 1, arn
+    not_shaped = {"ArnNotLike": {"aws:PrincipalArn": [server] + shapes}}
+    not_tagged = {"ArnNotEquals": {"aws:PrincipalArn": [server]},
+                  "Null": {"aws:PrincipalTag/team": "true"}}
     statements = policy(stack.one("aws:s3/bucketPolicy:BucketPolicy", "artifacts"))["Statement"]
-    assert statements[1]["Effect"] == "Deny"
-    assert statements[1]["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": admitted}}
-    key_policy = policy(stack.one("aws:kms/key:Key", "store-key"))["Statement"]
-    assert key_policy[1]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": admitted}}
-    assert key_policy[2]["Effect"] == "Deny"
-    assert key_policy[2]["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": admitted}}
+    bucket = "arn:aws:s3:::mlflow-store-artifacts-1a2b3c4"
+    objects = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
+               "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    assert statements[1:3] == [
+        {"Sid": "OnlyAdmittedRolesTouchObjects", "Effect": "Deny", "Principal": "*",
+         "Action": objects, "Resource": f"{bucket}/*", "Condition": not_shaped},
+        {"Sid": "NoUntaggedRoleTouchesObjects", "Effect": "Deny", "Principal": "*",
+         "Action": objects, "Resource": f"{bucket}/*", "Condition": not_tagged}]
+    use = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    root = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert policy(stack.one("aws:kms/key:Key", "store-key"))["Statement"][1:] == [
+        {"Sid": "TheServerUsesTheKey", "Effect": "Allow", "Principal": root,
+         "Action": use + ["kms:DescribeKey"], "Resource": "*",
+         "Condition": {"ArnEquals": {"aws:PrincipalArn": [server]}}},
+        {"Sid": "AccessRolesUseTheKey", "Effect": "Allow", "Principal": root,
+         "Action": use + ["kms:DescribeKey"], "Resource": "*",
+         "Condition": {"ArnLike": {"aws:PrincipalArn": shapes},
+                       "StringLike": {"aws:PrincipalTag/team": "?*"}}},
+        {"Sid": "NobodyElseUsesTheKey", "Effect": "Deny", "Principal": "*", "Action": use,
+         "Resource": "*", "Condition": not_shaped},
+        {"Sid": "NoUntaggedRoleUsesTheKey", "Effect": "Deny", "Principal": "*", "Action": use,
+         "Resource": "*", "Condition": not_tagged}]
+    # Judged as IAM does: who gets an object, who is refused
+    get = f"{bucket}/artifacts/workspaces/team-a/x"
+    for principal, tags, refused in [
+            (server, {}, False),
+            (stack.outputs["accessRoleArns"]["team-a/reader"], {"team": "team-a"}, False),
+            (stack.outputs["accessRoleArns"]["team-a/reader"], {}, True),  # untagged
+            (task, {}, True),
+            (f"arn:aws:iam::{ACCOUNT}:role/admin", {"team": "team-a"}, True),
+            (f"arn:aws:iam::{ACCOUNT}:role/mlflow-team-a-reader-sagemaker", {"team": "team-a"},
+             True),
+            ("arn:aws:iam::222222222222:role/mlflow-team-a-reader", {"team": "team-a"}, True)]:
+        context = {"aws:PrincipalArn": principal,
+                   **{f"aws:PrincipalTag/{k}": v for k, v in tags.items()}}
+        decision = evaluate([{"Statement": statements[1:3]}], "s3:GetObject", get, context,
+                            principal=principal)
+        assert (decision == DENY) == refused, (principal, tags)
 
 
 def test_database_is_encrypted_private_protected_and_serverless_v2(stack):
@@ -570,21 +616,35 @@ def test_team_roles_trust_one_sagemaker_role_and_carry_the_compiled_policies(sta
         "Condition": {"ArnEquals": {"aws:PrincipalArn":
                                     f"arn:aws:iam::{account}:role/mlflow-{team}-{level}-sagemaker"}}}]}
     assert policy(role_resource, "assumeRolePolicy") == trust_policy(account, team, level)
-    # Its level's policies in its own workspace, and reader's in each one shared with its team
-    # (team-b shares with team-a), attached from one set per (workspace, level).
+    # Its team and level as tags: its shared policies name "the caller's team" by them
+    assert role["tags"] == {"team": team, "level": level}
+    # Its level's policies (by its team tag) and, as reader, those of the shared workspaces'
+    # name lengths (team-b shares with team-a), attached from one set per key, shared by
+    # every role; its inline scope keeps them inside its own and its shared workspaces.
     readable = {"team-a": ["team-b"], "team-b": []}[team]
-    attached = {r.inputs["policyArn"] for r in
-                stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-                if r.inputs["role"] == role_resource.outputs["name"]}
+    [attachments] = [r for r in stack.of_type(ATTACHMENTS)
+                     if r.inputs["roleName"] == role_resource.outputs["name"]]
+    attached = attachments.inputs["policyArns"]
+    keys = invoke_policy_keys(team, level, readable)
+    assert keys == [("own", level)] + [("shared", 6)] * bool(readable)
     expected = []
-    for workspace, granted in [(team, level)] + [(w, "reader") for w in readable]:
+    for key in keys:
         documents = [(p.outputs["arn"], policy(p)) for p in sorted(
             [r for r in stack.of_type("aws:iam/policy:Policy")
-             if r.name.startswith(f"mlflow-access-{workspace}-{granted}-invoke-")],
+             if r.name.startswith(f"mlflow-access-{invoke_policy_name(key)}-invoke-")],
             key=lambda r: r.name)]
-        assert [d for _, d in documents] == managed_policies(granted, API_ARN, workspace)
+        assert [d for _, d in documents] == invoke_policy_documents(key, API_ARN)
         expected += [arn for arn, _ in documents]
-    assert attached == set(expected) and len(expected) <= 10
+    assert attached == expected and len(expected) <= 10
+    scope = policy(stack.one("aws:iam/rolePolicy:RolePolicy", f"{team}-{level}-workspaces"))
+    assert scope == access_role_scope(API_ARN, team, readable)
+    assert scope == {"Version": "2012-10-17", "Statement": [{
+        "Sid": "OnlyOwnAndSharedWorkspaces", "Effect": "Deny", "Action": "execute-api:Invoke",
+        "NotResource": [f"{API_ARN}/{m}/{team}/*" for m in
+                        ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")]
+        + [f"{API_ARN}/{m}/{w}/*" for w in readable for m in ("GET", "POST")]}, {
+        "Sid": "OnlyAsItsOwnTeam", "Effect": "Deny", "Action": "execute-api:Invoke",
+        "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalTag/team": team}}}]}
     artifacts = policy(stack.one("aws:iam/rolePolicy:RolePolicy", f"{team}-{level}-artifacts"))
     bucket = stack.one("aws:s3/bucket:Bucket", "artifacts").outputs["arn"]
     key = stack.one("aws:kms/key:Key", "store-key").outputs["arn"]
@@ -602,24 +662,47 @@ def test_team_roles_trust_one_sagemaker_role_and_carry_the_compiled_policies(sta
             } <= {f"{bucket}/artifacts/workspaces/{team}/*"}
 
 
-def test_every_team_roles_invoke_policies_name_only_its_own_and_shared_workspaces(stack):
-    arns = {p.outputs["arn"]: policy(p) for p in stack.of_type("aws:iam/policy:Policy")
-            if "-invoke-" in p.name}
+def test_every_team_role_reaches_only_its_own_and_shared_workspaces(stack):
+    """Judged as IAM does, with each role's tags: its whole grant (managed and inline) under
+    its own base path, reader's under a shared one, nothing under another team's, MLflow's
+    own paths or a name that shares a prefix; and an untagged or mistagged role nothing."""
+    documents = {p.outputs["arn"]: policy(p) for p in stack.of_type("aws:iam/policy:Policy")}
+    from roles import allows_any
+    samples = [("GET", "/api/2.0/mlflow/runs/get"), ("POST", "/api/2.0/mlflow/runs/create"),
+               ("POST", "/api/2.0/mlflow/registered-models/alias"),
+               ("DELETE", "/api/2.0/mlflow/registered-models/delete"),
+               ("GET", "/get-artifact"), ("POST", "/api/2.0/mlflow/runs/search")]
+    checked = 0
     for role in stack.of_type("aws:iam/role:Role"):
         if not role.name.startswith("mlflow-access-"):
             continue
-        team = "-".join(role.inputs["name"].split("-")[1:3])  # mlflow-<team-x>-<level>
-        allowed = {team} | ({"team-b"} if team == "team-a" else set())
-        for attachment in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
-            if attachment.inputs["role"] != role.outputs["name"]:
-                continue
-            for statement in arns[attachment.inputs["policyArn"]]["Statement"]:
-                for resource in statement["Resource"]:
-                    tail = resource.removeprefix(API_ARN + "/")
-                    if statement["Effect"] == "Deny" and tail.startswith("*"):
-                        continue  # the hostile shapes, refused everywhere
-                    workspace = tail.split("/")[1]
-                    assert workspace in allowed, (role.inputs["name"], resource)
+        team, level = role.inputs["tags"]["team"], role.inputs["tags"]["level"]
+        attached = [documents[arn] for a in stack.of_type(ATTACHMENTS)
+                    if a.inputs["roleName"] == role.outputs["name"]
+                    for arn in a.inputs["policyArns"]]
+        inline = [policy(p) for p in stack.of_type("aws:iam/rolePolicy:RolePolicy")
+                  if p.inputs["role"] == role.outputs["id"]]
+        assert len(inline) == 2
+        shared = {"team-a": ["team-b"], "team-b": []}[team]
+        tagged = {"aws:PrincipalTag/team": team, "aws:PrincipalTag/level": level}
+        for method, path in samples:
+            def allowed(full_path, context=tagged):
+                return invoke_allowed(attached + inline, f"{API_ARN}/{method}{full_path}",
+                                      context)
+            assert allowed(f"/{team}{path}") == allows_any((level,), method, path,
+                                                           in_team=True), (team, level, path)
+            for other in ("team-a", "team-b"):
+                if other != team:
+                    assert allowed(f"/{other}{path}") == (
+                        other in shared and allows_any(("reader",), method, path, in_team=True))
+                    # a mistagged role: nothing (never another team's grant)
+                    assert not allowed(f"/{other}{path}", {"aws:PrincipalTag/team": other})
+            for beyond in (path, f"/team-c{path}", f"/{team}x{path}", f"/{team[:-1]}{path}",
+                           f"/team-b/x/{team}{path}", f"/{team}/x{path}"):
+                assert not allowed(beyond), beyond
+            assert not allowed(f"/{team}{path}", {})  # untagged: nothing
+            checked += 1
+    assert checked == 5 * len(samples)
 
 
 def test_data_resources_are_protected(stack):

@@ -195,15 +195,20 @@ def test_a_jobs_tracking_uri_is_its_teams_base_path_which_its_central_role_alone
     api_arn = f"{execution_arn}/{stage}"
     role = central_stack.one("aws:iam/role:Role", "access-team-a-contributor")
     assert role.outputs["arn"] == env["MLFLOW_LANDING_ZONE_ROLE_ARN"]
-    arns = {r.inputs["policyArn"] for r in
-            central_stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-            if r.inputs["role"] == role.outputs["name"]}
+    arns = {arn for r in central_stack.of_type(
+                "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive")
+            if r.inputs["roleName"] == role.outputs["name"] for arn in r.inputs["policyArns"]}
     documents = [doc(p, "policy") for p in central_stack.of_type("aws:iam/policy:Policy")
-                 if p.outputs["arn"] in arns]
+                 if p.outputs["arn"] in arns] + [
+        doc(p, "policy") for p in central_stack.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["role"] == role.outputs["id"]]
+    # the shared policies name the caller's team by the role's tag
+    assert role.inputs["tags"]["team"] == team
+    tags = {f"aws:PrincipalTag/{k}": v for k, v in role.inputs["tags"].items()}
     create = "POST/{}/api/2.0/mlflow/runs/create"
-    assert invoke_allowed(documents, f"{api_arn}/{create.format(team)}")
-    assert not invoke_allowed(documents, f"{api_arn}/{create.format('team-b')}")
-    assert not invoke_allowed(documents, f"{api_arn}/POST/api/2.0/mlflow/runs/create")
+    assert invoke_allowed(documents, f"{api_arn}/{create.format(team)}", tags)
+    assert not invoke_allowed(documents, f"{api_arn}/{create.format('team-b')}", tags)
+    assert not invoke_allowed(documents, f"{api_arn}/POST/api/2.0/mlflow/runs/create", tags)
     artifacts = doc(central_stack.one("aws:iam/rolePolicy:RolePolicy", "team-a-contributor-artifacts"),
                     "policy")
     writes = next(s for s in artifacts["Statement"] if s["Sid"] == "TeamArtifacts")

@@ -16,7 +16,7 @@ from mlflow.utils.rest_utils import http_request
 from mlflow_landing_zone_client.provider import LandingZoneAuthProvider
 
 from tests.browser import log_lines
-from tests.sandbox_clients import assume_central, id_token, identity, team_of
+from tests.sandbox_clients import assume_central, id_token, identity, role_of, team_of
 
 TEAM_A, TEAM_B = "team-a", "team-b"
 
@@ -224,6 +224,24 @@ def test_team_b_cannot_read_or_write_team_as_prefix_in_s3(sandbox, work, level):
     if level == "contributor":
         s3.put_object(Bucket=bucket, Key=own + "scratch/ok.txt", Body=b"ok")
     work.unchanged()
+
+
+def test_no_session_brings_a_team_tag_of_its_own(sandbox):
+    """The access roles' shared policies name the caller's team by `aws:PrincipalTag/team`; a
+    session tag would win over the role's tag, so the roles' trust refuses sts:TagSession:
+    team-b's SageMaker role cannot assume its central role as team-a (as on AWS; moto would
+    let it: sandbox/emulation.py judges trust as IAM does)."""
+    role = role_of(sandbox, "contributor", TEAM_B)
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=sandbox["aws"]["endpoint_url"],
+                       aws_access_key_id=role["credentials"]["AccessKeyId"],
+                       aws_secret_access_key=role["credentials"]["SecretAccessKey"],
+                       aws_session_token=role["credentials"]["SessionToken"])
+    with pytest.raises(ClientError, match="AccessDenied"):
+        sts.assume_role(RoleArn=role["central_role_arn"], RoleSessionName="as-team-a",
+                        Tags=[{"Key": "team", "Value": TEAM_A}])
+    # without tags, as the client assumes it: admitted
+    assert sts.assume_role(RoleArn=role["central_role_arn"],
+                           RoleSessionName="as-itself")["Credentials"]["AccessKeyId"]
 
 
 def test_a_shared_workspace_is_readable_and_not_writable(sandbox, work, tmp_path):

@@ -397,3 +397,59 @@ def test_team_policies_fit_iams_limits_with_the_longest_team_name(level):
     # takes by default (the config refuses more sharing than fits).
     reader = managed_policies("reader", long_arn, LONGEST_TEAM)
     assert len(documents) + len(reader) <= 10, (len(documents), len(reader))
+
+
+# --- an access role as deployed: shared managed policies, scoped by its inline Deny ---------
+
+def role_documents(team, level, readable):
+    """Every policy of the access role `team`/`level` reading `readable`, as the stacks and the
+    sandbox attach them (spec.accounts), and its tags as IAM's context."""
+    from spec.accounts import access_role_scope, invoke_policy_documents, invoke_policy_keys
+
+    documents = [d for key in invoke_policy_keys(team, level, readable)
+                 for d in invoke_policy_documents(key, API_ARN)]
+    return documents + [access_role_scope(API_ARN, team, readable)], {
+        "aws:PrincipalTag/team": team, "aws:PrincipalTag/level": level}
+
+
+def role_model(team, level, readable, method, path):
+    """The model's decision for one role: its level under its own base path, reader's under a
+    shared one, nothing elsewhere."""
+    first, _, rest = path[1:].partition("/")
+    rest = "/" + rest
+    if first == team:
+        return allows_any((level,), method, rest, in_team=True)
+    return first in readable and allows_any(("reader",), method, rest, in_team=True)
+
+
+# own team of 6 characters, shared ones of 4 (a shared `?` set), 6 and 9 (2 or more longer than
+# the shortest: reader's policies of their own)
+MIXED = ("team-a", ("tm-c", "team-b", "team-long"))
+
+
+@pytest.mark.slow  # every route of the catalogue under 8 base paths, for every level
+@pytest.mark.parametrize("level", LEVELS)
+def test_an_access_role_decides_every_sdk_route_of_every_workspace_as_the_model(level):
+    from spec.accounts import invoke_policy_keys
+
+    team, readable = MIXED
+    # the shortest name scoped is 4: `?` runs of 4 and 5 only (6 could span `tm-c/x`)
+    assert invoke_policy_keys(team, level, readable) == [
+        ("own", level), ("shared", 4), ("workspace", "team-b"), ("workspace", "team-long")]
+    documents, context = role_documents(team, level, readable)
+    checked, per_route = 0, {}
+    for route, path in SAMPLES:
+        per_route[route] = per_route.get(route, 0) + 1
+        if not is_sdk_path(path) or per_route[route] > 3:  # 3 samples a route: time
+            continue
+        # its own, each shared one, one not shared of the same length, a prefix of a name,
+        # a segment put after a shared name (a `?` run or a `*` could span it), two segments
+        for first in (team, *readable, "team-z", "tm-", "tm-c/x", "tm-c/ab", "team-b/x",
+                      "team-a/x/y", "team-long/x"):
+            full = f"/{first}{path}"
+            assert invoke_allowed(documents, arn(route.method, full), context) == role_model(
+                team, level, readable, route.method, full), (level, full)
+            checked += 1
+        # MLflow's own paths (the default workspace): never
+        assert not invoke_allowed(documents, arn(route.method, path), context)
+    assert checked > 250 * 11, checked

@@ -74,3 +74,69 @@ print("ok")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=120)
     assert run.stdout.strip() == "ok", run.stderr
+
+
+def test_a_callers_role_tags_are_its_principal_tags_and_the_gateway_judges_by_them():
+    """moto keeps a role's tags but puts none in any request's context; the access roles'
+    shared policies name their team by `${aws:PrincipalTag/team}`. The sandbox's context
+    (emulation.principal_context, which the gateway and the S3 judge use) holds the role's tags,
+    a session's tag winning over the role's as in IAM; with it the gateway's evaluation of the
+    role's seeded policies allows the role's own team, and refuses it when the role is untagged
+    or tagged with another team, as AWS would."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from roles.policy_eval import ALLOW, evaluate
+    from spec.accounts import (
+        access_role_inline_policies,
+        access_role_tags,
+        invoke_policy_documents,
+        invoke_policy_keys,
+    )
+
+    api = "arn:aws:execute-api:us-east-1:123456789012:abcde12345/prod"
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        arns = {}
+        for name, tags in (("mlflow-team-a-contributor", access_role_tags("team-a", "contributor")),
+                           ("mlflow-team-c-contributor", {}),
+                           ("mlflow-team-d-contributor", access_role_tags("team-b", "contributor"))):
+            arns[name] = iam.create_role(
+                RoleName=name, AssumeRolePolicyDocument="{}",
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["Role"]["Arn"]
+            team = name.split("-", 1)[1].rsplit("-", 1)[0]
+            for i, document in enumerate(
+                    d for key in invoke_policy_keys(team, "contributor")
+                    for d in invoke_policy_documents(key, api)):
+                policy = iam.create_policy(PolicyName=f"{name}-{i}",
+                                           PolicyDocument=json.dumps(document))
+                iam.attach_role_policy(RoleName=name, PolicyArn=policy["Policy"]["Arn"])
+            for policy_name, document in access_role_inline_policies(
+                    "contributor", api, "arn:aws:s3:::b", team=team).items():
+                iam.put_role_policy(RoleName=name, PolicyName=policy_name,
+                                    PolicyDocument=json.dumps(document))
+        tagged = arns["mlflow-team-a-contributor"]
+        assert emulation.principal_context(tagged, "AKIA-none") == {
+            "aws:PrincipalArn": tagged, "aws:PrincipalTag/team": "team-a",
+            "aws:PrincipalTag/level": "contributor"}
+        emulation.SESSION_TAGS["AKIA-session"] = {"team": "team-b"}
+        try:
+            assert emulation.principal_context(tagged, "AKIA-session")[
+                "aws:PrincipalTag/team"] == "team-b"
+        finally:
+            del emulation.SESSION_TAGS["AKIA-session"]
+
+        def gateway_decides(role_arn, team):
+            return evaluate(emulation.identity_policies(role_arn), "execute-api:Invoke",
+                            f"{api}/POST/{team}/api/2.0/mlflow/runs/create",
+                            context=emulation.principal_context(role_arn, "AKIA-none"))
+
+        assert gateway_decides(tagged, "team-a") == ALLOW
+        assert gateway_decides(tagged, "team-b") != ALLOW
+        # untagged: its policies name no team, its scope refuses everything
+        assert gateway_decides(arns["mlflow-team-c-contributor"], "team-c") != ALLOW
+        # tagged with another team than its own: refused there and at home
+        for team in ("team-b", "team-d"):
+            assert gateway_decides(arns["mlflow-team-d-contributor"], team) != ALLOW

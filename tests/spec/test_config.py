@@ -5,7 +5,8 @@ import copy
 import pulumi
 import pytest
 
-from spec.config import ConfigError, load, parse_central
+from roles import LEVELS
+from spec.config import ConfigError, iam_usage, load, parse_central
 
 from tests.pulumi_program import run_program, stack_config
 
@@ -131,23 +132,80 @@ def test_the_program_stops_before_creating_anything_on_bad_config():
         run_program(config)
 
 
-def test_sharing_beyond_iams_managed_policy_quota_is_refused_with_the_key():
-    """A contributor role takes 4 managed policies for its own workspace and a reader's 2 for
-    each workspace shared with it: 4 shared workspaces make 12, over IAM's 10."""
-    long = "t" + "e" * 29
-    teams = [{"name": f"{long}{i}x", "accountId": f"22222222222{i}", "levels": ["contributor"]}
-             for i in range(5)]
+def test_a_workspace_shared_with_every_team_costs_no_managed_policy_per_share():
+    """Sharing is a line per method in a role's inline scope, not managed policies: one
+    workspace read by 40 teams, each role with its level's policies and one set of the
+    reader's for 32-character names."""
+    teams = [{"name": f"t{i:031d}", "accountId": "222222222222", "levels": ["contributor"]}
+             for i in range(41)]
+    teams[0]["sharedWith"] = [t["name"] for t in teams[1:]]
+    config = parse_central(central(teams=teams), "ap-southeast-2")
+    usage = iam_usage(config.teams, "ap-southeast-2", config.account_id)
+    assert usage["roles"] == 41
+    # contributor's 4 by the team tag, reader's 2 for 32-character names: 6 in the account
+    assert usage["managed_policies"] == 6
+    assert set(usage["policies_per_role"].values()) == {4, 6}
+
+
+def test_a_role_reading_too_many_workspaces_is_refused_with_the_key():
+    """What a role reads is listed in its inline policies (its scope, its artifacts' prefixes),
+    10,240 characters at most: with 32-character names a role reads 13 shared workspaces."""
+    teams = [{"name": f"t{i:031d}", "accountId": "222222222222", "levels": ["contributor"]}
+             for i in range(15)]
     for team in teams[1:]:
         team["sharedWith"] = [teams[0]["name"]]
     with pytest.raises(ConfigError, match=(
-            rf"central.teams: team {teams[0]['name']}'s contributor role would need 12 managed "
-            r"policies \(IAM allows 10\); it reads 4 shared workspaces .*sharedWith")):
+            rf"central.teams: team {teams[0]['name']}'s contributor role reads 14 shared "
+            r"workspaces: its inline policies .* would take 10,\d\d\d characters, more than "
+            r"IAM's 10,240 for a role \(not adjustable\): share fewer .*sharedWith")):
         parse_central(central(teams=teams), "ap-southeast-2")
-    # three shared workspaces fit
-    for team in teams[4:]:
-        team.pop("sharedWith")
-    assert parse_central(central(teams=teams[:4]), "ap-southeast-2").teams[1].shared_with == (
+    assert parse_central(central(teams=teams[:14]), "ap-southeast-2").teams[1].shared_with == (
         teams[0]["name"],)
+
+
+def test_names_of_many_lengths_cost_a_role_managed_policies_and_the_quota_says_so():
+    """A shared workspace whose name is 2 or more longer than the role's shortest takes the
+    reader's policies of its own (a run of `?` that long could span two segments): 4 of them
+    make a contributor's 4 + 2 + 3 x 2 = 12, over the 10 of IAM's default quota, and fit once
+    the config says the quota was raised."""
+    names = ["ab", "abc", "abcde", "abcdefg", "abcdefghi"]
+    teams = [{"name": n, "accountId": "222222222222", "levels": ["contributor"]} for n in names]
+    for team in teams[1:]:
+        team["sharedWith"] = ["ab"]
+    with pytest.raises(ConfigError, match=(
+            r"central.teams: team ab's contributor role reads 4 shared workspaces \(names of 4 "
+            r"lengths\) and would need 12 managed policies, more than the IAM quota \"Managed "
+            r"policies per role\" allows \(10, the default\): ask AWS for more \(Service Quotas, "
+            r"IAM, \"Managed policies per role\"\) and set iamQuotas.managedPoliciesPerRole")):
+        parse_central(central(teams=teams), "us-east-1")
+    config = parse_central(central(teams=teams, iamQuotas={"managedPoliciesPerRole": 12}),
+                           "us-east-1")
+    assert config.iam_quotas.policies_per_role == 12
+    with pytest.raises(ConfigError, match=r"iamQuotas.managedPoliciesPerRole must be between "
+                                          r"10 and 20, got 21"):
+        parse_central(central(teams=teams, iamQuotas={"managedPoliciesPerRole": 21}),
+                      "us-east-1")
+
+
+def test_more_access_roles_than_the_roles_quota_are_refused_until_it_is_raised():
+    """300 teams with every level: 1,200 access roles, beyond IAM's 1,000 roles per account
+    (50 kept for the stack's own and the account's other roles)."""
+    teams = [{"name": f"t{i:031d}", "accountId": "222222222222", "levels": list(LEVELS)}
+             for i in range(300)]
+    with pytest.raises(ConfigError, match=(
+            r"central.teams: the access roles \(1,200, one per team and level\) and 50 kept for "
+            r"the stack's and the account's other roles need 1,250 roles, more than the IAM "
+            r"quota \"Roles per account\" allows \(1,000, the default\): ask AWS for more "
+            r"\(Service Quotas, IAM, \"Roles per account\"\) and set "
+            r"iamQuotas.rolesPerAccount")):
+        parse_central(central(teams=teams), "us-east-1")
+    config = parse_central(central(teams=teams, iamQuotas={"rolesPerAccount": 2000}),
+                           "us-east-1")
+    assert len(config.teams) == 300 and config.iam_quotas.roles == 2000
+    # 237 teams of 4 levels fit the default (948 + 50 <= 1,000)
+    assert parse_central(central(teams=teams[:237]), "us-east-1").iam_quotas.roles == 1000
+    with pytest.raises(ConfigError, match="need 1,002 roles"):
+        parse_central(central(teams=teams[:238]), "us-east-1")
 
 
 def _awsx_layout(cidr: str, azs: int, masks) -> list:
