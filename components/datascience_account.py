@@ -10,10 +10,10 @@ import pulumi_aws as aws
 from spec.accounts import (
     AUTH_PROVIDER,
     CONTACT_ENV,
-    LEVEL_TAG,
     ROLE_ARN_ENV,
     SESSION_SECONDS,
-    TEAM_TAG,
+    TEAM_ACCOUNT_LEVEL_TAG,
+    TEAM_ACCOUNT_TEAM_TAG,
     access_role_name,
     level_guard_policy,
     role_arn,
@@ -38,16 +38,16 @@ def execution_policy(config: DataScienceConfig, level: str) -> dict:
     passing this role to SageMaker.
 
     Levels stay apart inside the account too: a job or app is this level's when it carries
-    LEVEL_TAG=<level> (set at creation, required), and only those it may stop or delete; in the
-    default bucket each level writes under `<level>/` alone (a reader writes nothing), so no
-    job overwrites another level's model files before they are registered."""
+    TEAM_ACCOUNT_LEVEL_TAG=<level> (set at creation, required), and only those it may stop or
+    delete; in the default bucket each level writes under `<level>/` alone (a reader writes
+    nothing), so no job overwrites another level's model files before they are registered."""
     acct, region = config.account_id, config.region
     own_role = role_arn(acct, sagemaker_role_name(config.team, level))
     bucket = f"arn:aws:s3:::sagemaker-{region}-{acct}"
     sagemaker = f"arn:aws:sagemaker:{region}:{acct}"
     jobs = [f"{sagemaker}:training-job/*", f"{sagemaker}:processing-job/*"]
     apps = f"{sagemaker}:app/*/{studio_profile_name(config.team, level)}/*"
-    own_tag = {"StringEquals": {f"aws:ResourceTag/{LEVEL_TAG}": level}}
+    own_tag = {"StringEquals": {f"aws:ResourceTag/{TEAM_ACCOUNT_LEVEL_TAG}": level}}
     statements = [
         {"Sid": "AssumeTheCentralRoleOfThisLevel", "Effect": "Allow", "Action": "sts:AssumeRole",
          "Resource": role_arn(config.central_account_id, access_role_name(config.team, level))},
@@ -55,7 +55,7 @@ def execution_policy(config: DataScienceConfig, level: str) -> dict:
         {"Sid": "CreateJobsAndAppsOfThisLevel", "Effect": "Allow", "Action": [
             "sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob",
             "sagemaker:CreateApp"], "Resource": jobs + [apps],
-         "Condition": {"StringEquals": {f"aws:RequestTag/{LEVEL_TAG}": level}}},
+         "Condition": {"StringEquals": {f"aws:RequestTag/{TEAM_ACCOUNT_LEVEL_TAG}": level}}},
         {"Sid": "TagOnlyAsThisLevelAtCreation", "Effect": "Allow", "Action": "sagemaker:AddTags",
          "Resource": jobs + [apps],
          "Condition": {"StringEquals": {"sagemaker:TaggingAction": [
@@ -147,7 +147,7 @@ class DataScienceAccount(pulumi.ComponentResource):
                 description=f"SageMaker execution role of team {config.team}: MLflow {level}",
                 assume_role_policy=json.dumps(sagemaker_trust_policy(config.account_id)),
                 max_session_duration=SESSION_SECONDS,
-                tags={LEVEL_TAG: level, TEAM_TAG: config.team},
+                tags={TEAM_ACCOUNT_LEVEL_TAG: level, TEAM_ACCOUNT_TEAM_TAG: config.team},
                 opts=child(self))
             aws.iam.RolePolicy(
                 f"{name}-{level}", role=role.id,
@@ -158,7 +158,7 @@ class DataScienceAccount(pulumi.ComponentResource):
         # (docs/security.md; the organisation's SCP form is there too)
         self.level_guard = aws.iam.Policy(
             f"{name}-level-guard", name=f"mlflow-{config.team}-level-guard",
-            description=f"Only principals tagged {LEVEL_TAG}=<level> use team "
+            description=f"Only principals tagged {TEAM_ACCOUNT_LEVEL_TAG}=<level> use team "
                         f"{config.team}'s elevated MLflow levels",
             policy=json.dumps(level_guard_policy(config.account_id, config.region,
                                                  config.team, config.levels)),
@@ -192,7 +192,7 @@ class DataScienceAccount(pulumi.ComponentResource):
                     f"{name}-studio-{level}",
                     domain_id=domain.id,
                     user_profile_name=studio_profile_name(config.team, level),
-                    tags={LEVEL_TAG: level, TEAM_TAG: config.team},
+                    tags={TEAM_ACCOUNT_LEVEL_TAG: level, TEAM_ACCOUNT_TEAM_TAG: config.team},
                     user_settings=aws.sagemaker.UserProfileUserSettingsArgs(
                         execution_role=self.roles[level].arn, security_groups=[studio_sg.id]),
                     opts=child(self))

@@ -322,12 +322,13 @@ def sagemaker_trust_policy(account_id: str) -> dict:
 
 
 # --- a team account holds its own line -----------------------------------------------------
-# Each level's execution role, and its Studio profile, carry LEVEL_TAG; so must the team's
-# people and CI (as a tag on their role or user). Whoever may pass an elevated level's role to
-# SageMaker, or open its Studio profile, acts in MLflow at that level: the guard keeps both to
-# principals of that level.
-LEVEL_TAG = "mlflow-level"
-TEAM_TAG = "mlflow-team"
+# Each level's execution role, and its Studio profile, carry TEAM_ACCOUNT_LEVEL_TAG; so must
+# the team's people and CI (as a tag on their role or user). Whoever may pass an elevated
+# level's role to SageMaker, or open its Studio profile, acts in MLflow at that level: the
+# guard keeps both to principals of that level. (The central access roles' own tags, TEAM_TAG
+# and LEVEL_TAG, are another account's.)
+TEAM_ACCOUNT_LEVEL_TAG = "mlflow-level"
+TEAM_ACCOUNT_TEAM_TAG = "mlflow-team"
 # Levels whose acts a second person relies on (approving; administering the registry).
 ELEVATED_LEVELS = ("model-approver", "admin")
 ROLE_CHANGE_ACTIONS = ("iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:AttachRolePolicy",
@@ -354,7 +355,8 @@ def level_guard_policy(account_id: str, region: str, team: str, levels) -> dict:
         role = role_arn(account_id, sagemaker_role_name(team, level))
         profile = (f"arn:aws:sagemaker:{region}:{account_id}:user-profile/*/"
                    f"{studio_profile_name(team, level)}")
-        not_of_level = {"StringNotEquals": {f"aws:PrincipalTag/{LEVEL_TAG}": level}}
+        not_of_level = {"StringNotEquals": {
+            f"aws:PrincipalTag/{TEAM_ACCOUNT_LEVEL_TAG}": level}}
         sid = "".join(part.capitalize() for part in level.split("-"))
         statements += [
             {"Sid": f"Only{sid}sPassThe{sid}Role", "Effect": "Deny", "Action": "iam:PassRole",
@@ -367,5 +369,6 @@ def level_guard_policy(account_id: str, region: str, team: str, levels) -> dict:
     statements.append({
         "Sid": "NobodySetsTheLevelTag", "Effect": "Deny", "Action": list(TAGGING_ACTIONS),
         "Resource": "*",
-        "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": [LEVEL_TAG, TEAM_TAG]}}})
+        "Condition": {"ForAnyValue:StringEquals": {
+            "aws:TagKeys": [TEAM_ACCOUNT_LEVEL_TAG, TEAM_ACCOUNT_TEAM_TAG]}}})
     return {"Version": "2012-10-17", "Statement": statements}

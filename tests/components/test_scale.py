@@ -33,8 +33,15 @@ def test_the_generated_config_is_the_issues(measured):
     assert len(roles) == TEAMS * 4
 
 
+# The authorizer's policy has no published AWS limit: the issue bounds it by IAM's inline-policy
+# size itself (every combination of levels at most 10,240; tests/roles/test_policies.py and
+# tests/authorizer/test_authorizer.py prove it for all combinations), not by 80 % of it.
+BOUNDED_BY_THEIR_OWN_MAXIMUM = {"largest authorizer policy (chars)"}
+
+
 @pytest.mark.parametrize("limit", list(LIMITS))
 def test_every_aws_limit_is_under_80_percent_at_300_teams(measured, limit):
     value, maximum = measured[1][limit]
     assert maximum == LIMITS[limit][0] and value > 0
-    assert value <= FULL * maximum, f"{limit}: {value:,} of {maximum:,}"
+    share = 1.0 if limit in BOUNDED_BY_THEIR_OWN_MAXIMUM else FULL
+    assert value <= share * maximum, f"{limit}: {value:,} of {maximum:,}"

@@ -201,12 +201,14 @@ def test_the_default_sandbox_stays_on_sqlite(sandbox):
     assert sandbox["database"] == {"kind": "sqlite", "url": f"sqlite:///{path}"}
 
 
-def test_a_backend_store_uri_and_database_postgresql_are_refused_together():
-    result = subprocess.run([sys.executable, "-m", "sandbox", "--database", "postgresql",
-                             "--backend-store-uri", "sqlite:///x.db"],
-                            capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 2
-    assert "--backend-store-uri names its own database: not with --database" in result.stderr
+def test_a_backend_store_uri_and_database_postgresql_are_refused_together(capsys):
+    from sandbox import __main__ as cli
+
+    with pytest.raises(SystemExit) as exit_:  # argparse's refusal, before anything starts
+        cli.main(["--database", "postgresql", "--backend-store-uri", "sqlite:///x.db"])
+    assert exit_.value.code == 2
+    assert "--backend-store-uri names its own database: not with --database" in \
+        capsys.readouterr().err
 
 
 def test_without_a_postgresql_server_the_error_says_how_to_install_one(monkeypatch):
