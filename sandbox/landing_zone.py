@@ -16,8 +16,6 @@ from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
 from spec.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
 from spec.edge import (
-    DEFAULT_AUTHORIZER_TTL_SECONDS,
-    DEFAULT_TOKEN_MINUTES,
     TOKEN_LEEWAY_SECONDS,
     refresh_margin_seconds,
     team_base_path,
@@ -28,6 +26,7 @@ from ui.hosting import shell_config
 from . import aws as emulated
 from . import emulation
 from . import example
+from .plan import load_plan
 from .credentials import write_aws_config, write_private
 from .gateway import Gateway
 from .mlflow_server import MlflowServer, ensure_workspaces
@@ -48,16 +47,20 @@ LOCK_NAME = "sandbox.lock"
 
 
 class LandingZone:
+    """`plan`: what to seed (sandbox/plan.py; default: Pulumi.central.yaml and
+    sandbox/users.yaml); `authorizer_ttl`, `token_seconds`: the plan's unless given."""
+
     def __init__(self, state_file: Path, port: int = 8080, backend_store_uri: str = None,
-                 authorizer_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS,
-                 token_seconds: int = DEFAULT_TOKEN_MINUTES * 60,
-                 aws_port: int = 0, ui_port: int = 0):
+                 authorizer_ttl: int = None, token_seconds: int = None,
+                 aws_port: int = 0, ui_port: int = 0, plan=None):
+        self.plan = plan or load_plan()
         self.state_file = Path(state_file)
         self.dir = self.state_file.parent
         self.port = port
         self.backend_store_uri = backend_store_uri or f"sqlite:///{(self.dir / 'mlflow.db').resolve()}"
-        self.authorizer_ttl = authorizer_ttl
-        self.token_seconds = token_seconds
+        self.authorizer_ttl = (self.plan.authorizer_ttl if authorizer_ttl is None
+                               else authorizer_ttl)
+        self.token_seconds = self.plan.token_seconds if token_seconds is None else token_seconds
         self.aws_port = aws_port
         self.ui_port = ui_port
         self.aws = self.mlflow = self.gateway = self.ui = None
@@ -83,7 +86,8 @@ class LandingZone:
             earlier_aws.get("endpoint_url") if isinstance(earlier_aws, dict) else None))
         with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding "
                              "accounts"):
-            self.aws = emulated.start_aws(self.aws_port, self.token_seconds, passwords)
+            self.aws = emulated.start_aws(self.plan, self.aws_port, self.token_seconds,
+                                          passwords)
         with _step(progress, f"starting mlflow server (backend "
                              f"{self.backend_store_uri.split(':')[0]}) and the teams' workspaces"):
             restored = self._restore_artifacts()
@@ -97,28 +101,28 @@ class LandingZone:
                 registry_root=f"s3://{emulated.BUCKET}/{REGISTRY_ROOT_PREFIX}",
                 aws_env={"AWS_ACCESS_KEY_ID": self.aws.server_keys["AccessKeyId"],
                          "AWS_SECRET_ACCESS_KEY": self.aws.server_keys["SecretAccessKey"],
-                         "AWS_DEFAULT_REGION": emulated.REGION,
+                         "AWS_DEFAULT_REGION": self.plan.region,
                          "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url,
                          "AWS_ENDPOINT_URL_STS": self.aws.endpoint_url,
                          "MLFLOW_LZ_WORKSPACE_ROLE_ARN": self.aws.workspace_role_arn},
                 log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
-            ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
+            ensure_workspaces(self.mlflow.url, self.plan.workspaces)
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
                                  jwks=JwksCache(self.aws.jwks_url), token_uses=("id",),
                                  leeway=TOKEN_LEEWAY_SECONDS, min_remaining=self.authorizer_ttl)
         self.authorizer = authorizer = Authorizer(verifier, authorizer_rules(),
-                                                  emulated.GROUP_LEVELS, emulated.WORKSPACES)
+                                                  self.plan.group_levels, self.plan.workspaces)
         self.gateway = Gateway(
-            port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.API_ARN,
-            account_id=emulated.CENTRAL_ACCOUNT, region=emulated.REGION, authorizer=authorizer,
+            port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.api_arn(self.plan),
+            account_id=self.plan.central_account, region=self.plan.region, authorizer=authorizer,
             lookup_access_key=emulation.lookup_access_key,
             identity_policies=emulation.identity_policies,
             access_log_path=self.dir / ACCESS_LOG, authorizer_ttl=self.authorizer_ttl,
-            teams=tuple(emulated.WORKSPACES), platform_contact=emulated.PLATFORM_CONTACT)
+            teams=tuple(self.plan.workspaces), platform_contact=self.plan.platform_contact)
         with _step(progress, "logging the example run (first start) or finding it"):
             self.example = example.seed(self.mlflow.url, self._artifact_client(),
-                                        emulated.BUCKET)
+                                        emulated.BUCKET, self.plan.teams[0].name)
         with _step(progress, "building the UI bundle (the sign-in shell around MLflow's own "
                              "UI; the first start runs npm ci)"):
             bundle = build_ui(self.dir / "ui", progress=progress)
@@ -128,9 +132,9 @@ class LandingZone:
                            revoke_token=emulation.revoke_refresh_token, config={},
                            access_log_path=self.dir / UI_ACCESS_LOG)
         self.ui.config = shell_config(
-            region=emulated.REGION, user_pool_id=self.aws.user_pool_id,
-            client_id=self.aws.client_id, group_levels=emulated.GROUP_LEVELS,
-            workspaces=emulated.WORKSPACES,
+            region=self.plan.region, user_pool_id=self.aws.user_pool_id,
+            client_id=self.aws.client_id, group_levels=self.plan.group_levels,
+            workspaces=self.plan.workspaces,
             auth_flow=SANDBOX_AUTH_FLOW, cognito_endpoint=self.ui.url + COGNITO_PATH,
             refresh_margin=refresh_margin_seconds(self.token_seconds, self.authorizer_ttl))
         self.gateway.ui_url = self.ui.url
@@ -165,10 +169,10 @@ class LandingZone:
             "gateway_url": self.gateway.url,
             "ui_url": self.ui.url,
             "mlflow_url": self.mlflow.url,
-            "aws": {"endpoint_url": self.aws.endpoint_url, "region": emulated.REGION},
-            "central_account_id": emulated.CENTRAL_ACCOUNT,
+            "aws": {"endpoint_url": self.aws.endpoint_url, "region": self.plan.region},
+            "central_account_id": self.plan.central_account,
             "mlflow_pid": self.mlflow.process.pid,
-            "api_arn": emulated.API_ARN,
+            "api_arn": emulated.api_arn(self.plan),
             "cognito": {"user_pool_id": self.aws.user_pool_id, "client_id": self.aws.client_id,
                         "users": [self._with_levels(u) for u in self.aws.users],
                         # the platform team's keys for the pool (docs/deploy.md: "Remove a user")

@@ -64,8 +64,8 @@ def test_every_part_is_registered(stack):
         "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1,
     }
     assert {t: counts.get(t, 0) for t in expected} == expected
-    # Five team roles (team-a: 3 levels, team-b: 2) plus the server's, authorizer's, API's.
-    assert len([r for r in stack.of_type("aws:iam/role:Role") if r.name.startswith("mlflow-access")]) == 5
+    # Six team roles (team-a: 4 levels, team-b: 2) plus the server's, authorizer's, API's.
+    assert len([r for r in stack.of_type("aws:iam/role:Role") if r.name.startswith("mlflow-access")]) == 6
 
 
 def test_every_child_has_a_parent_and_a_derived_name(stack):
@@ -157,7 +157,7 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
 def test_bucket_and_key_admit_exactly_the_server_and_the_access_roles(stack):
     admitted = [f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-workspace"] + [
         f"arn:aws:iam::{ACCOUNT}:role/mlflow-{team}-{level}"
-        for team, levels in [("team-a", ["reader", "contributor", "model-approver"]),
+        for team, levels in [("team-a", ["reader", "contributor", "model-approver", "admin"]),
                              ("team-b", ["reader", "contributor"])] for level in levels]
     assert stack.outputs["trackingServerWorkspaceRoleArn"] == admitted[0]
     # the task role itself is admitted nowhere: it touches no object
