@@ -244,6 +244,7 @@ def test_the_sandbox_runs_an_edited_config_and_a_new_teams_role_signs_through_it
     path = edited_central(tmp_path)
     users = tmp_path / "users.yaml"
     users.write_text(USERS_FILE.read_text() + "  - {name: team-c-user, groups: [team-c:reader]}\n")
+    (tmp_path / "state").mkdir()
     process, state = start_sandbox(tmp_path / "state" / "sandbox.json", "--stack-config",
                                    str(path), "--users", str(users), timeout=300)
     try:
