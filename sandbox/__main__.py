@@ -36,7 +36,9 @@ def newcomer_lines(state: dict, state_file: Path) -> str:
     users = [u for u in state["cognito"]["users"]
              if not u.get("temporary_password") and "totp_secret" not in u]
     user = next((u for u in users if u["username"] == "reader-user"), None) or next(
-        (u for u in users if team["name"] in u.get("levels", {})), users[0])
+        (u for u in users if team["name"] in u.get("levels", {})), None) or (
+        users[0] if users else {"username": "(none: add users to the users file)",
+                                "password": "-"})
     held = user.get("levels", {}).get(team["name"])
     as_whom = f"a {held} in {team['name']}" if held else "see its levels in the state file"
     config = (state_file.parent / CONFIG_NAME).resolve()

@@ -276,3 +276,21 @@ def test_the_sandbox_runs_an_edited_config_and_a_new_teams_role_signs_through_it
             assert c.get_experiment_by_name("team-c-first") is None  # not in team-b's own
     finally:
         stop_sandbox(process)
+
+
+def test_the_printed_lines_follow_the_config_and_users_it_runs(tmp_path):
+    """Another landing zone's teams and users: the lines name what it has."""
+    from sandbox.__main__ import newcomer_lines
+
+    state = {"ui_url": "http://127.0.0.2:8081", "gateway_url": "http://127.0.0.1:8080",
+             "cognito": {"users": [{"username": "alice", "password": "pw",
+                                    "levels": {"fraud": "reader"}}]},
+             "teams": [{"name": "fraud", "workspace": "fraud",
+                        "tracking_uri": "http://127.0.0.1:8080/fraud",
+                        "roles": [{"level": "reader", "central_role_arn":
+                                   "arn:aws:iam::111111111111:role/mlflow-fraud-reader"}]}]}
+    text = newcomer_lines(state, tmp_path / "sandbox.json")
+    assert "sign in as alice / pw, a reader in fraud;" in text
+    assert "Log a run as fraud's reader, through the gateway" in text
+    assert "AWS_PROFILE=fraud-reader" in text
+    assert "MLFLOW_LANDING_ZONE_ROLE_ARN=arn:aws:iam::111111111111:role/mlflow-fraud-reader" in text
