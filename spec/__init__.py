@@ -8,7 +8,9 @@ on, written once, and the one parser of the stack config (`Pulumi.<stack>.yaml`)
   policy, the cross-site rules the web ACL and the sandbox's gateway apply;
 - `spec.accounts`: the accounts' roles, their names and trust, S3 prefixes and policies,
   session lengths, the platform's Cognito groups;
-- `spec.sizing`: the network's subnet layout and the tracking server's workers per task.
+- `spec.sizing`: the network's subnet layout and the tracking server's workers per task;
+- `spec.stack_file`: a `Pulumi.<stack>.yaml` file read as the Pulumi engine hands it to the
+  program, into the same `spec.config.load` (the sandbox runs the stack config through it).
 
 Pulumi-free: `roles/` is the permission model (levels, route catalogue, policy compilers) and
 never imports from here; this imports from it.
