@@ -98,6 +98,13 @@ def main(argv=None) -> int:
         parser.error("--ui-port must be between 0 and 65535")
     if args.token_seconds is not None and not 20 <= args.token_seconds <= 86400:
         parser.error("--token-seconds must be between 20 and 86400")
+    lock = None
+    try:  # a second sandbox on a state directory in use is refused at once, before the config
+        if args.state_file.parent.is_dir():  # (none is running where there is no directory)
+            lock = hold_state_dir(args.state_file)
+    except AlreadyRunning as e:
+        print(f"sandbox: {e}", file=sys.stderr)
+        return 1
     try:  # before anything starts: a bad config names its key, as `pulumi preview` does
         plan = load_plan(args.stack_config, args.users)
     except ConfigError as e:
@@ -114,7 +121,7 @@ def main(argv=None) -> int:
                      f"for {tokens_from} (a cached policy must not outlive its token, and a "
                      f"token must live twice the cache TTL), got {ttl}")
     try:  # before --reset, which would pull the database from under a running sandbox
-        lock = hold_state_dir(args.state_file)  # noqa: F841 (held until the process ends)
+        lock = lock or hold_state_dir(args.state_file)  # noqa: F841 (held until the end)
     except AlreadyRunning as e:
         print(f"sandbox: {e}", file=sys.stderr)
         return 1
