@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 import boto3
 from moto.server import ThreadedMotoServer
 
-from roles import LEVELS, managed_policies
 from spec.accounts import (
     PASSWORD_POLICY,
-    PLATFORM_GROUP_LEVELS,
     SESSION_SECONDS,
     access_role_inline_policies,
     access_role_name,
@@ -32,7 +30,6 @@ from spec.accounts import (
     role_arn,
     sagemaker_role_name,
     sagemaker_trust_policy,
-    team_group,
     tracking_server_statements,
     workspace_prefix,
     workspace_role_statements,
@@ -42,42 +39,14 @@ from spec.edge import REFRESH_TOKEN_HOURS, STAGE
 
 from . import emulation
 
-CENTRAL_ACCOUNT = "111111111111"
-
-REGION = "us-east-1"
 API_ID = "lzsandbox1"  # ten characters, as API Gateway's ids
-API_ARN = f"arn:aws:execute-api:{REGION}:{CENTRAL_ACCOUNT}:{API_ID}/{STAGE}"
 BUCKET = "mlflow-artifacts"
-# The central stack's platformContact: whom every refusal tells a user to ask
-PLATFORM_CONTACT = "the platform team (#mlflow-platform)"
-# (team, account, levels of its SageMaker roles, teams its workspace is shared with as readers):
-# team-b lets team-a read its workspace; team-a shares nothing.
-TEAMS = (
-    ("team-a", "222222222222", LEVELS, ()),
-    ("team-b", "333333333333", ("reader", "contributor"), ("team-a",)),
-)
-# The workspaces and who may read each, as the authorizer's WORKSPACES takes them.
-WORKSPACES = {team: list(shared) for team, _, _, shared in TEAMS}
-# Groups that hold a level in every workspace (the platform team); every other group is
-# `<team>:<level>`, a level in one team's workspace.
-GROUP_LEVELS = dict(PLATFORM_GROUP_LEVELS)
-TEAM_GROUPS = tuple(team_group(team, level) for team, *_ in TEAMS for level in LEVELS)
-# One user per level in team-a, and a platform admin; one in two groups (contributor and
-# model-approver: groups add up); one in no group, whom the authorizer refuses and the UI
-# tells why; one in two teams with a different level in each; one of team-b alone; team-a's
-# own admin (admin in its workspace, without the platform's routes); and a new
-# reader whose password is still the administrator's temporary one, as every user's is on AWS
-# until their first sign-in.
-USERS = tuple((f"{level}-user", (f"team-a:{level}",)) for level in LEVELS if level != "admin") + (
-    ("admin-user", ("platform-admins",)),
-    ("two-groups-user", ("team-a:contributor", "team-a:model-approver")),
-    ("two-teams-user", ("team-a:reader", "team-b:contributor")),
-    ("team-b-user", ("team-b:contributor",)),
-    ("team-admin-user", ("team-a:admin",)),
-    ("no-group-user", ()))
-NEW_USERS = (("new-user", ("team-a:reader",)),)
-# And a reader with an authenticator app (TOTP), whose codes moto checks.
-MFA_USERS = (("mfa-user", ("team-a:reader",)),)
+# The accounts, teams, groups, users, region and whom refusals name: a SeedPlan
+# (sandbox/plan.py), from the stack config the sandbox runs and its users file.
+
+
+def api_arn(plan) -> str:
+    return f"arn:aws:execute-api:{plan.region}:{plan.central_account}:{API_ID}/{STAGE}"
 
 
 def totp_code(secret: str, at: float = None) -> str:
@@ -116,6 +85,7 @@ class EmulatedAws:
     endpoint_url: str
     port: int
     server: ThreadedMotoServer
+    plan: object  # the SeedPlan seeded
     user_pool_id: str = ""
     client_id: str = ""
     users: list = field(default_factory=list)
@@ -126,7 +96,7 @@ class EmulatedAws:
     platform_admin_keys: dict = field(default_factory=dict)  # who manages the pool's users
 
     def client(self, service, **credentials):
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url,
+        return boto3.client(service, region_name=self.plan.region, endpoint_url=self.endpoint_url,
                             aws_access_key_id=credentials.get("AccessKeyId", "seed"),
                             aws_secret_access_key=credentials.get("SecretAccessKey", "seed"),
                             aws_session_token=credentials.get("SessionToken"))
@@ -137,7 +107,7 @@ class EmulatedAws:
 
     @property
     def issuer(self):
-        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.user_pool_id}"
+        return f"https://cognito-idp.{self.plan.region}.amazonaws.com/{self.user_pool_id}"
 
     def stop(self):
         self.server.stop()
@@ -149,8 +119,9 @@ def _password() -> str:
 
 
 def _seed_central(aws: EmulatedAws):
-    iam, s3 = aws.client("iam"), aws.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
+    iam, s3, plan = aws.client("iam"), aws.client("s3"), aws.plan
+    s3.create_bucket(Bucket=BUCKET, **({} if plan.region == "us-east-1" else {
+        "CreateBucketConfiguration": {"LocationConstraint": plan.region}}))
     bucket_arn = f"arn:aws:s3:::{BUCKET}"
     # The access roles' managed policies are shared, one set per key (spec.accounts
     # invoke_policy_keys), as the central stack creates them; each role's inline policies scope
@@ -162,23 +133,23 @@ def _seed_central(aws: EmulatedAws):
             policy_arns[key] = [
                 iam.create_policy(PolicyName=f"mlflow-{invoke_policy_name(key)}-invoke-{i}",
                                   PolicyDocument=json.dumps(document))["Policy"]["Arn"]
-                for i, document in enumerate(invoke_policy_documents(key, API_ARN), 1)]
+                for i, document in enumerate(invoke_policy_documents(key, api_arn(plan)), 1)]
         return policy_arns[key]
 
-    for team, account, levels, _ in TEAMS:
-        readable = readable_by(WORKSPACES, team)
-        for level in levels:
-            name = access_role_name(team, level)
+    for team in plan.teams:
+        readable = readable_by(plan.workspaces, team.name)
+        for level in team.levels:
+            name = access_role_name(team.name, level)
             iam.create_role(RoleName=name, MaxSessionDuration=SESSION_SECONDS,
                             AssumeRolePolicyDocument=json.dumps(
-                                access_role_trust_policy(account, team, level)),
+                                access_role_trust_policy(team.account_id, team.name, level)),
                             Tags=[{"Key": k, "Value": v}
-                                  for k, v in access_role_tags(team, level).items()])
-            for key in invoke_policy_keys(team, level, readable):
+                                  for k, v in access_role_tags(team.name, level).items()])
+            for key in invoke_policy_keys(team.name, level, readable):
                 for arn in policies(key):
                     iam.attach_role_policy(RoleName=name, PolicyArn=arn)
             for policy_name, document in access_role_inline_policies(
-                    level, API_ARN, bucket_arn, team=team, readable=readable).items():
+                    level, api_arn(plan), bucket_arn, team=team.name, readable=readable).items():
                 iam.put_role_policy(RoleName=name, PolicyName=policy_name,
                                     PolicyDocument=json.dumps(document))
     # The tracking server: on Fargate a task role; here a user, whose keys do not expire. It
@@ -187,7 +158,8 @@ def _seed_central(aws: EmulatedAws):
     server = iam.create_user(UserName="mlflow-tracking-server")["User"]["Arn"]
     aws.workspace_role_arn = iam.create_role(
         RoleName="mlflow-tracking-server-workspace", MaxSessionDuration=SESSION_SECONDS,
-        AssumeRolePolicyDocument=json.dumps(workspace_role_trust_policy(CENTRAL_ACCOUNT, server))
+        AssumeRolePolicyDocument=json.dumps(
+            workspace_role_trust_policy(plan.central_account, server))
     )["Role"]["Arn"]
     iam.put_role_policy(RoleName="mlflow-tracking-server-workspace", PolicyName="one-workspace",
                         PolicyDocument=json.dumps({"Version": "2012-10-17",
@@ -215,17 +187,18 @@ def _access_key(iam, user: str) -> dict:
 
 def _seed_teams(aws: EmulatedAws):
     """Each team account's SageMaker execution roles, and a session of each (as a job gets)."""
-    sts = aws.client("sts")
-    for team, account, levels, _ in TEAMS:
+    sts, plan = aws.client("sts"), aws.plan
+    for t in aws.plan.teams:
+        team, account = t.name, t.account_id
         # moto acts in another account with credentials of a role assumed there.
         admin = sts.assume_role(RoleArn=role_arn(account, "seed"),
                                 RoleSessionName="seed")["Credentials"]
         iam = aws.client("iam", **admin)
         team_sts = aws.client("sts", **admin)
         roles = []
-        for level in levels:
+        for level in t.sagemaker_levels:
             name = sagemaker_role_name(team, level)
-            central_role = role_arn(CENTRAL_ACCOUNT, access_role_name(team, level))
+            central_role = role_arn(plan.central_account, access_role_name(team, level))
             arn = iam.create_role(
                 RoleName=name, MaxSessionDuration=SAGEMAKER_SESSION_SECONDS,
                 AssumeRolePolicyDocument=json.dumps(sagemaker_trust_policy(account))
@@ -244,14 +217,19 @@ def _seed_teams(aws: EmulatedAws):
         aws.teams.append({"name": team, "account_id": account, "workspace": team,
                           "artifact_prefix": f"s3://{BUCKET}/{workspace_prefix(team)}",
                           "registry_prefix": f"s3://{BUCKET}/{registry_prefix(team)}",
-                          "readable_workspaces": readable_by(WORKSPACES, team), "roles": roles})
+                          "readable_workspaces": readable_by(plan.workspaces, team),
+                          "roles": roles})
 
 
 def _seed_cognito(aws: EmulatedAws, token_seconds: int, passwords: dict):
-    idp = aws.client("cognito-idp")
+    idp, plan = aws.client("cognito-idp"), aws.plan
     pool = idp.create_user_pool(PoolName="mlflow", Policies={"PasswordPolicy": PASSWORD_POLICY},
         AdminCreateUserConfig={"AllowAdminCreateUserOnly": True})["UserPool"]
     aws.user_pool_id = pool["Id"]
+    # as components/identity.py: the config's mfa, with authenticator apps unless OFF
+    idp.set_user_pool_mfa_config(UserPoolId=pool["Id"], MfaConfiguration=plan.mfa,
+                                 **({} if plan.mfa == "OFF" else {
+                                     "SoftwareTokenMfaConfiguration": {"Enabled": True}}))
     aws.client_id = idp.create_user_pool_client(
         UserPoolId=pool["Id"], ClientName="mlflow-ui", GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH",
@@ -262,11 +240,11 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int, passwords: dict):
                             "RefreshToken": "hours"},
         EnableTokenRevocation=True,
     )["UserPoolClient"]["ClientId"]
-    for group in (*GROUP_LEVELS, *TEAM_GROUPS):
+    for group in (*plan.group_levels, *plan.team_groups):
         idp.create_group(GroupName=group, UserPoolId=pool["Id"])
-    for username, groups in USERS + NEW_USERS + MFA_USERS:
+    for u in plan.users:
+        username, groups, temporary = u.name, u.groups, u.new
         password = passwords.get(username) or _password()  # an earlier start's, if any
-        temporary = (username, groups) in NEW_USERS
         idp.admin_create_user(UserPoolId=pool["Id"], Username=username,
                               MessageAction="SUPPRESS",
                               **({"TemporaryPassword": password} if temporary else {}))
@@ -278,7 +256,7 @@ def _seed_cognito(aws: EmulatedAws, token_seconds: int, passwords: dict):
                                         GroupName=group)
         user = {"username": username, "password": password, "groups": list(groups),
                 **({"temporary_password": True} if temporary else {})}
-        if (username, groups) in MFA_USERS:
+        if u.mfa:
             user["totp_secret"] = _enrol_authenticator(idp, pool["Id"], aws.client_id,
                                                        username, password)
         aws.users.append(user)
@@ -311,17 +289,20 @@ def _enrol_authenticator(idp, pool_id, client_id, username, password) -> str:
     return secret
 
 
-def start_aws(port: int = 0, token_seconds: int = 3600, passwords: dict = None) -> EmulatedAws:
-    """moto, mended and seeded. `passwords`: {username: password} to keep from an earlier
+def start_aws(plan, port: int = 0, token_seconds: int = None,
+              passwords: dict = None) -> EmulatedAws:
+    """moto, mended and seeded as `plan` (sandbox/plan.py) says. `token_seconds`: the tokens'
+    life (default the plan's); `passwords`: {username: password} to keep from an earlier
     start (the others get new ones)."""
-    emulation.install(CENTRAL_ACCOUNT)
+    emulation.install(plan.central_account)
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    aws = EmulatedAws(endpoint_url=f"http://127.0.0.1:{port}", port=port, server=server)
+    aws = EmulatedAws(endpoint_url=f"http://127.0.0.1:{port}", port=port, server=server,
+                      plan=plan)
     _seed_central(aws)
     _seed_teams(aws)
-    _seed_cognito(aws, token_seconds, passwords or {})
+    _seed_cognito(aws, token_seconds or plan.token_seconds, passwords or {})
     _seed_platform_admin(aws)
     emulation.enforce_iam()
     return aws

@@ -18,8 +18,6 @@ from roles import authorizer_rules
 from spec.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
 from spec.server import WORKSPACE_ROLE_ENV
 from spec.edge import (
-    DEFAULT_AUTHORIZER_TTL_SECONDS,
-    DEFAULT_TOKEN_MINUTES,
     TOKEN_LEEWAY_SECONDS,
     refresh_margin_seconds,
     team_base_path,
@@ -32,6 +30,7 @@ from mlflow_landing_zone_server import schema
 from . import aws as emulated
 from . import emulation
 from . import example
+from .plan import load_plan
 from .credentials import write_aws_config, write_private
 from .database import start_postgres, stop_leftover
 from .gateway import Gateway
@@ -58,22 +57,26 @@ POSTGRES_DIR = "postgres"  # its data directory, socket, password and log, in th
 
 
 class LandingZone:
+    """`plan`: what to seed (sandbox/plan.py; default: Pulumi.central.yaml and
+    sandbox/users.yaml); `authorizer_ttl`, `token_seconds`: the plan's unless given."""
+
     def __init__(self, state_file: Path, port: int = 8080, backend_store_uri: str = None,
-                 authorizer_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS,
-                 token_seconds: int = DEFAULT_TOKEN_MINUTES * 60,
-                 aws_port: int = 0, ui_port: int = 0, database: str = "sqlite"):
+                 authorizer_ttl: int = None, token_seconds: int = None,
+                 aws_port: int = 0, ui_port: int = 0, database: str = "sqlite", plan=None):
         if database not in DATABASES:
             raise ValueError(f"database must be one of {', '.join(DATABASES)}, not {database!r}")
         if backend_store_uri and database != "sqlite":
             raise ValueError("a backend store URI names its own database: not with --database")
+        self.plan = plan or load_plan()
         self.state_file = Path(state_file)
         self.dir = self.state_file.parent
         self.port = port
         self.database = database
         self.postgres = None  # started in start() with database="postgresql"
         self.backend_store_uri = backend_store_uri or f"sqlite:///{(self.dir / 'mlflow.db').resolve()}"
-        self.authorizer_ttl = authorizer_ttl
-        self.token_seconds = token_seconds
+        self.authorizer_ttl = (self.plan.authorizer_ttl if authorizer_ttl is None
+                               else authorizer_ttl)
+        self.token_seconds = self.plan.token_seconds if token_seconds is None else token_seconds
         self.aws_port = aws_port
         self.ui_port = ui_port
         self.aws = self.mlflow = self.gateway = self.ui = None
@@ -98,7 +101,8 @@ class LandingZone:
             earlier_aws.get("endpoint_url") if isinstance(earlier_aws, dict) else None))
         with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding "
                              "accounts"):
-            self.aws = emulated.start_aws(self.aws_port, self.token_seconds, passwords)
+            self.aws = emulated.start_aws(self.plan, self.aws_port, self.token_seconds,
+                                          passwords)
         if self.database == "postgresql":
             with _step(progress, f"starting PostgreSQL (data in {self.dir / POSTGRES_DIR})"):
                 earlier_database = earlier.get("database")
@@ -112,7 +116,8 @@ class LandingZone:
                 # the database: the schema migrated under PostgreSQL's advisory lock. (SQLite,
                 # the quick default, leaves both to MLflow: no import of its stores here.)
                 done = schema.migrate(self.backend_store_uri, log=progress)
-                created = schema.ensure_workspaces(self.backend_store_uri, emulated.WORKSPACES)
+                created = schema.ensure_workspaces(self.backend_store_uri,
+                                                   list(self.plan.workspaces))
                 progress(f"  MLflow's schema {done}; workspaces created: "
                          f"{', '.join(created) or 'none (all there)'}")
         with _step(progress, f"starting mlflow server (backend "
@@ -128,32 +133,32 @@ class LandingZone:
                 registry_root=f"s3://{emulated.BUCKET}/{REGISTRY_ROOT_PREFIX}",
                 aws_env={"AWS_ACCESS_KEY_ID": self.aws.server_keys["AccessKeyId"],
                          "AWS_SECRET_ACCESS_KEY": self.aws.server_keys["SecretAccessKey"],
-                         "AWS_DEFAULT_REGION": emulated.REGION,
+                         "AWS_DEFAULT_REGION": self.plan.region,
                          "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url,
                          "AWS_ENDPOINT_URL_STS": self.aws.endpoint_url,
                          WORKSPACE_ROLE_ENV: self.aws.workspace_role_arn},
                 log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
-            ensure_workspaces(self.mlflow.url, emulated.WORKSPACES)
+            ensure_workspaces(self.mlflow.url, self.plan.workspaces)
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
                                  jwks=JwksCache(self.aws.jwks_url), token_uses=("id",),
                                  leeway=TOKEN_LEEWAY_SECONDS, min_remaining=self.authorizer_ttl)
         # The Lambda's data as its archive holds it, written and read by the same code
-        rules, workspaces = load_data(write_data(authorizer_rules(), emulated.WORKSPACES,
+        rules, workspaces = load_data(write_data(authorizer_rules(), self.plan.workspaces,
                                                  self.dir / AUTHORIZER_DATA))
-        self.authorizer = authorizer = Authorizer(verifier, rules, emulated.GROUP_LEVELS,
+        self.authorizer = authorizer = Authorizer(verifier, rules, self.plan.group_levels,
                                                   workspaces)
         self.gateway = Gateway(
-            port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.API_ARN,
-            account_id=emulated.CENTRAL_ACCOUNT, region=emulated.REGION, authorizer=authorizer,
+            port=self.port, upstream_url=self.mlflow.url, api_arn=emulated.api_arn(self.plan),
+            account_id=self.plan.central_account, region=self.plan.region, authorizer=authorizer,
             lookup_access_key=emulation.lookup_access_key,
             identity_policies=emulation.identity_policies,
             principal_context=emulation.principal_context,
             access_log_path=self.dir / ACCESS_LOG, authorizer_ttl=self.authorizer_ttl,
-            platform_contact=emulated.PLATFORM_CONTACT)
+            platform_contact=self.plan.platform_contact)
         with _step(progress, "logging the example run (first start) or finding it"):
             self.example = example.seed(self.mlflow.url, self._artifact_client(),
-                                        emulated.BUCKET)
+                                        emulated.BUCKET, self.plan.teams[0].name)
         with _step(progress, "building the UI bundle (the sign-in shell around MLflow's own "
                              "UI; the first start runs npm ci)"):
             bundle = build_ui(self.dir / "ui", progress=progress)
@@ -163,9 +168,9 @@ class LandingZone:
                            revoke_token=emulation.revoke_refresh_token, config={},
                            access_log_path=self.dir / UI_ACCESS_LOG)
         self.ui.config = shell_config(
-            region=emulated.REGION, user_pool_id=self.aws.user_pool_id,
-            client_id=self.aws.client_id, group_levels=emulated.GROUP_LEVELS,
-            workspaces=emulated.WORKSPACES,
+            region=self.plan.region, user_pool_id=self.aws.user_pool_id,
+            client_id=self.aws.client_id, group_levels=self.plan.group_levels,
+            workspaces=self.plan.workspaces,
             auth_flow=SANDBOX_AUTH_FLOW, cognito_endpoint=self.ui.url + COGNITO_PATH,
             refresh_margin=refresh_margin_seconds(self.token_seconds, self.authorizer_ttl))
         self.gateway.ui_url = self.ui.url
@@ -200,12 +205,12 @@ class LandingZone:
             "gateway_url": self.gateway.url,
             "ui_url": self.ui.url,
             "mlflow_url": self.mlflow.url,
-            "aws": {"endpoint_url": self.aws.endpoint_url, "region": emulated.REGION},
-            "central_account_id": emulated.CENTRAL_ACCOUNT,
+            "aws": {"endpoint_url": self.aws.endpoint_url, "region": self.plan.region},
+            "central_account_id": self.plan.central_account,
             "mlflow_pid": self.mlflow.process.pid,
             "database": {"kind": self.backend_store_uri.split(":")[0].split("+")[0],
                          "url": self.backend_store_uri},
-            "api_arn": emulated.API_ARN,
+            "api_arn": emulated.api_arn(self.plan),
             "cognito": {"user_pool_id": self.aws.user_pool_id, "client_id": self.aws.client_id,
                         "users": [self._with_levels(u) for u in self.aws.users],
                         # the platform team's keys for the pool (docs/deploy.md: "Remove a user")

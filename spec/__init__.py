@@ -15,6 +15,8 @@ on, written once, and the one parser of the stack config (`Pulumi.<stack>.yaml`)
 - `spec.sizing`: the network's subnet layout and the tracking server's workers per task;
 - `spec.generate` (`python -m spec.generate [--check]`): the files that carry these facts to
   the parts that cannot import `spec` (the client, the server plugin, the authorizer, the UI).
+- `spec.stack_file`: a `Pulumi.<stack>.yaml` file read as the Pulumi engine hands it to the
+  program, into the same `spec.config.load` (the sandbox runs the stack config through it).
 
 Pulumi-free: `roles/` is the permission model (levels, route catalogue, policy compilers) and
 never imports from here; this imports from it.

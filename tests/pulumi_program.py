@@ -6,7 +6,6 @@ program's wiring can be checked; they do not decide anything the program relies 
 
 import contextlib
 import hashlib
-import json
 import runpy
 import subprocess
 import tempfile
@@ -17,6 +16,8 @@ from unittest import mock
 
 import pulumi
 import yaml
+
+from spec.stack_file import config_values
 
 ROOT = Path(__file__).resolve().parent.parent
 API_ID = "abcde12345"
@@ -196,8 +197,8 @@ def run_program(config: dict, stack: str = "central") -> Inventory:
     mocks = Mocks(own.get("accountId", "111111111111"), config.get("aws:region", "us-east-1"))
     _current[0] = mocks
     pulumi.runtime.set_mocks(mocks, project="mlflow-landing-zone", stack=stack, preview=False)
-    pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+    # as the engine hands a stack file's config to the program (and as the sandbox reads it)
+    pulumi.runtime.set_all_config(config_values(config))
 
     def record_options(args):
         # Pulumi keeps the stack transformations of earlier runs in this process; each run

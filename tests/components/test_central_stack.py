@@ -75,8 +75,8 @@ def test_every_part_is_registered(stack):
         "aws:sns/topic:Topic": 1, "aws:sns/topicPolicy:TopicPolicy": 1,
     }
     assert {t: counts.get(t, 0) for t in expected} == expected
-    # Five team roles (team-a: 3 levels, team-b: 2) plus the server's, authorizer's, API's.
-    assert len([r for r in stack.of_type("aws:iam/role:Role") if r.name.startswith("mlflow-access")]) == 5
+    # Six team roles (team-a: 4 levels, team-b: 2) plus the server's, authorizer's, API's.
+    assert len([r for r in stack.of_type("aws:iam/role:Role") if r.name.startswith("mlflow-access")]) == 6
 
 
 def test_every_child_has_a_parent_and_a_derived_name(stack):

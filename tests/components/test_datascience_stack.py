@@ -40,7 +40,7 @@ def doc(resource, key):
     return json.loads(value) if isinstance(value, str) else value
 
 
-@pytest.mark.parametrize("level", ["reader", "contributor", "model-approver"])
+@pytest.mark.parametrize("level", ["reader", "contributor", "model-approver", "admin"])
 def test_execution_roles_trust_sagemaker_and_reach_one_central_role(team_stack, level):
     role = team_stack.one("aws:iam/role:Role", f"team-a-{level}")
     assert role.inputs["name"] == f"mlflow-team-a-{level}-sagemaker"
@@ -72,7 +72,7 @@ def test_studio_domain_is_iam_vpc_only_and_defaults_to_the_least_privileged_role
                 for r in team_stack.of_type("aws:sagemaker/userProfile:UserProfile")}
     assert profiles == {f"team-a-{level}": f"arn:aws:iam::{TEAM_ACCOUNT}:role/"
                                            f"mlflow-team-a-{level}-sagemaker"
-                        for level in ["reader", "contributor", "model-approver"]}
+                        for level in ["reader", "contributor", "model-approver", "admin"]}
 
 
 def test_the_studio_origin_is_what_the_central_stack_takes_to_let_studio_embed_the_ui(team_stack):
@@ -99,7 +99,7 @@ def test_outputs_give_a_ready_to_paste_job_environment(team_stack):
         "AWS_DEFAULT_REGION": "us-east-1",
         "MLFLOW_LANDING_ZONE_CONTACT": "the MLflow platform team (#mlflow-platform)"}
     assert set(team_stack.outputs["sagemakerRoleArns"]) == {"reader", "contributor",
-                                                            "model-approver"}
+                                                            "model-approver", "admin"}
 
 
 def test_each_team_role_may_assume_only_its_own_levels_central_role(team_stack, central_stack):
@@ -112,7 +112,6 @@ def test_each_team_role_may_assume_only_its_own_levels_central_role(team_stack, 
     callers = {f"team-a/{level}": arn for level, arn in callers.items()}
     callers.update({f"team-b/{level}": f"arn:aws:iam::333333333333:role/mlflow-team-b-{level}-sagemaker"
                     for level in ["reader", "contributor", "admin"]})
-    callers["team-a/admin"] = f"arn:aws:iam::{TEAM_ACCOUNT}:role/mlflow-team-a-admin-sagemaker"
     callers["team-a/other"] = f"arn:aws:iam::{TEAM_ACCOUNT}:role/some-other-role"
     for role_name, trust in central_roles.items():
         for caller_key, caller_arn in callers.items():
@@ -122,8 +121,9 @@ def test_each_team_role_may_assume_only_its_own_levels_central_role(team_stack, 
             expected = role_name == f"mlflow-{caller_key.replace('/', '-')}"
             assert allowed == expected, (caller_key, role_name)
     # The checks the issue names, spelled out.
-    trust_a_admin = central_roles.get("mlflow-team-a-admin")
-    assert trust_a_admin is None  # team-a is not granted admin at all
+    assert callers["team-a/admin"] == (
+        f"arn:aws:iam::{TEAM_ACCOUNT}:role/mlflow-team-a-admin-sagemaker")
+    assert central_roles.get("mlflow-team-b-admin") is None  # team-b is not granted admin
     reader = callers["team-a/reader"]
     assert evaluate([central_roles["mlflow-team-b-reader"]], "sts:AssumeRole", "x",
                     context={"aws:PrincipalArn": reader}, principal=reader) != ALLOW

@@ -19,12 +19,14 @@ from mlflow_landing_zone_client import refusals as client_refusals
 from spec import edge
 from roles import CATALOGUE, refusals
 from roles.globs import HOSTILE_GLOBS
+from spec.stack_file import CENTRAL_FILE, read_stack
 
 from tests.route_samples import samples
 from tests.sandbox_clients import assume_central, id_token, identity
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTACT_OF_THE_SANDBOX = "the platform team (#mlflow-platform)"
+# whom the sandbox's refusals name: the central stack's platformContact, as the stage's
+CONTACT_OF_THE_SANDBOX = read_stack(CENTRAL_FILE).platform_contact
 
 
 def unique(prefix):

@@ -32,7 +32,7 @@ def central(**changes):
 def test_the_example_config_is_valid():
     config = parse_central(GOOD, "us-east-1")
     assert [t.name for t in config.teams] == ["team-a", "team-b"]
-    assert config.teams[0].levels == ("reader", "contributor", "model-approver")
+    assert config.teams[0].levels == ("reader", "contributor", "model-approver", "admin")
     assert config.protect is True and config.network.nat == "single"
     assert config.platform_contact == "the MLflow platform team (#mlflow-platform)"
     assert parse_central(central(platformContact=KeyError), "us-east-1").platform_contact == (
