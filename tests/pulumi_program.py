@@ -6,6 +6,7 @@ program's wiring can be checked; they do not decide anything the program relies 
 
 import contextlib
 import hashlib
+import json
 import runpy
 import subprocess
 import tempfile
