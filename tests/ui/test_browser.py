@@ -13,9 +13,13 @@ import uuid
 from sandbox import example
 from sandbox.aws import totp_code
 from sandbox.ui_server import loopback_url
+from spec.stack_file import CENTRAL_FILE, read_stack
 
 from tests.browser import Session, log_lines, logged_at, mlflow_api, run_route
 from tests.sandbox_clients import identity
+
+# whom the sandbox's refusals name: the central stack config's platformContact
+CONTACT = read_stack(CENTRAL_FILE).platform_contact
 
 
 def type_new_experiment(session, name, sign_in_as=None):
@@ -102,8 +106,8 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
     ui.get_by_role("dialog").get_by_role("button", name="Create").click()
     ui.get_by_role("dialog").get_by_text(
         "Refused: POST /ajax-api/2.0/mlflow/experiments/create needs the contributor level in "
-        "team-a; you hold reader in team-a. To be granted contributor in team-a, ask the "
-        "platform team (#mlflow-platform).").wait_for()
+        f"team-a; you hold reader in team-a. To be granted contributor in team-a, ask "
+        f"{CONTACT}.").wait_for()
     session.screenshot("reader-refused-in-plain-words")
     session.screenshot("reader-refused-a-write")
     assert mlflow_api(ui_sandbox, "experiments/search",
@@ -448,8 +452,7 @@ def test_a_user_in_two_teams_sees_both_workspaces_with_their_level_in_each(sessi
     status, refused = session.api("GET", "/ajax-api/2.0/mlflow/experiments/search?max_results=5",
                                   workspace="default")
     assert status == 403 and refused["message"] == (
-        "Refused: you hold no level in workspace default. To be granted one, ask the platform "
-        "team (#mlflow-platform).")
+        f"Refused: you hold no level in workspace default. To be granted one, ask {CONTACT}.")
 
 
 def test_a_user_in_one_team_sees_only_that_one(session, ui_sandbox):
