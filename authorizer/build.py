@@ -29,11 +29,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from spec.edge import AUTHORIZER_RULES_FILE, AUTHORIZER_WORKSPACES_FILE
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 SHIPPED = ("__init__.py", "_spec.py", "handler.py", "tokens.py")  # _spec.py: spec.generate
-# authorizer.handler's RULES_FILE and WORKSPACES_FILE (a test holds them equal; this module
-# imports nothing of the handler, which needs PyJWT)
-RULES_FILE, WORKSPACES_FILE = "policy_rules.json", "workspaces.json"
+# the data files the handler reads (spec.edge; the handler has them from its _spec.py)
+RULES_FILE, WORKSPACES_FILE = AUTHORIZER_RULES_FILE, AUTHORIZER_WORKSPACES_FILE
 REQUIREMENTS = ("pyjwt[crypto]==2.*",)
 RUNTIMES = {"3.12": "python3.12", "3.13": "python3.13"}
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}

@@ -51,24 +51,22 @@ from pathlib import Path
 # group is `<team><TEAM_GROUP_SEPARATOR><level>` (generated from spec/: this package is shipped
 # alone, in the function's archive)
 from ._spec import (
+    API_ARN_PLACEHOLDER,
     CACHE_TTL_ENV,
     DEFAULT_WORKSPACE,
+    HTTP_METHODS,
     LEEWAY_ENV,
+    RULES_FILE,
     SHARED_LEVEL,
     TEAM_GROUP_SEPARATOR,
     TOKEN_LEEWAY_SECONDS,
+    WORKSPACES_FILE,
 )
 from ._spec import WORKSPACE_HEADER as _WORKSPACE_HEADER
 from .tokens import InvalidToken, JwksCache, TokenVerifier, cognito_issuer, cognito_jwks_url
 
 WORKSPACE_HEADER = _WORKSPACE_HEADER.lower()  # compared with the event's names lower-cased
 DATA_DIR = Path(__file__).resolve().parent  # where the archive's data files are
-RULES_FILE, WORKSPACES_FILE = "policy_rules.json", "workspaces.json"
-# roles.policies.API_ARN_PLACEHOLDER: the data names the API by it (a test holds them equal)
-API_ARN_PLACEHOLDER = "<api-arn>"
-# The HTTP methods of API Gateway's ANY: a stage may not be named like one (the compact
-# policies' anchors rely on no `/<METHOD>/` in the API's ARN; roles.policies.compact_resources)
-HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _API_ARN = re.compile(r"arn:[a-z-]+:execute-api:[a-z0-9-]+:\d{12}:[A-Za-z0-9]+/[A-Za-z0-9_-]+")
 MAX_HEADER_BYTES = 8192
 

@@ -365,6 +365,10 @@ TOKEN_LEEWAY_SECONDS = 5  # clock difference forgiven on exp, nbf and iat
 # The authorizer function's environment for the two (components/api.py sets it from the
 # config's `api.authorizerCacheTtl`; authorizer/handler.py reads it).
 AUTHORIZER_CACHE_TTL_ENV = "CACHE_TTL_SECONDS"
+# The data files the authorizer's archive carries beside its code (authorizer/build.py writes
+# them, the handler reads them once at cold start): its policy rules and the teams' workspaces.
+AUTHORIZER_RULES_FILE = "policy_rules.json"
+AUTHORIZER_WORKSPACES_FILE = "workspaces.json"
 AUTHORIZER_LEEWAY_ENV = "LEEWAY_SECONDS"
 _REFRESH_SLACK_SECONDS = 15  # a request's time in flight, and a little more
 

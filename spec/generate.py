@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from roles import LEVELS
+from roles.policies import API_ARN_PLACEHOLDER, HTTP_METHODS
 from spec import accounts, edge, server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,12 @@ def authorizer_facts() -> dict:
         "CACHE_TTL_ENV": edge.AUTHORIZER_CACHE_TTL_ENV,
         "LEEWAY_ENV": edge.AUTHORIZER_LEEWAY_ENV,
         "TOKEN_LEEWAY_SECONDS": edge.TOKEN_LEEWAY_SECONDS,
+        "RULES_FILE": edge.AUTHORIZER_RULES_FILE,
+        "WORKSPACES_FILE": edge.AUTHORIZER_WORKSPACES_FILE,
+        # the policy data names the API by it (roles.policies)
+        "API_ARN_PLACEHOLDER": API_ARN_PLACEHOLDER,
+        # no stage may be named like one: the compact policies' anchors rely on it
+        "HTTP_METHODS": tuple(HTTP_METHODS),
     }
 
 
