@@ -14,12 +14,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from roles import LEVELS
 from spec.accounts import team_group
 from spec.config import NAMESPACE, CentralConfig, ConfigError
-from spec.stack_file import CENTRAL_FILE, StackFile, check_team_stack, team_stacks
+from spec.stack_file import CENTRAL_FILE, StackFile, check_team_stack, read_yaml, team_stacks
 
 USERS_FILE = Path(__file__).resolve().parent / "users.yaml"
 _USERNAME = re.compile(r"^[\w.@+-]{1,128}$")  # what Cognito takes as a username
@@ -112,12 +111,7 @@ def check_users(plan: SeedPlan, users_file=None) -> None:
 def read_users(path=USERS_FILE) -> tuple:
     """The `users:` section of a users file (sandbox/users.yaml documents it)."""
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not YAML: {e}") from None
+    document = read_yaml(path)
     raw = document.get("users") if isinstance(document, dict) else None
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: users must be a list of users (name, groups, new, mfa)")

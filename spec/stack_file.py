@@ -40,17 +40,22 @@ def _refuse_secrets(value, key):
             _refuse_secrets(inner, f"{key}[{i}]")
 
 
+
+def read_yaml(path: Path):
+    """A YAML file's document; a ConfigError naming the file when it cannot be read or parsed."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not YAML: {e}") from None
+
 class StackFile:
     """One stack's config file; `get`/`get_object` answer as `pulumi.Config(namespace)`."""
 
     def __init__(self, path):
         self.path = Path(path)
-        try:
-            document = yaml.safe_load(self.path.read_text())
-        except OSError as e:
-            raise ConfigError(f"{self.path}: cannot be read ({e.strerror})") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{self.path} is not YAML: {e}") from None
+        document = read_yaml(self.path)
         config = document.get("config") if isinstance(document, dict) else None
         if not isinstance(config, dict):
             raise ConfigError(f"{self.path} must hold a `config:` mapping, as Pulumi.<stack>.yaml "
