@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from roles import LEVELS
+from roles.catalogue import BROWSER_PREFIX, SDK_PREFIX
 from roles.policies import API_ARN_PLACEHOLDER, HTTP_METHODS
 from spec import accounts, edge, server
 
@@ -30,6 +31,9 @@ def client_facts() -> dict:
         "WORKSPACE_HEADER": edge.WORKSPACE_HEADER,
         "DEFAULT_WORKSPACE": edge.DEFAULT_WORKSPACE,
         "LEVELS": tuple(LEVELS),
+        # MLflow's two spellings of its API: the SDK's (signed) and the browser's
+        "SDK_PREFIX": SDK_PREFIX,
+        "BROWSER_PREFIX": BROWSER_PREFIX,
         "ROLE_NAME_PREFIX": accounts.ROLE_NAME_PREFIX,
         "AUTH_PROVIDER": accounts.AUTH_PROVIDER,
         "ROLE_ARN_ENV": accounts.ROLE_ARN_ENV,

@@ -6,6 +6,8 @@ Generated from spec/ by python -m spec.generate; do not edit.
 WORKSPACE_HEADER = 'X-MLFLOW-WORKSPACE'
 DEFAULT_WORKSPACE = 'default'
 LEVELS = ('reader', 'contributor', 'model-approver', 'admin')
+SDK_PREFIX = '/api'
+BROWSER_PREFIX = '/ajax-api'
 ROLE_NAME_PREFIX = 'mlflow-'
 AUTH_PROVIDER = 'landing-zone'
 ROLE_ARN_ENV = 'MLFLOW_LANDING_ZONE_ROLE_ARN'

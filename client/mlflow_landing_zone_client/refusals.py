@@ -20,7 +20,8 @@ from functools import lru_cache
 from importlib import resources
 
 from ._spec import ARTIFACTS_PREFIX as _ARTIFACTS
-from ._spec import CONTACT_ENV, DEFAULT_CONTACT, LEVELS, ROLE_NAME_PREFIX
+from ._spec import (BROWSER_PREFIX, CONTACT_ENV, DEFAULT_CONTACT, LEVELS, ROLE_NAME_PREFIX,
+                    SDK_PREFIX)
 from ._spec import REGISTRY_PREFIX as _REGISTRY
 
 # The central access roles: <prefix><team>-<level> (spec.accounts.access_role_name).
@@ -53,7 +54,8 @@ def needed_level(method: str, path: str):
     the workspace, e.g. /api/2.0/mlflow/runs/create); "platform" when only the platform team
     may; None when nobody may."""
     t = table()
-    text = f"{method}/{path.lstrip('/')}"
+    # one leading slash off, never more: `//api/...` is a path shape nobody may call
+    text = f"{method}/{path[1:] if path.startswith('/') else path}"
     if any(_compiled(g).fullmatch(text) for g in t["hostile"]):
         return None
     for level in t["levels"]:
@@ -97,6 +99,11 @@ def request_message(method: str, path: str, caller_arn: str, who: str) -> str:
     relative = "/" + "/".join(segments[segments.index(team) + 1:])
     needed = needed_level(method, relative)
     you = f"you act as {held} in {team} (role {_role_name(caller_arn)})"
+    if relative.startswith(BROWSER_PREFIX + "/"):
+        # the channel, not the level: signed calls go to /api, the browser's to /ajax-api
+        return (f"Refused: {method} {relative} is the browser's spelling of MLflow's API, not "
+                f"a signed call's: the SDK calls {SDK_PREFIX}{relative[len(BROWSER_PREFIX):]} "
+                f"instead; {you}.")
     if needed is None:
         return f"Refused: {method} {relative} is a path shape nobody may call; {you}."
     if needed == table()["platform"]:

@@ -96,6 +96,24 @@ def test_the_uis_messages_are_the_models(tmp_path):
 ROLE = "arn:aws:sts::111111111111:assumed-role/mlflow-team-a-reader/job-1"
 
 
+def test_a_refusal_for_a_channel_or_a_path_shape_says_so_not_a_level():
+    """`/ajax-api` signed, or a `//` path, is refused whatever the level: the message names the
+    channel or the shape, never a level the caller already holds (issue 29, item 6)."""
+    admin = ROLE.replace("team-a-reader", "team-a-admin")
+    for role, held in ((ROLE, "reader"), (admin, "admin")):
+        browser = client_refusals.request_message(
+            "GET", "/team-a/ajax-api/2.0/mlflow/runs/get", role, "x")
+        assert browser == (
+            "Refused: GET /ajax-api/2.0/mlflow/runs/get is the browser's spelling of MLflow's "
+            "API, not a signed call's: the SDK calls /api/2.0/mlflow/runs/get instead; you act "
+            f"as {held} in team-a (role mlflow-team-a-{held}).")
+        shape = client_refusals.request_message("GET", "/team-a//api/2.0/mlflow/runs/get",
+                                                role, "x")
+        assert shape.startswith("Refused: GET //api/2.0/mlflow/runs/get is a path shape nobody "
+                                "may call"), shape
+        assert "needs the" not in browser + shape
+
+
 def test_an_sdk_refusal_names_needed_level_held_level_team_and_whom_to_ask():
     text = client_refusals.request_message("POST", "/prod/team-a/api/2.0/mlflow/runs/create",
                                            ROLE, "the platform team")
