@@ -149,3 +149,27 @@ def test_scale_smoke():
         for value, percent in (cells[0:2], cells[2:4]):
             assert round(100 * int(value.replace(",", "")) / limit) == int(percent), name
         assert re.fullmatch(r"~[\d,]+|never \(constant\)|reached", cells[4]), cells[4]
+
+
+@pytest.mark.slow  # a fresh interpreter, and one process per team, each importing MLflow
+@pytest.mark.server  # starts a sandbox of its own, on a PostgreSQL of its own
+def test_load_smoke():
+    report = smoke("load", timeout=600)
+    teams, writers, runs, rounds = line(
+        report, r"load: (\d+) teams x (\d+) writers x (\d+) runs, (\d+) round.*PostgreSQL")
+    ops = {}
+    for path in ("MLflow direct", "gateway, SigV4"):
+        count, wall, rate, p50, p99, errors, lost = line(
+            report, rf"{re.escape(path)}\s+(\d+)\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+"
+                    rf"({NUMBER})\s+(\d+)\s+(\d+)\s*$")
+        assert (errors, lost) == ("0", "0"), f"{path}: errors or writes lost:\n{report}"
+        assert float(rate) > 0 and float(p50) > 0 and float(p99) >= float(p50)
+        ops[path] = int(count)
+    # every writer's runs, each: create, its batch, its artifacts, end; one version per team
+    expected = (int(teams) * int(writers) * int(runs) * 4 + int(teams)) * int(rounds)
+    assert ops == {"MLflow direct": expected, "gateway, SigV4": expected}, report
+    for op in ("create_run", "log_batch", "log_artifacts", "end_run", "register"):
+        line(report, rf"  {op}\s+MLflow direct:\s+\d+\s+{NUMBER}\s+/\s+{NUMBER}\s+"
+                     rf"gateway, SigV4:\s+\d+\s+{NUMBER}\s+/\s+{NUMBER}\s*$")
+    (ratio,) = line(report, rf"gateway / direct throughput: ({NUMBER}) \(target >= 0\.90")
+    assert float(ratio) > 0
