@@ -16,12 +16,19 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
 READ_TIMEOUT_SECONDS = 30
 
 
+class _Server(ThreadingHTTPServer):
+    # Connections the kernel holds before the accept loop takes them: http.server's 5 drops
+    # the sixth of many clients connecting at once ("Connection aborted"), where API Gateway
+    # takes them all.
+    request_queue_size = 128
+
+
 class LocalServer:
     def __init__(self, handler_class, port: int, host: str = "127.0.0.1",
                  read_timeout: float = READ_TIMEOUT_SECONDS):
         # a class of this server's own, which its read timeout is set on
         handler_class = type(handler_class.__name__, (handler_class,), {})
-        self.server = ThreadingHTTPServer((host, port), handler_class)
+        self.server = _Server((host, port), handler_class)
         self.read_timeout = read_timeout
         self.server.daemon_threads = True
         self.port = self.server.server_port
