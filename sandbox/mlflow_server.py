@@ -40,7 +40,9 @@ class MlflowServer:
                 *SERVER_FLAGS,
                 "--allowed-hosts", f"127.0.0.1:{self.port},localhost:{self.port}"]
 
-    def start(self, timeout: float = 60.0):
+    # A cold start takes ~10 s on a quiet laptop and several times that on a loaded CI machine;
+    # the wait ends early when the process exits, so a generous bound costs nothing.
+    def start(self, timeout: float = 180.0):
         env = {**os.environ, **self.aws_env, REGISTRY_ROOT_ENV: self.registry_root,
                **({"MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": self.ui_origin}
                   if self.ui_origin else {}),
