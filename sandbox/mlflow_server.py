@@ -12,6 +12,7 @@ from pathlib import Path
 
 from spec.server import REGISTRY_ROOT_ENV, SERVER_FLAGS
 
+ORPHAN_GUARD = str(Path(__file__).with_name("orphan_guard.py"))
 WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
 POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "10", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "10"}
 
@@ -52,8 +53,11 @@ class MlflowServer:
                # concurrent writers; 2 workers x 20 stay under PostgreSQL's 100
                **{k: v for k, v in POOL.items() if k not in os.environ}}
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=log,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        # The server runs under a guard that ends its process group if this process dies
+        # without stopping it (sandbox/orphan_guard.py).
+        self.process = subprocess.Popen(
+            [sys.executable, ORPHAN_GUARD, str(os.getpid()), "--", *self.command()],
+            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         self.wait_healthy(timeout)
 

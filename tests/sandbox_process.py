@@ -11,7 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_sandbox(state_file: Path, *args, timeout: float = 90):
+def start_sandbox(state_file: Path, *args, timeout: float = 300):
+    # MLflow alone may take a minute to start on a loaded machine (sandbox/mlflow_server.py waits
+    # up to 180 s); the wait ends at once if the sandbox exits.
     log = state_file.parent / "stdout.log"
     with open(log, "w") as out:
         process = subprocess.Popen(

@@ -90,7 +90,7 @@ def workload(state, tmp_path) -> dict:
 def test_the_sandbox_runs_on_a_real_postgresql_and_keeps_its_data(tmp_path):
     state_file = tmp_path / "sandbox.json"
     pgdata = (tmp_path / POSTGRES_DIR / "data").resolve()
-    process, state = start_sandbox(state_file, "--database", "postgresql", timeout=180)
+    process, state = start_sandbox(state_file, "--database", "postgresql")
     try:
         url = make_url(state["database"]["url"])
         assert state["database"]["kind"] == "postgresql"
@@ -145,7 +145,7 @@ def test_the_sandbox_runs_on_a_real_postgresql_and_keeps_its_data(tmp_path):
     assert_stopped(pgdata, port)
 
     # a second start on the same state directory finds the data
-    process, state = start_sandbox(state_file, "--database", "postgresql", timeout=180)
+    process, state = start_sandbox(state_file, "--database", "postgresql")
     try:
         assert state["database"]["kind"] == "postgresql"
         log = (tmp_path / "stdout.log").read_text()
