@@ -29,7 +29,7 @@ from spec.server import (
     WORKSPACE_ROLE_ENV,
     WORKSPACES_ENV,
 )
-from spec.sizing import workers_for
+from spec.sizing import JOB_CONCURRENCY_ENV, workers_for
 from ui.build import pinned_mlflow_version
 
 from ._util import assume_role_policy, child, policy_json, type_token
@@ -143,6 +143,9 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             # API Gateway's VPC link sends the NLB's name as Host; /health is exempt.
             {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": allowed_hosts(nlb_dns)},
             {"name": WORKERS_ENV, "value": str(workers_for(cpu, memory))},
+            # How many of MLflow's jobs (judges, online scoring) run at once: each is a
+            # process of its own, inside the memory the workers are sized beside (spec.sizing)
+            *({"name": k, "value": str(v)} for k, v in sorted(JOB_CONCURRENCY_ENV.items())),
             # MLflow refuses a write on /ajax-api whose Origin is neither localhost nor listed:
             # the UI's origin exactly (the edge has already refused every other site's request)
             *([{"name": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "value": origin_of(ui_url)}]
