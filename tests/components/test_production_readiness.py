@@ -121,6 +121,44 @@ def test_a_change_of_binary_media_types_or_response_status_reaches_the_stage(mon
     assert len({json.dumps(before), json.dumps(with_media), json.dumps(with_status)}) == 3
 
 
+def test_the_authorizers_identity_source_and_the_redirects_reach_the_stage(monkeypatch):
+    """Issue 26, item 5: an authorizer or a MOCK integration updated in place keeps its id; the
+    fingerprint carries their settings, so each change makes a new deployment."""
+    import components.api as api
+
+    def deployed():
+        inventory = run_program(stack_config("central"))
+        authorizer = inventory.one("aws:apigateway/authorizer:Authorizer").inputs
+        redirect = inventory.one("aws:apigateway/integration:Integration", "to-ui-root").inputs
+        mapping = inventory.one("aws:apigateway/integrationResponse:IntegrationResponse",
+                                "to-ui-root").inputs
+        trigger = inventory.one("aws:apigateway/deployment:Deployment").inputs["triggers"]
+        return trigger["redeployment"], (authorizer["identitySource"],
+                                         redirect["requestTemplates"],
+                                         mapping["responseParameters"], mapping["statusCode"])
+
+    before, served = deployed()
+    assert served == ("method.request.header.Authorization,method.request.header."
+                      "X-MLFLOW-WORKSPACE", {"application/json": '{"statusCode": 302}'},
+                      {"method.response.header.Location": "stageVariables.uiUrl"}, "302")
+    changes = [
+        ("IDENTITY_SOURCE_HEADERS", ("Authorization",)),
+        ("REDIRECT_REQUEST_TEMPLATES", {"application/json": '{"statusCode": 301}'}),
+        ("REDIRECT_RESPONSE_PARAMETERS", {"method.response.header.Location":
+                                          "stageVariables.otherUrl"}),
+        ("REDIRECT_STATUS", "301"),
+    ]
+    seen = {before}
+    for attribute, value in changes:
+        with monkeypatch.context() as m:
+            m.setattr(api, attribute, value)
+            trigger, now = deployed()
+        assert now != served, f"{attribute} did not reach the resources"
+        assert trigger not in seen, f"a change of {attribute} leaves the deployment as it was"
+        seen.add(trigger)
+    assert deployed()[0] == before  # nothing changed, nothing redeployed
+
+
 def test_mlflow_admits_browser_writes_from_the_uis_origin_exactly(stack):
     """Item 1: MLflow 3.17 refuses POST/PATCH/DELETE whose Origin is not localhost or listed;
     the browser's origin is the Amplify domain."""
