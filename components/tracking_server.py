@@ -3,13 +3,14 @@ NLB, scaling on CPU, logging to CloudWatch."""
 
 import hashlib
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_awsx as awsx
+import pulumi_docker_build as docker_build
 
 from spec.accounts import (
     ARTIFACT_ROOT_PREFIX,
@@ -65,13 +66,18 @@ class TrackingServerArgs:
     max_count: int
     log_retention_days: int
     protect: bool  # false (a test landing zone): the image repository goes, images too
+    # The image's build context and its tag (components.builds.stage_image_context: built on
+    # the deploying machine before any resource)
+    image_context: str
+    image_tag: str
+    images_kept: int = 10  # the repository's newest images kept (trackingServer.imagesKept)
     target_cpu_percent: float = 60.0
     workspaces: tuple = ()  # the teams' MLflow workspaces
     # The UI's address: MLflow refuses browser writes from any other origin (its CORS check)
     ui_url: pulumi.Input[str] = None
 
 
-def _build_output(relative: Path) -> bool:
+def build_output(relative: Path) -> bool:
     """Files a local install or a test leaves in the image's folder (git ignores them, and so
     does the image: .dockerignore)."""
     folders, _ = relative.parts[:-1], relative.name
@@ -100,18 +106,33 @@ def image_build_args() -> dict:
     return {"MLFLOW_VERSION": pinned_mlflow_version()}
 
 
-def context_digest(folder: Path, build_args: dict = None) -> str:
+def context_digest(folder: Path, build_args: dict = None, modes: bool = False) -> str:
     """A tag for the image built from `folder` with `build_args`: the SHA-256 of its files'
-    paths and bytes and of the arguments. A change gives a new tag (pushing over an IMMUTABLE
-    tag fails); no change, the same one."""
+    paths and bytes (and, with `modes`, their modes, which docker-build's own context hash
+    includes) and of the arguments. A change gives a new tag (pushing over an IMMUTABLE tag
+    fails); no change, the same one. components.builds.stage_image_context sets the modes of
+    the context it tags, so the tag is the same under any umask."""
     digest = hashlib.sha256()
     for name, value in sorted((build_args or {}).items()):
         digest.update(f"--build-arg {name}={value}".encode() + b"\0")
     for path in sorted(p for p in folder.rglob("*")
-                       if p.is_file() and not _build_output(p.relative_to(folder))):
+                       if p.is_file() and not build_output(p.relative_to(folder))):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        if modes:
+            digest.update(f"{stat.S_IMODE(path.stat().st_mode):o}".encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return "ctx-" + digest.hexdigest()[:32]
+
+
+def lifecycle_policy(images_kept: int) -> str:
+    """The repository keeps the newest `images_kept` images, tagged or not: the running one,
+    and the ones a rollback (the circuit breaker's, or a redeploy of an earlier commit) pulls."""
+    return json.dumps({"rules": [{
+        "rulePriority": 1,
+        "description": f"keep the newest {images_kept} images",
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                      "countNumber": images_kept},
+        "action": {"type": "expire"}}]})
 
 
 def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns,
@@ -209,16 +230,35 @@ class TrackingServer(pulumi.ComponentResource):
                 encryption_type="KMS")],
             force_delete=not args.protect,
             opts=child(self))
-        build_args = image_build_args()
-        self.image = awsx.ecr.Image(
+        # Earlier images stay pullable: a rollback (the circuit breaker's, or an earlier
+        # commit's `pulumi up`) needs the previous image. The lifecycle policy, not Pulumi,
+        # removes old ones: the newest `images_kept`, tagged or not, stay.
+        self.lifecycle_policy = aws.ecr.LifecyclePolicy(
+            f"{name}-image-lifecycle", repository=self.repository.name,
+            policy=lifecycle_policy(args.images_kept), opts=child(self))
+        registry = aws.ecr.get_authorization_token_output(
+            registry_id=self.repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self))
+        # One image resource under one name, whatever its tag: a new image updates it (pushes
+        # the new tag) and never deletes the previous one from the repository (docker-build's
+        # delete removes the pushed manifest; retained, it is left to the lifecycle policy).
+        self.image = docker_build.Image(
             f"{name}-image",
-            repository_url=self.repository.repository_url,
-            context=str(IMAGE_DIR),
+            context=docker_build.BuildContextArgs(location=args.image_context),
+            dockerfile=docker_build.DockerfileArgs(
+                location=str(Path(args.image_context) / "Dockerfile")),
+            build_args=image_build_args(),
             # The repository's tags are IMMUTABLE: each image content gets a tag of its own.
-            args=build_args,
-            image_tag=context_digest(IMAGE_DIR, build_args),
-            platform="linux/amd64",
-            opts=child(self))
+            tags=[pulumi.Output.concat(self.repository.repository_url, ":", args.image_tag)],
+            platforms=[docker_build.Platform.LINUX_AMD64],
+            push=True,
+            registries=[docker_build.RegistryArgs(
+                address=self.repository.repository_url,
+                username=registry.user_name,
+                password=registry.password)],
+            opts=child(self, retain_on_delete=True, depends_on=[self.lifecycle_policy]))
+        # Tasks run the pushed image by its digest: exactly what was built
+        self.image_uri = pulumi.Output.concat(self.repository.repository_url, "@",
+                                              self.image.digest)
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", retention_in_days=args.log_retention_days, opts=child(self))
 
@@ -358,7 +398,7 @@ class TrackingServer(pulumi.ComponentResource):
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
             opts=child(self))
         definitions = pulumi.Output.all(
-            self.image.image_uri, self.log_group.name, args.artifact_bucket_name,
+            self.image_uri, self.log_group.name, args.artifact_bucket_name,
             args.database_endpoint, args.database_secret_arn, self.nlb.dns_name, args.ui_url,
         ).apply(lambda v: json.dumps(container_definitions(
             v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces,

@@ -109,6 +109,9 @@ class TrackingServerSize:
     memory: int = 6144
     desired_count: int = 2
     max_count: int = 4
+    # The image repository's newest images kept (its lifecycle policy): the running one and
+    # those a rollback pulls. At least 2: the previous image must outlive the next update.
+    images_kept: int = 10
 
 
 @dataclass(frozen=True)
@@ -480,8 +483,10 @@ def _tracking_server(r) -> TrackingServerSize:
                        20, t.key("desiredCount"))
     maximum = _between(t.get("maxCount", int, default=max(TrackingServerSize.max_count, desired)),
                        desired, 50, t.key("maxCount"))
+    kept = _between(t.get("imagesKept", int, default=TrackingServerSize.images_kept), 2, 1000,
+                    t.key("imagesKept"))
     t.finish()
-    return TrackingServerSize(cpu, memory, desired, maximum)
+    return TrackingServerSize(cpu, memory, desired, maximum, kept)
 
 
 def _database(r) -> DatabaseSize:

@@ -181,16 +181,18 @@ def test_tasks_starting_together_migrate_one_at_a_time(tmp_path):
 def test_the_image_and_the_sandbox_connect_with_the_same_driver():
     """The entrypoint's URL names psycopg (3): SQLAlchemy 2.1 reads a bare postgresql:// as
     psycopg and 2.0 as psycopg2, and the image once installed psycopg2 alone. The Dockerfile
-    installs requirements.txt's pin, which the sandbox runs PostgreSQL with."""
+    installs requirements.txt's pin (through constraints.txt, the image's every package),
+    which the sandbox runs PostgreSQL with."""
     import re
 
     from sqlalchemy.engine import make_url
 
     uri = load().backend_store_uri(ENV)
     assert make_url(uri).get_dialect().driver == "psycopg"
-    image = re.findall(r'"psycopg\[binary\]==([\d.]+)"',
-                       (ENTRYPOINT.parent / "Dockerfile").read_text())
+    constraints = (ENTRYPOINT.parent / "constraints.txt").read_text()
+    image = re.findall(r"^psycopg==([\d.]+)$", constraints, re.M)
+    assert re.findall(r"^psycopg-binary==([\d.]+)$", constraints, re.M) == image
     requirements = re.findall(r"^psycopg\[binary\]==([\d.]+)$",
                               (ENTRYPOINT.parents[2] / "requirements.txt").read_text(), re.M)
     assert image == requirements and len(image) == 1
-    assert "psycopg2" not in (ENTRYPOINT.parent / "Dockerfile").read_text()
+    assert "psycopg2" not in (ENTRYPOINT.parent / "Dockerfile").read_text() + constraints
