@@ -70,6 +70,8 @@ class CentralAccount(pulumi.ComponentResource):
             database_secret_arn=self.database.secret_arn,
             database_key_arn=self.database.key_arn,
             database_security_group_id=self.database.security_group_id,
+            database_cluster_arn=self.database.cluster_arn,
+            database_cluster_identifier=self.database.cluster_identifier,
             cpu=config.tracking_server.cpu, memory=config.tracking_server.memory,
             desired_count=config.tracking_server.desired_count,
             max_count=config.tracking_server.max_count,

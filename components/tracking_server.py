@@ -35,9 +35,18 @@ from ui.build import pinned_mlflow_version
 
 from ._util import assume_role_policy, child, policy_json, type_token
 from .database import DATABASE_NAME, MASTER_USERNAME, PORT as DB_PORT
+from .schema_migration import SchemaMigration, SchemaMigrationArgs
 
 IMAGE_DIR = Path(__file__).resolve().parent / "mlflow_image"
 CONTAINER = "mlflow"
+MIGRATE_COMMAND = ["migrate"]  # the image's entrypoint's migrate mode
+MIGRATION_CONTAINER = "migrate"  # serves nothing (the policy pack judges the "mlflow" ones)
+# What the migration task reads of the service's environment (entrypoint.py); nothing that
+# changes with the teams or the edge, so its task definition changes with the image
+MIGRATION_ENV = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", DB_LOGIN_ARN_ENV,
+                 "MLFLOW_DEFAULT_ARTIFACT_ROOT", REGISTRY_ROOT_ENV, "AWS_STS_REGIONAL_ENDPOINTS",
+                 "MLFLOW_DISABLE_TELEMETRY", "HOME", "TMPDIR", "DO_NOT_TRACK")
+MIGRATION_CPU, MIGRATION_MEMORY = 512, 1024  # one Python process with MLflow loaded
 CONTAINER_PORT = PORT
 SCRATCH_VOLUME = "scratch"
 LISTENER_PORT = 80
@@ -70,6 +79,9 @@ class TrackingServerArgs:
     # the deploying machine before any resource)
     image_context: str
     image_tag: str
+    # the Aurora cluster the migration snapshots first
+    database_cluster_arn: pulumi.Input[str] = None
+    database_cluster_identifier: pulumi.Input[str] = None
     images_kept: int = 10  # the repository's newest images kept (trackingServer.imagesKept)
     target_cpu_percent: float = 60.0
     workspaces: tuple = ()  # the teams' MLflow workspaces
@@ -197,6 +209,21 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
     }]
 
 
+def migration_container_definitions(service: list, log_group: str) -> list:
+    """The migration task's one container: the service's image, secrets and database settings,
+    the `migrate` command, its own log group; no port, no health check (it exits)."""
+    container = dict(service[0], name=MIGRATION_CONTAINER)
+    for key in ("portMappings", "healthCheck"):
+        container.pop(key)
+    container["command"] = list(MIGRATE_COMMAND)
+    container["environment"] = [e for e in container["environment"]
+                                if e["name"] in MIGRATION_ENV]
+    container["logConfiguration"] = {**container["logConfiguration"], "options": {
+        **container["logConfiguration"]["options"], "awslogs-group": log_group,
+        "awslogs-stream-prefix": "migrate"}}
+    return [container]
+
+
 class TrackingServer(pulumi.ComponentResource):
     nlb_arn: pulumi.Output
     nlb_dns_name: pulumi.Output
@@ -209,6 +236,7 @@ class TrackingServer(pulumi.ComponentResource):
         self._security_groups(name, args)
         self._roles(name, args)
         self._load_balancer(name, args)
+        self._migration(name, args)
         self._service(name, args)
         self._autoscaling(name, args)
 
@@ -391,18 +419,54 @@ class TrackingServer(pulumi.ComponentResource):
                 type="forward", target_group_arn=self.target_group.arn)],
             opts=child(self))
 
-    def _service(self, name: str, args: TrackingServerArgs):
-        """The cluster, the task definition and the service."""
+    def _container_definitions(self, args: TrackingServerArgs) -> pulumi.Output:
+        return pulumi.Output.all(
+            self.image_uri, self.log_group.name, args.artifact_bucket_name,
+            args.database_endpoint, args.database_secret_arn, self.nlb.dns_name, args.ui_url,
+        ).apply(lambda v: container_definitions(
+            v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces,
+            args.cpu, args.memory, v[6], self.workspace_role_arn))
+
+    def _migration(self, name: str, args: TrackingServerArgs):
+        """The cluster, and the one-off task that brings MLflow's schema to the image's
+        version (after a snapshot) before the service changes: components/schema_migration."""
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
             opts=child(self))
-        definitions = pulumi.Output.all(
-            self.image_uri, self.log_group.name, args.artifact_bucket_name,
-            args.database_endpoint, args.database_secret_arn, self.nlb.dns_name, args.ui_url,
-        ).apply(lambda v: json.dumps(container_definitions(
-            v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces,
-            args.cpu, args.memory, v[6], self.workspace_role_arn)))
+        self.migration_logs = aws.cloudwatch.LogGroup(
+            f"{name}-migration-logs", retention_in_days=args.log_retention_days,
+            opts=child(self))
+        family = f"{name}-migrate"
+        self.migration_task_definition = aws.ecs.TaskDefinition(
+            f"{name}-migrate",
+            family=family,
+            cpu=str(MIGRATION_CPU), memory=str(MIGRATION_MEMORY),
+            network_mode="awsvpc", requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="X86_64"),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=pulumi.Output.all(
+                self._container_definitions(args), self.migration_logs.name).apply(
+                lambda v: json.dumps(migration_container_definitions(v[0], v[1]))),
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=SCRATCH_VOLUME)],
+            opts=child(self))
+        self.migration = SchemaMigration(f"{name}-migration", SchemaMigrationArgs(
+            account_id=args.account_id, region=args.region,
+            ecs_cluster_arn=self.cluster.arn, ecs_cluster_name=self.cluster.name,
+            task_definition_arn=self.migration_task_definition.arn,
+            task_definition_family=family, container=MIGRATION_CONTAINER,
+            subnet_ids=args.subnet_ids, security_group_id=self.security_group.id,
+            execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
+            db_cluster_arn=args.database_cluster_arn,
+            db_cluster_identifier=args.database_cluster_identifier,
+            image_tag=args.image_tag, log_retention_days=args.log_retention_days),
+            opts=child(self))
+
+    def _service(self, name: str, args: TrackingServerArgs):
+        """The task definition and the service, which changes only after the migration."""
+        definitions = self._container_definitions(args).apply(json.dumps)
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=f"{name}-mlflow",
@@ -435,7 +499,10 @@ class TrackingServer(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             # Autoscaling owns the running count: a refresh or an update must not set it back
             # to the configured minimum while load holds it higher.
-            opts=child(self, depends_on=[self.listener], ignore_changes=["desiredCount"]))
+            # The schema is migrated (after a snapshot) before the service's task definition
+            # changes: its tasks only verify it (entrypoint.py)
+            opts=child(self, depends_on=[self.listener, self.migration.invocation],
+                       ignore_changes=["desiredCount"]))
 
     def _autoscaling(self, name: str, args: TrackingServerArgs):
         """Autoscaling on CPU, between desiredCount and maxCount."""

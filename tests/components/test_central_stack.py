@@ -54,7 +54,9 @@ def test_every_part_is_registered(stack):
         "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 3,
         "aws:rds/cluster:Cluster": 1, "aws:rds/clusterInstance:ClusterInstance": 1,
         "aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
-        "aws:ecs/taskDefinition:TaskDefinition": 1, "docker-build:index:Image": 1,
+        # the service's and the schema migration's
+        "aws:ecs/taskDefinition:TaskDefinition": 2, "docker-build:index:Image": 1,
+        "aws:lambda/invocation:Invocation": 1,
         "aws:ecr/lifecyclePolicy:LifecyclePolicy": 1,
         "aws:lb/loadBalancer:LoadBalancer": 1, "aws:appautoscaling/policy:Policy": 1,
         # 23 proxies (10 browser segments and their {proxy+}, /api, /api/*, /{workspace}/*:
@@ -66,7 +68,8 @@ def test_every_part_is_registered(stack):
         "aws:apigateway/integrationResponse:IntegrationResponse": 2,
         "aws:wafv2/webAcl:WebAcl": 1, "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
         "aws:apigateway/stage:Stage": 1, "aws:apigateway/vpcLink:VpcLink": 1,
-        "aws:lambda/function:Function": 1, "aws:cognito/userPool:UserPool": 1,
+        # the authorizer, the migration's runner
+        "aws:lambda/function:Function": 2, "aws:cognito/userPool:UserPool": 1,
         # platform-admins, and <team>:<level> for 2 teams and 4 levels
         "aws:cognito/userGroup:UserGroup": 9, "aws:cognito/userPoolClient:UserPoolClient": 1,
         "aws:amplify/app:App": 1, "aws:amplify/branch:Branch": 1,
@@ -320,7 +323,7 @@ def test_the_workspace_role_reaches_one_workspace_named_by_its_session_tag(stack
 
 
 def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
-    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs
     [container] = json.loads(task["containerDefinitions"])
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert "DB_PASSWORD" not in env and not any("password" in v.lower() for v in env.values())
@@ -376,7 +379,7 @@ def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
     assert authorizer["identitySource"] == ("method.request.header.Authorization,"
                                             "method.request.header.X-MLFLOW-WORKSPACE")
     assert authorizer["authorizerResultTtlInSeconds"] == 60
-    fn = stack.one("aws:lambda/function:Function").inputs
+    fn = stack.one("aws:lambda/function:Function", "authorizer").inputs
     assert authorizer["authorizerUri"].endswith(f"function:{fn['name']}/invocations")
     assert fn["handler"] == "authorizer.handler.handler" and fn["runtime"] == "python3.12"
     # A token must outlive its cached policy: the authorizer knows the cache's TTL.
@@ -896,7 +899,7 @@ def test_the_tasks_reach_https_and_their_database_only_and_write_only_to_tmp(sta
     every_rule = stack.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule") + \
         stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert all(r.inputs.get("description") for r in every_rule)
-    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs
     [container] = json.loads(task["containerDefinitions"])
     assert container["readonlyRootFilesystem"] is True
     assert container["mountPoints"] == [{"sourceVolume": "scratch", "containerPath": "/tmp",

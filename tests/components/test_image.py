@@ -65,7 +65,7 @@ def test_one_image_resource_under_a_stable_name_retained_on_delete(stack):
     assert image.inputs["registries"] == [{"address": REPOSITORY, "username": "AWS",
                                            "password": "mock-ecr-token"}]
     # the tasks run exactly the pushed image: by its digest
-    task = json.loads(stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs[
+    task = json.loads(stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs[
         "containerDefinitions"])
     assert task[0]["image"] == f"{REPOSITORY}@{image.outputs['digest']}"
 

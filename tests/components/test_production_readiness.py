@@ -21,7 +21,7 @@ def stack():
 
 
 def container_env(stack):
-    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs
     [container] = json.loads(task["containerDefinitions"])
     return {e["name"]: e["value"] for e in container["environment"]}
 
@@ -314,7 +314,7 @@ def test_other_failures_and_other_databases_are_left_alone():
 
 
 def test_the_task_reads_the_current_secret_and_checks_its_database(stack):
-    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs
     [container] = json.loads(task["containerDefinitions"])
     secret = container["secrets"][0]["valueFrom"].removesuffix(":password::")
     assert container_env(stack)["DB_LOGIN_ARN"] == secret
