@@ -280,7 +280,8 @@ class TrackingServer(pulumi.ComponentResource):
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True,
             registries=[docker_build.RegistryArgs(
-                address=self.repository.repository_url,
+                # the registry's host (docker login's), not the repository's path
+                address=self.repository.repository_url.apply(lambda url: url.split("/")[0]),
                 username=registry.user_name,
                 password=registry.password)],
             opts=child(self, retain_on_delete=True, depends_on=[self.lifecycle_policy]))

@@ -62,11 +62,11 @@ def test_one_image_resource_under_a_stable_name_retained_on_delete(stack):
     assert image.inputs["context"] == {"location": str(builds.image_context)}
     assert image.inputs["dockerfile"] == {"location": str(builds.image_context / "Dockerfile")}
     assert image.inputs["buildArgs"] == {"MLFLOW_VERSION": pinned_mlflow_version()}
-    assert image.inputs["registries"] == [{"address": REPOSITORY, "username": "AWS",
-                                           "password": "mock-ecr-token"}]
+    assert image.inputs["registries"] == [{"address": REPOSITORY.split("/")[0],
+                                           "username": "AWS", "password": "mock-ecr-token"}]
     # the tasks run exactly the pushed image: by its digest
-    task = json.loads(stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs[
-        "containerDefinitions"])
+    task = json.loads(stack.one("aws:ecs/taskDefinition:TaskDefinition",
+                                "mlflow-server-task").inputs["containerDefinitions"])
     assert task[0]["image"] == f"{REPOSITORY}@{image.outputs['digest']}"
 
 
