@@ -82,6 +82,17 @@ def invoke_url(rest_api_id: pulumi.Input[str], region: str) -> pulumi.Output:
     return pulumi.Output.concat("https://", rest_api_id, f".execute-api.{region}.{suffix}/{STAGE}")
 
 
+def identity_source() -> str:
+    """The authorizer's identity source: the headers whose values key its cached result."""
+    return ",".join(f"method.request.header.{h}" for h in IDENTITY_SOURCE_HEADERS)
+
+
+# `GET /` and `GET /<team>` answer themselves (a MOCK integration): 302 to the stage's uiUrl
+REDIRECT_STATUS = "302"
+REDIRECT_REQUEST_TEMPLATES = {"application/json": '{"statusCode": 302}'}
+REDIRECT_RESPONSE_PARAMETERS = {"method.response.header.Location": "stageVariables.uiUrl"}
+
+
 def integration_headers(route) -> dict:
     """Every identity header and the workspace header, set on every integration."""
     return {f"integration.request.header.{header}": source
@@ -178,8 +189,7 @@ class Api(pulumi.ComponentResource):
             rest_api=self.rest_api.id,
             type="REQUEST",
             authorizer_uri=self.authorizer_function.invoke_arn,
-            identity_source=",".join(f"method.request.header.{h}"
-                                     for h in IDENTITY_SOURCE_HEADERS),
+            identity_source=identity_source(),
             authorizer_result_ttl_in_seconds=args.authorizer_cache_ttl,
             opts=child(self))
         aws.lambda_.Permission(
@@ -276,7 +286,9 @@ class Api(pulumi.ComponentResource):
 
     def _deploy(self, name: str, args: ApiArgs, routes):
         """The deployment, re-made whenever what it serves changes, and its stage."""
-        # A new deployment whenever a route, integration, authorizer or the policy changes.
+        # A new deployment whenever a route, integration, authorizer or the policy changes:
+        # every setting the stage serves, not only the ids of what is replaced (a resource
+        # updated in place keeps its id, and the stage would keep serving the old setting).
         fingerprint = pulumi.Output.json_dumps({
             "routes": [[r.resource, r.authorization, r.workspace, r.target] for r in routes],
             "headers": [integration_header_sources(r) for r in routes],
@@ -285,7 +297,10 @@ class Api(pulumi.ComponentResource):
             "redirect": [r.id for r in self.redirect],
             "integrations": [i.id for i in self.integrations],
             "uri": args.nlb_dns_name,
-            "authorizer": [self.authorizer.id, args.authorizer_cache_ttl],
+            "authorizer": [self.authorizer.id, args.authorizer_cache_ttl, identity_source()],
+            # the redirects' MOCK integrations change in place: their ids alone would not say
+            "redirects": [REDIRECT_STATUS, REDIRECT_REQUEST_TEMPLATES,
+                          REDIRECT_RESPONSE_PARAMETERS],
             "policy": self.policy.policy,
             "responses": {t: [status, gateway_response_template(t, args.platform_contact)]
                           for t, (status, _) in GATEWAY_RESPONSES.items()},
@@ -338,15 +353,16 @@ class Api(pulumi.ComponentResource):
         integration = aws.apigateway.Integration(
             f"{name}-to-ui-{slug}", rest_api=self.rest_api.id, resource_id=resource_id,
             http_method=method.http_method, type="MOCK",
-            request_templates={"application/json": '{"statusCode": 302}'},
+            request_templates=dict(REDIRECT_REQUEST_TEMPLATES),
             opts=child(self))
         response = aws.apigateway.MethodResponse(
             f"{name}-get-{slug}-302", rest_api=self.rest_api.id, resource_id=resource_id,
-            http_method=method.http_method, status_code="302",
-            response_parameters={"method.response.header.Location": True}, opts=child(self))
+            http_method=method.http_method, status_code=REDIRECT_STATUS,
+            response_parameters={k: True for k in REDIRECT_RESPONSE_PARAMETERS},
+            opts=child(self))
         mapping = aws.apigateway.IntegrationResponse(
             f"{name}-to-ui-{slug}-302", rest_api=self.rest_api.id, resource_id=resource_id,
             http_method=method.http_method, status_code=response.status_code,
-            response_parameters={"method.response.header.Location": "stageVariables.uiUrl"},
+            response_parameters=dict(REDIRECT_RESPONSE_PARAMETERS),
             opts=child(self, depends_on=[integration]))
         return [method, integration, response, mapping]

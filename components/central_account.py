@@ -27,7 +27,8 @@ class CentralAccount(pulumi.ComponentResource):
     def __init__(self, name: str, config: CentralConfig, builds: CentralBuilds,
                  opts: pulumi.ResourceOptions = None):
         """`builds`: what `components.builds.build_central` made before (the authorizer's
-        archive, the UI bundle's zip); nothing is built here."""
+        archive, the UI bundle's zip, the image's build context and tag); nothing is built
+        here."""
         super().__init__(type_token("central_account", "CentralAccount"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         task_role_name = f"{name}-tracking-server-task"
@@ -69,12 +70,15 @@ class CentralAccount(pulumi.ComponentResource):
             database_secret_arn=self.database.secret_arn,
             database_key_arn=self.database.key_arn,
             database_security_group_id=self.database.security_group_id,
+            database_cluster_arn=self.database.cluster_arn,
+            database_cluster_identifier=self.database.cluster_identifier,
             cpu=config.tracking_server.cpu, memory=config.tracking_server.memory,
             desired_count=config.tracking_server.desired_count,
             max_count=config.tracking_server.max_count,
             log_retention_days=config.log_retention_days,
             workspaces=tuple(t.name for t in config.teams), ui_url=ui_url,
-            protect=config.protect), child)
+            protect=config.protect, image_context=str(builds.image_context),
+            image_tag=builds.image_tag, images_kept=config.tracking_server.images_kept), child)
         self.identity = Identity(f"{name}-identity", IdentityArgs(
             group_levels=config.group_levels, teams=tuple(t.name for t in config.teams),
             mfa=config.mfa, protect=config.protect,

@@ -144,6 +144,8 @@ class Database(pulumi.ComponentResource):
             opts=child(self, ignore_changes=["engineVersion"]),
         )
         self.endpoint = self.cluster.endpoint
+        self.cluster_arn = self.cluster.arn  # what the schema migration snapshots first
+        self.cluster_identifier = self.cluster.cluster_identifier
         self.secret_arn = self.cluster.master_user_secrets.apply(lambda s: s[0].secret_arn)
         self.security_group_id = self.security_group.id
         self.key_arn = self.key.arn

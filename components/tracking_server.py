@@ -3,13 +3,14 @@ NLB, scaling on CPU, logging to CloudWatch."""
 
 import hashlib
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_awsx as awsx
+import pulumi_docker_build as docker_build
 
 from spec.accounts import (
     ARTIFACT_ROOT_PREFIX,
@@ -29,14 +30,23 @@ from spec.server import (
     WORKSPACE_ROLE_ENV,
     WORKSPACES_ENV,
 )
-from spec.sizing import workers_for
+from spec.sizing import JOB_CONCURRENCY_ENV, workers_for
 from ui.build import pinned_mlflow_version
 
 from ._util import assume_role_policy, child, policy_json, type_token
 from .database import DATABASE_NAME, MASTER_USERNAME, PORT as DB_PORT
+from .schema_migration import SchemaMigration, SchemaMigrationArgs
 
 IMAGE_DIR = Path(__file__).resolve().parent / "mlflow_image"
 CONTAINER = "mlflow"
+MIGRATE_COMMAND = ["migrate"]  # the image's entrypoint's migrate mode
+MIGRATION_CONTAINER = "migrate"  # serves nothing (the policy pack judges the "mlflow" ones)
+# What the migration task reads of the service's environment (entrypoint.py); nothing that
+# changes with the teams or the edge, so its task definition changes with the image
+MIGRATION_ENV = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", DB_LOGIN_ARN_ENV,
+                 "MLFLOW_DEFAULT_ARTIFACT_ROOT", REGISTRY_ROOT_ENV, "AWS_STS_REGIONAL_ENDPOINTS",
+                 "MLFLOW_DISABLE_TELEMETRY", "HOME", "TMPDIR", "DO_NOT_TRACK")
+MIGRATION_CPU, MIGRATION_MEMORY = 512, 1024  # one Python process with MLflow loaded
 CONTAINER_PORT = PORT
 SCRATCH_VOLUME = "scratch"
 LISTENER_PORT = 80
@@ -65,13 +75,21 @@ class TrackingServerArgs:
     max_count: int
     log_retention_days: int
     protect: bool  # false (a test landing zone): the image repository goes, images too
+    # The image's build context and its tag (components.builds.stage_image_context: built on
+    # the deploying machine before any resource)
+    image_context: str
+    image_tag: str
+    # the Aurora cluster the migration snapshots first
+    database_cluster_arn: pulumi.Input[str] = None
+    database_cluster_identifier: pulumi.Input[str] = None
+    images_kept: int = 10  # the repository's newest images kept (trackingServer.imagesKept)
     target_cpu_percent: float = 60.0
     workspaces: tuple = ()  # the teams' MLflow workspaces
     # The UI's address: MLflow refuses browser writes from any other origin (its CORS check)
     ui_url: pulumi.Input[str] = None
 
 
-def _build_output(relative: Path) -> bool:
+def build_output(relative: Path) -> bool:
     """Files a local install or a test leaves in the image's folder (git ignores them, and so
     does the image: .dockerignore)."""
     folders, _ = relative.parts[:-1], relative.name
@@ -100,18 +118,33 @@ def image_build_args() -> dict:
     return {"MLFLOW_VERSION": pinned_mlflow_version()}
 
 
-def context_digest(folder: Path, build_args: dict = None) -> str:
+def context_digest(folder: Path, build_args: dict = None, modes: bool = False) -> str:
     """A tag for the image built from `folder` with `build_args`: the SHA-256 of its files'
-    paths and bytes and of the arguments. A change gives a new tag (pushing over an IMMUTABLE
-    tag fails); no change, the same one."""
+    paths and bytes (and, with `modes`, their modes, which docker-build's own context hash
+    includes) and of the arguments. A change gives a new tag (pushing over an IMMUTABLE tag
+    fails); no change, the same one. components.builds.stage_image_context sets the modes of
+    the context it tags, so the tag is the same under any umask."""
     digest = hashlib.sha256()
     for name, value in sorted((build_args or {}).items()):
         digest.update(f"--build-arg {name}={value}".encode() + b"\0")
     for path in sorted(p for p in folder.rglob("*")
-                       if p.is_file() and not _build_output(p.relative_to(folder))):
+                       if p.is_file() and not build_output(p.relative_to(folder))):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        if modes:
+            digest.update(f"{stat.S_IMODE(path.stat().st_mode):o}".encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return "ctx-" + digest.hexdigest()[:32]
+
+
+def lifecycle_policy(images_kept: int) -> str:
+    """The repository keeps the newest `images_kept` images, tagged or not: the running one,
+    and the ones a rollback (the circuit breaker's, or a redeploy of an earlier commit) pulls."""
+    return json.dumps({"rules": [{
+        "rulePriority": 1,
+        "description": f"keep the newest {images_kept} images",
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                      "countNumber": images_kept},
+        "action": {"type": "expire"}}]})
 
 
 def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns,
@@ -143,6 +176,9 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             # API Gateway's VPC link sends the NLB's name as Host; /health is exempt.
             {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": allowed_hosts(nlb_dns)},
             {"name": WORKERS_ENV, "value": str(workers_for(cpu, memory))},
+            # How many of MLflow's jobs (judges, online scoring) run at once: each is a
+            # process of its own, inside the memory the workers are sized beside (spec.sizing)
+            *({"name": k, "value": str(v)} for k, v in sorted(JOB_CONCURRENCY_ENV.items())),
             # MLflow refuses a write on /ajax-api whose Origin is neither localhost nor listed:
             # the UI's origin exactly (the edge has already refused every other site's request)
             *([{"name": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "value": origin_of(ui_url)}]
@@ -173,6 +209,21 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
     }]
 
 
+def migration_container_definitions(service: list, log_group: str) -> list:
+    """The migration task's one container: the service's image, secrets and database settings,
+    the `migrate` command, its own log group; no port, no health check (it exits)."""
+    container = dict(service[0], name=MIGRATION_CONTAINER)
+    for key in ("portMappings", "healthCheck"):
+        container.pop(key)
+    container["command"] = list(MIGRATE_COMMAND)
+    container["environment"] = [e for e in container["environment"]
+                                if e["name"] in MIGRATION_ENV]
+    container["logConfiguration"] = {**container["logConfiguration"], "options": {
+        **container["logConfiguration"]["options"], "awslogs-group": log_group,
+        "awslogs-stream-prefix": "migrate"}}
+    return [container]
+
+
 class TrackingServer(pulumi.ComponentResource):
     nlb_arn: pulumi.Output
     nlb_dns_name: pulumi.Output
@@ -185,6 +236,7 @@ class TrackingServer(pulumi.ComponentResource):
         self._security_groups(name, args)
         self._roles(name, args)
         self._load_balancer(name, args)
+        self._migration(name, args)
         self._service(name, args)
         self._autoscaling(name, args)
 
@@ -206,16 +258,36 @@ class TrackingServer(pulumi.ComponentResource):
                 encryption_type="KMS")],
             force_delete=not args.protect,
             opts=child(self))
-        build_args = image_build_args()
-        self.image = awsx.ecr.Image(
+        # Earlier images stay pullable: a rollback (the circuit breaker's, or an earlier
+        # commit's `pulumi up`) needs the previous image. The lifecycle policy, not Pulumi,
+        # removes old ones: the newest `images_kept`, tagged or not, stay.
+        self.lifecycle_policy = aws.ecr.LifecyclePolicy(
+            f"{name}-image-lifecycle", repository=self.repository.name,
+            policy=lifecycle_policy(args.images_kept), opts=child(self))
+        registry = aws.ecr.get_authorization_token_output(
+            registry_id=self.repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self))
+        # One image resource under one name, whatever its tag: a new image updates it (pushes
+        # the new tag) and never deletes the previous one from the repository (docker-build's
+        # delete removes the pushed manifest; retained, it is left to the lifecycle policy).
+        self.image = docker_build.Image(
             f"{name}-image",
-            repository_url=self.repository.repository_url,
-            context=str(IMAGE_DIR),
+            context=docker_build.BuildContextArgs(location=args.image_context),
+            dockerfile=docker_build.DockerfileArgs(
+                location=str(Path(args.image_context) / "Dockerfile")),
+            build_args=image_build_args(),
             # The repository's tags are IMMUTABLE: each image content gets a tag of its own.
-            args=build_args,
-            image_tag=context_digest(IMAGE_DIR, build_args),
-            platform="linux/amd64",
-            opts=child(self))
+            tags=[pulumi.Output.concat(self.repository.repository_url, ":", args.image_tag)],
+            platforms=[docker_build.Platform.LINUX_AMD64],
+            push=True,
+            registries=[docker_build.RegistryArgs(
+                # the registry's host (docker login's), not the repository's path
+                address=self.repository.repository_url.apply(lambda url: url.split("/")[0]),
+                username=registry.user_name,
+                password=registry.password)],
+            opts=child(self, retain_on_delete=True, depends_on=[self.lifecycle_policy]))
+        # Tasks run the pushed image by its digest: exactly what was built
+        self.image_uri = pulumi.Output.concat(self.repository.repository_url, "@",
+                                              self.image.digest)
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", retention_in_days=args.log_retention_days, opts=child(self))
 
@@ -348,18 +420,54 @@ class TrackingServer(pulumi.ComponentResource):
                 type="forward", target_group_arn=self.target_group.arn)],
             opts=child(self))
 
-    def _service(self, name: str, args: TrackingServerArgs):
-        """The cluster, the task definition and the service."""
+    def _container_definitions(self, args: TrackingServerArgs) -> pulumi.Output:
+        return pulumi.Output.all(
+            self.image_uri, self.log_group.name, args.artifact_bucket_name,
+            args.database_endpoint, args.database_secret_arn, self.nlb.dns_name, args.ui_url,
+        ).apply(lambda v: container_definitions(
+            v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces,
+            args.cpu, args.memory, v[6], self.workspace_role_arn))
+
+    def _migration(self, name: str, args: TrackingServerArgs):
+        """The cluster, and the one-off task that brings MLflow's schema to the image's
+        version (after a snapshot) before the service changes: components/schema_migration."""
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
             opts=child(self))
-        definitions = pulumi.Output.all(
-            self.image.image_uri, self.log_group.name, args.artifact_bucket_name,
-            args.database_endpoint, args.database_secret_arn, self.nlb.dns_name, args.ui_url,
-        ).apply(lambda v: json.dumps(container_definitions(
-            v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces,
-            args.cpu, args.memory, v[6], self.workspace_role_arn)))
+        self.migration_logs = aws.cloudwatch.LogGroup(
+            f"{name}-migration-logs", retention_in_days=args.log_retention_days,
+            opts=child(self))
+        family = f"{name}-migrate"
+        self.migration_task_definition = aws.ecs.TaskDefinition(
+            f"{name}-migrate",
+            family=family,
+            cpu=str(MIGRATION_CPU), memory=str(MIGRATION_MEMORY),
+            network_mode="awsvpc", requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture="X86_64"),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=pulumi.Output.all(
+                self._container_definitions(args), self.migration_logs.name).apply(
+                lambda v: json.dumps(migration_container_definitions(v[0], v[1]))),
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=SCRATCH_VOLUME)],
+            opts=child(self))
+        self.migration = SchemaMigration(f"{name}-migration", SchemaMigrationArgs(
+            account_id=args.account_id, region=args.region,
+            ecs_cluster_arn=self.cluster.arn, ecs_cluster_name=self.cluster.name,
+            task_definition_arn=self.migration_task_definition.arn,
+            task_definition_family=family, container=MIGRATION_CONTAINER,
+            subnet_ids=args.subnet_ids, security_group_id=self.security_group.id,
+            execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
+            db_cluster_arn=args.database_cluster_arn,
+            db_cluster_identifier=args.database_cluster_identifier,
+            image_tag=args.image_tag, log_retention_days=args.log_retention_days),
+            opts=child(self))
+
+    def _service(self, name: str, args: TrackingServerArgs):
+        """The task definition and the service, which changes only after the migration."""
+        definitions = self._container_definitions(args).apply(json.dumps)
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=f"{name}-mlflow",
@@ -392,7 +500,10 @@ class TrackingServer(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             # Autoscaling owns the running count: a refresh or an update must not set it back
             # to the configured minimum while load holds it higher.
-            opts=child(self, depends_on=[self.listener], ignore_changes=["desiredCount"]))
+            # The schema is migrated (after a snapshot) before the service's task definition
+            # changes: its tasks only verify it (entrypoint.py)
+            opts=child(self, depends_on=[self.listener, self.migration.invocation],
+                       ignore_changes=["desiredCount"]))
 
     def _autoscaling(self, name: str, args: TrackingServerArgs):
         """Autoscaling on CPU, between desiredCount and maxCount."""

@@ -29,7 +29,15 @@ from spec.edge import (
     reserved_team_names,
     sample_api_arn,
 )
-from .sizing import MIN_WORKERS, SUBNET_MASKS, WORKER_MB, fits, largest_prefix, min_memory_mb
+from .sizing import (
+    MIN_WORKERS,
+    SUBNET_MASKS,
+    WORKER_MB,
+    fits,
+    fixed_mb,
+    largest_prefix,
+    min_memory_mb,
+)
 
 NAMESPACE = "mlflow-landing-zone"
 ACCOUNT_TYPES = ("central", "datascience")
@@ -97,9 +105,13 @@ class Network:
 @dataclass(frozen=True)
 class TrackingServerSize:
     cpu: int = 1024
-    memory: int = 2048
+    # 4 workers beside MLflow's job runner, its consumers and its jobs (spec.sizing)
+    memory: int = 6144
     desired_count: int = 2
     max_count: int = 4
+    # The image repository's newest images kept (its lifecycle policy): the running one and
+    # those a rollback pulls. At least 2: the previous image must outlive the next update.
+    images_kept: int = 10
 
 
 @dataclass(frozen=True)
@@ -455,18 +467,26 @@ def _tracking_server(r) -> TrackingServerSize:
                   t.key("cpu"))
     memory = _one_of(t.get("memory", int, default=TrackingServerSize.memory),
                      FARGATE_SIZES[cpu], t.key("memory"))
+    why = (f"MLflow's workers take about {WORKER_MB} MB each, {MIN_WORKERS} at least, beside "
+           f"its job runner, its consumers and its jobs ({fixed_mb()} MB: spec/sizing.py)")
+    if max(FARGATE_SIZES[cpu]) < min_memory_mb(cpu):
+        least_cpu = min(c for c, sizes in FARGATE_SIZES.items()
+                        if max(sizes) >= min_memory_mb(c))
+        raise ConfigError(f"{t.key('cpu')} must be at least {least_cpu}: no Fargate memory "
+                          f"size of cpu {cpu} holds {min_memory_mb(cpu)} MB ({why}), got {cpu}")
     if memory < min_memory_mb(cpu):
         least = min(m for m in FARGATE_SIZES[cpu] if m >= min_memory_mb(cpu))
         raise ConfigError(
-            f"{t.key('memory')} must be at least {least} MB with cpu {cpu} (MLflow's workers "
-            f"take about {WORKER_MB} MB each, {MIN_WORKERS} at least, beside its job runner), "
+            f"{t.key('memory')} must be at least {least} MB with cpu {cpu} ({why}), "
             f"got {memory}")
     desired = _between(t.get("desiredCount", int, default=TrackingServerSize.desired_count), 2,
                        20, t.key("desiredCount"))
     maximum = _between(t.get("maxCount", int, default=max(TrackingServerSize.max_count, desired)),
                        desired, 50, t.key("maxCount"))
+    kept = _between(t.get("imagesKept", int, default=TrackingServerSize.images_kept), 2, 1000,
+                    t.key("imagesKept"))
     t.finish()
-    return TrackingServerSize(cpu, memory, desired, maximum)
+    return TrackingServerSize(cpu, memory, desired, maximum, kept)
 
 
 def _database(r) -> DatabaseSize:

@@ -44,6 +44,9 @@ class Mocks(pulumi.runtime.Mocks):
         self.resources = {}
 
     def call(self, args):
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {"userName": "AWS", "password": "mock-ecr-token",
+                    "proxyEndpoint": f"https://{self.account}.dkr.ecr.{self.region}.amazonaws.com"}
         return {}
 
     def new_resource(self, args):
@@ -92,10 +95,14 @@ class Mocks(pulumi.runtime.Mocks):
             fn = f"arn:aws:lambda:{region}:{acct}:function:{inputs.get('name', name)}"
             out.update(arn=fn, invokeArn=f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/"
                                          f"functions/{fn}/invocations")
-        elif typ == "awsx:ecr:Image":
-            out.update(imageUri=f"{acct}.dkr.ecr.{region}.amazonaws.com/mlflow@sha256:abc")
+        elif typ == "docker-build:index:Image":
+            # the pushed image's digest: one per tag, as a registry would answer
+            tag = (inputs.get("tags") or ["none"])[0]
+            out.update(digest="sha256:" + hashlib.sha256(tag.encode()).hexdigest(), ref=tag)
         elif typ == "aws:ecr/repository:Repository":
-            out.update(repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{name}")
+            out.setdefault("name", name)
+            out.update(repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{name}",
+                       registryId=acct)
         elif typ in ("aws:ecs/cluster:Cluster", "aws:ecs/service:Service"):
             out.setdefault("name", name)
         elif typ == "aws:sagemaker/domain:Domain":
@@ -106,6 +113,8 @@ class Mocks(pulumi.runtime.Mocks):
         elif typ == "aws:wafv2/webAcl:WebAcl":
             out.setdefault("name", f"{name}-1a2b3c4")
             out.update(arn=f"arn:aws:wafv2:{region}:{acct}:regional/webacl/{name}/{name}-id")
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            out.setdefault("name", f"{name}-1a2b3c4")  # Pulumi's autoname
         elif typ == "aws:rds/subnetGroup:SubnetGroup":
             out.setdefault("name", name)
         record = self.resources.setdefault((typ, name), Registered(typ, name))
@@ -153,9 +162,19 @@ def prebuilt(workspaces=None):
     from roles import authorizer_rules
 
     if not _prebuilt:
+        from components.builds import stage_image_context
+
         _prebuilt["folder"] = folder = Path(tempfile.mkdtemp(prefix="lz-prebuilt-"))
         with zipfile.ZipFile(folder / "ui.zip", "w") as z:
             z.writestr("index.html", "stand-in ui.zip")
+        # the image's real context, with a stand-in for Amazon RDS's CA bundle where the
+        # repository has none vendored (no certificate is made up: the text says what it is)
+        stand_in = folder / "rds-ca.pem"
+        stand_in.write_text("stand-in for Amazon RDS's CA bundle (tests only)\n")
+        from components.builds import RDS_CA
+
+        _prebuilt["image"] = stage_image_context(
+            folder / "image", rds_ca=RDS_CA if RDS_CA.is_file() else stand_in)
     folder = _prebuilt["folder"]
     workspaces = workspaces or {}
     key = json.dumps(workspaces, sort_keys=True)
@@ -163,7 +182,8 @@ def prebuilt(workspaces=None):
         archive = folder / f"authorizer-{hashlib.sha256(key.encode()).hexdigest()[:16]}.zip"
         archive.write_bytes(archive_bytes(authorizer_rules(), (), workspaces))
         ui = folder / "ui.zip"
-        _prebuilt[key] = CentralBuilds(archive, ui, hashlib.sha256(ui.read_bytes()).hexdigest())
+        _prebuilt[key] = CentralBuilds(archive, ui, hashlib.sha256(ui.read_bytes()).hexdigest(),
+                                       *_prebuilt["image"])
     return _prebuilt[key]
 
 

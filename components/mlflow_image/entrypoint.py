@@ -1,13 +1,19 @@
-"""Start `mlflow server` with the database URL assembled from the container's environment.
+"""Start `mlflow server` with the database URL assembled from the container's environment, or,
+as `entrypoint.py migrate`, bring MLflow's schema to this image's version and exit.
 
 ECS injects the password from Secrets Manager as DB_PASSWORD; it goes into the server's
 environment (MLFLOW_BACKEND_STORE_URI), never onto a command line where `ps` would show it.
 
-MLflow's schema is brought to this image's version first, by one task at a time (`migrate`:
-a PostgreSQL advisory lock), before any worker starts: two tasks starting on an empty database
-would otherwise create it at once, and a new MLflow release upgrades the schema here, on the
-first task of the deployment that brings it. That step and the workspaces' live in the image's
-plugin (plugin/mlflow_landing_zone_server/schema.py), which the sandbox runs too.
+Two modes (the same image, the same environment):
+- `migrate`: a one-off ECS task that `pulumi up` runs before the service's task definition
+  changes (components/schema_migration.py), after a snapshot of the cluster: MLflow's schema is
+  created or upgraded under a PostgreSQL advisory lock (one at a time), and the task exits 0.
+- no argument (the service's tasks): the schema is only checked. A task whose image needs
+  another schema than the database holds refuses to start with a line that says so, rather
+  than migrating inside the service's start (where the health-check grace period would kill a
+  long migration, and an older image's rollback task would migrate nothing back).
+Both steps live in the image's plugin (plugin/mlflow_landing_zone_server/schema.py), which the
+sandbox runs too.
 
 Workspaces are on (one per team). MLFLOW_LZ_WORKSPACES names the teams' workspaces; each one
 that does not exist yet is created before the server starts, so a team added to the central
@@ -33,11 +39,20 @@ from mlflow_landing_zone_server._spec import (
 # the image's plugin (installed before this file is copied in): the schema's migration under the
 # advisory lock, the workspaces, and the database password read where a connection is made
 from mlflow_landing_zone_server import rotation
-from mlflow_landing_zone_server.schema import (SCHEMA_LOCK_KEY, ensure_workspaces, migrate,
-                                               schema_lock)
+from mlflow_landing_zone_server.schema import (
+    SCHEMA_LOCK_KEY,
+    SchemaNotCurrent,
+    ensure_workspaces,
+    migrate,
+    schema_lock,
+    verify,
+)
 
-__all__ = ["SCHEMA_LOCK_KEY", "backend_store_uri", "ensure_workspaces", "main", "migrate",
-           "schema_lock", "workspace_names"]
+__all__ = ["MODES", "SCHEMA_LOCK_KEY", "SchemaNotCurrent", "backend_store_uri",
+           "ensure_workspaces", "main", "migrate", "schema_lock", "verify", "workspace_names"]
+
+MIGRATE = "migrate"
+MODES = ("serve", MIGRATE)  # serve: no argument
 
 
 def backend_store_uri(env) -> str:
@@ -51,7 +66,13 @@ def workspace_names(env) -> list:
     return [n.strip() for n in env.get(WORKSPACES_ENV, "").split(",") if n.strip()]
 
 
-def main():
+def main(argv=()):
+    """`argv`: the container's command (the arguments after entrypoint.py)."""
+    argv = list(argv)
+    mode = argv[0] if argv else "serve"
+    if mode not in MODES or len(argv) > 1:
+        sys.exit(f"entrypoint: unknown arguments {' '.join(argv)!r}: none (serve) or "
+                 f"{MIGRATE!r}")
     env = dict(os.environ)
     missing = [k for k in ("DB_USER", "DB_PASSWORD", "DB_HOST", "DB_NAME",
                            "MLFLOW_DEFAULT_ARTIFACT_ROOT", REGISTRY_ROOT_ENV)
@@ -64,8 +85,16 @@ def main():
     # the image loads this in every process, and here it is said outright.
     rotation.install(env)
     started = time.monotonic()
-    done = migrate(env["MLFLOW_BACKEND_STORE_URI"])
-    print(f"entrypoint: MLflow's schema {done} ({time.monotonic() - started:.1f} s)", flush=True)
+    if mode == MIGRATE:
+        done = migrate(env["MLFLOW_BACKEND_STORE_URI"])
+        print(f"entrypoint: migrate: MLflow's schema {done} "
+              f"({time.monotonic() - started:.1f} s)", flush=True)
+        return
+    try:
+        revision = verify(env["MLFLOW_BACKEND_STORE_URI"])
+    except SchemaNotCurrent as e:
+        sys.exit(f"entrypoint: {e}")
+    print(f"entrypoint: MLflow's schema is current ({revision})", flush=True)
     created = ensure_workspaces(env["MLFLOW_BACKEND_STORE_URI"], workspace_names(env))
     print(f"entrypoint: workspaces created: {', '.join(created) or 'none (all there)'}",
           flush=True)
@@ -77,4 +106,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

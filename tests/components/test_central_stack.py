@@ -54,7 +54,10 @@ def test_every_part_is_registered(stack):
         "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 3,
         "aws:rds/cluster:Cluster": 1, "aws:rds/clusterInstance:ClusterInstance": 1,
         "aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
-        "aws:ecs/taskDefinition:TaskDefinition": 1, "awsx:ecr:Image": 1,
+        # the service's and the schema migration's
+        "aws:ecs/taskDefinition:TaskDefinition": 2, "docker-build:index:Image": 1,
+        "aws:lambda/invocation:Invocation": 1,
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy": 1,
         "aws:lb/loadBalancer:LoadBalancer": 1, "aws:appautoscaling/policy:Policy": 1,
         # 23 proxies (10 browser segments and their {proxy+}, /api, /api/*, /{workspace}/*:
         # the same for any number of teams), 2 redirects (/, /{workspace})
@@ -65,7 +68,8 @@ def test_every_part_is_registered(stack):
         "aws:apigateway/integrationResponse:IntegrationResponse": 2,
         "aws:wafv2/webAcl:WebAcl": 1, "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
         "aws:apigateway/stage:Stage": 1, "aws:apigateway/vpcLink:VpcLink": 1,
-        "aws:lambda/function:Function": 1, "aws:cognito/userPool:UserPool": 1,
+        # the authorizer, the migration's runner
+        "aws:lambda/function:Function": 2, "aws:cognito/userPool:UserPool": 1,
         # platform-admins, and <team>:<level> for 2 teams and 4 levels
         "aws:cognito/userGroup:UserGroup": 9, "aws:cognito/userPoolClient:UserPoolClient": 1,
         "aws:amplify/app:App": 1, "aws:amplify/branch:Branch": 1,
@@ -319,7 +323,7 @@ def test_the_workspace_role_reaches_one_workspace_named_by_its_session_tag(stack
 
 
 def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
-    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs
     [container] = json.loads(task["containerDefinitions"])
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert "DB_PASSWORD" not in env and not any("password" in v.lower() for v in env.values())
@@ -375,7 +379,7 @@ def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
     assert authorizer["identitySource"] == ("method.request.header.Authorization,"
                                             "method.request.header.X-MLFLOW-WORKSPACE")
     assert authorizer["authorizerResultTtlInSeconds"] == 60
-    fn = stack.one("aws:lambda/function:Function").inputs
+    fn = stack.one("aws:lambda/function:Function", "authorizer").inputs
     assert authorizer["authorizerUri"].endswith(f"function:{fn['name']}/invocations")
     assert fn["handler"] == "authorizer.handler.handler" and fn["runtime"] == "python3.12"
     # A token must outlive its cached policy: the authorizer knows the cache's TTL.
@@ -865,45 +869,6 @@ def test_the_provider_refuses_other_accounts(stack):
     assert provider["region"] == REGION
 
 
-def test_the_image_is_tagged_by_its_contents(stack, tmp_path):
-    """The repository's tags are IMMUTABLE: an image whose build context changed must get a new
-    tag, or its push fails; an unchanged one the same tag (no new image)."""
-    from components.tracking_server import IMAGE_DIR, context_digest, image_build_args
-    from ui.build import pinned_mlflow_version
-
-    assert stack.one("aws:ecr/repository:Repository").inputs["imageTagMutability"] == "IMMUTABLE"
-    image = stack.one("awsx:ecr:Image").inputs
-    tag = image["imageTag"]
-    # MLflow's version comes from requirements.txt's pin alone, and is part of the tag
-    assert image["args"] == {"MLFLOW_VERSION": pinned_mlflow_version()} == image_build_args()
-    assert "ARG MLFLOW_VERSION\n" in (IMAGE_DIR / "Dockerfile").read_text()  # no default there
-    assert tag == context_digest(IMAGE_DIR, image_build_args())
-    assert tag != context_digest(IMAGE_DIR, {"MLFLOW_VERSION": "0.0.1"})
-    assert tag != context_digest(IMAGE_DIR)
-    copy = tmp_path / "image"
-    tracked = subprocess.run(["git", "ls-files", "."], cwd=IMAGE_DIR, check=True,
-                             capture_output=True, text=True).stdout.split()
-    assert {"Dockerfile", "entrypoint.py", ".dockerignore", "plugin/pyproject.toml"} <= set(
-        tracked)
-    for f in tracked:
-        (copy / f).parent.mkdir(parents=True, exist_ok=True)
-        (copy / f).write_bytes((IMAGE_DIR / f).read_bytes())
-    assert context_digest(copy, image_build_args()) == tag
-    # what a local install or a test leaves there (git and .dockerignore ignore it)
-    for leftover in ("__pycache__/entrypoint.cpython-311.pyc",
-                     "plugin/build/lib/x.py", "plugin/x.egg-info/PKG-INFO",
-                     "plugin/mlflow_landing_zone_server/.ruff_cache/0.17.6/123"):
-        (copy / leftover).parent.mkdir(parents=True, exist_ok=True)
-        (copy / leftover).write_bytes(b"left over")
-    assert context_digest(copy, image_build_args()) == tag
-    (copy / "plugin" / "pyproject.toml").write_text("changed")
-    assert context_digest(copy, image_build_args()) != tag
-    (copy / "plugin" / "pyproject.toml").write_bytes(
-        (IMAGE_DIR / "plugin" / "pyproject.toml").read_bytes())
-    (copy / "entrypoint.py").write_text((IMAGE_DIR / "entrypoint.py").read_text() + "\n# new\n")
-    assert context_digest(copy, image_build_args()) != tag
-
-
 def test_the_program_builds_nothing_while_it_declares_resources():
     """Builds run in components.builds before any component (pulumi up calls it first); the
     stack tests hand in prebuilt artifacts and refuse npm and pip, so they run offline, and a
@@ -934,7 +899,7 @@ def test_the_tasks_reach_https_and_their_database_only_and_write_only_to_tmp(sta
     every_rule = stack.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule") + \
         stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert all(r.inputs.get("description") for r in every_rule)
-    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs
     [container] = json.loads(task["containerDefinitions"])
     assert container["readonlyRootFilesystem"] is True
     assert container["mountPoints"] == [{"sourceVolume": "scratch", "containerPath": "/tmp",

@@ -21,7 +21,7 @@ def stack():
 
 
 def container_env(stack):
-    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs
     [container] = json.loads(task["containerDefinitions"])
     return {e["name"]: e["value"] for e in container["environment"]}
 
@@ -62,15 +62,29 @@ def test_mlflows_job_runner_passes_its_own_host_check(stack):
 
 
 def test_workers_fit_the_tasks_memory(stack):
-    """Item 12: 4 workers at ~290 MB and the job runner fit 2 GB; smaller tasks get fewer,
-    and a size too small for two is refused in config with the key."""
-    assert container_env(stack)["MLFLOW_WORKERS"] == "4"
-    assert [workers_for(c, m) for c, m in [(1024, 2048), (256, 2048), (2048, 4096),
-                                           (4096, 8192)]] == [4, 2, 8, 16]
-    for cpu, memory in [(256, 512), (256, 1024), (512, 1024)]:
-        assert 0.8 * memory < 2 * 300 + 300 and memory < min_memory_mb(cpu)
-        with pytest.raises(ConfigError, match=rf"trackingServer.memory must be at least 2048 MB "
-                                              rf"with cpu {cpu}"):
+    """Item 12, and issue 26 item 5: 4 workers at ~290 MB fit beside the server's own process,
+    MLflow's job runner with its 7 consumers and the 7 jobs that may run at once (6 GB);
+    smaller tasks get fewer, and a size too small for two is refused in config with the key."""
+    from spec.sizing import JOB_CONCURRENCY_ENV, fixed_mb, job_slots
+
+    env = container_env(stack)
+    assert env["MLFLOW_WORKERS"] == "4"
+    # the jobs' concurrency the budget counts is the one the task runs with
+    assert {k: env[k] for k in JOB_CONCURRENCY_ENV} == {
+        "MLFLOW_SERVER_JUDGE_INVOKE_MAX_WORKERS": "1",
+        "MLFLOW_SERVER_ONLINE_SCORING_MAX_WORKERS": "1"}
+    assert (job_slots(), fixed_mb()) == (7, 200 + 8 * 180 + 7 * 250)
+    assert [workers_for(c, m) for c, m in [(1024, 6144), (1024, 5120), (2048, 8192),
+                                           (4096, 16384)]] == [4, 2, 8, 16]
+    for cpu, memory in [(1024, 2048), (1024, 4096), (2048, 4096)]:
+        assert 0.8 * memory < 2 * 300 + fixed_mb() and memory < min_memory_mb(cpu)
+        with pytest.raises(ConfigError, match=rf"trackingServer.memory must be at least 5120 MB "
+                                              rf"with cpu {cpu} \(MLflow's workers"):
+            parse_central(central(trackingServer={"cpu": cpu, "memory": memory}), "us-east-1")
+    # no memory a 0.5 vCPU task may have holds two workers and the job runner
+    for cpu, memory in [(256, 2048), (512, 4096)]:
+        with pytest.raises(ConfigError, match=rf"trackingServer.cpu must be at least 1024: no "
+                                              rf"Fargate memory size of cpu {cpu} holds 4988 MB"):
             parse_central(central(trackingServer={"cpu": cpu, "memory": memory}), "us-east-1")
 
 
@@ -105,6 +119,44 @@ def test_a_change_of_binary_media_types_or_response_status_reaches_the_stage(mon
         **api.GATEWAY_RESPONSES, "EXPIRED_TOKEN": (401, "UNAUTHENTICATED")})
     with_status = trigger()
     assert len({json.dumps(before), json.dumps(with_media), json.dumps(with_status)}) == 3
+
+
+def test_the_authorizers_identity_source_and_the_redirects_reach_the_stage(monkeypatch):
+    """Issue 26, item 5: an authorizer or a MOCK integration updated in place keeps its id; the
+    fingerprint carries their settings, so each change makes a new deployment."""
+    import components.api as api
+
+    def deployed():
+        inventory = run_program(stack_config("central"))
+        authorizer = inventory.one("aws:apigateway/authorizer:Authorizer").inputs
+        redirect = inventory.one("aws:apigateway/integration:Integration", "to-ui-root").inputs
+        mapping = inventory.one("aws:apigateway/integrationResponse:IntegrationResponse",
+                                "to-ui-root").inputs
+        trigger = inventory.one("aws:apigateway/deployment:Deployment").inputs["triggers"]
+        return trigger["redeployment"], (authorizer["identitySource"],
+                                         redirect["requestTemplates"],
+                                         mapping["responseParameters"], mapping["statusCode"])
+
+    before, served = deployed()
+    assert served == ("method.request.header.Authorization,method.request.header."
+                      "X-MLFLOW-WORKSPACE", {"application/json": '{"statusCode": 302}'},
+                      {"method.response.header.Location": "stageVariables.uiUrl"}, "302")
+    changes = [
+        ("IDENTITY_SOURCE_HEADERS", ("Authorization",)),
+        ("REDIRECT_REQUEST_TEMPLATES", {"application/json": '{"statusCode": 301}'}),
+        ("REDIRECT_RESPONSE_PARAMETERS", {"method.response.header.Location":
+                                          "stageVariables.otherUrl"}),
+        ("REDIRECT_STATUS", "301"),
+    ]
+    seen = {before}
+    for attribute, value in changes:
+        with monkeypatch.context() as m:
+            m.setattr(api, attribute, value)
+            trigger, now = deployed()
+        assert now != served, f"{attribute} did not reach the resources"
+        assert trigger not in seen, f"a change of {attribute} leaves the deployment as it was"
+        seen.add(trigger)
+    assert deployed()[0] == before  # nothing changed, nothing redeployed
 
 
 def test_mlflow_admits_browser_writes_from_the_uis_origin_exactly(stack):
@@ -262,7 +314,7 @@ def test_other_failures_and_other_databases_are_left_alone():
 
 
 def test_the_task_reads_the_current_secret_and_checks_its_database(stack):
-    task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs
     [container] = json.loads(task["containerDefinitions"])
     secret = container["secrets"][0]["valueFrom"].removesuffix(":password::")
     assert container_env(stack)["DB_LOGIN_ARN"] == secret

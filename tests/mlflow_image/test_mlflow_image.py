@@ -32,9 +32,10 @@ def test_the_server_starts_without_the_password_on_its_command_line(monkeypatch)
     monkeypatch.setattr(module.os, "environ", dict(ENV))
     monkeypatch.setattr(module.os, "execvpe", lambda f, argv, env: seen.update(argv=argv, env=env))
     monkeypatch.setattr(module, "ensure_workspaces", lambda uri, names: seen.update(names=names) or [])
-    monkeypatch.setattr(module, "migrate", lambda uri: seen.update(migrated=uri) or "up to date")
+    monkeypatch.setattr(module, "migrate", lambda uri: pytest.fail("the service migrated"))
+    monkeypatch.setattr(module, "verify", lambda uri: seen.update(verified=uri) or "abc123")
     module.main()
-    assert seen["migrated"] == seen["env"]["MLFLOW_BACKEND_STORE_URI"]
+    assert seen["verified"] == seen["env"]["MLFLOW_BACKEND_STORE_URI"]
     assert "--enable-workspaces" in seen["argv"] and seen["names"] == []
     # MLflow's app with the registry store that freezes registered versions (plugin/)
     assert seen["argv"][seen["argv"].index("--app-name") + 1] == "landing-zone"
@@ -98,8 +99,11 @@ def _schema_version(uri):
 
 
 @pytest.mark.slow  # MLflow's schema migrations, on SQLite
-def test_the_schema_is_created_before_the_server_starts_and_left_alone_after(monkeypatch,
-                                                                              tmp_path):
+def test_the_migrate_mode_creates_the_schema_and_the_service_only_verifies_it(monkeypatch,
+                                                                               tmp_path, capsys):
+    """Issue 26, item 2: `entrypoint.py migrate` (the one-off task before the service changes)
+    migrates and exits; the service's start (no argument) refuses a schema that is not
+    current, with a line that says why, and starts on one that is, changing nothing."""
     module = load()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     order = []
@@ -110,12 +114,52 @@ def test_the_schema_is_created_before_the_server_starts_and_left_alone_after(mon
     monkeypatch.setattr(module, "ensure_workspaces",
                         lambda u, names: order.append("workspaces") or [])
     monkeypatch.setattr(module.os, "execvpe", lambda f, argv, env: order.append(argv[1]))
-    module.main()
-    assert order == ["migrate", "workspaces", "server"]
+    # the service's task on an empty database: no migration, no server
+    with pytest.raises(SystemExit, match=r"entrypoint: MLflow's schema is missing, this image "
+                                         r"needs \w+: the migration task .* has not brought it "
+                                         r"here; not starting"):
+        module.main([])
+    assert order == [] and _schema_version(uri)[0] is None
+    module.main(["migrate"])  # the one-off task: migrates and returns (the task exits 0)
+    assert order == ["migrate"]
     current, head = _schema_version(uri)
     assert current == head
-    assert real_migrate(uri, log=order.append) == "up to date"  # the next task's start
-    assert order[3:] == []  # and it says nothing
+    assert f"entrypoint: migrate: MLflow's schema created" in capsys.readouterr().out
+    module.main([])  # the service's task now starts, without migrating
+    assert order == ["migrate", "workspaces", "server"]
+    assert f"entrypoint: MLflow's schema is current ({head})" in capsys.readouterr().out
+    assert real_migrate(uri, log=order.append) == "up to date"  # a second migration task
+    assert order[3:] == []  # says nothing
+    with pytest.raises(SystemExit, match=r"unknown arguments 'upgrade'"):
+        module.main(["upgrade"])
+
+
+@pytest.mark.slow  # MLflow's schema migrations, on SQLite
+def test_an_older_schema_stops_the_service_until_the_migration_runs(monkeypatch, tmp_path):
+    """A new image's tasks on the previous MLflow's schema (the migration task has not run, or
+    failed) refuse to start and name both revisions."""
+    import sqlalchemy
+    from mlflow.store.tracking.dbmodels.initial_models import Base as InitialBase
+
+    module = load()
+    uri = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sqlalchemy.create_engine(uri)
+    InitialBase.metadata.create_all(engine)
+    engine.dispose()
+    module.migrate(uri, log=lambda m: None)
+    engine = sqlalchemy.create_engine(uri)
+    with engine.begin() as connection:  # as a previous MLflow's schema would read
+        connection.execute(sqlalchemy.text("UPDATE alembic_version SET version_num = 'older1'"))
+    engine.dispose()
+    head = _schema_version(uri)[1]
+    with pytest.raises(module.SchemaNotCurrent, match=rf"MLflow's schema is at older1, this "
+                                                      rf"image needs {head}"):
+        module.verify(uri)
+    monkeypatch.setattr(module.os, "environ", dict(ENV))
+    monkeypatch.setattr(module, "backend_store_uri", lambda env: uri)
+    monkeypatch.setattr(module.os, "execvpe", lambda *a: pytest.fail("the server started"))
+    with pytest.raises(SystemExit, match="schema is at older1"):
+        module.main([])
 
 
 @pytest.mark.slow  # MLflow's schema migrations, on SQLite
@@ -181,16 +225,18 @@ def test_tasks_starting_together_migrate_one_at_a_time(tmp_path):
 def test_the_image_and_the_sandbox_connect_with_the_same_driver():
     """The entrypoint's URL names psycopg (3): SQLAlchemy 2.1 reads a bare postgresql:// as
     psycopg and 2.0 as psycopg2, and the image once installed psycopg2 alone. The Dockerfile
-    installs requirements.txt's pin, which the sandbox runs PostgreSQL with."""
+    installs requirements.txt's pin (through constraints.txt, the image's every package),
+    which the sandbox runs PostgreSQL with."""
     import re
 
     from sqlalchemy.engine import make_url
 
     uri = load().backend_store_uri(ENV)
     assert make_url(uri).get_dialect().driver == "psycopg"
-    image = re.findall(r'"psycopg\[binary\]==([\d.]+)"',
-                       (ENTRYPOINT.parent / "Dockerfile").read_text())
+    constraints = (ENTRYPOINT.parent / "constraints.txt").read_text()
+    image = re.findall(r"^psycopg==([\d.]+)$", constraints, re.M)
+    assert re.findall(r"^psycopg-binary==([\d.]+)$", constraints, re.M) == image
     requirements = re.findall(r"^psycopg\[binary\]==([\d.]+)$",
                               (ENTRYPOINT.parents[2] / "requirements.txt").read_text(), re.M)
     assert image == requirements and len(image) == 1
-    assert "psycopg2" not in (ENTRYPOINT.parent / "Dockerfile").read_text()
+    assert "psycopg2" not in (ENTRYPOINT.parent / "Dockerfile").read_text() + constraints

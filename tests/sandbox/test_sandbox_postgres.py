@@ -276,3 +276,32 @@ def test_the_images_connections_survive_a_password_rotation_on_a_real_postgresql
         engine.dispose()
     finally:
         server.stop()
+
+
+@pytest.mark.slow  # a PostgreSQL of its own
+def test_the_migration_task_then_the_services_check_on_a_real_postgresql(tmp_path):
+    """Issue 26, item 2, on the database Aurora is: the service's check refuses an empty
+    database, the migration task's step creates the schema under the advisory lock, then the
+    check passes, changing nothing, and a second migration finds it current."""
+    from mlflow_landing_zone_server.schema import (
+        SchemaNotCurrent,
+        migrate,
+        schema_revisions,
+        verify,
+    )
+
+    server = database.start_postgres(tmp_path / POSTGRES_DIR)
+    try:
+        with pytest.raises(SchemaNotCurrent, match="MLflow's schema is missing, this image "
+                                                   "needs"):
+            verify(server.url)
+        assert schema_revisions(server.url)[0] is None  # the check created nothing
+        assert migrate(server.url, log=lambda m: None) == "created"
+        current, head = schema_revisions(server.url)
+        assert verify(server.url) == head == current
+        assert migrate(server.url, log=lambda m: None) == "up to date"
+        with connect(server.url) as c:  # the lock was given back
+            assert c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                             ).fetchone()[0] == 0
+    finally:
+        server.stop()

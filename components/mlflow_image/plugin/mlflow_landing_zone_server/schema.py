@@ -1,7 +1,8 @@
 """MLflow's schema and the teams' workspaces, brought to this MLflow before any server worker
-opens the database: by the image's entrypoint on AWS (components/mlflow_image/entrypoint.py), and
-by the sandbox the same way (sandbox/landing_zone.py), so the advisory-lock migration runs on a
-real PostgreSQL outside AWS too.
+opens the database: on AWS by the image's `migrate` mode (components/mlflow_image/entrypoint.py),
+a one-off task `pulumi up` runs before the service changes, after which the service's tasks only
+check it (`verify`); by the sandbox the same way (sandbox/landing_zone.py), so the advisory-lock
+migration runs on a real PostgreSQL outside AWS too.
 
 MLflow's schema is brought to this MLflow's version by one process at a time (`migrate`: a
 PostgreSQL advisory lock): two tasks starting on an empty database would otherwise create it at
@@ -84,6 +85,39 @@ def migrate(store_uri: str, log=None) -> str:
             return f"upgraded from {current} to {head}"
     finally:
         engine.dispose()
+
+
+class SchemaNotCurrent(Exception):
+    """The database's schema is not the one this MLflow needs: the migration has not run."""
+
+
+def schema_revisions(store_uri: str) -> tuple:
+    """(the database's schema revision or None when it has no MLflow schema, this MLflow's)."""
+    import sqlalchemy
+    from mlflow.store.db import utils
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(store_uri, poolclass=NullPool)
+    try:
+        head = utils._get_latest_schema_revision()
+        if not utils._all_tables_exist(engine):
+            return None, head
+        return utils._get_schema_version(engine), head
+    finally:
+        engine.dispose()
+
+
+def verify(store_uri: str) -> str:
+    """Check, without changing anything, that the schema is this MLflow's; returns the
+    revision, or raises SchemaNotCurrent saying what is there and what is needed."""
+    current, head = schema_revisions(store_uri)
+    if current != head:
+        found = f"at {current}" if current else "missing"
+        raise SchemaNotCurrent(
+            f"MLflow's schema is {found}, this image needs {head}: the migration task "
+            f"(the image's `migrate` mode, run by `pulumi up` before the service) has not "
+            f"brought it here; not starting")
+    return head
 
 
 def ensure_workspaces(store_uri: str, names) -> list:
