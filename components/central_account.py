@@ -44,7 +44,9 @@ class CentralAccount(pulumi.ComponentResource):
         self.artifacts = ArtifactStore(f"{name}-store", ArtifactStoreArgs(
             account_id=config.account_id,
             server_role_arns=[workspace_role_arn],
-            registry_writer_arn=workspace_role_arn, protect=config.protect), child)
+            registry_writer_arn=workspace_role_arn, protect=config.protect,
+            serving_accounts=tuple(sorted({t.account_id for t in config.teams})),
+            region=config.region), child)
         self.database = Database(f"{name}-db", DatabaseArgs(
             region=config.region,
             account_id=config.account_id, vpc_id=self.network.vpc_id,
@@ -136,6 +138,8 @@ class CentralAccount(pulumi.ComponentResource):
             "userPoolClientId": self.identity.client_id,
             "accessRoleArns": self.team_access.role_arns,
             "artifactBucket": self.artifacts.bucket_name,
+            # with artifactBucket, a team stack's serving.artifactKeyArn
+            "artifactKeyArn": self.artifacts.key_arn,
             "trackingServerTaskRoleArn": self.tracking_server.task_role_arn,
             "trackingServerWorkspaceRoleArn": self.tracking_server.workspace_role.arn,
             "alarmTopicArn": self.monitoring.topic_arn,
