@@ -11,6 +11,7 @@ from spec.edge import STAGE, refresh_margin_seconds
 from ._util import type_token
 from .api import Api, ApiArgs
 from .artifact_store import ArtifactStore, ArtifactStoreArgs
+from .serving_status import StatusWriter, StatusWriterArgs
 from .builds import CentralBuilds
 from .ci_access import CiAccess, CiAccessArgs
 from spec.config import CentralConfig, workspaces
@@ -129,6 +130,12 @@ class CentralAccount(pulumi.ComponentResource):
             account_id=config.account_id, region=config.region, teams=config.teams,
             api_arn=self.api.api_arn, artifact_bucket_arn=self.artifacts.bucket_arn,
             artifact_key_arn=self.artifacts.key_arn), child)
+
+        # what serves each team's versions, onto the versions (the team deployers' status)
+        self.status_writer = StatusWriter(f"{name}-status", StatusWriterArgs(
+            account_id=config.account_id, teams={t.name: t.account_id for t in config.teams},
+            api_arn=self.api.api_arn, api_url=self.api.url,
+            log_retention_days=config.log_retention_days), child)
 
         self.outputs = {
             "uiUrl": self.ui.url,

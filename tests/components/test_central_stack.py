@@ -65,7 +65,8 @@ def test_every_part_is_registered(stack):
         "aws:apigateway/integrationResponse:IntegrationResponse": 2,
         "aws:wafv2/webAcl:WebAcl": 1, "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
         "aws:apigateway/stage:Stage": 1, "aws:apigateway/vpcLink:VpcLink": 1,
-        "aws:lambda/function:Function": 1, "aws:cognito/userPool:UserPool": 1,
+        # the authorizer, the deployment status writer
+        "aws:lambda/function:Function": 2, "aws:cognito/userPool:UserPool": 1,
         # platform-admins, and <team>:<level> for 2 teams and 4 levels
         "aws:cognito/userGroup:UserGroup": 9, "aws:cognito/userPoolClient:UserPoolClient": 1,
         "aws:amplify/app:App": 1, "aws:amplify/branch:Branch": 1,
@@ -364,6 +365,38 @@ def test_the_workspace_role_reaches_one_workspace_named_by_its_session_tag(stack
          "Resource": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-store-key"}]
 
 
+def test_the_status_writer_records_the_team_deployers_status_through_the_api(stack):
+    """Issue 27: the deployers' status events on the central bus, onto the versions as the
+    one role the server admits for `landing_zone.*` tags."""
+    from deployer.build import archive_files
+    from spec.serving import status_writer_policy
+
+    function = stack.one("aws:lambda/function:Function", "status")
+    assert function.inputs["name"] == "mlflow-platform-status-writer"
+    assert function.inputs["handler"] == "deployer.status_writer.handler"
+    assert function.inputs["environment"]["variables"] == {"API_URL": stack.outputs["apiUrl"]}
+    role = stack.one("aws:iam/role:Role", "status-role")
+    assert role.outputs["arn"] == f"arn:aws:iam::{ACCOUNT}:role/mlflow-platform-status-writer"
+    logs = stack.one("aws:cloudwatch/logGroup:LogGroup", "status-logs").outputs["arn"]
+    assert policy(stack.one("aws:iam/rolePolicy:RolePolicy", "status-role")) == \
+        status_writer_policy(stack.outputs["apiArn"], logs)
+    assert invoke_allowed([status_writer_policy(stack.outputs["apiArn"], logs)],
+                          f"{stack.outputs['apiArn']}/POST/team-a/api/2.0/mlflow/model-versions/"
+                          "set-tag")
+    for other in ("POST/team-a/api/2.0/mlflow/model-versions/delete",
+                  "POST/team-a/api/2.0/mlflow/registered-models/set-tag",
+                  "GET/team-a/api/2.0/mlflow/model-versions/get"):
+        assert not invoke_allowed([status_writer_policy(stack.outputs["apiArn"], logs)],
+                                  f"{stack.outputs['apiArn']}/{other}"), other
+    rule = stack.one("aws:cloudwatch/eventRule:EventRule", "status")
+    assert rule.inputs["eventBusName"] == "mlflow-landing-zone"
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["mlflow.landing-zone.deployer"], "detail-type": ["Model deployment status"]}
+    teams = json.loads(archive_files({"team-a": "222222222222", "team-b": "333333333333"})[
+        "deployer/teams.json"])
+    assert teams == {"team-a": "222222222222", "team-b": "333333333333"}
+
+
 def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
     task = stack.one("aws:ecs/taskDefinition:TaskDefinition").inputs
     [container] = json.loads(task["containerDefinitions"])
@@ -379,6 +412,8 @@ def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
     assert env["MLFLOW_LZ_WORKSPACE_ROLE_ARN"] == (
         f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-workspace")
     assert env["MLFLOW_SERVER_ALLOWED_HOSTS"].startswith("mlflow-server-nlb-123.elb.")
+    assert env["MLFLOW_LZ_PLATFORM_WRITER_ARNS"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/mlflow-platform-status-writer")
     service = stack.one("aws:ecs/service:Service").inputs
     assert service["networkConfiguration"]["assignPublicIp"] is False
     assert service["desiredCount"] == 2
@@ -421,7 +456,7 @@ def test_methods_take_sigv4_on_api_and_the_authorizer_elsewhere(stack):
     assert authorizer["identitySource"] == ("method.request.header.Authorization,"
                                             "method.request.header.X-MLFLOW-WORKSPACE")
     assert authorizer["authorizerResultTtlInSeconds"] == 60
-    fn = stack.one("aws:lambda/function:Function").inputs
+    fn = stack.one("aws:lambda/function:Function", "authorizer").inputs
     assert authorizer["authorizerUri"].endswith(f"function:{fn['name']}/invocations")
     assert fn["handler"] == "authorizer.handler.handler" and fn["runtime"] == "python3.12"
     # A token must outlive its cached policy: the authorizer knows the cache's TTL.
