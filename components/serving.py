@@ -11,23 +11,17 @@ import pulumi_aws as aws
 
 from deployer.build import DEPLOYER_HANDLER, RUNTIME, archive_files
 from spec.accounts import TEAM_ACCOUNT_TEAM_TAG
-from spec.registry_events import (
-    DETAIL_TYPES,
-    ENDPOINT_STATE_CHANGE,
-    EVENT_BUS_NAME,
-    EVENT_SOURCE,
-    PROMOTED,
-    ALIAS_REMOVED,
-    SAGEMAKER_SOURCE,
-    central_bus_arn,
-    deployer_role_name,
-    serving_role_name,
-)
+from spec.registry_events import EVENT_BUS_NAME, deployer_role_name, serving_role_name
 from spec.serving import (
+    deploy_rule_pattern,
+    deployer_environment,
     deployer_policy,
+    invoke_policy,
     lambda_trust_policy,
     serving_role_policy,
     serving_trust_policy,
+    state_change_pattern,
+    team_bus_policy,
 )
 
 from ._util import child, customer_managed_key, type_token
@@ -49,35 +43,6 @@ class TeamServingArgs:
     instance_count: int = 1
     delete_on_alias_removed: bool = True
     log_retention_days: int = 90
-
-
-def deploy_rule_pattern(team: str, alias: str) -> dict:
-    """The registry's events the deployer acts on: the team's deploy alias set or removed."""
-    return {"source": [EVENT_SOURCE],
-            "detail-type": [DETAIL_TYPES[PROMOTED], DETAIL_TYPES[ALIAS_REMOVED]],
-            "detail": {"team": [team], "alias": [alias]}}
-
-
-def state_change_pattern(team: str) -> dict:
-    """SageMaker's state changes of the team's endpoints (the deployer names them <team>-...)."""
-    return {"source": [SAGEMAKER_SOURCE], "detail-type": [ENDPOINT_STATE_CHANGE],
-            "detail": {"EndpointName": [{"prefix": f"{team}-"}]}}
-
-
-def team_bus_policy(bus_arn: str, central_account_id: str) -> dict:
-    """Only the central account's rule puts events on the team's bus (forwarded registry
-    events); nobody else's."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "TheCentralBusForwards", "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{central_account_id}:root"},
-        "Action": "events:PutEvents", "Resource": bus_arn}]}
-
-
-def invoke_policy(team: str, account_id: str, region: str) -> dict:
-    """For the team's applications (attach where they run): invoke the team's endpoints."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "InvokeTheTeamsEndpoints", "Effect": "Allow", "Action": "sagemaker:InvokeEndpoint",
-        "Resource": f"arn:aws:sagemaker:{region}:{account_id}:endpoint/{team}-*"}]}
 
 
 class TeamServing(pulumi.ComponentResource):
@@ -129,18 +94,13 @@ class TeamServing(pulumi.ComponentResource):
                 lambda a: json.dumps(deployer_policy(team, acct, region,
                                                      args.central_account_id, a[0], a[1]))),
             opts=child(self))
-        environment = {
-            "TEAM": team, "ACCOUNT_ID": acct, "DEPLOY_ALIAS": args.deploy_alias,
-            "IMAGE_URI": pulumi.Output.concat(self.repository.repository_url, ":",
-                                              args.image_tag),
-            "EXECUTION_ROLE_ARN": self.serving_role.arn, "KMS_KEY_ARN": self.key.arn,
-            "SERVERLESS_MEMORY_MB": str(args.memory_mb),
-            "SERVERLESS_MAX_CONCURRENCY": str(args.max_concurrency),
-            "INSTANCE_COUNT": str(args.instance_count),
-            "DELETE_ON_ALIAS_REMOVED": "true" if args.delete_on_alias_removed else "false",
-            "CENTRAL_BUS_ARN": central_bus_arn(region, args.central_account_id)}
-        if args.instance_type:
-            environment["INSTANCE_TYPE"] = args.instance_type
+        environment = deployer_environment(
+            team, acct, region, args.central_account_id, args.deploy_alias,
+            image_uri=pulumi.Output.concat(self.repository.repository_url, ":", args.image_tag),
+            execution_role_arn=self.serving_role.arn, key_arn=self.key.arn,
+            memory_mb=args.memory_mb, max_concurrency=args.max_concurrency,
+            instance_type=args.instance_type, instance_count=args.instance_count,
+            delete_on_alias_removed=args.delete_on_alias_removed)
         self.function = aws.lambda_.Function(
             f"{name}-deployer", name=function_name, runtime=RUNTIME, handler=DEPLOYER_HANDLER,
             code=pulumi.AssetArchive({path: pulumi.StringAsset(data.decode())

@@ -9,6 +9,12 @@ from roles.catalogue import SDK_PREFIX
 
 from .accounts import registry_prefix, role_arn, sagemaker_trust_policy
 from .registry_events import (
+    ALIAS_REMOVED,
+    DETAIL_TYPES,
+    ENDPOINT_STATE_CHANGE,
+    EVENT_SOURCE,
+    PROMOTED,
+    SAGEMAKER_SOURCE,
     central_bus_arn,
     serving_role_name,
 )
@@ -106,3 +112,57 @@ def status_writer_policy(api_arn: str, log_group_arn: str) -> dict:
         {"Sid": "OwnLogs", "Effect": "Allow", "Action": [
             "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{log_group_arn}:*"},
     ]}
+
+
+def deploy_rule_pattern(team: str, alias: str) -> dict:
+    """The registry's events the deployer acts on: the team's deploy alias set or removed."""
+    return {"source": [EVENT_SOURCE],
+            "detail-type": [DETAIL_TYPES[PROMOTED], DETAIL_TYPES[ALIAS_REMOVED]],
+            "detail": {"team": [team], "alias": [alias]}}
+
+
+def state_change_pattern(team: str) -> dict:
+    """SageMaker's state changes of the team's endpoints (the deployer names them <team>-...)."""
+    return {"source": [SAGEMAKER_SOURCE], "detail-type": [ENDPOINT_STATE_CHANGE],
+            "detail": {"EndpointName": [{"prefix": f"{team}-"}]}}
+
+
+def team_bus_policy(bus_arn: str, central_account_id: str) -> dict:
+    """Only the central account's rule puts events on the team's bus (forwarded registry
+    events); nobody else's."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TheCentralBusForwards", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{central_account_id}:root"},
+        "Action": "events:PutEvents", "Resource": bus_arn}]}
+
+
+def invoke_policy(team: str, account_id: str, region: str) -> dict:
+    """For the team's applications (attach where they run): invoke the team's endpoints."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "InvokeTheTeamsEndpoints", "Effect": "Allow", "Action": "sagemaker:InvokeEndpoint",
+        "Resource": f"arn:aws:sagemaker:{region}:{account_id}:endpoint/{team}-*"}]}
+
+
+def deployer_environment(team, account_id, region, central_account_id, deploy_alias, *,
+                         image_uri, execution_role_arn, key_arn, memory_mb=2048,
+                         max_concurrency=5, instance_type=None, instance_count=1,
+                         delete_on_alias_removed=True) -> dict:
+    """The deployer Lambda's environment (deployer.handler.Settings reads it)."""
+    environment = {
+        "TEAM": team, "ACCOUNT_ID": account_id, "DEPLOY_ALIAS": deploy_alias,
+        "IMAGE_URI": image_uri, "EXECUTION_ROLE_ARN": execution_role_arn,
+        "KMS_KEY_ARN": key_arn,
+        "SERVERLESS_MEMORY_MB": str(memory_mb),
+        "SERVERLESS_MAX_CONCURRENCY": str(max_concurrency),
+        "INSTANCE_COUNT": str(instance_count),
+        "DELETE_ON_ALIAS_REMOVED": "true" if delete_on_alias_removed else "false",
+        "CENTRAL_BUS_ARN": central_bus_arn(region, central_account_id)}
+    if instance_type:
+        environment["INSTANCE_TYPE"] = instance_type
+    return environment
+
+
+def forward_rule_pattern(team: str) -> dict:
+    """The central bus's rule per team: the registry's events of that team, to its account's
+    bus (the central stack's; the sandbox seeds the same)."""
+    return {"source": [EVENT_SOURCE], "detail": {"team": [team]}}
