@@ -11,13 +11,8 @@ import pulumi
 import pulumi_aws as aws
 
 from deployer.build import RUNTIME, STATUS_WRITER_HANDLER, archive_files
-from spec.registry_events import (
-    DEPLOYER_SOURCE,
-    DEPLOYMENT_STATUS_DETAIL_TYPE,
-    EVENT_BUS_NAME,
-    STATUS_WRITER_ROLE_NAME,
-)
-from spec.serving import lambda_trust_policy, status_writer_policy
+from spec.registry_events import EVENT_BUS_NAME, STATUS_WRITER_ROLE_NAME
+from spec.serving import lambda_trust_policy, status_rule_pattern, status_writer_policy
 
 from ._util import child, type_token
 
@@ -29,10 +24,6 @@ class StatusWriterArgs:
     api_arn: pulumi.Input[str]  # arn:aws:execute-api:<region>:<account>:<api>/<stage>
     api_url: pulumi.Input[str]  # the stage's URL
     log_retention_days: int = 90
-
-
-def status_rule_pattern() -> dict:
-    return {"source": [DEPLOYER_SOURCE], "detail-type": [DEPLOYMENT_STATUS_DETAIL_TYPE]}
 
 
 class StatusWriter(pulumi.ComponentResource):

@@ -428,7 +428,7 @@ def _answer_invocations():
             body = json.dumps({"__type": "ValidationError",
                                "message": f"Endpoint {name} of account {self.current_account} "
                                           "not found."})
-            return 400, {"Content-Type": "application/json"}, body
+            return 400, {"Content-Type": "application/json", "status": 400}, body
         data = self.body.decode() if isinstance(self.body, bytes) else self.body
         content_type = self.headers.get("Content-Type") or "application/json"
         result = invocations(data, content_type, model, model.metadata.get_input_schema())
@@ -436,7 +436,7 @@ def _answer_invocations():
             body = json.dumps({"__type": "ModelError", "message": "Received client error "
                                f"({result.status}) from the model", "OriginalStatusCode":
                                result.status, "OriginalMessage": result.response})
-            return 424, {"Content-Type": "application/json"}, body
+            return 424, {"Content-Type": "application/json", "status": 424}, body
         return 200, {"Content-Type": result.mimetype,
                      "x-Amzn-Invoked-Production-Variant": "AllTraffic"}, result.response
 
@@ -493,14 +493,15 @@ def _params(request) -> dict:
 
 def _cbor(body) -> dict:
     """CloudWatch's requests (botocore sends RPC v2 CBOR): decoded with botocore's parser."""
-    try:
-        from botocore.parsers import RpcV2CBORParser
+    import io
 
-        parser = RpcV2CBORParser()
-        return parser._parse_cbor(body) if hasattr(parser, "_parse_cbor") else \
-            parser._parse_body_as_cbor(body)
-    except Exception:
+    from botocore.parsers import RpcV2CBORParser
+
+    try:
+        parsed = RpcV2CBORParser().parse_data_item(io.BytesIO(bytes(body)))
+    except Exception:  # not CBOR: no parameters known
         return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _judge_serving_calls():
@@ -524,3 +525,139 @@ def _judge_serving_calls():
             self._raise_access_denied()
 
     _replace(IAMRequestBase, "check_action_permitted", check_action_permitted)
+
+
+# --- the stacks' serving resources, seeded as they declare them ------------------------------
+
+KEY_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"  # the sandbox's bucket has no KMS key
+
+
+def lambda_arn(region, account, name) -> str:
+    return f"arn:aws:lambda:{region}:{account}:function:{name}"
+
+
+def seed(aws, api_url: str, folder) -> dict:
+    """What the central stack (the status writer, the central bus and its rules per team) and
+    each team stack (its bus, the deployer, its roles and rules; an application's role that
+    invokes the team's endpoints) declare for serving, into moto: returns {team: the state
+    file's `serving` of that team}. Runs while seeding (IAM not enforced yet)."""
+    from deployer.build import DEPLOYER_HANDLER, STATUS_WRITER_HANDLER, write_data
+    from spec.accounts import role_arn
+    from spec.config import MLFLOW_IMAGE_TAG
+    from spec.registry_events import (
+        DEFAULT_DEPLOY_ALIAS,
+        EVENT_BUS_NAME,
+        STATUS_WRITER_ROLE_NAME,
+        central_bus_arn,
+        deployer_role_name,
+        serving_role_name,
+    )
+    from spec.serving import (
+        deploy_rule_pattern,
+        deployer_environment,
+        deployer_policy,
+        forward_rule_pattern,
+        invoke_policy,
+        lambda_trust_policy,
+        serving_role_policy,
+        serving_trust_policy,
+        state_change_pattern,
+        status_rule_pattern,
+        status_writer_policy,
+        team_bus_policy,
+    )
+
+    from .aws import BUCKET, api_arn
+
+    plan, region, central = aws.plan, aws.plan.region, aws.plan.central_account
+    h = hosting()
+    central_events, central_iam = aws.client("events"), aws.client("iam")
+    if EVENT_BUS_NAME not in [b["Name"] for b in central_events.list_event_buses()["EventBuses"]]:
+        central_events.create_event_bus(Name=EVENT_BUS_NAME)
+    # The tracking server emits the registry's events onto the central bus (issue 27 item 2)
+    central_iam.put_user_policy(
+        UserName="mlflow-tracking-server", PolicyName="registry-events",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "events:PutEvents",
+            "Resource": central_bus_arn(region, central)}]}))
+    # the central status writer
+    logs = f"arn:aws:logs:{region}:{central}:log-group:/aws/lambda/{STATUS_WRITER_ROLE_NAME}"
+    writer_role = central_iam.create_role(
+        RoleName=STATUS_WRITER_ROLE_NAME,
+        AssumeRolePolicyDocument=json.dumps(lambda_trust_policy(central)))["Role"]["Arn"]
+    central_iam.put_role_policy(RoleName=STATUS_WRITER_ROLE_NAME, PolicyName="status",
+                                PolicyDocument=json.dumps(status_writer_policy(
+                                    api_arn(plan), logs)))
+    data = write_data({t.name: t.account_id for t in plan.teams}, Path(folder) / "status-writer")
+    writer = lambda_arn(region, central, STATUS_WRITER_ROLE_NAME)
+    h.register(Function(writer, STATUS_WRITER_HANDLER, writer_role,
+                        {"API_URL": api_url, "STATUS_WRITER_DATA": str(data)}))
+    _rule(central_events, "mlflow-deployment-status", EVENT_BUS_NAME, status_rule_pattern(),
+          writer)
+    serving = {}
+    sts = aws.client("sts")
+    for team in plan.teams:
+        account, name = team.account_id, team.name
+        admin = sts.assume_role(RoleArn=role_arn(account, "seed"),
+                                RoleSessionName="seed-serving")["Credentials"]
+        iam, events = aws.client("iam", **admin), aws.client("events", **admin)
+        team_sts = aws.client("sts", **admin)
+        bus = events.create_event_bus(Name=EVENT_BUS_NAME)["EventBusArn"]
+        events.put_permission(EventBusName=EVENT_BUS_NAME,
+                              Policy=json.dumps(team_bus_policy(bus, central)))
+        # the central stack's rule per team: its registry events to its account's bus
+        _rule(central_events, f"mlflow-forward-{name}", EVENT_BUS_NAME,
+              forward_rule_pattern(name), bus)
+        tags = [{"Key": "mlflow-team", "Value": name}]
+        repository = f"arn:aws:ecr:{region}:{account}:repository/{serving_role_name(name)}"
+        serving_role = iam.create_role(
+            RoleName=serving_role_name(name), Tags=tags,
+            AssumeRolePolicyDocument=json.dumps(serving_trust_policy(account)))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=serving_role_name(name), PolicyName="endpoints",
+                            PolicyDocument=json.dumps(serving_role_policy(
+                                name, account, region, BUCKET,
+                                f"arn:aws:kms:{region}:{central}:key/{KEY_PLACEHOLDER}",
+                                repository)))
+        key = f"arn:aws:kms:{region}:{account}:key/{KEY_PLACEHOLDER}"
+        function_name = deployer_role_name(name)
+        deployer_role = iam.create_role(
+            RoleName=function_name, Tags=tags,
+            AssumeRolePolicyDocument=json.dumps(lambda_trust_policy(account)))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=function_name, PolicyName="deployer",
+                            PolicyDocument=json.dumps(deployer_policy(
+                                name, account, region, central, key,
+                                f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/"
+                                f"{function_name}")))
+        deployer = lambda_arn(region, account, function_name)
+        image = (f"{account}.dkr.ecr.{region}.amazonaws.com/{serving_role_name(name)}:"
+                 f"{MLFLOW_IMAGE_TAG}")
+        h.register(Function(deployer, DEPLOYER_HANDLER, deployer_role, deployer_environment(
+            name, account, region, central, DEFAULT_DEPLOY_ALIAS, image_uri=image,
+            execution_role_arn=serving_role, key_arn=key)))
+        _rule(events, f"mlflow-{name}-promotions", EVENT_BUS_NAME,
+              deploy_rule_pattern(name, DEFAULT_DEPLOY_ALIAS), deployer)
+        _rule(events, f"mlflow-{name}-endpoint-states", "default", state_change_pattern(name),
+              deployer)
+        # an application of the team's: may invoke the team's endpoints, nothing else
+        invoker = f"mlflow-{name}-invoker"
+        invoker_arn = iam.create_role(
+            RoleName=invoker, MaxSessionDuration=12 * 3600,
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=invoker, PolicyName="invoke",
+                            PolicyDocument=json.dumps(invoke_policy(name, account, region)))
+        session = team_sts.assume_role(RoleArn=invoker_arn, RoleSessionName="application",
+                                       DurationSeconds=12 * 3600)["Credentials"]
+        serving[name] = {
+            "deploy_alias": DEFAULT_DEPLOY_ALIAS, "deployer_function_arn": deployer,
+            "serving_role_arn": serving_role,
+            "invoker": {"role_arn": invoker_arn, "credentials": {
+                **{k: session[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},
+                "Expiration": session["Expiration"].isoformat()}}}
+    return serving
+
+
+def _rule(events, name, bus, pattern, target):
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "target", "Arn": target}])

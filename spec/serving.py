@@ -10,6 +10,8 @@ from roles.catalogue import SDK_PREFIX
 from .accounts import registry_prefix, role_arn, sagemaker_trust_policy
 from .registry_events import (
     ALIAS_REMOVED,
+    DEPLOYER_SOURCE,
+    DEPLOYMENT_STATUS_DETAIL_TYPE,
     DETAIL_TYPES,
     ENDPOINT_STATE_CHANGE,
     EVENT_SOURCE,
@@ -137,9 +139,11 @@ def team_bus_policy(bus_arn: str, central_account_id: str) -> dict:
 
 
 def invoke_policy(team: str, account_id: str, region: str) -> dict:
-    """For the team's applications (attach where they run): invoke the team's endpoints."""
+    """For the team's applications (attach where they run): invoke the team's endpoints, and
+    see which configuration serves."""
     return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "InvokeTheTeamsEndpoints", "Effect": "Allow", "Action": "sagemaker:InvokeEndpoint",
+        "Sid": "InvokeTheTeamsEndpoints", "Effect": "Allow",
+        "Action": ["sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint"],
         "Resource": f"arn:aws:sagemaker:{region}:{account_id}:endpoint/{team}-*"}]}
 
 
@@ -160,6 +164,11 @@ def deployer_environment(team, account_id, region, central_account_id, deploy_al
     if instance_type:
         environment["INSTANCE_TYPE"] = instance_type
     return environment
+
+
+def status_rule_pattern() -> dict:
+    """The central bus's rule for the deployers' status (the status writer's)."""
+    return {"source": [DEPLOYER_SOURCE], "detail-type": [DEPLOYMENT_STATUS_DETAIL_TYPE]}
 
 
 def forward_rule_pattern(team: str) -> dict:
