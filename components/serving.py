@@ -53,8 +53,13 @@ class TeamServing(pulumi.ComponentResource):
 
         # Endpoint volumes (instances) are encrypted with the team's own key; the deployer
         # uses it only through SageMaker (spec.serving.deployer_policy).
-        self.key = customer_managed_key(f"{name}-key", self, f"SageMaker endpoints of {team}",
-                                        protect=False)
+        self.key = customer_managed_key(
+            f"{name}-key", self, f"SageMaker endpoints of {team}", protect=True,
+            policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                # who uses it is IAM's business (the deployer through SageMaker, ECR)
+                "Sid": "AccountAdministers", "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{acct}:root"}, "Action": "kms:*",
+                "Resource": "*"}]}))
         aws.kms.Alias(f"{name}-key", name=f"alias/mlflow-{team}-serving",
                       target_key_id=self.key.key_id, opts=child(self))
         # MLflow's own serving image (`mlflow sagemaker build-and-push-container`), one tag per
