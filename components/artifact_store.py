@@ -11,6 +11,8 @@ from spec.accounts import (
     REGISTRY_WRITE_ACTIONS,
     admission_allow_conditions,
     admission_conditions,
+    serving_admission,
+    serving_key_statement,
 )
 
 from ._util import (
@@ -40,6 +42,10 @@ class ArtifactStoreArgs:
     # REGISTRY_ROOT_PREFIX): the tracking server's task role. None: nobody may.
     registry_writer_arn: str = None
     noncurrent_version_days: int = 90
+    # The team accounts whose serving roles (`mlflow-<team>-serving`, tagged with their team)
+    # read their own team's frozen copies for their SageMaker endpoints (issue 27); empty: none
+    serving_accounts: tuple = ()
+    region: str = None  # the key is used through this region's S3 only
 
 
 def _tls_only(bucket_arn):
@@ -117,7 +123,13 @@ class ArtifactStore(pulumi.ComponentResource):
         root = f"arn:aws:iam::{args.account_id}:root"
         servers = list(args.server_role_arns)
         allow_server, allow_access_role = admission_allow_conditions(args.account_id, servers)
-        not_shaped, not_tagged = admission_conditions(args.account_id, servers)
+        serving = bool(args.serving_accounts)
+        not_shaped, not_tagged, *serving_untagged = admission_conditions(
+            args.account_id, servers, serving=serving)
+        serving_denies = [  # a serving-shaped role without its team account's team tag
+            {"Sid": "NoUntaggedServingRoleUsesTheKey", "Effect": "Deny", "Principal": "*",
+             "Action": KEY_USE_ACTIONS, "Resource": "*", "Condition": c}
+            for c in serving_untagged]
         key_policy = policy_json([
             # Without the account statement a key can become unmanageable for good.
             {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": root},
@@ -134,6 +146,8 @@ class ArtifactStore(pulumi.ComponentResource):
              "Action": KEY_USE_ACTIONS, "Resource": "*", "Condition": not_shaped},
             {"Sid": "NoUntaggedRoleUsesTheKey", "Effect": "Deny", "Principal": "*",
              "Action": KEY_USE_ACTIONS, "Resource": "*", "Condition": not_tagged},
+            *serving_denies,
+            *([serving_key_statement(args.serving_accounts, args.region)] if serving else []),
         ])
         self.key = customer_managed_key(f"{name}-key", self, "MLflow artifacts", args.protect,
                                         policy=key_policy)
@@ -203,6 +217,13 @@ class ArtifactStore(pulumi.ComponentResource):
                 # anything else is refused (one that asks for nothing gets the bucket's default,
                 # which is that key).
                 *sse_kms_only(self.bucket.arn, self.key.arn),
+                # A team account's SageMaker endpoints read their own team's frozen copies
+                *[{"Sid": "NoUntaggedServingRoleTouchesObjects", "Effect": "Deny",
+                   "Principal": "*", "Action": OBJECT_ACTIONS,
+                   "Resource": pulumi.Output.concat(self.bucket.arn, "/*"), "Condition": c}
+                  for c in serving_untagged],
+                *(serving_admission(self.bucket.arn, args.serving_accounts,
+                                    concat=pulumi.Output.concat) if serving else []),
             ]),
             opts=child(self))
 

@@ -11,6 +11,7 @@ from spec.edge import STAGE, refresh_margin_seconds
 from ._util import type_token
 from .api import Api, ApiArgs
 from .artifact_store import ArtifactStore, ArtifactStoreArgs
+from .serving_status import StatusWriter, StatusWriterArgs
 from .builds import CentralBuilds
 from .ci_access import CiAccess, CiAccessArgs
 from spec.config import CentralConfig, workspaces
@@ -45,7 +46,9 @@ class CentralAccount(pulumi.ComponentResource):
         self.artifacts = ArtifactStore(f"{name}-store", ArtifactStoreArgs(
             account_id=config.account_id,
             server_role_arns=[workspace_role_arn],
-            registry_writer_arn=workspace_role_arn, protect=config.protect), child)
+            registry_writer_arn=workspace_role_arn, protect=config.protect,
+            serving_accounts=tuple(sorted({t.account_id for t in config.teams})),
+            region=config.region), child)
         self.database = Database(f"{name}-db", DatabaseArgs(
             region=config.region,
             account_id=config.account_id, vpc_id=self.network.vpc_id,
@@ -132,6 +135,12 @@ class CentralAccount(pulumi.ComponentResource):
             api_arn=self.api.api_arn, artifact_bucket_arn=self.artifacts.bucket_arn,
             artifact_key_arn=self.artifacts.key_arn), child)
 
+        # what serves each team's versions, onto the versions (the team deployers' status)
+        self.status_writer = StatusWriter(f"{name}-status", StatusWriterArgs(
+            account_id=config.account_id, teams={t.name: t.account_id for t in config.teams},
+            api_arn=self.api.api_arn, api_url=self.api.url,
+            log_retention_days=config.log_retention_days), child)
+
         self.outputs = {
             "uiUrl": self.ui.url,
             "apiUrl": self.api.url,
@@ -140,6 +149,8 @@ class CentralAccount(pulumi.ComponentResource):
             "userPoolClientId": self.identity.client_id,
             "accessRoleArns": self.team_access.role_arns,
             "artifactBucket": self.artifacts.bucket_name,
+            # with artifactBucket, a team stack's serving.artifactKeyArn
+            "artifactKeyArn": self.artifacts.key_arn,
             "trackingServerTaskRoleArn": self.tracking_server.task_role_arn,
             "trackingServerWorkspaceRoleArn": self.tracking_server.workspace_role.arn,
             "alarmTopicArn": self.monitoring.topic_arn,

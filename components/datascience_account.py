@@ -26,6 +26,7 @@ from roles import LEVELS
 
 from ._util import child, type_token
 from .ci_access import CiAccess, CiAccessArgs
+from .serving import TeamServing, TeamServingArgs
 from spec.config import DataScienceConfig
 
 
@@ -213,4 +214,15 @@ class DataScienceAccount(pulumi.ComponentResource):
                 ref_in_subject=config.ci.ref_in_subject), child(self))
             self.outputs.update(ciPreviewRoleArn=self.ci.preview_role_arn,
                                 ciDeployRoleArn=self.ci.deploy_role_arn)
+        if config.serving.enabled:
+            s = config.serving
+            self.serving = TeamServing(f"{name}-serving", TeamServingArgs(
+                team=config.team, account_id=config.account_id, region=config.region,
+                central_account_id=config.central_account_id,
+                artifact_bucket=s.artifact_bucket, artifact_key_arn=s.artifact_key_arn,
+                deploy_alias=s.deploy_alias, image_tag=s.image_tag, memory_mb=s.memory_mb,
+                max_concurrency=s.max_concurrency, instance_type=s.instance_type,
+                instance_count=s.instance_count,
+                delete_on_alias_removed=s.delete_on_alias_removed), child(self))
+            self.outputs.update(self.serving.outputs)
         self.register_outputs(self.outputs)

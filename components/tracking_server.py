@@ -21,6 +21,7 @@ from spec.accounts import (
     workspace_role_statements,
     workspace_role_trust_policy,
 )
+from spec.registry_events import PLATFORM_WRITER_ENV, STATUS_WRITER_ROLE_NAME
 from spec.server import (
     DB_LOGIN_ARN_ENV,
     LOCAL_HOST,
@@ -169,6 +170,10 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             {"name": REGISTRY_ROOT_ENV, "value": f"s3://{bucket}/{REGISTRY_ROOT_PREFIX}"},
             # Every S3 access acts for one workspace, through this role (the plugin's storage.py)
             {"name": WORKSPACE_ROLE_ENV, "value": workspace_role_arn},
+            # The one caller that may set `landing_zone.*` tags: the platform's status writer
+            # (components/serving_status.py), which records what serves each version
+            {"name": PLATFORM_WRITER_ENV,
+             "value": role_arn(workspace_role_arn.split(":")[4], STATUS_WRITER_ROLE_NAME)},
             # STS through the VPC's interface endpoint (components/network.py)
             {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
             # One MLflow workspace per team, created at start when missing (entrypoint.py)

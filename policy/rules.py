@@ -16,6 +16,7 @@ from pulumi_policy import (
 )
 
 from spec.edge import CROSS_SITE_RULES  # what the web ACL must refuse, by rule name
+from spec.registry_events import EVENT_BUS_NAME, SERVING_ROLE_SUFFIX
 
 DEFAULTS = {"minBackupRetentionDays": 7, "minPasswordLength": 14,
             "lambdaPythonRuntimes": ["python3.12", "python3.13"]}
@@ -631,6 +632,121 @@ def _amplify(args, props, report):
         report("the app builds from a repository: the UI bundle must come from `pulumi up`")
 
 
+# --- serving (issue 27) ---------------------------------------------------------------------
+
+_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[^:]+:\d{12}:key/")
+DEPLOYER_HANDLER = "deployer.handler.handler"
+
+
+def _keys_of_the_stack(resources) -> set:
+    return {r.props.get("arn") for r in resources
+            if r.resource_type == "aws:kms/key:Key" and r.props.get("arn")}
+
+
+def _endpoint_encryption(args, report):
+    """Endpoint volumes: the team's own key. An endpoint config with instances (serverless
+    has no volume of its own) names a key of this stack; the deployer, which makes the
+    team's configs at run time, is given one."""
+    keys = _keys_of_the_stack(args.resources)
+    for r in args.resources:
+        if r.resource_type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
+            instances = [v for v in r.props.get("productionVariants") or []
+                         if not v.get("serverlessConfig")]
+            key = r.props.get("kmsKeyArn")
+            if instances and key not in keys:
+                report(f"endpoint config {r.name} runs instances whose volumes are not "
+                       f"encrypted with a key of this stack ({key or 'none'})", r.urn)
+        elif r.resource_type == "aws:lambda/function:Function" and \
+                r.props.get("handler") == DEPLOYER_HANDLER:
+            variables = (r.props.get("environment") or {}).get("variables") or {}
+            if variables.get("KMS_KEY_ARN") not in keys:
+                report(f"deployer {r.name} is given no key of this stack for its endpoints' "
+                       f"volumes (KMS_KEY_ARN {variables.get('KMS_KEY_ARN')!r})", r.urn)
+
+
+_REGISTRY_OBJECTS = re.compile(r"^arn:aws[a-z-]*:s3:::[^/]+/registry/workspaces/(?P<team>[^/*]+)/\*$")
+_BUCKET = re.compile(r"^arn:aws[a-z-]*:s3:::[^/]+$")
+
+
+def _serving_role_reach(args, report):
+    """A serving role (`mlflow-<team>-serving`, its endpoints' execution role) reads its own
+    team's frozen copies and nothing else in S3: GetObject under registry/workspaces/<its
+    mlflow-team tag>/, ListBucket only with an s3:prefix of the same; no write, no other
+    object; the central key only through S3."""
+    for role in args.resources:
+        name = role.props.get("name") or ""
+        if role.resource_type != "aws:iam/role:Role" or not name.endswith(SERVING_ROLE_SUFFIX):
+            continue
+        team = (role.props.get("tags") or {}).get("mlflow-team")
+        if not team:
+            report(f"serving role {name} carries no mlflow-team tag (the central bucket admits "
+                   "a serving role by its team tag)", role.urn)
+            continue
+        ids = {role.props.get("id"), name}
+        for policy in args.resources:
+            if policy.resource_type != "aws:iam/rolePolicy:RolePolicy" or \
+                    policy.props.get("role") not in ids:
+                continue
+            for statement in _statements(policy.props.get("policy")):
+                if statement.get("Effect") != "Allow":
+                    continue
+                actions = _as_list(statement.get("Action"))
+                resources = _as_list(statement.get("Resource"))
+                s3 = [a for a in actions if a.lower().startswith("s3:") or a == "*"]
+                for action in s3:
+                    if action.lower() == "s3:listbucket":
+                        prefixes = _as_list(((statement.get("Condition") or {})
+                                             .get("StringLike") or {}).get("s3:prefix"))
+                        if not prefixes or any(not p.startswith(
+                                f"registry/workspaces/{team}/") for p in prefixes):
+                            report(f"serving role {name} lists beyond "
+                                   f"registry/workspaces/{team}/", policy.urn)
+                    elif action.lower() != "s3:getobject":
+                        report(f"serving role {name} may {action}: it only reads", policy.urn)
+                    else:
+                        for resource in resources:
+                            match = _REGISTRY_OBJECTS.match(resource)
+                            if not match or match["team"] != team:
+                                report(f"serving role {name} reads {resource}: only "
+                                       f"registry/workspaces/{team}/*", policy.urn)
+                if any(a.lower().startswith("kms:") for a in actions):
+                    via = ((statement.get("Condition") or {}).get("StringEquals") or {}).get(
+                        "kms:ViaService", "")
+                    if set(a.lower() for a in actions) != {"kms:decrypt"} or \
+                            not str(via).startswith("s3."):
+                        report(f"serving role {name} uses a key beyond decrypting through S3",
+                               policy.urn)
+
+
+_EVENT_BUS = re.compile(r"^arn:aws[a-z-]*:events:[^:]+:\d{12}:event-bus/(?P<name>.+)$")
+
+
+def _event_targets(args, report):
+    """An EventBridge rule delivers to what its own stack declares (a function, a queue of
+    this stack), or forwards to a landing zone bus (another account's `mlflow-landing-zone`
+    bus, the central rule per team); a function's permission for EventBridge names its rule."""
+    declared = {r.props.get("arn") for r in args.resources
+                if r.resource_type in ("aws:lambda/function:Function", "aws:sqs/queue:Queue")
+                and r.props.get("arn")}
+    for r in args.resources:
+        if r.resource_type == "aws:cloudwatch/eventTarget:EventTarget":
+            arn = r.props.get("arn")
+            if not isinstance(arn, str):
+                continue  # unknown at preview
+            bus = _EVENT_BUS.match(arn)
+            if bus and bus["name"] != EVENT_BUS_NAME:
+                report(f"target {r.name} forwards to bus {bus['name']}, not a landing zone bus "
+                       f"({EVENT_BUS_NAME})", r.urn)
+            elif not bus and arn not in declared:
+                report(f"target {r.name} delivers to {arn}, which this stack does not declare",
+                       r.urn)
+        elif r.resource_type == "aws:lambda/permission:Permission" and \
+                r.props.get("principal") == "events.amazonaws.com" and \
+                not r.props.get("sourceArn"):
+            report(f"permission {r.name} lets any EventBridge rule invoke the function: name "
+                   "the rule (source_arn)", r.urn)
+
+
 def _protected(args, report):
     for resource in args.resources:
         if resource.resource_type in DATA_TYPES and not resource.opts.protect:
@@ -763,6 +879,26 @@ POLICIES = [
             "Content-Security-Policy that names frame-ancestors and allows no inline or foreign "
             "scripts; forward only over TLS; build from no repository. Fix: the headers and "
             "rewrites of ui/hosting.py, as components/user_interface.py sets them.", _amplify),
+    StackValidationPolicy(
+        name="sagemaker-endpoints-encrypted", enforcement_level=EnforcementLevel.MANDATORY,
+        description="Endpoint configurations with instances encrypt their volumes with a key "
+        "of the stack, and the team's deployer is given one (serverless endpoints have no "
+        "volume of their own). Fix: kms_key_arn, as components/serving.py passes KMS_KEY_ARN.",
+        validate=_endpoint_encryption),
+    StackValidationPolicy(
+        name="serving-role-reads-only-its-teams-registry",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        description="A team's serving role (mlflow-<team>-serving) carries its mlflow-team tag "
+        "and reads only registry/workspaces/<team>/ of the central bucket (GetObject; "
+        "ListBucket with that s3:prefix; the key only to decrypt through S3). Fix: "
+        "spec/serving.py's serving_role_policy.", validate=_serving_role_reach),
+    StackValidationPolicy(
+        name="event-targets-own-or-landing-zone-bus",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        description="EventBridge rules deliver to functions or queues of their own stack, or "
+        "forward to a landing zone bus (mlflow-landing-zone); EventBridge's permission to "
+        "invoke a function names its rule. Fix: as components/serving.py's rules.",
+        validate=_event_targets),
     StackValidationPolicy(
         name="data-resources-protected", enforcement_level=EnforcementLevel.MANDATORY,
         description="Buckets, KMS keys, database clusters and user pools are protected from "

@@ -94,6 +94,7 @@ class EmulatedAws:
     workspace_role_arn: str = ""  # the role it reaches one workspace's storage with
     keeper_keys: dict = field(default_factory=dict)  # the sandbox's own: keeps artifacts
     platform_admin_keys: dict = field(default_factory=dict)  # who manages the pool's users
+    serving: dict = field(default_factory=dict)  # {team: its serving loop's facts}
 
     def client(self, service, **credentials):
         return boto3.client(service, region_name=self.plan.region, endpoint_url=self.endpoint_url,
@@ -290,10 +291,13 @@ def _enrol_authenticator(idp, pool_id, client_id, username, password) -> str:
 
 
 def start_aws(plan, port: int = 0, token_seconds: int = None,
-              passwords: dict = None) -> EmulatedAws:
+              passwords: dict = None, serving_api_url: str = None,
+              serving_dir=None) -> EmulatedAws:
     """moto, mended and seeded as `plan` (sandbox/plan.py) says. `token_seconds`: the tokens'
     life (default the plan's); `passwords`: {username: password} to keep from an earlier
-    start (the others get new ones)."""
+    start (the others get new ones); `serving_api_url`: the API the status writer calls (the
+    gateway's URL): with it, the serving loop (sandbox/serving.py) is mended in and seeded,
+    its hosted models under `serving_dir`."""
     emulation.install(plan.central_account)
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -304,5 +308,12 @@ def start_aws(plan, port: int = 0, token_seconds: int = None,
     _seed_teams(aws)
     _seed_cognito(aws, token_seconds or plan.token_seconds, passwords or {})
     _seed_platform_admin(aws)
+    if serving_api_url:
+        from . import serving
+
+        serving.install(aws.endpoint_url, serving_dir)
+        aws.serving = serving.seed(aws, serving_api_url, serving_dir)
+        for team in aws.teams:
+            team["serving"] = aws.serving[team["name"]]
     emulation.enforce_iam()
     return aws

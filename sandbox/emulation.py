@@ -102,7 +102,9 @@ def check_moto() -> None:
     if installed != MOTO_VERSION:
         problems.append(f"moto {installed} is installed; the sandbox is proved on "
                         f"{MOTO_VERSION} (requirements.txt)")
-    for path, expected in MOTO_INTERNALS.items():
+    from .serving import MOTO_INTERNALS as SERVING_INTERNALS
+
+    for path, expected in {**MOTO_INTERNALS, **SERVING_INTERNALS}.items():
         try:
             obj = _locate(path)
         except (ImportError, AttributeError):

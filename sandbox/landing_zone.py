@@ -15,7 +15,8 @@ from authorizer.build import write_data
 from authorizer.handler import Authorizer, load_data
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
-from spec.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
+from spec.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX, role_arn
+from spec.registry_events import PLATFORM_WRITER_ENV, STATUS_WRITER_ROLE_NAME
 from spec.server import WORKSPACE_ROLE_ENV
 from spec.edge import (
     TOKEN_LEEWAY_SECONDS,
@@ -48,6 +49,7 @@ DEFAULT_STATE_DIR = Path(".sandbox")
 MLFLOW_LOG, ACCESS_LOG, UI_ACCESS_LOG = "mlflow.log", "access.log", "ui-access.log"
 # The authorizer's data files (policy rules, workspaces), as the Lambda's archive holds them
 AUTHORIZER_DATA = "authorizer"
+SERVING_DIR = "serving"  # the status writer's data and the endpoints' model copies
 # Held (flock) by the sandbox for its life: a second one on the same directory would run a
 # second MLflow on the same database
 LOCK_NAME = "sandbox.lock"
@@ -99,10 +101,12 @@ class LandingZone:
         earlier_aws = earlier.get("aws")
         self.aws_port = self.aws_port or emulated.free_port(preferred=_port_of(
             earlier_aws.get("endpoint_url") if isinstance(earlier_aws, dict) else None))
-        with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3) and seeding "
+        with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3, EventBridge, SageMaker) and seeding "
                              "accounts"):
             self.aws = emulated.start_aws(self.plan, self.aws_port, self.token_seconds,
-                                          passwords)
+                                          passwords, serving_api_url=f"http://127.0.0.1:"
+                                                                     f"{self.port}",
+                                          serving_dir=self.dir / SERVING_DIR)
         if self.database == "postgresql":
             with _step(progress, f"starting PostgreSQL (data in {self.dir / POSTGRES_DIR})"):
                 earlier_database = earlier.get("database")
@@ -136,7 +140,10 @@ class LandingZone:
                          "AWS_DEFAULT_REGION": self.plan.region,
                          "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url,
                          "AWS_ENDPOINT_URL_STS": self.aws.endpoint_url,
-                         WORKSPACE_ROLE_ENV: self.aws.workspace_role_arn},
+                         WORKSPACE_ROLE_ENV: self.aws.workspace_role_arn,
+                         # the one caller admitted for landing_zone.* tags (issue 27)
+                         PLATFORM_WRITER_ENV: role_arn(self.plan.central_account,
+                                                       STATUS_WRITER_ROLE_NAME)},
                 log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
             ensure_workspaces(self.mlflow.url, self.plan.workspaces)

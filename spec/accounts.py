@@ -54,17 +54,65 @@ def access_role_arn_patterns(account_id: str) -> list:
     return [f"arn:aws:iam::{account_id}:role/{access_role_name('*', level)}" for level in LEVELS]
 
 
-def admission_conditions(account_id: str, server_arns: list) -> list:
+# A team account's serving role (spec.registry_events.serving_role_name): its endpoints read
+# the team's frozen copies in the central bucket. It carries the team account's team tag, which
+# only each team account's deployer may set (level_guard_policy).
+SERVING_ROLE_PATTERN = "arn:aws:iam::*:role/mlflow-*-serving"
+
+
+def admission_conditions(account_id: str, server_arns: list, serving: bool = False) -> list:
     """The conditions of the bucket's and the key's Denies, each one Deny (they are ORed so):
     a principal is refused unless it is one of the tracking server's `server_arns`, or an
-    access role (its ARN has an access role's shape AND it carries the team tag). Constant in
-    the number of teams; which prefix a role reaches is its identity policy's business."""
-    return [
+    access role (its ARN has an access role's shape AND it carries the team tag), or with
+    `serving` a team account's serving role (its shape AND its team account's team tag; what
+    it may read is serving_admission's). Constant in the number of teams; which prefix a role
+    reaches is its identity policy's business."""
+    serving_pattern = [SERVING_ROLE_PATTERN] if serving else []
+    untagged = {"ArnNotEquals": {"aws:PrincipalArn": list(server_arns)},
+                "Null": {f"aws:PrincipalTag/{TEAM_TAG}": "true"}}
+    if serving:
+        untagged["ArnNotLike"] = {"aws:PrincipalArn": serving_pattern}
+    conditions = [
         {"ArnNotLike": {"aws:PrincipalArn": list(server_arns)
-                        + access_role_arn_patterns(account_id)}},
-        {"ArnNotEquals": {"aws:PrincipalArn": list(server_arns)},
-         "Null": {f"aws:PrincipalTag/{TEAM_TAG}": "true"}},
+                        + access_role_arn_patterns(account_id) + serving_pattern}},
+        untagged,
     ]
+    if serving:
+        conditions.append({"ArnLike": {"aws:PrincipalArn": serving_pattern},
+                           "Null": {f"aws:PrincipalTag/{TEAM_ACCOUNT_TEAM_TAG}": "true"}})
+    return conditions
+
+
+def serving_admission(bucket_arn: str, team_accounts, concat=None) -> list:
+    """The bucket's Allows for the team accounts' serving roles (another account's principal
+    needs one): read and list only `registry/workspaces/<its team tag>/`, from a team's account
+    only, by a role whose name is `mlflow-<that tag>-serving`. Grows by an account id (15
+    characters) per team and statement: 300 teams take about 9 KB of the bucket policy's 20.
+    A fixed list of accounts also keeps the policy non-public for S3's Block Public Access."""
+    join = concat or (lambda *parts: "".join(parts))
+    team_variable = "${aws:PrincipalTag/" + TEAM_ACCOUNT_TEAM_TAG + "}"
+    own_role = f"arn:aws:iam::*:role/mlflow-{team_variable}-serving"
+    who = {"StringEquals": {"aws:PrincipalAccount": sorted(set(team_accounts))},
+           "ArnLike": {"aws:PrincipalArn": own_role}}
+    return [
+        {"Sid": "ServingRolesReadTheirTeamsFrozenCopies", "Effect": "Allow",
+         "Principal": {"AWS": "*"}, "Action": "s3:GetObject",
+         "Resource": join(bucket_arn, f"/{registry_prefix(team_variable)}*"),
+         "Condition": who},
+        {"Sid": "ServingRolesListTheirTeamsRegistry", "Effect": "Allow",
+         "Principal": {"AWS": "*"}, "Action": "s3:ListBucket", "Resource": bucket_arn,
+         "Condition": {**who, "StringLike": {"s3:prefix": f"{registry_prefix(team_variable)}*"}}},
+    ]
+
+
+def serving_key_statement(team_accounts, region: str) -> dict:
+    """The key's Allow for the serving roles: decrypt, through S3 only."""
+    return {"Sid": "ServingRolesDecryptThroughS3", "Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": sorted(set(team_accounts)),
+                                           "kms:ViaService": f"s3.{region}.amazonaws.com"},
+                          "ArnLike": {"aws:PrincipalArn": SERVING_ROLE_PATTERN},
+                          "StringLike": {f"aws:PrincipalTag/{TEAM_ACCOUNT_TEAM_TAG}": "?*"}}}
 
 
 def admission_allow_conditions(account_id: str, server_arns: list) -> list:

@@ -38,6 +38,8 @@ from .sizing import (
     largest_prefix,
     min_memory_mb,
 )
+from .registry_events import DEFAULT_DEPLOY_ALIAS
+from .serving import SERVERLESS_MAX_CONCURRENCY, SERVERLESS_MEMORY_SIZES
 
 NAMESPACE = "mlflow-landing-zone"
 ACCOUNT_TYPES = ("central", "datascience")
@@ -47,6 +49,8 @@ FARGATE_SIZES = {256: (512, 1024, 2048), 512: tuple(range(1024, 4097, 1024)),
                  1024: tuple(range(2048, 8193, 1024)), 2048: tuple(range(4096, 16385, 1024)),
                  4096: tuple(range(8192, 30721, 1024))}
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+# The MLflow the tracking server runs (requirements.txt): its serving image's default tag
+MLFLOW_IMAGE_TAG = "3.17.2"
 _TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
@@ -222,6 +226,24 @@ class StudioConfig:
 
 
 @dataclass(frozen=True)
+class ServingConfig:
+    """The team's deployer (components/serving.py): a promotion of `deploy_alias` serves the
+    version on a SageMaker endpoint of this account (issue 27)."""
+    enabled: bool = True
+    artifact_bucket: str = None  # the central stack's artifactBucket output
+    artifact_key_arn: str = None  # the central stack's artifactKeyArn output
+    deploy_alias: str = DEFAULT_DEPLOY_ALIAS
+    # the tag of MLflow's serving image in the team's repository (the stack's
+    # servingImageRepositoryUrl output; `mlflow sagemaker build-and-push-container` pushes it)
+    image_tag: str = MLFLOW_IMAGE_TAG
+    memory_mb: int = 2048  # serverless memory
+    max_concurrency: int = 5  # serverless concurrency
+    instance_type: str = None  # set: instances instead of serverless
+    instance_count: int = 1
+    delete_on_alias_removed: bool = True
+
+
+@dataclass(frozen=True)
 class DataScienceConfig:
     region: str
     account_id: str
@@ -233,6 +255,7 @@ class DataScienceConfig:
     # as the central stack's: jobs name it when S3 refuses them (MLFLOW_LANDING_ZONE_CONTACT)
     platform_contact: str = DEFAULT_CONTACT
     ci: CiSettings = None
+    serving: ServingConfig = field(default_factory=ServingConfig)
     account_type: str = "datascience"
 
 
@@ -748,9 +771,54 @@ def parse_datascience(raw, region) -> DataScienceConfig:
                                central_account_id=central, levels=levels, tracking_uri=uri,
                                studio=StudioConfig(enabled, vpc_id, tuple(subnets)),
                                platform_contact=_contact(r),
-                               ci=_ci(r, "datascience", account_id))
+                               ci=_ci(r, "datascience", account_id),
+                               serving=_serving(r, region))
     r.finish()
     return config
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
+_ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def _serving(r, region) -> ServingConfig:
+    s = _section(r, "serving")
+    enabled = s.get("enabled", bool, default=ServingConfig.enabled)
+    bucket = s.get("artifactBucket", str)
+    key_arn = s.get("artifactKeyArn", str)
+    if enabled:
+        if not bucket or not _BUCKET.match(bucket):
+            raise ConfigError(f"{s.key('artifactBucket')} must be the central stack's "
+                              f"artifactBucket output (the bucket the frozen copies are in), "
+                              f"got {bucket!r}; or set {s.key('enabled')}: false")
+        match = _KEY_ARN.match(key_arn or "")
+        if not match or match["region"] != region:
+            raise ConfigError(f"{s.key('artifactKeyArn')} must be the central stack's "
+                              f"artifactKeyArn output (a KMS key of {region}), got {key_arn!r}")
+    alias = s.get("deployAlias", str, default=ServingConfig.deploy_alias)
+    if not _ALIAS.match(alias):
+        raise ConfigError(f"{s.key('deployAlias')} must be an MLflow alias (letters, digits, "
+                          f"'_' and '-'), got {alias!r}")
+    tag = s.get("imageTag", str, default=ServingConfig.image_tag)
+    if not _IMAGE_TAG.match(tag):
+        raise ConfigError(f"{s.key('imageTag')} must be an image tag, got {tag!r}")
+    memory = _one_of(s.get("memoryMb", int, default=ServingConfig.memory_mb),
+                     SERVERLESS_MEMORY_SIZES, s.key("memoryMb"))
+    concurrency = _between(s.get("maxConcurrency", int, default=ServingConfig.max_concurrency),
+                           1, SERVERLESS_MAX_CONCURRENCY, s.key("maxConcurrency"))
+    instance_type = s.get("instanceType", str)
+    if instance_type is not None and not _INSTANCE_TYPE.match(instance_type):
+        raise ConfigError(f"{s.key('instanceType')} must be a SageMaker instance type such as "
+                          f"ml.m5.large, got {instance_type!r}")
+    count = _between(s.get("instanceCount", int, default=ServingConfig.instance_count), 1, 10,
+                     s.key("instanceCount"))
+    delete = s.get("deleteOnAliasRemoved", bool, default=ServingConfig.delete_on_alias_removed)
+    s.finish()
+    return ServingConfig(enabled, bucket, key_arn, alias, tag, memory, concurrency,
+                         instance_type, count, delete)
 
 
 def load(get_object, get, region):

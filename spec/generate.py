@@ -17,7 +17,7 @@ from pathlib import Path
 from roles import LEVELS
 from roles.catalogue import BROWSER_PREFIX, SDK_PREFIX
 from roles.policies import API_ARN_PLACEHOLDER, HTTP_METHODS
-from spec import accounts, edge, server
+from spec import accounts, edge, registry_events, server
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "python -m spec.generate"
@@ -87,6 +87,28 @@ def authorizer_facts() -> dict:
     }
 
 
+def deployer_facts() -> dict:
+    """What the serving loop's Lambdas need (deployer/: the team's deployer, the platform's
+    status writer): the registry events' contract and the route that sets a version's tag."""
+    e = registry_events
+    return {
+        "EVENT_SOURCE": e.EVENT_SOURCE,
+        "PROMOTED": e.DETAIL_TYPES[e.PROMOTED],
+        "ALIAS_REMOVED": e.DETAIL_TYPES[e.ALIAS_REMOVED],
+        "DEFAULT_DEPLOY_ALIAS": e.DEFAULT_DEPLOY_ALIAS,
+        "DEPLOYMENT_TAG": e.DEPLOYMENT_TAG,
+        "DEPLOYMENT_STATES": tuple(e.DEPLOYMENT_STATES),
+        "DEPLOYMENT_FIELDS": tuple(e.DEPLOYMENT_FIELDS),
+        "DEPLOYER_SOURCE": e.DEPLOYER_SOURCE,
+        "DEPLOYMENT_STATUS_DETAIL_TYPE": e.DEPLOYMENT_STATUS_DETAIL_TYPE,
+        "DEPLOYMENT_STATUS_FIELDS": tuple(e.DEPLOYMENT_STATUS_FIELDS),
+        "SAGEMAKER_SOURCE": e.SAGEMAKER_SOURCE,
+        "ENDPOINT_STATE_CHANGE": e.ENDPOINT_STATE_CHANGE,
+        "SDK_PREFIX": SDK_PREFIX,
+        "WORKSPACE_HEADER": edge.WORKSPACE_HEADER,
+    }
+
+
 def ui_facts() -> dict:
     """What the sign-in shell and its service worker need (as `self.LZSpec`)."""
     return {
@@ -118,6 +140,8 @@ TARGETS = {
         (render_python, server_facts, "The landing zone's facts the tracking server's image uses"),
     "authorizer/_spec.py":
         (render_python, authorizer_facts, "The landing zone's facts the authorizer uses"),
+    "deployer/_spec.py":
+        (render_python, deployer_facts, "The landing zone's facts the serving loop's Lambdas use"),
     "ui/shell/spec.js":
         (render_js, ui_facts, "The landing zone's facts the sign-in shell uses"),
 }

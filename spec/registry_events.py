@@ -50,3 +50,38 @@ DEPLOYMENT_FIELDS = ("state", "endpoint", "account", "region", "version")
 # The team deployer's own status events, sent back to the central bus for the status writer.
 DEPLOYER_SOURCE = "mlflow.landing-zone.deployer"
 DEPLOYMENT_STATUS_DETAIL_TYPE = "Model deployment status"
+
+# --- serving: the team's deployer and the platform's status writer (issue 27, items 3 and 4) --
+# A status event's Detail: whose version (team, workspace, model, version) and the deployment
+# tag's value (`deployment`, exactly DEPLOYMENT_FIELDS). The status writer checks that the
+# envelope's `account` (set by EventBridge, not by the sender) is the team's own account.
+DEPLOYMENT_STATUS_FIELDS = ("team", "workspace", "model", "version", "deployment")
+# SageMaker's own events on each account's default bus, which tell the deployer how an
+# endpoint's creation or update ended (InService, Failed, or rolled back).
+SAGEMAKER_SOURCE = "aws.sagemaker"
+ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"
+# Roles of the serving loop. In a team account: the deployer's (its Lambda) and the SageMaker
+# execution role its endpoints run as, which reads the team's `registry/workspaces/<team>/` in
+# the central bucket and nothing else central (the bucket and key policies admit the shape
+# `mlflow-*-serving` with the team from its TEAM_ACCOUNT_TEAM_TAG). In the central account:
+# the status writer's, whose ARN the server's PLATFORM_WRITER_ENV names.
+SERVING_ROLE_SUFFIX = "-serving"
+DEPLOYER_ROLE_SUFFIX = "-deployer"
+STATUS_WRITER_ROLE_NAME = "mlflow-platform-status-writer"
+
+
+def serving_role_name(team: str) -> str:
+    return f"mlflow-{team}{SERVING_ROLE_SUFFIX}"
+
+
+def deployer_role_name(team: str) -> str:
+    return f"mlflow-{team}{DEPLOYER_ROLE_SUFFIX}"
+
+
+def serving_role_arn_pattern() -> str:
+    """Every team account's serving role, by shape (the central policies admit no list)."""
+    return f"arn:aws:iam::*:role/{serving_role_name('*')}"
+
+
+def central_bus_arn(region: str, central_account_id: str) -> str:
+    return f"arn:aws:events:{region}:{central_account_id}:event-bus/{EVENT_BUS_NAME}"

@@ -68,8 +68,8 @@ def test_every_part_is_registered(stack):
         "aws:apigateway/integrationResponse:IntegrationResponse": 2,
         "aws:wafv2/webAcl:WebAcl": 1, "aws:wafv2/webAclAssociation:WebAclAssociation": 1,
         "aws:apigateway/stage:Stage": 1, "aws:apigateway/vpcLink:VpcLink": 1,
-        # the authorizer, the migration's runner
-        "aws:lambda/function:Function": 2, "aws:cognito/userPool:UserPool": 1,
+        # the authorizer, the migration's runner, the deployment status writer
+        "aws:lambda/function:Function": 3, "aws:cognito/userPool:UserPool": 1,
         # platform-admins, and <team>:<level> for 2 teams and 4 levels
         "aws:cognito/userGroup:UserGroup": 9, "aws:cognito/userPoolClient:UserPoolClient": 1,
         "aws:amplify/app:App": 1, "aws:amplify/branch:Branch": 1,
@@ -155,7 +155,7 @@ def test_artifact_bucket_is_private_encrypted_versioned_and_tls_only(stack):
         "Condition": {"ArnNotEquals": {"aws:PrincipalArn":
                                        f"arn:aws:iam::{ACCOUNT}:role/"
                                        "mlflow-tracking-server-workspace"}}}
-    assert statements[4:] == [
+    assert statements[4:6] == [
         {"Sid": "OnlySseKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "Resource": f"{bucket}/*", "Condition": {"StringNotEqualsIfExists": {
              "s3:x-amz-server-side-encryption": "aws:kms"}}},
@@ -181,9 +181,14 @@ def test_bucket_and_key_admit_exactly_the_server_and_tagged_access_roles(stack):
     assert not any(wildcard_match(p, task) for p in [server] + shapes)
     for arn in stack.outputs["accessRoleArns"].values():
         assert sum(wildcard_match(p, arn) for p in shapes) == 1, arn
-    not_shaped = {"ArnNotLike": {"aws:PrincipalArn": [server] + shapes}}
+    serving = "arn:aws:iam::*:role/mlflow-*-serving"  # a team account's endpoints' role
+    not_shaped = {"ArnNotLike": {"aws:PrincipalArn": [server] + shapes + [serving]}}
     not_tagged = {"ArnNotEquals": {"aws:PrincipalArn": [server]},
-                  "Null": {"aws:PrincipalTag/team": "true"}}
+                  "Null": {"aws:PrincipalTag/team": "true"},
+                  "ArnNotLike": {"aws:PrincipalArn": [serving]}}
+    serving_untagged = {"ArnLike": {"aws:PrincipalArn": [serving]},
+                        "Null": {"aws:PrincipalTag/mlflow-team": "true"}}
+    teams = ["222222222222", "333333333333"]
     statements = policy(stack.one("aws:s3/bucketPolicy:BucketPolicy", "artifacts"))["Statement"]
     bucket = "arn:aws:s3:::mlflow-store-artifacts-1a2b3c4"
     objects = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
@@ -193,6 +198,20 @@ def test_bucket_and_key_admit_exactly_the_server_and_tagged_access_roles(stack):
          "Action": objects, "Resource": f"{bucket}/*", "Condition": not_shaped},
         {"Sid": "NoUntaggedRoleTouchesObjects", "Effect": "Deny", "Principal": "*",
          "Action": objects, "Resource": f"{bucket}/*", "Condition": not_tagged}]
+    own_serving = "arn:aws:iam::*:role/mlflow-${aws:PrincipalTag/mlflow-team}-serving"
+    who = {"StringEquals": {"aws:PrincipalAccount": teams},
+           "ArnLike": {"aws:PrincipalArn": own_serving}}
+    assert statements[6:] == [
+        {"Sid": "NoUntaggedServingRoleTouchesObjects", "Effect": "Deny", "Principal": "*",
+         "Action": objects, "Resource": f"{bucket}/*", "Condition": serving_untagged},
+        {"Sid": "ServingRolesReadTheirTeamsFrozenCopies", "Effect": "Allow",
+         "Principal": {"AWS": "*"}, "Action": "s3:GetObject",
+         "Resource": f"{bucket}/registry/workspaces/${{aws:PrincipalTag/mlflow-team}}/*",
+         "Condition": who},
+        {"Sid": "ServingRolesListTheirTeamsRegistry", "Effect": "Allow",
+         "Principal": {"AWS": "*"}, "Action": "s3:ListBucket", "Resource": bucket,
+         "Condition": {**who, "StringLike": {
+             "s3:prefix": "registry/workspaces/${aws:PrincipalTag/mlflow-team}/*"}}}]
     use = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
     root = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     assert policy(stack.one("aws:kms/key:Key", "store-key"))["Statement"][1:] == [
@@ -206,7 +225,15 @@ def test_bucket_and_key_admit_exactly_the_server_and_tagged_access_roles(stack):
         {"Sid": "NobodyElseUsesTheKey", "Effect": "Deny", "Principal": "*", "Action": use,
          "Resource": "*", "Condition": not_shaped},
         {"Sid": "NoUntaggedRoleUsesTheKey", "Effect": "Deny", "Principal": "*", "Action": use,
-         "Resource": "*", "Condition": not_tagged}]
+         "Resource": "*", "Condition": not_tagged},
+        {"Sid": "NoUntaggedServingRoleUsesTheKey", "Effect": "Deny", "Principal": "*",
+         "Action": use, "Resource": "*", "Condition": serving_untagged},
+        {"Sid": "ServingRolesDecryptThroughS3", "Effect": "Allow", "Principal": {"AWS": "*"},
+         "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalAccount": teams,
+                                        "kms:ViaService": f"s3.{REGION}.amazonaws.com"},
+                       "ArnLike": {"aws:PrincipalArn": serving},
+                       "StringLike": {"aws:PrincipalTag/mlflow-team": "?*"}}}]
     # Judged as IAM does: who gets an object, who is refused
     get = f"{bucket}/artifacts/workspaces/team-a/x"
     for principal, tags, refused in [
@@ -223,6 +250,25 @@ def test_bucket_and_key_admit_exactly_the_server_and_tagged_access_roles(stack):
         decision = evaluate([{"Statement": statements[1:3]}], "s3:GetObject", get, context,
                             principal=principal)
         assert (decision == DENY) == refused, (principal, tags)
+    # A team account's serving role: the bucket alone must allow it (another account), and only
+    # its own team's frozen copies, from a team's account, with its name matching its tag
+    frozen = f"{bucket}/registry/workspaces/team-a/churn/v1-abc/MLmodel"
+    serving_a = "arn:aws:iam::222222222222:role/mlflow-team-a-serving"
+    for principal, tags, resource, allowed in [
+            (serving_a, {"mlflow-team": "team-a"}, frozen, True),
+            (serving_a, {"mlflow-team": "team-a"}, frozen.replace("team-a/", "team-b/"), False),
+            (serving_a, {"mlflow-team": "team-a"}, get, False),  # run artifacts: no
+            (serving_a, {"mlflow-team": "team-b"}, frozen.replace("team-a/", "team-b/"), False),
+            (serving_a, {}, frozen, False),
+            ("arn:aws:iam::444444444444:role/mlflow-team-a-serving", {"mlflow-team": "team-a"},
+             frozen, False),  # not a team's account
+            ("arn:aws:iam::222222222222:role/mlflow-team-a-reader-sagemaker",
+             {"mlflow-team": "team-a"}, frozen, False)]:
+        context = {"aws:PrincipalArn": principal, "aws:PrincipalAccount": principal.split(":")[4],
+                   **{f"aws:PrincipalTag/{k}": v for k, v in tags.items()}}
+        decision = evaluate([{"Statement": statements}], "s3:GetObject", resource, context,
+                            principal=principal)
+        assert (decision == ALLOW) == allowed, (principal, tags, resource)
 
 
 def test_database_is_encrypted_private_protected_and_serverless_v2(stack):
@@ -322,6 +368,38 @@ def test_the_workspace_role_reaches_one_workspace_named_by_its_session_tag(stack
          "Resource": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-mlflow-store-key"}]
 
 
+def test_the_status_writer_records_the_team_deployers_status_through_the_api(stack):
+    """Issue 27: the deployers' status events on the central bus, onto the versions as the
+    one role the server admits for `landing_zone.*` tags."""
+    from deployer.build import archive_files
+    from spec.serving import status_writer_policy
+
+    function = stack.one("aws:lambda/function:Function", "status")
+    assert function.inputs["name"] == "mlflow-platform-status-writer"
+    assert function.inputs["handler"] == "deployer.status_writer.handler"
+    assert function.inputs["environment"]["variables"] == {"API_URL": stack.outputs["apiUrl"]}
+    role = stack.one("aws:iam/role:Role", "status-role")
+    assert role.outputs["arn"] == f"arn:aws:iam::{ACCOUNT}:role/mlflow-platform-status-writer"
+    logs = stack.one("aws:cloudwatch/logGroup:LogGroup", "status-logs").outputs["arn"]
+    assert policy(stack.one("aws:iam/rolePolicy:RolePolicy", "status-role")) == \
+        status_writer_policy(stack.outputs["apiArn"], logs)
+    assert invoke_allowed([status_writer_policy(stack.outputs["apiArn"], logs)],
+                          f"{stack.outputs['apiArn']}/POST/team-a/api/2.0/mlflow/model-versions/"
+                          "set-tag")
+    for other in ("POST/team-a/api/2.0/mlflow/model-versions/delete",
+                  "POST/team-a/api/2.0/mlflow/registered-models/set-tag",
+                  "GET/team-a/api/2.0/mlflow/model-versions/get"):
+        assert not invoke_allowed([status_writer_policy(stack.outputs["apiArn"], logs)],
+                                  f"{stack.outputs['apiArn']}/{other}"), other
+    rule = stack.one("aws:cloudwatch/eventRule:EventRule", "status")
+    assert rule.inputs["eventBusName"] == "mlflow-landing-zone"
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["mlflow.landing-zone.deployer"], "detail-type": ["Model deployment status"]}
+    teams = json.loads(archive_files({"team-a": "222222222222", "team-b": "333333333333"})[
+        "deployer/teams.json"])
+    assert teams == {"team-a": "222222222222", "team-b": "333333333333"}
+
+
 def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
     task = stack.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task").inputs
     [container] = json.loads(task["containerDefinitions"])
@@ -337,6 +415,8 @@ def test_no_secret_in_the_task_definition_and_no_public_ip(stack):
     assert env["MLFLOW_LZ_WORKSPACE_ROLE_ARN"] == (
         f"arn:aws:iam::{ACCOUNT}:role/mlflow-tracking-server-workspace")
     assert env["MLFLOW_SERVER_ALLOWED_HOSTS"].startswith("mlflow-server-nlb-123.elb.")
+    assert env["MLFLOW_LZ_PLATFORM_WRITER_ARNS"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/mlflow-platform-status-writer")
     service = stack.one("aws:ecs/service:Service").inputs
     assert service["networkConfiguration"]["assignPublicIp"] is False
     assert service["desiredCount"] == 2

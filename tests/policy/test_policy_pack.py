@@ -212,6 +212,28 @@ CASES = {
              "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
              "Action": "sts:AssumeRole",
              "Condition": {"StringEquals": {"aws:SourceAccount": "222222222222"}}}]})})],
+    # an endpoint config with instances and no key; a serving role that reads another team's
+    # copies; a rule that delivers to another account's function
+    "sagemaker-endpoints-encrypted": lambda rs: rs + [resource(
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "by-hand", {
+            "productionVariants": [{"variantName": "AllTraffic", "modelName": "m",
+                                    "instanceType": "ml.m5.large",
+                                    "initialInstanceCount": 1}]})],
+    "serving-role-reads-only-its-teams-registry": lambda rs: rs + [
+        resource("aws:iam/role:Role", "by-hand-serving", {
+            "name": "mlflow-team-z-serving", "id": "by-hand-serving-id",
+            "tags": {"mlflow-team": "team-z"},
+            "assumeRolePolicy": json.dumps({"Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": "222222222222"}}}]})}),
+        resource("aws:iam/rolePolicy:RolePolicy", "by-hand-serving", {
+            "role": "by-hand-serving-id", "policy": json.dumps({"Statement": [{
+                "Effect": "Allow", "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::central/registry/workspaces/*"}]})})],
+    "event-targets-own-or-landing-zone-bus": lambda rs: mutate(
+        rs, "aws:cloudwatch/eventTarget:EventTarget", "status-rule",
+        arn="arn:aws:lambda:us-east-1:999999999999:function:elsewhere"),
     "kms-explicit-key-policy": lambda rs: mutate(rs, "aws:kms/key:Key", "db-key",
                                                  policy=KeyError),
     "lambda-supported-python": lambda rs: mutate(rs, "aws:lambda/function:Function", "",
@@ -372,6 +394,51 @@ def _policy_of(r, document):
 def test_ci_roles_that_could_write_from_a_pull_request_are_caught(variant, rule, said):
     found = violations(variant(ci_resources("central")))
     assert any(name == rule and said in message for name, message in found), found
+
+
+SERVING_VARIANTS = {
+    "a serving role that writes": ("serving-role-reads-only-its-teams-registry", {
+        "Effect": "Allow", "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::central/registry/workspaces/team-a/*"}),
+    "a serving role that lists the whole registry": (
+        "serving-role-reads-only-its-teams-registry", {
+            "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::central",
+            "Condition": {"StringLike": {"s3:prefix": ["registry/*"]}}}),
+    "a serving role that reads run artifacts": ("serving-role-reads-only-its-teams-registry", {
+        "Effect": "Allow", "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::central/artifacts/workspaces/team-a/*"}),
+    "a serving role that decrypts directly": ("serving-role-reads-only-its-teams-registry", {
+        "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:us-east-1:1:key/x"}),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(SERVING_VARIANTS))
+def test_the_team_stacks_serving_role_holds_to_its_reach(variant):
+    """The team stack breaks no serving rule; each widening of its serving role's policy is
+    caught."""
+    rule, statement = SERVING_VARIANTS[variant]
+    stack = registered(run_program(stack_config("datascience"), stack="datascience"))
+    assert [v for v in violations(stack) if v[0] == rule] == []
+    changed = [resource(r.resource_type, r.name, {**r.props, "policy": json.dumps({
+        "Statement": json.loads(r.props["policy"])["Statement"] + [statement]})})
+        if r.resource_type == "aws:iam/rolePolicy:RolePolicy" and "endpoints" in r.name else r
+        for r in stack]
+    assert [v[0] for v in violations(changed)] == [rule], variant
+
+
+def test_a_deployer_without_the_teams_key_and_an_open_permission_are_caught():
+    stack = registered(run_program(stack_config("datascience"), stack="datascience"))
+    changed = []
+    for r in stack:
+        props = dict(r.props)
+        if r.resource_type == "aws:lambda/function:Function":
+            props["environment"] = {"variables": {
+                **props["environment"]["variables"], "KMS_KEY_ARN": "arn:aws:kms:x:1:key/other"}}
+        if r.resource_type == "aws:lambda/permission:Permission":
+            props.pop("sourceArn", None)
+        changed.append(resource(r.resource_type, r.name, props, r.opts.protect))
+    assert sorted({v[0] for v in violations(changed)}) == [
+        "event-targets-own-or-landing-zone-bus", "sagemaker-endpoints-encrypted"]
 
 
 def test_configured_minimums_apply(central):
