@@ -16,6 +16,7 @@ from .ci_access import CiAccess, CiAccessArgs
 from spec.config import CentralConfig, workspaces
 from .database import Database, DatabaseArgs
 from .identity import Identity, IdentityArgs
+from .logs_key import LogsKey, LogsKeyArgs
 from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
 from .team_access import TeamAccess, TeamAccessArgs
@@ -36,11 +37,15 @@ class CentralAccount(pulumi.ComponentResource):
         # none) and writes the registry's frozen copies (a `freeze` session of it)
         workspace_role_arn = role_arn(config.account_id, workspace_role_name)
 
+        # every log group of the stack under one key of its own
+        self.logs_key = LogsKey(f"{name}-logs", LogsKeyArgs(
+            account_id=config.account_id, region=config.region, protect=config.protect), child)
+        logs_key_arn = self.logs_key.arn
         self.network = Network(f"{name}-network", NetworkArgs(
             region=config.region, cidr=config.network.cidr,
             availability_zones=config.network.availability_zones, nat=config.network.nat,
-            account_id=config.account_id, log_retention_days=config.log_retention_days),
-            child)
+            account_id=config.account_id, log_retention_days=config.log_retention_days,
+            logs_key_arn=logs_key_arn), child)
         self.artifacts = ArtifactStore(f"{name}-store", ArtifactStoreArgs(
             account_id=config.account_id,
             server_role_arns=[workspace_role_arn],
@@ -74,7 +79,7 @@ class CentralAccount(pulumi.ComponentResource):
             max_count=config.tracking_server.max_count,
             log_retention_days=config.log_retention_days,
             workspaces=tuple(t.name for t in config.teams), ui_url=ui_url,
-            protect=config.protect), child)
+            protect=config.protect, logs_key_arn=logs_key_arn), child)
         self.identity = Identity(f"{name}-identity", IdentityArgs(
             group_levels=config.group_levels, teams=tuple(t.name for t in config.teams),
             mfa=config.mfa, protect=config.protect,
@@ -96,7 +101,9 @@ class CentralAccount(pulumi.ComponentResource):
             throttle_burst_limit=config.api.throttle_burst_limit,
             teams_throttle_rate_limit=config.api.teams_throttle_rate_limit,
             teams_throttle_burst_limit=config.api.teams_throttle_burst_limit,
-            log_retention_days=config.log_retention_days), child)
+            log_retention_days=config.log_retention_days, logs_key_arn=logs_key_arn,
+            authorizer_reserved_concurrency=config.api.authorizer_reserved_concurrency or None),
+            child)
         self.ui = UserInterface(f"{name}-ui", UserInterfaceArgs(
             account_id=config.account_id, region=config.region, api_url=self.api.base_url,
             user_pool_id=self.identity.user_pool_id, client_id=self.identity.client_id,
@@ -111,7 +118,9 @@ class CentralAccount(pulumi.ComponentResource):
             stage_arn=self.api.stage_arn, stage=STAGE, ui_url=self.ui.url,
             rate_limits=RateLimits(address=config.api.waf.rate_limit,
                                    caller=config.api.waf.caller_rate_limit)
-            if config.api.waf.enabled else None), child)
+            if config.api.waf.enabled else None,
+            account_id=config.account_id, region=config.region,
+            log_retention_days=config.log_retention_days, logs_key_arn=logs_key_arn), child)
         self.monitoring = Monitoring(f"{name}-ops", MonitoringArgs(
             region=config.region, account_id=config.account_id,
             api_name=self.api.rest_api.name, stage=STAGE,

@@ -69,6 +69,7 @@ class TrackingServerArgs:
     workspaces: tuple = ()  # the teams' MLflow workspaces
     # The UI's address: MLflow refuses browser writes from any other origin (its CORS check)
     ui_url: pulumi.Input[str] = None
+    logs_key_arn: pulumi.Input[str] = None  # the stack's logs key (components/logs_key.py)
 
 
 def _build_output(relative: Path) -> bool:
@@ -217,7 +218,8 @@ class TrackingServer(pulumi.ComponentResource):
             platform="linux/amd64",
             opts=child(self))
         self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", retention_in_days=args.log_retention_days, opts=child(self))
+            f"{name}-logs", retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn, opts=child(self))
 
     def _security_groups(self, name: str, args: TrackingServerArgs):
         """Who may reach the tasks, the database and the endpoints."""
@@ -274,7 +276,9 @@ class TrackingServer(pulumi.ComponentResource):
     def _roles(self, name: str, args: TrackingServerArgs):
         """The task's roles: ECS's (image, logs, the database secret) and MLflow's own."""
         self.execution_role = aws.iam.Role(
-            f"{name}-execution", assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+            f"{name}-execution",
+            # ECS acting for this account's tasks only (aws:SourceAccount, as the task role)
+            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com", args.account_id),
             opts=child(self))
         aws.iam.RolePolicyAttachment(
             f"{name}-execution", role=self.execution_role.name,
@@ -294,7 +298,11 @@ class TrackingServer(pulumi.ComponentResource):
             assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}]}),
+                # ECS's task role: this account's tasks, of ECS in this region (both keys, as
+                # ECS documents for task roles)
+                "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id},
+                              "ArnLike": {"aws:SourceArn":
+                                          f"arn:aws:ecs:{args.region}:{args.account_id}:*"}}}]}),
             opts=child(self))
         # The task role reads and writes no team's objects: it acts for one workspace at a
         # time through the workspace role, whose session tag names the workspace's prefixes
