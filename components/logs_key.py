@@ -17,9 +17,10 @@ import pulumi_aws as aws
 from ._util import child, customer_managed_key, type_token
 
 # What CloudWatch Logs needs of a key to encrypt and read a log group's data (AWS's
-# "Encrypt log data in CloudWatch Logs using AWS KMS").
-LOGS_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                    "kms:Describe*"]
+# "Encrypt log data in CloudWatch Logs using AWS KMS"). Its example also grants kms:Describe*
+# under the same condition, which never applies (DescribeKey carries no encryption context:
+# parliament says so), so it is left out.
+LOGS_KEY_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
 LOGS_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
 
 
@@ -34,7 +35,8 @@ def logs_key_policy(account_id: str, region: str) -> dict:
         {"Sid": "CloudWatchLogsOfThisAccount", "Effect": "Allow",
          "Principal": {"Service": f"logs.{region}.amazonaws.com"},
          "Action": list(LOGS_KEY_ACTIONS), "Resource": "*",
-         "Condition": {"ArnLike": {LOGS_CONTEXT_KEY:
+         # a string key (StringLike: ArnLike on it works, but is a type mismatch)
+         "Condition": {"StringLike": {LOGS_CONTEXT_KEY:
                                    f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}}},
     ]}
 

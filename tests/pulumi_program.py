@@ -95,7 +95,8 @@ class Mocks(pulumi.runtime.Mocks):
         elif typ == "awsx:ecr:Image":
             out.update(imageUri=f"{acct}.dkr.ecr.{region}.amazonaws.com/mlflow@sha256:abc")
         elif typ == "aws:ecr/repository:Repository":
-            out.update(repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{name}")
+            out.update(repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{name}",
+                       arn=f"arn:aws:ecr:{region}:{acct}:repository/{name}")
         elif typ in ("aws:ecs/cluster:Cluster", "aws:ecs/service:Service"):
             out.setdefault("name", name)
         elif typ == "aws:sagemaker/domain:Domain":
@@ -106,6 +107,12 @@ class Mocks(pulumi.runtime.Mocks):
         elif typ == "aws:wafv2/webAcl:WebAcl":
             out.setdefault("name", f"{name}-1a2b3c4")
             out.update(arn=f"arn:aws:wafv2:{region}:{acct}:regional/webacl/{name}/{name}-id")
+        elif typ == "aws:sns/topic:Topic":
+            out.setdefault("name", f"{name}-1a2b3c4")
+            out.update(arn=f"arn:aws:sns:{region}:{acct}:{out['name']}")
+        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(inputs.get("url", "")).removeprefix("https://")
+            out.update(arn=f"arn:aws:iam::{acct}:oidc-provider/{host}")
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             out.setdefault("name", f"{name}-1a2b3c4")  # Pulumi's autoname
             out.update(arn=f"arn:aws:logs:{region}:{acct}:log-group:{out['name']}")

@@ -68,9 +68,9 @@ def test_the_logs_key_serves_cloudwatch_logs_for_this_accounts_log_groups_only(s
          "Resource": "*"},
         {"Sid": "CloudWatchLogsOfThisAccount", "Effect": "Allow",
          "Principal": {"Service": f"logs.{REGION}.amazonaws.com"},
-         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                    "kms:Describe*"], "Resource": "*",
-         "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+         "Resource": "*",
+         "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn":
                                    f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"}}}]}
     logs_statement = policy["Statement"][1]
     ours = {"kms:EncryptionContext:aws:logs:arn":
