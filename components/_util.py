@@ -38,10 +38,18 @@ def policy_json(statements) -> pulumi.Output:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def assume_role_policy(service: str, source_account: str = None) -> str:
+def assume_role_policy(service: str, source_account: str = None, source_arn: str = None) -> str:
     """A service's trust; with `source_account`, only on behalf of that account's resources
-    (aws:SourceAccount, for the services that pass it: the confused deputy across accounts)."""
+    (aws:SourceAccount), and with `source_arn` (a pattern), of those resources alone
+    (aws:SourceArn): the confused deputy across accounts. Only for the services that set these
+    keys when they assume a role (docs/security.md, "Service trusts"): a condition on a key
+    the service does not send refuses the service itself."""
     statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    condition = {}
     if source_account:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

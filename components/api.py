@@ -68,6 +68,10 @@ class ApiArgs:
     teams_throttle_rate_limit: float
     teams_throttle_burst_limit: int
     log_retention_days: int
+    logs_key_arn: pulumi.Input[str] = None  # the stack's logs key (components/logs_key.py)
+    # Lambda concurrency held for the authorizer, and its ceiling (api.authorizerReserved
+    # Concurrency); None: none reserved, it shares the account's pool
+    authorizer_reserved_concurrency: int = None
 
 
 def _slug(resource: str) -> str:
@@ -153,7 +157,11 @@ class Api(pulumi.ComponentResource):
         function_name = f"{name}-authorizer"
         self.authorizer_logs = aws.cloudwatch.LogGroup(
             f"{name}-authorizer-logs", name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days, opts=child(self))
+            retention_in_days=args.log_retention_days, kms_key_id=args.logs_key_arn,
+            opts=child(self))
+        # No aws:SourceAccount here: Lambda documents neither it nor aws:SourceArn as set when
+        # it assumes an execution role, and a condition on a key it does not send would keep
+        # the function from running (docs/security.md, "Service trusts").
         self.authorizer_role = aws.iam.Role(
             f"{name}-authorizer", assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
             opts=child(self))
@@ -173,6 +181,7 @@ class Api(pulumi.ComponentResource):
             role=self.authorizer_role.arn,
             memory_size=512,
             timeout=5,
+            reserved_concurrent_executions=args.authorizer_reserved_concurrency,
             # constant-size settings only (4 KB in all): the teams' data is in the archive
             environment=aws.lambda_.FunctionEnvironmentArgs(variables={
                 "USER_POOL_ID": args.user_pool_id,
@@ -269,6 +278,8 @@ class Api(pulumi.ComponentResource):
         self.account = None
         if args.cloudwatch_role == "create":
             kept = child(self, retain_on_delete=True)
+            # No aws:SourceAccount: API Gateway documents no source key for the account's
+            # CloudWatch role (docs/security.md, "Service trusts").
             self.cloudwatch_role = aws.iam.Role(
                 f"{name}-cloudwatch",
                 assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
@@ -281,7 +292,8 @@ class Api(pulumi.ComponentResource):
             self.account = aws.apigateway.Account(
                 f"{name}-account", cloudwatch_role_arn=self.cloudwatch_role.arn, opts=kept)
         self.access_logs = aws.cloudwatch.LogGroup(
-            f"{name}-access-logs", retention_in_days=args.log_retention_days, opts=child(self))
+            f"{name}-access-logs", retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn, opts=child(self))
 
 
     def _deploy(self, name: str, args: ApiArgs, routes):

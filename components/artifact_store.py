@@ -26,6 +26,9 @@ from ._util import (
 # Objects the admitted principals use; the deployer manages the bucket, never its objects.
 OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
                   "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+# Every bucket's lifecycle aborts multipart uploads not completed within a week (an SDK's
+# artifact upload that died half-way)
+ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 KEY_USE_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
 
 
@@ -165,6 +168,10 @@ class ArtifactStore(pulumi.ComponentResource):
                 expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=365),
                 noncurrent_version_expiration=aws.s3.
                 BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=30),
+                # parts of an upload never finished are billed and listed nowhere else
+                abort_incomplete_multipart_upload=aws.s3.
+                BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=ABORT_INCOMPLETE_UPLOADS_DAYS),
             )],
             opts=child(self))
         log_policy = aws.s3.BucketPolicy(
@@ -190,7 +197,7 @@ class ArtifactStore(pulumi.ComponentResource):
                     noncurrent_days=args.noncurrent_version_days),
                 abort_incomplete_multipart_upload=aws.s3.
                 BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                    days_after_initiation=7),
+                    days_after_initiation=ABORT_INCOMPLETE_UPLOADS_DAYS),
             )],
             opts=child(self))
         # Only once S3's logging service may write to the log bucket (else the first logs of

@@ -17,6 +17,7 @@ from .ci_access import CiAccess, CiAccessArgs
 from spec.config import CentralConfig, workspaces
 from .database import Database, DatabaseArgs
 from .identity import Identity, IdentityArgs
+from .logs_key import LogsKey, LogsKeyArgs
 from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
 from .team_access import TeamAccess, TeamAccessArgs
@@ -38,11 +39,15 @@ class CentralAccount(pulumi.ComponentResource):
         # none) and writes the registry's frozen copies (a `freeze` session of it)
         workspace_role_arn = role_arn(config.account_id, workspace_role_name)
 
+        # every log group of the stack under one key of its own
+        self.logs_key = LogsKey(f"{name}-logs", LogsKeyArgs(
+            account_id=config.account_id, region=config.region, protect=config.protect), child)
+        logs_key_arn = self.logs_key.arn
         self.network = Network(f"{name}-network", NetworkArgs(
             region=config.region, cidr=config.network.cidr,
             availability_zones=config.network.availability_zones, nat=config.network.nat,
-            account_id=config.account_id, log_retention_days=config.log_retention_days),
-            child)
+            account_id=config.account_id, log_retention_days=config.log_retention_days,
+            logs_key_arn=logs_key_arn), child)
         self.artifacts = ArtifactStore(f"{name}-store", ArtifactStoreArgs(
             account_id=config.account_id,
             server_role_arns=[workspace_role_arn],
@@ -81,7 +86,8 @@ class CentralAccount(pulumi.ComponentResource):
             log_retention_days=config.log_retention_days,
             workspaces=tuple(t.name for t in config.teams), ui_url=ui_url,
             protect=config.protect, image_context=str(builds.image_context),
-            image_tag=builds.image_tag, images_kept=config.tracking_server.images_kept), child)
+            image_tag=builds.image_tag, images_kept=config.tracking_server.images_kept,
+            logs_key_arn=logs_key_arn), child)
         self.identity = Identity(f"{name}-identity", IdentityArgs(
             group_levels=config.group_levels, teams=tuple(t.name for t in config.teams),
             mfa=config.mfa, protect=config.protect,
@@ -103,7 +109,9 @@ class CentralAccount(pulumi.ComponentResource):
             throttle_burst_limit=config.api.throttle_burst_limit,
             teams_throttle_rate_limit=config.api.teams_throttle_rate_limit,
             teams_throttle_burst_limit=config.api.teams_throttle_burst_limit,
-            log_retention_days=config.log_retention_days), child)
+            log_retention_days=config.log_retention_days, logs_key_arn=logs_key_arn,
+            authorizer_reserved_concurrency=config.api.authorizer_reserved_concurrency or None),
+            child)
         self.ui = UserInterface(f"{name}-ui", UserInterfaceArgs(
             account_id=config.account_id, region=config.region, api_url=self.api.base_url,
             user_pool_id=self.identity.user_pool_id, client_id=self.identity.client_id,
@@ -118,7 +126,9 @@ class CentralAccount(pulumi.ComponentResource):
             stage_arn=self.api.stage_arn, stage=STAGE, ui_url=self.ui.url,
             rate_limits=RateLimits(address=config.api.waf.rate_limit,
                                    caller=config.api.waf.caller_rate_limit)
-            if config.api.waf.enabled else None), child)
+            if config.api.waf.enabled else None,
+            account_id=config.account_id, region=config.region,
+            log_retention_days=config.log_retention_days, logs_key_arn=logs_key_arn), child)
         self.monitoring = Monitoring(f"{name}-ops", MonitoringArgs(
             region=config.region, account_id=config.account_id,
             api_name=self.api.rest_api.name, stage=STAGE,
@@ -139,7 +149,7 @@ class CentralAccount(pulumi.ComponentResource):
         self.status_writer = StatusWriter(f"{name}-status", StatusWriterArgs(
             account_id=config.account_id, teams={t.name: t.account_id for t in config.teams},
             api_arn=self.api.api_arn, api_url=self.api.url,
-            log_retention_days=config.log_retention_days), child)
+            log_retention_days=config.log_retention_days, logs_key_arn=logs_key_arn), child)
 
         self.outputs = {
             "uiUrl": self.ui.url,

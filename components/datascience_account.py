@@ -26,6 +26,7 @@ from roles import LEVELS
 
 from ._util import child, type_token
 from .ci_access import CiAccess, CiAccessArgs
+from .logs_key import LogsKey, LogsKeyArgs
 from .serving import TeamServing, TeamServingArgs
 from spec.config import DataScienceConfig
 
@@ -140,6 +141,9 @@ class DataScienceAccount(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: DataScienceConfig, opts: pulumi.ResourceOptions = None):
         super().__init__(type_token("datascience_account", "DataScienceAccount"), name, None, opts)
+        # the team account's log groups (the deployer's, the bus's audit) under a key of its own
+        self.logs_key = LogsKey(f"{name}-logs", LogsKeyArgs(
+            account_id=config.account_id, region=config.region, protect=True), child(self))
         self.roles = {}
         for level in config.levels:
             role = aws.iam.Role(
@@ -223,6 +227,7 @@ class DataScienceAccount(pulumi.ComponentResource):
                 deploy_alias=s.deploy_alias, image_tag=s.image_tag, memory_mb=s.memory_mb,
                 max_concurrency=s.max_concurrency, instance_type=s.instance_type,
                 instance_count=s.instance_count,
-                delete_on_alias_removed=s.delete_on_alias_removed), child(self))
+                delete_on_alias_removed=s.delete_on_alias_removed,
+                logs_key_arn=self.logs_key.arn), child(self))
             self.outputs.update(self.serving.outputs)
         self.register_outputs(self.outputs)

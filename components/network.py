@@ -32,6 +32,7 @@ class NetworkArgs:
     nat: str
     account_id: str = None  # the flow logs' role trusts the service for this account only
     log_retention_days: int = 90
+    logs_key_arn: pulumi.Input[str] = None  # the stack's logs key (components/logs_key.py)
 
 
 class Network(pulumi.ComponentResource):
@@ -106,11 +107,17 @@ class Network(pulumi.ComponentResource):
         """Every accepted and rejected connection of the VPC, to CloudWatch Logs: who talked to
         the tasks, the database and the endpoints, for an investigation after the fact."""
         self.flow_log_group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", retention_in_days=args.log_retention_days, opts=child(self))
-        role = aws.iam.Role(f"{name}-flow-logs",
-                            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com",
-                                                                 args.account_id),
-                            opts=child(self))
+            f"{name}-flow-logs", retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn, opts=child(self))
+        # VPC Flow Logs sends both keys when it assumes the role (only this account's flow
+        # logs may use it)
+        role = aws.iam.Role(
+            f"{name}-flow-logs",
+            assume_role_policy=assume_role_policy(
+                "vpc-flow-logs.amazonaws.com", args.account_id,
+                f"arn:aws:ec2:{args.region}:{args.account_id}:vpc-flow-log/*"
+                if args.account_id else None),
+            opts=child(self))
         aws.iam.RolePolicy(
             f"{name}-flow-logs", role=role.id,
             policy=policy_json([{"Effect": "Allow",

@@ -39,6 +39,7 @@ class SchemaMigrationArgs:
     db_cluster_identifier: pulumi.Input[str]
     image_tag: str  # a new image, a new invocation
     log_retention_days: int
+    logs_key_arn: pulumi.Input[str] = None  # the stack's logs key (components/logs_key.py)
 
 
 def runner_statements(args: SchemaMigrationArgs, log_group_arn) -> list:
@@ -77,7 +78,8 @@ class SchemaMigration(pulumi.ComponentResource):
         function_name = f"{name}-runner"
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-runner-logs", name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days, opts=child(self))
+            retention_in_days=args.log_retention_days, kms_key_id=args.logs_key_arn,
+            opts=child(self))
         self.role = aws.iam.Role(
             f"{name}-runner", assume_role_policy=assume_role_policy(
                 "lambda.amazonaws.com", source_account=args.account_id),

@@ -43,6 +43,7 @@ class TeamServingArgs:
     instance_count: int = 1
     delete_on_alias_removed: bool = True
     log_retention_days: int = 90
+    logs_key_arn: pulumi.Input[str] = None  # the account's logs key (components/logs_key.py)
 
 
 class TeamServing(pulumi.ComponentResource):
@@ -87,7 +88,8 @@ class TeamServing(pulumi.ComponentResource):
         function_name = deployer_role_name(team)
         self.logs = aws.cloudwatch.LogGroup(
             f"{name}-deployer", name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days, opts=child(self))
+            retention_in_days=args.log_retention_days, kms_key_id=args.logs_key_arn,
+            opts=child(self))
         self.deployer_role = aws.iam.Role(
             f"{name}-deployer", name=deployer_role_name(team),
             description=f"The deployer of team {team}: promotions to SageMaker endpoints",

@@ -24,6 +24,7 @@ class StatusWriterArgs:
     api_arn: pulumi.Input[str]  # arn:aws:execute-api:<region>:<account>:<api>/<stage>
     api_url: pulumi.Input[str]  # the stage's URL
     log_retention_days: int = 90
+    logs_key_arn: pulumi.Input[str] = None  # the stack's logs key (components/logs_key.py)
 
 
 class StatusWriter(pulumi.ComponentResource):
@@ -31,7 +32,8 @@ class StatusWriter(pulumi.ComponentResource):
         super().__init__(type_token("serving_status", "StatusWriter"), name, None, opts)
         self.logs = aws.cloudwatch.LogGroup(
             f"{name}-logs", name=f"/aws/lambda/{STATUS_WRITER_ROLE_NAME}",
-            retention_in_days=args.log_retention_days, opts=child(self))
+            retention_in_days=args.log_retention_days, kms_key_id=args.logs_key_arn,
+            opts=child(self))
         self.role = aws.iam.Role(
             f"{name}-role", name=STATUS_WRITER_ROLE_NAME,
             description="Records each team endpoint's deployment status on its model version",

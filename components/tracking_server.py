@@ -88,6 +88,7 @@ class TrackingServerArgs:
     workspaces: tuple = ()  # the teams' MLflow workspaces
     # The UI's address: MLflow refuses browser writes from any other origin (its CORS check)
     ui_url: pulumi.Input[str] = None
+    logs_key_arn: pulumi.Input[str] = None  # the stack's logs key (components/logs_key.py)
 
 
 def build_output(relative: Path) -> bool:
@@ -294,7 +295,8 @@ class TrackingServer(pulumi.ComponentResource):
         self.image_uri = pulumi.Output.concat(self.repository.repository_url, "@",
                                               self.image.digest)
         self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", retention_in_days=args.log_retention_days, opts=child(self))
+            f"{name}-logs", retention_in_days=args.log_retention_days,
+            kms_key_id=args.logs_key_arn, opts=child(self))
 
     def _security_groups(self, name: str, args: TrackingServerArgs):
         """Who may reach the tasks, the database and the endpoints."""
@@ -351,7 +353,9 @@ class TrackingServer(pulumi.ComponentResource):
     def _roles(self, name: str, args: TrackingServerArgs):
         """The task's roles: ECS's (image, logs, the database secret) and MLflow's own."""
         self.execution_role = aws.iam.Role(
-            f"{name}-execution", assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+            f"{name}-execution",
+            # ECS acting for this account's tasks only (aws:SourceAccount, as the task role)
+            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com", args.account_id),
             opts=child(self))
         aws.iam.RolePolicyAttachment(
             f"{name}-execution", role=self.execution_role.name,
@@ -371,7 +375,11 @@ class TrackingServer(pulumi.ComponentResource):
             assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}]}),
+                # ECS's task role: this account's tasks, of ECS in this region (both keys, as
+                # ECS documents for task roles)
+                "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id},
+                              "ArnLike": {"aws:SourceArn":
+                                          f"arn:aws:ecs:{args.region}:{args.account_id}:*"}}}]}),
             opts=child(self))
         # The task role reads and writes no team's objects: it acts for one workspace at a
         # time through the workspace role, whose session tag names the workspace's prefixes
@@ -442,7 +450,7 @@ class TrackingServer(pulumi.ComponentResource):
             opts=child(self))
         self.migration_logs = aws.cloudwatch.LogGroup(
             f"{name}-migration-logs", retention_in_days=args.log_retention_days,
-            opts=child(self))
+            kms_key_id=args.logs_key_arn, opts=child(self))
         family = f"{name}-migrate"
         self.migration_task_definition = aws.ecs.TaskDefinition(
             f"{name}-migrate",
@@ -467,6 +475,7 @@ class TrackingServer(pulumi.ComponentResource):
             execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
             db_cluster_arn=args.database_cluster_arn,
             db_cluster_identifier=args.database_cluster_identifier,
+            logs_key_arn=args.logs_key_arn,
             image_tag=args.image_tag, log_retention_days=args.log_retention_days),
             opts=child(self))
 

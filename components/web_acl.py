@@ -70,11 +70,40 @@ class WebAclArgs:
     ui_url: pulumi.Input[str]  # https://main.<app>.amplifyapp.com: the one Origin allowed
     # None: no rate-based rules and no managed rule groups (config api.waf.enabled false)
     rate_limits: RateLimits = None
+    # The web ACL's log: every request WAF judged (what it blocked, and why), kept as long as
+    # the stack's other logs; WAF's sampled requests last only 3 hours
+    account_id: str = None
+    region: str = None
+    log_retention_days: int = 90
+    logs_key_arn: pulumi.Input[str] = None  # the stack's logs key (components/logs_key.py)
 
 
 def _visibility(metric: str) -> dict:
     return {"cloudwatch_metrics_enabled": True, "metric_name": metric,
             "sampled_requests_enabled": True}
+
+
+# WAF's log group must be named so (AWS WAF's rule for a logging destination)
+WAF_LOG_PREFIX = "aws-waf-logs-"
+# Credentials never reach the log: the browser's token (`Authorization: Bearer ...`; a SigV4
+# Authorization header holds only a signature), cookies, and an assumed role's session token
+REDACTED_HEADERS = ("authorization", "cookie", SESSION_TOKEN_HEADER)
+
+
+def redacted_fields() -> list:
+    return [{"single_header": {"name": header}} for header in REDACTED_HEADERS]
+
+
+def log_delivery_policy(log_group_arn, account_id: str, region: str) -> dict:
+    """The log group's resource policy: AWS's log delivery service writes WAF's log for this
+    account's web ACLs only (else WAF adds a broader one of its own at the first delivery)."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "WafLogDeliveryOfThisAccount", "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{log_group_arn}:*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
+                      "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account_id}:*"}}}]}
 
 
 def _header(name: str) -> dict:
@@ -318,5 +347,25 @@ class WebAcl(pulumi.ComponentResource):
         self.association = aws.wafv2.WebAclAssociation(
             f"{name}-stage", resource_arn=args.stage_arn, web_acl_arn=self.web_acl.arn,
             opts=child(self))
+        self._logging(name, args)
         self.arn = self.web_acl.arn
         self.register_outputs({"arn": self.arn})
+
+    def _logging(self, name: str, args: WebAclArgs):
+        """WAF's log of every request, credentials redacted, in a log group of its own."""
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", name=f"{WAF_LOG_PREFIX}{name}",
+            retention_in_days=args.log_retention_days, kms_key_id=args.logs_key_arn,
+            opts=child(self))
+        depends = []
+        if args.account_id and args.region:
+            depends.append(aws.cloudwatch.LogResourcePolicy(
+                f"{name}-log-delivery", policy_name=f"{WAF_LOG_PREFIX}{name}",
+                policy_document=self.log_group.arn.apply(lambda arn: json.dumps(
+                    log_delivery_policy(arn, args.account_id, args.region))),
+                opts=child(self)))
+        self.logging = aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-logging", resource_arn=self.web_acl.arn,
+            log_destination_configs=[self.log_group.arn],
+            redacted_fields=redacted_fields(),
+            opts=child(self, depends_on=depends))

@@ -512,6 +512,105 @@ def _explicit_key_policy(args, props, report):
                "IAM allows may use it): give it a policy of its own")
 
 
+# What WAF's log must never hold: a browser's token and cookies (components/web_acl.py adds
+# the session token)
+WAF_REDACTED_HEADERS = ("authorization", "cookie")
+WAF_LOG_PREFIX = "aws-waf-logs-"
+
+
+def _waf_logging(args, report):
+    """Every web ACL logs the requests it judges, to a destination WAF accepts, with the
+    credential headers redacted."""
+    configs = {r.props.get("resourceArn"): r for r in args.resources
+               if r.resource_type == "aws:wafv2/webAclLoggingConfiguration:"
+                                    "WebAclLoggingConfiguration"}
+    for acl in args.resources:
+        if acl.resource_type != "aws:wafv2/webAcl:WebAcl":
+            continue
+        config = configs.get(acl.props.get("arn"))
+        if config is None:
+            report(f"web ACL {acl.name} keeps no log (WAF's sampled requests last 3 hours)",
+                   acl.urn)
+            continue
+        destinations = config.props.get("logDestinationConfigs") or []
+        if not destinations or not all(
+                re.search(rf"(:log-group:|:deliverystream/|:::){WAF_LOG_PREFIX}", str(d))
+                for d in destinations):
+            report(f"web ACL {acl.name} logs to {destinations}: WAF takes only destinations "
+                   f"named {WAF_LOG_PREFIX}...", acl.urn)
+        redacted = {((f.get("singleHeader") or {}).get("name") or "").lower()
+                    for f in config.props.get("redactedFields") or []}
+        missing = [h for h in WAF_REDACTED_HEADERS if h not in redacted]
+        if missing:
+            report(f"web ACL {acl.name}'s log keeps the {', '.join(missing)} header(s): "
+                   f"tokens and cookies would be readable in the log", acl.urn)
+
+
+@_for_type("aws:cloudwatch/logGroup:LogGroup")
+def _log_encryption(args, props, report):
+    if not props.get("kmsKeyId"):
+        report("the log group is not encrypted with a customer-managed key (access logs hold "
+               "caller ARNs, user names and addresses)")
+
+
+def _abort_incomplete_uploads(args, report):
+    """Every bucket's lifecycle aborts multipart uploads left unfinished."""
+    buckets, companions = _bucket_companions(args.resources)
+    for bucket in buckets:
+        lifecycle = companions[bucket.name].get(
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        rules = (lifecycle.props.get("rules") if lifecycle else None) or []
+        if not any(rule.get("status") == "Enabled" and
+                   ((rule.get("abortIncompleteMultipartUpload") or {})
+                    .get("daysAfterInitiation") or 0) > 0 for rule in rules):
+            report(f"bucket {bucket.name}'s lifecycle does not abort incomplete multipart "
+                   f"uploads (their parts are billed and listed nowhere else)", bucket.urn)
+
+
+def _authorizer_concurrency(args, report):
+    """Every Lambda that authorizes an API's requests has concurrency reserved for it."""
+    uris = [str(r.props.get("authorizerUri") or "") for r in args.resources
+            if r.resource_type == "aws:apigateway/authorizer:Authorizer"]
+    for r in args.resources:
+        if r.resource_type != "aws:lambda/function:Function":
+            continue
+        arn = r.props.get("arn")
+        if not arn or not any(f"{arn}/" in uri for uri in uris):
+            continue
+        if (r.props.get("reservedConcurrentExecutions") or -1) <= 0:
+            report(f"authorizer {r.name} has no reserved concurrency: other functions can "
+                   f"starve sign-ins, and a flood of tokens takes the account's pool", r.urn)
+
+
+# Services that document neither aws:SourceAccount nor aws:SourceArn as set when they assume a
+# role: a condition on either would refuse the service itself (docs/security.md, "Service
+# trusts").
+SERVICES_WITHOUT_SOURCE_KEYS = {
+    # Lambda documents aws:SourceArn only for policies whose resource is the function
+    "lambda.amazonaws.com",
+    # API Gateway documents no source key for the account's CloudWatch logging role
+    "apigateway.amazonaws.com",
+}
+_SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn"}
+
+
+@_for_type("aws:iam/role:Role")
+def _service_trust_source(args, props, report):
+    for statement in _statements(props.get("assumeRolePolicy")):
+        principal = statement.get("Principal")
+        services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
+        if statement.get("Effect") != "Allow" or not services:
+            continue
+        if set(services) <= SERVICES_WITHOUT_SOURCE_KEYS:
+            continue
+        keys = {k.lower() for tests in (statement.get("Condition") or {}).values()
+                for k in tests}
+        if not keys & _SOURCE_KEYS:
+            report(f"the trust of {', '.join(services)} names no aws:SourceAccount or "
+                   f"aws:SourceArn: the service would act in this role for anyone's "
+                   f"resources (confused deputy)")
+
+
 @_for_type("aws:ecs/taskDefinition:TaskDefinition")
 def _mlflow_cors(args, props, report):
     for container in _document(props.get("containerDefinitions")) or []:
@@ -849,6 +948,31 @@ POLICIES = [
         validate=_flow_logs),
     _policy("kms-explicit-key-policy", "Every KMS key has a policy of its own, not the "
             "default. Fix: customer_managed_key(..., policy=...).", _explicit_key_policy),
+    StackValidationPolicy(
+        name="waf-logging-redacted", enforcement_level=EnforcementLevel.MANDATORY,
+        description="Every web ACL logs to a destination named aws-waf-logs-..., with the "
+        "authorization and cookie headers redacted. Fix: components/web_acl.py's _logging.",
+        validate=_waf_logging),
+    _policy("cloudwatch-logs-encrypted", "Every log group is encrypted with a "
+            "customer-managed KMS key. Fix: kms_key_id=the stack's logs key "
+            "(components/logs_key.py).", _log_encryption),
+    StackValidationPolicy(
+        name="s3-lifecycle-aborts-incomplete-uploads",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        description="Every bucket has a lifecycle rule that aborts incomplete multipart "
+        "uploads. Fix: abort_incomplete_multipart_upload in its BucketLifecycleConfiguration, "
+        "as components/artifact_store.py.", validate=_abort_incomplete_uploads),
+    StackValidationPolicy(
+        name="lambda-authorizer-reserved-concurrency",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        description="Advisory: a Lambda authorizer has reserved concurrency (on by default; "
+        "an account with a low Lambda limit turns it off). Fix: "
+        "api.authorizerReservedConcurrency above 0.", validate=_authorizer_concurrency),
+    _policy("iam-service-trust-source", "A role a service assumes names the account "
+            "(aws:SourceAccount) or resources (aws:SourceArn) it acts for, but for the "
+            "services that document no such key (SERVICES_WITHOUT_SOURCE_KEYS). Fix: "
+            "components/_util.py's assume_role_policy(service, account_id, source_arn).",
+            _service_trust_source),
     _policy("mlflow-cors-origin-exact", "MLflow's container admits browser writes from the "
             "UI's https origin exactly (MLFLOW_SERVER_CORS_ALLOWED_ORIGINS), never '*': without "
             "it every browser write is refused, with '*' another site's page may write. Fix: "

@@ -63,8 +63,10 @@ GRANTS = {
 # server copies a registered version's files (components/mlflow_image/plugin).
 S3_ACTIONS_OF_CAPABILITY = {
     "read": ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation"),
-    "write-tracking": ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-                       "s3:ListBucketMultipartUploads"),
+    # (not s3:ListBucketMultipartUploads: a listing of every upload in the bucket, which no
+    # s3:prefix condition narrows, since that action has no such key; the SDK's uploads do not
+    # list them)
+    "write-tracking": ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
     "delete-artifacts": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
 }
 # ... and so each level's, from its grant (not restated)

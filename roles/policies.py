@@ -102,7 +102,17 @@ def _iam_globs(level: str, workspace: str = None):
     # Every Deny, the browser's spelling too: admin's Allow reaches `/<team>/ajax-api/...` as
     # well, and MLflow serves the same handlers there.
     deny = [w for g in rules.deny for w in in_workspace(g, workspace)]
+    # And the browser's spelling is not a signed call's, whatever the level: one Deny of it in
+    # every level's policy (admin's `<METHOD>/<team>/*` would reach it; the others' Allows
+    # never name it), so a signed `/<team>/ajax-api/...` is refused alike for every level.
+    deny += browser_spelling_denied(workspace)
     return allow, deny
+
+
+def browser_spelling_denied(workspace: str) -> list:
+    """The globs of the browser's spelling of MLflow's API under a team's base path, every
+    method: `GET/<team>/ajax-api/*`, ..."""
+    return [f"{method}/{workspace}{BROWSER_PREFIX}/*" for method in HTTP_METHODS]
 
 
 def iam_policy(level: str, api_arn: str, workspace: str = None) -> dict:

@@ -164,6 +164,13 @@ class ApiSettings:
     teams_throttle_rate_limit: float = 1_000.0
     teams_throttle_burst_limit: int = 2_000
     authorizer_cache_ttl: int = DEFAULT_AUTHORIZER_TTL_SECONDS
+    # Lambda concurrency reserved for the authorizer: held for it whatever else runs in the
+    # account, and its ceiling, so a flood of made-up tokens cannot take the account's pool
+    # from other functions. It runs once per (token, workspace) per authorizerCacheTtl, in
+    # tens of milliseconds: 50 at once is some hundreds of new sign-ins a second. Lambda keeps
+    # 100 of an account's concurrency unreserved, so reserving needs a limit of 100 + this
+    # (new accounts may start lower); 0 reserves none.
+    authorizer_reserved_concurrency: int = 50
     # API Gateway's CloudWatch role is one setting per account and region: "create" (this
     # stack creates a role and sets it) or "existing" (another stack or the platform owns it;
     # this stack leaves it alone: never clobbers another's)
@@ -547,6 +554,10 @@ def _api(r, token_minutes: int) -> ApiSettings:
         authorizer_cache_ttl=_between(
             a.get("authorizerCacheTtl", int, default=ApiSettings.authorizer_cache_ttl), 0, 3600,
             a.key("authorizerCacheTtl")),
+        authorizer_reserved_concurrency=_between(
+            a.get("authorizerReservedConcurrency", int,
+                  default=ApiSettings.authorizer_reserved_concurrency), 0, 1_000,
+            a.key("authorizerReservedConcurrency")),
         cloudwatch_role=_one_of(a.get("cloudWatchRole", str, default=ApiSettings.cloudwatch_role),
                                 CLOUDWATCH_ROLE_MODES, a.key("cloudWatchRole")),
         waf=_waf(_section(a, "waf")),

@@ -73,9 +73,13 @@ class Mocks(pulumi.runtime.Mocks):
                        isolatedSubnetIds=["subnet-i1", "subnet-i2"], routeTables=[])
         elif typ == "aws:rds/cluster:Cluster":
             out.setdefault("clusterIdentifier", f"{name}-1a2b3c4")
+            out.update(arn=f"arn:aws:rds:{region}:{acct}:cluster:{out['clusterIdentifier']}")
             out.update(endpoint=f"{name}.cluster-abc.{region}.rds.amazonaws.com",
                        masterUserSecrets=[{"secretArn": f"arn:aws:secretsmanager:{region}:{acct}:"
                                                         f"secret:rds!cluster-1-AbCdEf"}])
+        elif typ == "aws:cloudwatch/eventBus:EventBus":
+            out.setdefault("name", name)
+            out.update(arn=f"arn:aws:events:{region}:{acct}:event-bus/{out['name']}")
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             out.update(dnsName=f"{name}-123.elb.{region}.amazonaws.com")
         elif typ == "aws:apigateway/restApi:RestApi":
@@ -102,7 +106,8 @@ class Mocks(pulumi.runtime.Mocks):
         elif typ == "aws:ecr/repository:Repository":
             out.setdefault("name", name)
             out.update(repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{name}",
-                       registryId=acct)
+                       registryId=acct,
+                       arn=f"arn:aws:ecr:{region}:{acct}:repository/{name}")
         elif typ in ("aws:ecs/cluster:Cluster", "aws:ecs/service:Service"):
             out.setdefault("name", name)
         elif typ == "aws:sagemaker/domain:Domain":
@@ -113,8 +118,15 @@ class Mocks(pulumi.runtime.Mocks):
         elif typ == "aws:wafv2/webAcl:WebAcl":
             out.setdefault("name", f"{name}-1a2b3c4")
             out.update(arn=f"arn:aws:wafv2:{region}:{acct}:regional/webacl/{name}/{name}-id")
+        elif typ == "aws:sns/topic:Topic":
+            out.setdefault("name", f"{name}-1a2b3c4")
+            out.update(arn=f"arn:aws:sns:{region}:{acct}:{out['name']}")
+        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(inputs.get("url", "")).removeprefix("https://")
+            out.update(arn=f"arn:aws:iam::{acct}:oidc-provider/{host}")
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             out.setdefault("name", f"{name}-1a2b3c4")  # Pulumi's autoname
+            out.update(arn=f"arn:aws:logs:{region}:{acct}:log-group:{out['name']}")
         elif typ == "aws:rds/subnetGroup:SubnetGroup":
             out.setdefault("name", name)
         record = self.resources.setdefault((typ, name), Registered(typ, name))

@@ -50,8 +50,13 @@ def test_every_part_is_registered(stack):
     expected = {
         # S3's gateway; ECR (2), logs, Secrets Manager, STS (the workspace role) interfaces
         "awsx:ec2:Vpc": 1, "aws:ec2/vpcEndpoint:VpcEndpoint": 6,
-        # the artifacts', the database's and the alarm topic's keys
-        "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 3,
+        # the artifacts', the database's, the alarm topic's and the log groups' keys
+        "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 4,
+        # the API's access log, the authorizer's, the server's, WAF's, the VPC's flows, the
+        # migration task's and its runner's, the deployment status writer's
+        "aws:cloudwatch/logGroup:LogGroup": 8,
+        "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": 1,
+        "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": 1,
         "aws:rds/cluster:Cluster": 1, "aws:rds/clusterInstance:ClusterInstance": 1,
         "aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
         # the service's and the schema migration's
@@ -1000,6 +1005,8 @@ def test_the_vpc_logs_every_connection(stack):
     role = next(r for r in stack.of_type("aws:iam/role:Role") if r.name.endswith("flow-logs"))
     [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/*"}}
     default = stack.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup").inputs
     assert (default.get("ingress"), default.get("egress")) == ([], [])

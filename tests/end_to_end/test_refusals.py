@@ -12,8 +12,10 @@ from pathlib import Path
 import boto3
 import mlflow
 import pytest
+import requests
 from botocore.exceptions import ClientError
 from mlflow.exceptions import MlflowException
+from mlflow.tracking.request_auth.registry import _request_auth_provider_registry
 
 from mlflow_landing_zone_client import refusals as client_refusals
 from spec import edge
@@ -176,6 +178,33 @@ def test_a_readers_sdk_call_is_refused_in_plain_words(sandbox):
     assert "you act as reader in team-a (role mlflow-team-a-reader)" in text
     assert CONTACT_OF_THE_SANDBOX in text
     assert refused.value.error_code == "PERMISSION_DENIED"
+
+
+def signed(method, path, **kwargs):
+    """A request the SDK client's own auth signs, to the tracking URI of the identity in force
+    (for a path MLflow's client has no call for)."""
+    name = os.environ["MLFLOW_TRACKING_AUTH"]
+    provider = next(p for p in _request_auth_provider_registry if p.get_name() == name)
+    return requests.request(method, os.environ["MLFLOW_TRACKING_URI"] + path,
+                            auth=provider.get_auth(), timeout=30, **kwargs)
+
+
+@pytest.mark.parametrize("level", ["reader", "contributor", "admin"])
+def test_the_browsers_spelling_signed_is_refused_alike_for_every_level(sandbox, level):
+    """One rule for `/ajax-api` on the signed channel, whatever the level (issue 29, item 6):
+    a team's admin is refused as a reader is (IAM's Deny in every level's policy, as API
+    Gateway enforces it), and told the path to call instead; `/api` works for the same one."""
+    with identity(sandbox, level, "client"):
+        refused = signed("GET", "/ajax-api/2.0/mlflow/experiments/search",
+                         params={"max_results": 1})
+        served = signed("GET", "/api/2.0/mlflow/experiments/search", params={"max_results": 1})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error_code"] == "PERMISSION_DENIED"
+    assert refused.json()["message"] == (
+        "Refused: GET /ajax-api/2.0/mlflow/experiments/search is the browser's spelling of "
+        "MLflow's API, not a signed call's: the SDK calls /api/2.0/mlflow/experiments/search "
+        f"instead; you act as {level} in team-a (role mlflow-team-a-{level}).")
+    assert served.status_code == 200, served.text
 
 
 def test_a_contributors_promotion_is_refused_naming_the_approver_level(sandbox):

@@ -249,6 +249,23 @@ CASES = {
         "repo:my-org/mlz:pull_request", "arn:aws:iam::aws:policy/AdministratorAccess"),
     "ci-deploy-behind-an-environment": lambda rs: rs + ci_role(
         "repo:my-org/mlz:ref:refs/heads/main", "arn:aws:iam::aws:policy/AdministratorAccess"),
+    # WAF's log keeping the browser's token
+    "waf-logging-redacted": lambda rs: mutate(
+        rs, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "",
+        redactedFields=[{"singleHeader": {"name": "cookie"}}]),
+    "cloudwatch-logs-encrypted": lambda rs: mutate(rs, "aws:cloudwatch/logGroup:LogGroup",
+                                                   "access-logs", kmsKeyId=KeyError),
+    "s3-lifecycle-aborts-incomplete-uploads": lambda rs: mutate(
+        rs, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "access-logs",
+        rules=[{"id": "expire-logs", "status": "Enabled", "filter": {"prefix": ""},
+                "expiration": {"days": 365}}]),
+    "lambda-authorizer-reserved-concurrency": lambda rs: mutate(
+        rs, "aws:lambda/function:Function", "authorizer", reservedConcurrentExecutions=KeyError),
+    # the execution role's trust without its source account
+    "iam-service-trust-source": lambda rs: mutate(
+        rs, "aws:iam/role:Role", "server-execution", assumeRolePolicy=json.dumps({
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}]})),
     "amplify-ui-hardened": lambda rs: mutate(rs, "aws:amplify/app:App", "", customHeaders=json.dumps(
         {"customHeaders": [{"pattern": "**", "headers": [
             {"key": "Content-Security-Policy", "value": "default-src 'self'; frame-ancestors 'self'"}]}]})),
@@ -444,3 +461,49 @@ def test_a_deployer_without_the_teams_key_and_an_open_permission_are_caught():
 def test_configured_minimums_apply(central):
     assert any(name == "rds-encrypted-and-protected"
                for name, _ in violations(central, {"minBackupRetentionDays": 30}))
+
+
+@pytest.mark.parametrize("variant, rule, said", [
+    # no WAF log at all; a log to a destination WAF refuses
+    (lambda rs: without(rs, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"),
+     "waf-logging-redacted", "keeps no log"),
+    (lambda rs: mutate(rs, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "",
+                       logDestinationConfigs=[
+                           "arn:aws:logs:us-east-1:111111111111:log-group:waf"]),
+     "waf-logging-redacted", "named aws-waf-logs-"),
+    (lambda rs: mutate(rs, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "",
+                       redactedFields=[{"singleHeader": {"name": "Authorization"}}]),
+     "waf-logging-redacted", "keeps the cookie header"),
+    # a bucket without a lifecycle; a lifecycle whose abort rule is disabled
+    (lambda rs: without(rs, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                        "artifacts"),
+     "s3-lifecycle-aborts-incomplete-uploads", "mlflow-store-artifacts's lifecycle"),
+    (lambda rs: [resource(r.resource_type, r.name, {**r.props, "rules": [
+        {**rule, "status": "Disabled"} for rule in r.props["rules"]]})
+        if r.resource_type.endswith("BucketLifecycleConfiguration") else r for r in rs],
+     "s3-lifecycle-aborts-incomplete-uploads", "does not abort incomplete multipart"),
+    # an authorizer that reserves none (Lambda's -1)
+    (lambda rs: mutate(rs, "aws:lambda/function:Function", "authorizer",
+                       reservedConcurrentExecutions=-1),
+     "lambda-authorizer-reserved-concurrency", "has no reserved concurrency"),
+    # a service trust that names the account under another key only; Lambda's exception
+    # does not cover a statement that trusts another service beside it
+    (lambda rs: mutate(rs, "aws:iam/role:Role", "flow-logs", assumeRolePolicy=json.dumps({
+        "Statement": [{"Effect": "Allow",
+                       "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                       "Action": "sts:AssumeRole",
+                       "Condition": {"StringEquals": {
+                           "aws:PrincipalAccount": "111111111111"}}}]})),
+     "iam-service-trust-source", "vpc-flow-logs.amazonaws.com names no aws:SourceAccount"),
+    (lambda rs: mutate(rs, "aws:iam/role:Role", "edge-authorizer", assumeRolePolicy=json.dumps({
+        "Statement": [{"Effect": "Allow",
+                       "Principal": {"Service": ["lambda.amazonaws.com",
+                                                 "ecs-tasks.amazonaws.com"]},
+                       "Action": "sts:AssumeRole"}]})),
+     "iam-service-trust-source", "names no aws:SourceAccount"),
+])
+def test_the_scanners_findings_come_back_and_are_caught(central, variant, rule, said):
+    """Issue 29, item 5: each finding is a rule; a pull request that brings it back fails."""
+    found = violations(variant(central))
+    assert {name for name, _ in found} == {rule}, found
+    assert all(said in message for _, message in found), found

@@ -361,11 +361,9 @@ def test_a_team_policy_decides_every_sdk_route_under_its_base_path_as_the_model(
     checked = 0
     for route, path in SAMPLES:
         if not is_sdk_path(path):
-            # The browser's spelling of a handler is no SDK's: granted only by admin's
-            # everything, never beyond what the model allows.
-            if invoke_allowed(managed, arn(route.method, "/team-a" + path)):
-                assert level == "admin" and allows_any((level,), route.method, path,
-                                                       in_team=True), path
+            # The browser's spelling of a handler is no signed call's: refused for every
+            # level, admin too (one rule for the channel, whatever the level)
+            assert not invoke_allowed(managed, arn(route.method, "/team-a" + path)), path
             continue
         expected = allows_any((level,), route.method, path, in_team=True)
         assert invoke_allowed(managed, arn(route.method, "/team-a" + path)) == expected, (
@@ -453,3 +451,22 @@ def test_an_access_role_decides_every_sdk_route_of_every_workspace_as_the_model(
         # MLflow's own paths (the default workspace): never
         assert not invoke_allowed(documents, arn(route.method, path), context)
     assert checked > 250 * 11, checked
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("team", ["team-a", "${aws:PrincipalTag/team}"])
+def test_the_browsers_spelling_is_denied_on_the_signed_channel_for_every_level(level, team):
+    """One rule for `/<team>/ajax-api/...` signed, whatever the level: an explicit Deny in
+    every level's policy (admin's everything included), every method; `/api` beside it and
+    another segment holding the text are not touched by it."""
+    context = {"aws:PrincipalTag/team": "team-a"}
+    managed = managed_policies(level, API_ARN, team)
+    for method in HTTP_METHODS:
+        assert evaluate(managed, "execute-api:Invoke",
+                        arn(method, "/team-a/ajax-api/2.0/mlflow/experiments/search"),
+                        context) == DENY, method
+    assert evaluate(managed, "execute-api:Invoke",
+                    arn("GET", "/team-a/api/2.0/mlflow/experiments/search"), context) != DENY
+    # an artifact whose path holds the text is judged by the level's grant, not this rule
+    artifact = arn("GET", "/team-a/get-artifact/x/team-a/ajax-api/y")
+    assert evaluate(managed, "execute-api:Invoke", artifact, context) != DENY

@@ -98,6 +98,8 @@ def test_the_example_config_is_valid():
      "central.api.teamsThrottleRateLimit must be between 1 and 10000"),
     (central(api={"teamsThrottleBurstLimit": 0}),
      "central.api.teamsThrottleBurstLimit must be between 1 and 5000"),
+    (central(api={"authorizerReservedConcurrency": -1}),
+     "central.api.authorizerReservedConcurrency must be between 0 and 1000, got -1"),
     (central(api={"waf": {"callerRateLimit": 5}}),
      "central.api.waf.callerRateLimit must be between 10 and"),
     (central(api={"waf": {"callerRateLimit": 30000, "rateLimit": 20000}}),
