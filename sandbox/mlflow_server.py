@@ -10,10 +10,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from spec.server import REGISTRY_ROOT_ENV, SERVER_FLAGS
+from spec.server import POOL_ENV, REGISTRY_ROOT_ENV, SERVER_FLAGS
 
 WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
-POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "10", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "10"}
 
 
 class MlflowServer:
@@ -48,9 +47,10 @@ class MlflowServer:
                   if self.ui_origin else {}),
                "MLFLOW_DISABLE_TELEMETRY": "true",
                "DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1",
-               # each worker's database connections: SQLAlchemy's 5 (+10) run out under many
-               # concurrent writers; 2 workers x 20 stay under PostgreSQL's 100
-               **{k: v for k, v in POOL.items() if k not in os.environ}}
+               # each worker's database pool, as the image's entrypoint sets it: two
+               # connections for each handler the app runs at once (spec/server.py); 2 workers
+               # x 20 per store stay under PostgreSQL's 100
+               **{k: v for k, v in POOL_ENV.items() if k not in os.environ}}
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=log,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
