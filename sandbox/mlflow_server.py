@@ -12,7 +12,14 @@ from pathlib import Path
 
 from spec.server import POOL_ENV, REGISTRY_ROOT_ENV, SERVER_FLAGS
 
+from .local_server import READ_TIMEOUT_SECONDS
+
 WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
+# How long MLflow keeps a client's idle connection open: as long as the sandbox's gateway keeps
+# one (uvicorn's own 5 s closes a connection the SDK still holds in its pool while a writer
+# uploads to S3, and the SDK's next call on it is reset), so that a client straight to MLflow
+# meets the same rule as one through the gateway.
+KEEP_ALIVE_SECONDS = READ_TIMEOUT_SECONDS
 
 
 class MlflowServer:
@@ -34,6 +41,7 @@ class MlflowServer:
         return [sys.executable, "-m", "mlflow", "server",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(WORKERS),
+                "--uvicorn-opts", f"--timeout-keep-alive {KEEP_ALIVE_SECONDS}",
                 "--backend-store-uri", self.backend_store_uri,
                 "--default-artifact-root", self.artifact_root,
                 *SERVER_FLAGS,
