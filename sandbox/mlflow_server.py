@@ -20,6 +20,10 @@ WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
 # uploads to S3, and the SDK's next call on it is reset), so that a client straight to MLflow
 # meets the same rule as one through the gateway.
 KEEP_ALIVE_SECONDS = READ_TIMEOUT_SECONDS
+# How long uvicorn waits for a worker's answer to its health ping before it kills the worker as
+# hung and starts another: its 5 s kills healthy workers on a loaded machine (seen 18 times in
+# one start at a load average of 65), and each new worker's start loads the machine more.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 class MlflowServer:
@@ -41,7 +45,8 @@ class MlflowServer:
         return [sys.executable, "-m", "mlflow", "server",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(WORKERS),
-                "--uvicorn-opts", f"--timeout-keep-alive {KEEP_ALIVE_SECONDS}",
+                "--uvicorn-opts", f"--timeout-keep-alive {KEEP_ALIVE_SECONDS} "
+                                  f"--timeout-worker-healthcheck {WORKER_HEALTHCHECK_SECONDS}",
                 "--backend-store-uri", self.backend_store_uri,
                 "--default-artifact-root", self.artifact_root,
                 *SERVER_FLAGS,
