@@ -1,7 +1,7 @@
 """Many teams writing at once, on PostgreSQL: the gateway against MLflow direct, in one run.
 
     python -m benchmarks.load [--teams 20] [--writers 10] [--runs 2] [--batches 3]
-                              [--time-cap 300] [--smoke]
+                              [--time-cap 300] [--rounds 1] [--logs DIR] [--smoke]
 
 Generates a stack config of `--teams` teams (benchmarks.scale's: 32-character names, every
 level, each workspace shared with 5 others), starts one `python -m sandbox --database
@@ -23,11 +23,16 @@ Afterwards every acknowledged write is counted in MLflow (runs searched per work
 metric's history, each run's artifacts listed, each version READY): what is missing is "lost".
 Reports ops/s, p50/p99 per path and per operation, errors, lost writes and the gateway's share
 of direct throughput (target >= 90 %, a figure, not a pass mark). Exits 1 on any error or
-lost write.
+lost write. Beside each path's errors it prints what the servers answered with 400 or more
+during that path's run, from their logs (the gateway's access log says why for what it
+answered itself, e.g. 504 "Endpoint request timed out"); `--logs DIR` keeps the sandbox's logs.
 """
 
 import argparse
+import collections
+import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -99,6 +104,14 @@ def _environment(path: str, team: dict, state: dict) -> str:
     return state["mlflow_url"]
 
 
+def why(error: Exception) -> str:
+    """An error as the report shows it: the HTTP status first where the client only says it in
+    the middle of a long message ("too many 504 error responses")."""
+    text = f"{type(error).__name__}: {error}"
+    status = re.search(r"too many (\d{3}) error responses", text)
+    return (f"HTTP {status.group(1)}: " if status else "") + text[:300]
+
+
 def team_process(path, label, team, state, load, messages, start):
     """One team: set up (untimed), say ready, wait for `start`, run the writers, report."""
     try:
@@ -129,7 +142,7 @@ def team_process(path, label, team, state, load, messages, start):
             result = call()
         except Exception as e:
             with lock:
-                errors.append((op, f"{type(e).__name__}: {str(e)[:300]}"))
+                errors.append((op, why(e)))
             raise
         with lock:
             latencies.append((op, time.perf_counter() - t))
@@ -297,6 +310,43 @@ def count_lost(state, reports) -> tuple:
     return len(details), details
 
 
+# --- what the servers answered, from their logs ----------------------------------------------
+
+LOGS = {"gateway": "access.log", "mlflow": "mlflow.log"}  # in the sandbox's state directory
+_UVICORN_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
+
+
+def log_sizes(state_dir: Path) -> dict:
+    return {k: (state_dir / name).stat().st_size for k, name in LOGS.items()}
+
+
+def refusals_since(state_dir: Path, sizes: dict) -> dict:
+    """{"gateway": Counter, "mlflow": Counter} of the answers of 400 or more each server logged
+    after `sizes`: the gateway's JSON access log (its status and why, for what it answered
+    itself) and uvicorn's access lines in MLflow's log."""
+    found = {k: collections.Counter() for k in LOGS}
+    for key, name in LOGS.items():
+        with open(state_dir / name, "rb") as log:
+            log.seek(sizes[key])
+            lines = log.read().decode("utf-8", "replace").splitlines()
+        for line in lines:
+            if key == "gateway":
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if int(record.get("status", 0)) >= 400:
+                    route = record["path"].rsplit("/mlflow/", 1)[-1]
+                    found[key][(record["status"], route,
+                                record.get("error", "MLflow's answer"))] += 1
+            else:
+                match = _UVICORN_LINE.search(line)
+                if match and int(match["status"]) >= 400:
+                    route = match["path"].split("?")[0].rsplit("/mlflow/", 1)[-1]
+                    found[key][(int(match["status"]), route, "")] += 1
+    return found
+
+
 # --- the report -------------------------------------------------------------------------------
 
 def percentile(values, q):
@@ -324,6 +374,15 @@ def summary(rounds) -> dict:
             "lost_samples": [x for r in rounds for x in r[3]][:5]}
 
 
+def keep_logs(state_dir: Path, target: Path):
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("access.log", "mlflow.log", "stdout.log", "postgres/postgres.log"):
+        if (state_dir / name).is_file():
+            shutil.copy(state_dir / name, target / Path(name).name)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teams", type=int, default=20)
@@ -336,6 +395,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds of both paths, alternating which goes first (a shared "
                              "machine's drift then hits both alike)")
+    parser.add_argument("--logs", type=Path, default=None,
+                        help="a folder to keep the sandbox's logs in (the gateway's access log, "
+                             "MLflow's and PostgreSQL's), for a run whose errors need a look")
     parser.add_argument("--smoke", action="store_true",
                         help=f"one small run ({SMOKE}), for the test suite; figures meaningless")
     args = parser.parse_args(argv)
@@ -357,15 +419,21 @@ def main(argv=None) -> int:
                                        "--users", str(users), timeout=READY_TIMEOUT)
         ready_seconds = time.monotonic() - started
         rounds = {"gateway": [], "direct": []}
+        refused = {path: {server: collections.Counter() for server in LOGS} for path in rounds}
         try:
             if state["database"]["kind"] != "postgresql":
                 raise SystemExit(f"the sandbox runs on {state['database']['kind']}")
             for i in range(args.rounds):
                 for path in ("gateway", "direct") if i % 2 == 0 else ("direct", "gateway"):
+                    sizes = log_sizes(folder / "state")
                     reports, wall = run_phase(path, f"load-{path}-{i}", state, load)
+                    for server, found in refusals_since(folder / "state", sizes).items():
+                        refused[path][server].update(found)
                     rounds[path].append((reports, wall, *count_lost(state, reports)))
         finally:
             stop_sandbox(process)
+            if args.logs:
+                keep_logs(folder / "state", args.logs)
         results = {path: summary(r) for path, r in rounds.items()}
     load_after = os.getloadavg()
 
@@ -403,6 +471,10 @@ def main(argv=None) -> int:
             print(f"{PATHS[path]} error: {sample}")
         for sample in r["lost_samples"]:
             print(f"{PATHS[path]} lost: {sample}")
+        for server in ("gateway", "mlflow") if path == "gateway" else ("mlflow",):
+            for (status, route, reason), n in refused[path][server].most_common(5):
+                print(f"{PATHS[path]}: {server} answered {status} to {route} {n} times"
+                      + (f" ({reason})" if reason else ""))
         failed = failed or r["errors"] > 0 or r["lost"] > 0 or r["runs"] == 0
     return 1 if failed else 0
 

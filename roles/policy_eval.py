@@ -12,6 +12,7 @@ A statement with a Condition is evaluated only for the condition operators imple
 anything else raises, so an unsupported policy is never silently read as allow or deny.
 """
 
+import functools
 import re
 
 ALLOW, DENY, IMPLICIT_DENY = "allow", "deny", "implicit-deny"
@@ -23,6 +24,8 @@ def substitute(text: str, context) -> "str | None":
     context's value of `key`. None when a key is absent: IAM then matches the element against
     nothing. IAM's escapes (`${*}`, `${?}`, `${$}`) and defaults are not supported: they raise,
     so a policy that uses them is never read wrongly."""
+    if "${" not in text:  # most patterns name no variable
+        return text
     missing = []
 
     def value(match):
@@ -45,23 +48,22 @@ def _substituted(values, context) -> list:
 
 def wildcard_match(pattern: str, text: str) -> bool:
     """IAM's wildcard match: `*` any run of characters, `?` exactly one. Case-sensitive."""
-    p = t = 0
-    star_p, star_t = -1, 0
-    while t < len(text):
-        if p < len(pattern) and (pattern[p] == "?" or pattern[p] == text[t]) and pattern[p] != "*":
-            p += 1
-            t += 1
-        elif p < len(pattern) and pattern[p] == "*":
-            star_p, star_t = p, t
-            p += 1
-        elif star_p >= 0:
-            star_t += 1
-            p, t = star_p + 1, star_t
+    return _wildcard_regex(pattern).fullmatch(text) is not None
+
+
+@functools.lru_cache(maxsize=8192)
+def _wildcard_regex(pattern: str) -> "re.Pattern":
+    """`pattern` as a regular expression, compiled once: the gateway judges every request
+    against the same few hundred patterns (a level's grant), and matching them one character
+    at a time in Python was a quarter of its time per request."""
+    parts = []
+    for c in pattern:
+        if c == "*":
+            if parts[-1:] != [".*"]:  # a run of stars is one: no needless backtracking
+                parts.append(".*")
         else:
-            return False
-    while p < len(pattern) and pattern[p] == "*":
-        p += 1
-    return p == len(pattern)
+            parts.append("." if c == "?" else re.escape(c))
+    return re.compile("".join(parts), re.DOTALL)
 
 
 def _as_list(value):

@@ -4,6 +4,7 @@ answers, identity headers and JSON access log."""
 
 import http.client
 import json
+import select
 import socket
 import threading
 import time
@@ -95,6 +96,62 @@ class Redirect(Exception):
         self.location = location
 
 
+class UpstreamConnections:
+    """Keep-alive connections to the integration's upstream (MLflow), reused from one request to
+    the next, as a proxy keeps them: a new TCP connection per request costs the gateway a
+    connect and MLflow (uvicorn) a new connection's set-up on every call.
+
+    A connection is reused only while it is fresh and its answer was read to the end: idle for
+    less than `max_idle` seconds (below uvicorn's keep-alive of 5 s, so never one MLflow is
+    closing), and not readable while idle (an idle connection that is readable was closed by
+    the upstream, or holds bytes no request asked for)."""
+
+    def __init__(self, host: str, port: int, timeout: float, max_idle: float = 2.0,
+                 max_kept: int = 64):
+        self.host, self.port, self.timeout = host, port, timeout
+        self.max_idle, self.max_kept = max_idle, max_kept
+        self._idle = []  # (connection, since), the most recently used last
+        self._lock = threading.Lock()
+
+    def take(self) -> http.client.HTTPConnection:
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                connection, since = self._idle.pop()
+            if now - since < self.max_idle and not _readable(connection.sock):
+                return connection
+            connection.close()
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def give_back(self, connection: http.client.HTTPConnection, response):
+        """Keep `connection` for the next request if its answer was read to the end and
+        neither side asked to close it; else close it."""
+        if response.will_close or not response.isclosed() or connection.sock is None:
+            connection.close()
+            return
+        with self._lock:
+            if len(self._idle) < self.max_kept:
+                self._idle.append((connection, time.monotonic()))
+                return
+        connection.close()
+
+    def close(self):
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection, _ in idle:
+            connection.close()
+
+
+def _readable(sock) -> bool:
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class Gateway(LocalServer):
     def __init__(self, *, port, upstream_url, api_arn, account_id, region, authorizer,
                  lookup_access_key, identity_policies, access_log_path,
@@ -119,6 +176,7 @@ class Gateway(LocalServer):
         self.integration_timeout = integration_timeout
         upstream = urlsplit(upstream_url)
         self.upstream = (upstream.hostname, upstream.port)
+        self._connections = UpstreamConnections(*self.upstream, timeout=integration_timeout)
         self._cache = {}
         self._lock = threading.Lock()
         self._log = open(access_log_path, "a", buffering=1)
@@ -133,6 +191,7 @@ class Gateway(LocalServer):
 
     def stop(self):
         super().stop()
+        self._connections.close()
         with self._lock:
             self._log.close()
 
@@ -268,19 +327,21 @@ class Gateway(LocalServer):
         forwarded.update({k: v for k, v in identity_headers.items() if v is not None})
         forwarded["Host"] = f"{self.upstream[0]}:{self.upstream[1]}"
         forwarded["Content-Length"] = str(len(body))
-        connection = http.client.HTTPConnection(*self.upstream, timeout=self.integration_timeout)
+        connection = self._connections.take()
         try:
             connection.request(method, target, body=body, headers=forwarded)
             response = connection.getresponse()
             data = response.read(MAX_PAYLOAD_BYTES + 1)
         except socket.timeout:
-            raise Refused(504, "Endpoint request timed out", "IntegrationTimeout") from None
-        except OSError:
-            raise Refused(502, "Internal server error", "InternalServerErrorException") from None
-        finally:
             connection.close()
+            raise Refused(504, "Endpoint request timed out", "IntegrationTimeout") from None
+        except (OSError, http.client.HTTPException):  # refused, reset, a malformed answer
+            connection.close()
+            raise Refused(502, "Internal server error", "InternalServerErrorException") from None
         if len(data) > MAX_PAYLOAD_BYTES:
+            connection.close()
             raise Refused(502, "Internal server error", "InternalServerErrorException")
+        self._connections.give_back(connection, response)
         return response.status, response.getheaders(), data
 
     def write_log(self, record):

@@ -10,11 +10,21 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from spec.server import REGISTRY_ROOT_ENV, SERVER_FLAGS
+from spec.server import POOL_ENV, REGISTRY_ROOT_ENV, SERVER_FLAGS
+
+from .local_server import READ_TIMEOUT_SECONDS
 
 ORPHAN_GUARD = str(Path(__file__).with_name("orphan_guard.py"))
 WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
-POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "10", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "10"}
+# How long MLflow keeps a client's idle connection open: as long as the sandbox's gateway keeps
+# one (uvicorn's own 5 s closes a connection the SDK still holds in its pool while a writer
+# uploads to S3, and the SDK's next call on it is reset), so that a client straight to MLflow
+# meets the same rule as one through the gateway.
+KEEP_ALIVE_SECONDS = READ_TIMEOUT_SECONDS
+# How long uvicorn waits for a worker's answer to its health ping before it kills the worker as
+# hung and starts another: its 5 s kills healthy workers on a loaded machine (seen 18 times in
+# one start at a load average of 65), and each new worker's start loads the machine more.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 class MlflowServer:
@@ -36,6 +46,8 @@ class MlflowServer:
         return [sys.executable, "-m", "mlflow", "server",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(WORKERS),
+                "--uvicorn-opts", f"--timeout-keep-alive {KEEP_ALIVE_SECONDS} "
+                                  f"--timeout-worker-healthcheck {WORKER_HEALTHCHECK_SECONDS}",
                 "--backend-store-uri", self.backend_store_uri,
                 "--default-artifact-root", self.artifact_root,
                 *SERVER_FLAGS,
@@ -49,9 +61,10 @@ class MlflowServer:
                   if self.ui_origin else {}),
                "MLFLOW_DISABLE_TELEMETRY": "true",
                "DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1",
-               # each worker's database connections: SQLAlchemy's 5 (+10) run out under many
-               # concurrent writers; 2 workers x 20 stay under PostgreSQL's 100
-               **{k: v for k, v in POOL.items() if k not in os.environ}}
+               # each worker's database pool, as the image's entrypoint sets it: two
+               # connections for each handler the app runs at once (spec/server.py); 2 workers
+               # x 20 per store stay under PostgreSQL's 100
+               **{k: v for k, v in POOL_ENV.items() if k not in os.environ}}
         log = open(self.log_path, "ab")
         # The server runs under a guard that ends its process group if this process dies
         # without stopping it (sandbox/orphan_guard.py).

@@ -65,6 +65,8 @@ def server_facts() -> dict:
         "WORKSPACES_ENV": server.WORKSPACES_ENV,
         "WORKERS_ENV": server.WORKERS_ENV,
         "DB_LOGIN_ARN_ENV": server.DB_LOGIN_ARN_ENV,
+        "HANDLER_THREADS": server.HANDLER_THREADS,
+        "POOL_ENV": dict(server.POOL_ENV),
     }
 
 

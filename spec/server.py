@@ -24,6 +24,26 @@ REGISTRY_ROOT_ENV = "MLFLOW_LZ_REGISTRY_ROOT"  # s3://<bucket>/registry: the fro
 WORKSPACE_ROLE_ENV = "MLFLOW_LZ_WORKSPACE_ROLE_ARN"  # the role of one workspace at a time
 WORKSPACES_ENV = "MLFLOW_LZ_WORKSPACES"  # the teams' workspaces, created at start
 WORKERS_ENV = "MLFLOW_WORKERS"
+
 # The database login's secret (its ARN, not the secret): new connections take the current
 # password from it after RDS rotates it (the plugin's rotation.py)
 DB_LOGIN_ARN_ENV = "DB_LOGIN_ARN"
+
+# How many requests one uvicorn worker serves at once, and the database connections that takes.
+# MLflow 3.17 runs every handler (its Flask app, mounted in FastAPI) on one of AnyIO's worker
+# threads: 40 per worker by AnyIO's default. A handler may hold two connections of a store's
+# pool at once (create_run and log_batch read the run in one session, then write in another:
+# tests/mlflow_image/test_database_pool.py counts them). With 40 handlers and SQLAlchemy's
+# pool of 5 + 10, or even 10 + 10, under many concurrent writers every connection is held by a
+# handler waiting for its second one: the pool deadlocks until its 30 s timeout, MLflow answers
+# "QueuePool limit ... reached" (400) and API Gateway gives up first (504 at 29 s). So the image's
+# app caps the handler threads (mlflow_landing_zone_server/threads.py) and the pool holds two
+# connections for each: no handler ever waits for a connection. Requests beyond the cap wait in
+# uvicorn's event loop, holding nothing.
+HANDLER_THREADS = 10
+CONNECTIONS_PER_HANDLER = 2
+# MLflow's pool settings (per worker and store; idle connections beyond POOL_SIZE are closed)
+POOL_ENV = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": str(HANDLER_THREADS),
+            "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": str(HANDLER_THREADS
+                                                       * (CONNECTIONS_PER_HANDLER - 1))}
+

@@ -29,6 +29,7 @@ from urllib.parse import quote
 # flags the sandbox starts it with too, the environment): generated from spec/server.py
 from mlflow_landing_zone_server._spec import (
     LOCAL_HOST,
+    POOL_ENV,
     PORT,
     REGISTRY_ROOT_ENV,
     SERVER_FLAGS,
@@ -81,6 +82,10 @@ def main(argv=()):
         sys.exit(f"entrypoint: missing environment variables: {', '.join(missing)}")
     env["MLFLOW_BACKEND_STORE_URI"] = backend_store_uri(env)
     del env["DB_PASSWORD"]
+    # each worker's database pool: two connections for each handler the app runs at once
+    # (spec/server.py: HANDLER_THREADS), so that no handler waits for one
+    for name, value in POOL_ENV.items():
+        env.setdefault(name, value)
     # New connections take the current password from DB_LOGIN_ARN (after RDS rotates it);
     # the image loads this in every process, and here it is said outright.
     rotation.install(env)

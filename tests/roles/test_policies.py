@@ -72,6 +72,13 @@ def is_iam_path(path):
         ("*b", "ab/", False),
         ("GET/api/x", "GET/api/X", False),  # case-sensitive
         ("*/api/*", "GET/ajax-api/x", False),
+        ("a**c", "abbc", True),  # a run of stars is one star
+        ("a**c", "ab", False),
+        ("a*c", "a\nc", True),  # any character, a newline too
+        ("a.c", "abc", False),  # only `*` and `?` are wildcards
+        ("a[b]c", "a[b]c", True),
+        ("", "", True),
+        ("", "a", False),
     ],
 )
 def test_wildcard_match(pattern, text, expected):

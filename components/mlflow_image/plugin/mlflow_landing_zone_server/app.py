@@ -6,7 +6,8 @@ serve frozen copies (registry.py) and the tracking store that keeps references a
 locations in the request's workspace (tracking.py); and it makes every S3 access act for the
 request's workspace alone (storage.py). Then it serves MLflow's unchanged FastAPI app (no fork of
 the server or its UI), behind the guard that bounds its input (guard.py) and with a last-resort
-error handler (errors.py).
+error handler (errors.py), running at most `HANDLER_THREADS` handlers at once per worker, the
+number its database pool is sized for (threads.py).
 """
 
 from mlflow.server import handlers
@@ -22,10 +23,12 @@ for _scheme in DATABASE_ENGINES:
 from mlflow.server import app as _flask_app  # noqa: E402
 from mlflow.server.fastapi_app import app as _mlflow_app  # noqa: E402  (after the registration)
 
+from ._spec import HANDLER_THREADS  # noqa: E402
 from .errors import register_flask_handlers  # noqa: E402
 from .guard import Guard  # noqa: E402
+from .threads import HandlerThreads  # noqa: E402
 
 register_flask_handlers(_flask_app)
-app = Guard(_mlflow_app)
+app = HandlerThreads(Guard(_mlflow_app), HANDLER_THREADS)
 
 __all__ = ["app"]
