@@ -50,3 +50,59 @@ DEPLOYMENT_FIELDS = ("state", "endpoint", "account", "region", "version")
 # The team deployer's own status events, sent back to the central bus for the status writer.
 DEPLOYER_SOURCE = "mlflow.landing-zone.deployer"
 DEPLOYMENT_STATUS_DETAIL_TYPE = "Model deployment status"
+
+# --- added with the approval rule and the events' plumbing (issue 27 items 1, 2, 4) ----------
+# The tracking server's environment: where it puts its events (the central bus's ARN; absent:
+# no events, only the audit line), and the teams whose approval rule differs from the defaults
+# (JSON {team: {"deployAlias": ..., "requireSecondPerson": ...}}; a team not named there has
+# DEFAULT_DEPLOY_ALIAS and DEFAULT_REQUIRE_SECOND_PERSON, so the variable stays small however
+# many teams there are).
+EVENT_BUS_ARN_ENV = "MLFLOW_LZ_EVENT_BUS_ARN"
+APPROVAL_ENV = "MLFLOW_LZ_APPROVAL"
+DEFAULT_REQUIRE_SECOND_PERSON = True
+# The stages whose transition is a promotion (MLflow's, case-insensitively), beside the alias.
+PROMOTION_STAGES = ("staging", "production")
+# Tags the store itself writes and nobody (a platform writer neither) changes afterwards.
+FROZEN_FROM_TAG = PLATFORM_TAG_PREFIX + "frozen_from"
+STORE_OWNED_TAGS = (FROZEN_FROM_TAG, REGISTRANT_TAG)
+# The audit log group every event also lands in (central account), and a team account's own
+# record of the events forwarded to it; EventBridge names a rule's log group target by ARN.
+AUDIT_LOG_GROUP = "/mlflow-landing-zone/registry-events"
+
+
+def team_rule_name(team: str) -> str:
+    """The central bus's rule that forwards one team's events to its account's bus."""
+    return f"{EVENT_BUS_NAME}-to-{team}"
+
+
+def event_bus_arn(region: str, account_id: str) -> str:
+    return f"arn:aws:events:{region}:{account_id}:event-bus/{EVENT_BUS_NAME}"
+
+
+def team_event_pattern(team: str) -> dict:
+    """What the team's forward rule matches: this landing zone's registry events of one team."""
+    return {"source": [EVENT_SOURCE], "detail": {"team": [team]}}
+
+
+def audit_event_pattern() -> dict:
+    """Every event on the central bus of this landing zone (the registry's and the deployers')."""
+    return {"source": [EVENT_SOURCE, DEPLOYER_SOURCE]}
+
+
+def team_bus_policy(team_bus_arn: str, central_account_id: str, region: str,
+                    team: str) -> dict:
+    """The team bus's resource policy: only the central account's forward rule of this team
+    puts events on it."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TheCentralForwardRuleOnly", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{central_account_id}:root"},
+        "Action": "events:PutEvents", "Resource": team_bus_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": (
+            f"arn:aws:events:{region}:{central_account_id}:rule/{EVENT_BUS_NAME}/"
+            f"{team_rule_name(team)}")}}}]}
+
+
+def put_events_statement(bus_arn) -> dict:
+    """The tracking server's (task role's) one EventBridge right: put on the central bus."""
+    return {"Sid": "RegistryEventsToTheCentralBus", "Effect": "Allow",
+            "Action": "events:PutEvents", "Resource": bus_arn}

@@ -27,3 +27,6 @@ WORKERS_ENV = "MLFLOW_WORKERS"
 # The database login's secret (its ARN, not the secret): new connections take the current
 # password from it after RDS rotates it (the plugin's rotation.py)
 DB_LOGIN_ARN_ENV = "DB_LOGIN_ARN"
+# The registry's events and approval rule (spec.registry_events): the central bus's ARN, the
+# teams whose rule differs from the defaults, and the roles that may write the platform's tags
+from .registry_events import APPROVAL_ENV, EVENT_BUS_ARN_ENV, PLATFORM_WRITER_ENV  # noqa: E402,F401
