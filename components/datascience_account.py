@@ -26,6 +26,7 @@ from roles import LEVELS
 
 from ._util import child, type_token
 from .ci_access import CiAccess, CiAccessArgs
+from .registry_events import TeamEventBus, TeamEventBusArgs
 from spec.config import DataScienceConfig
 
 
@@ -164,6 +165,10 @@ class DataScienceAccount(pulumi.ComponentResource):
                                                  config.team, config.levels)),
             opts=child(self))
         self.job_environments = {level: job_environment(config, level) for level in config.levels}
+        # The registry's events of this team, forwarded by the central account's rule
+        self.events = TeamEventBus(f"{name}-registry-events", TeamEventBusArgs(
+            team=config.team, account_id=config.account_id,
+            central_account_id=config.central_account_id, region=config.region), child(self))
 
         self.studio_domain_id = None
         if config.studio.enabled:
@@ -199,7 +204,8 @@ class DataScienceAccount(pulumi.ComponentResource):
             self.studio_domain_id = domain.id
 
         self.outputs = {"sagemakerRoleArns": self.role_arns, "jobEnvironment": self.job_environments,
-                        "levelGuardPolicyArn": self.level_guard.arn}
+                        "levelGuardPolicyArn": self.level_guard.arn,
+                        "registryEventBusArn": self.events.bus_arn}
         if self.studio_domain_id is not None:
             self.outputs["studioDomainId"] = self.studio_domain_id
             # For the central stack's ui.studioOrigins, so Studio may embed the MLflow UI.

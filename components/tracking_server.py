@@ -21,7 +21,10 @@ from spec.accounts import (
     workspace_role_trust_policy,
 )
 from spec.server import (
+    APPROVAL_ENV,
     DB_LOGIN_ARN_ENV,
+    EVENT_BUS_ARN_ENV,
+    PLATFORM_WRITER_ENV,
     LOCAL_HOST,
     PORT,
     REGISTRY_ROOT_ENV,
@@ -29,6 +32,7 @@ from spec.server import (
     WORKSPACE_ROLE_ENV,
     WORKSPACES_ENV,
 )
+from spec.registry_events import put_events_statement
 from spec.sizing import workers_for
 from ui.build import pinned_mlflow_version
 
@@ -69,6 +73,13 @@ class TrackingServerArgs:
     workspaces: tuple = ()  # the teams' MLflow workspaces
     # The UI's address: MLflow refuses browser writes from any other origin (its CORS check)
     ui_url: pulumi.Input[str] = None
+    # The central bus the registry's events go to (spec.registry_events); None: audit lines only
+    event_bus_arn: pulumi.Input[str] = None
+    # The teams whose approval rule is not the default (spec.config.approval_rules)
+    approval: dict = None
+    # The roles that may write the platform's `landing_zone.*` tags (the deployment status
+    # writer); none: no caller may
+    platform_writer_arns: tuple = ()
 
 
 def _build_output(relative: Path) -> bool:
@@ -115,7 +126,8 @@ def context_digest(folder: Path, build_args: dict = None) -> str:
 
 
 def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns,
-                          workspaces, cpu: int, memory: int, ui_url, workspace_role_arn):
+                          workspaces, cpu: int, memory: int, ui_url, workspace_role_arn,
+                          event_bus_arn=None, approval=None, platform_writer_arns=()):
     """The task's one container; the database password comes in only as an ECS secret."""
     return [{
         "name": CONTAINER,
@@ -143,6 +155,13 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             # API Gateway's VPC link sends the NLB's name as Host; /health is exempt.
             {"name": "MLFLOW_SERVER_ALLOWED_HOSTS", "value": allowed_hosts(nlb_dns)},
             {"name": WORKERS_ENV, "value": str(workers_for(cpu, memory))},
+            # The registry's events, the teams' approval rules that differ from the default,
+            # and who writes the platform's tags (the plugin's events.py and approval.py)
+            *([{"name": EVENT_BUS_ARN_ENV, "value": event_bus_arn}] if event_bus_arn else []),
+            *([{"name": APPROVAL_ENV, "value": json.dumps(approval, sort_keys=True)}]
+              if approval else []),
+            *([{"name": PLATFORM_WRITER_ENV, "value": ",".join(platform_writer_arns)}]
+              if platform_writer_arns else []),
             # MLflow refuses a write on /ajax-api whose Origin is neither localhost nor listed:
             # the UI's origin exactly (the edge has already refused every other site's request)
             *([{"name": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "value": origin_of(ui_url)}]
@@ -315,6 +334,12 @@ class TrackingServer(pulumi.ComponentResource):
             f"{name}-task-workspaces", role=self.task_role.id,
             policy=policy_json(tracking_server_statements(self.workspace_role_arn)),
             opts=child(self))
+        if args.event_bus_arn is not None:
+            # One EventBridge right: put the registry's events on the central bus
+            aws.iam.RolePolicy(
+                f"{name}-task-registry-events", role=self.task_role.id,
+                policy=policy_json([put_events_statement(args.event_bus_arn)]),
+                opts=child(self))
         # The current database password, read by the tasks themselves after a rotation
         aws.iam.RolePolicy(
             f"{name}-task-database-secret", role=self.task_role.id,
@@ -357,9 +382,11 @@ class TrackingServer(pulumi.ComponentResource):
         definitions = pulumi.Output.all(
             self.image.image_uri, self.log_group.name, args.artifact_bucket_name,
             args.database_endpoint, args.database_secret_arn, self.nlb.dns_name, args.ui_url,
+            args.event_bus_arn, args.platform_writer_arns,
         ).apply(lambda v: json.dumps(container_definitions(
             v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces,
-            args.cpu, args.memory, v[6], self.workspace_role_arn)))
+            args.cpu, args.memory, v[6], self.workspace_role_arn, event_bus_arn=v[7],
+            approval=args.approval, platform_writer_arns=tuple(v[8] or ()))))
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=f"{name}-mlflow",

@@ -65,9 +65,10 @@ PROMOTION_STAGES = ("staging", "production")
 # Tags the store itself writes and nobody (a platform writer neither) changes afterwards.
 FROZEN_FROM_TAG = PLATFORM_TAG_PREFIX + "frozen_from"
 STORE_OWNED_TAGS = (FROZEN_FROM_TAG, REGISTRANT_TAG)
-# The audit log group every event also lands in (central account), and a team account's own
-# record of the events forwarded to it; EventBridge names a rule's log group target by ARN.
-AUDIT_LOG_GROUP = "/mlflow-landing-zone/registry-events"
+# The log group every event also lands in: in the central account the audit trail, in a team
+# account that team's own record of what was forwarded to it. (Log groups that EventBridge
+# rules write to are named under /aws/events/.)
+AUDIT_LOG_GROUP = "/aws/events/mlflow-landing-zone/registry-events"
 
 
 def team_rule_name(team: str) -> str:
@@ -89,20 +90,68 @@ def audit_event_pattern() -> dict:
     return {"source": [EVENT_SOURCE, DEPLOYER_SOURCE]}
 
 
-def team_bus_policy(team_bus_arn: str, central_account_id: str, region: str,
-                    team: str) -> dict:
-    """The team bus's resource policy: only the central account's forward rule of this team
-    puts events on it."""
+def team_rule_arn(region: str, central_account_id: str, team: str) -> str:
+    return rule_arn(region, central_account_id, team_rule_name(team))
+
+
+def forward_role_name(team: str) -> str:
+    """The central account's role the team's forward rule puts events with (one per team: it
+    may put on that team's bus alone)."""
+    return f"mlflow-events-to-{team}"
+
+
+def forward_role_trust_policy(region: str, central_account_id: str, team: str) -> dict:
+    """EventBridge assumes the forward role for this team's rule only."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": central_account_id},
+                      "ArnEquals": {"aws:SourceArn": team_rule_arn(region, central_account_id,
+                                                                    team)}}}]}
+
+
+def forward_role_statements(team_bus_arn: str) -> list:
+    return [{"Sid": "PutOnTheTeamsBusOnly", "Effect": "Allow", "Action": "events:PutEvents",
+             "Resource": team_bus_arn}]
+
+
+def team_bus_policy(team_bus_arn: str, central_account_id: str, team: str) -> dict:
+    """The team bus's resource policy: only the central account's forward role of this team
+    (the role its forward rule puts with) puts events on it."""
     return {"Version": "2012-10-17", "Statement": [{
         "Sid": "TheCentralForwardRuleOnly", "Effect": "Allow",
         "Principal": {"AWS": f"arn:aws:iam::{central_account_id}:root"},
         "Action": "events:PutEvents", "Resource": team_bus_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": (
-            f"arn:aws:events:{region}:{central_account_id}:rule/{EVENT_BUS_NAME}/"
-            f"{team_rule_name(team)}")}}}]}
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": (
+            f"arn:aws:iam::{central_account_id}:role/{forward_role_name(team)}")}}}]}
+
+
+def log_delivery_policy(log_group_arn, rule_arn) -> dict:
+    """The CloudWatch Logs resource policy that lets EventBridge write one rule's events into
+    the log group (EventBridge writes to log groups under this policy, not with a role)."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "EventBridgeWritesTheRegistryEvents", "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{log_group_arn}:*",
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]}
 
 
 def put_events_statement(bus_arn) -> dict:
     """The tracking server's (task role's) one EventBridge right: put on the central bus."""
     return {"Sid": "RegistryEventsToTheCentralBus", "Effect": "Allow",
             "Action": "events:PutEvents", "Resource": bus_arn}
+
+
+# The rule that writes every event of a bus (the central one, or a team's) into its account's
+# AUDIT_LOG_GROUP.
+AUDIT_RULE_NAME = f"{EVENT_BUS_NAME}-audit"
+
+
+def rule_arn(region: str, account_id: str, rule_name: str) -> str:
+    """A rule of a bus named EVENT_BUS_NAME (a custom bus's rules carry its name)."""
+    return f"arn:aws:events:{region}:{account_id}:rule/{EVENT_BUS_NAME}/{rule_name}"
+
+
+def log_group_arn(region: str, account_id: str, name: str = AUDIT_LOG_GROUP) -> str:
+    return f"arn:aws:logs:{region}:{account_id}:log-group:{name}"

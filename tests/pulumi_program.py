@@ -106,6 +106,10 @@ class Mocks(pulumi.runtime.Mocks):
         elif typ == "aws:wafv2/webAcl:WebAcl":
             out.setdefault("name", f"{name}-1a2b3c4")
             out.update(arn=f"arn:aws:wafv2:{region}:{acct}:regional/webacl/{name}/{name}-id")
+        elif typ == "aws:cloudwatch/eventBus:EventBus":
+            out.update(arn=f"arn:aws:events:{region}:{acct}:event-bus/{inputs.get('name', name)}")
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            out.update(arn=f"arn:aws:logs:{region}:{acct}:log-group:{inputs.get('name', name)}")
         elif typ == "aws:rds/subnetGroup:SubnetGroup":
             out.setdefault("name", name)
         record = self.resources.setdefault((typ, name), Registered(typ, name))

@@ -115,6 +115,7 @@ FROZEN_TAGS = frozenset({PROMPT_TEXT_TAG_KEY, PROMPT_TYPE_TAG_KEY, RESPONSE_FORM
                          IS_PROMPT_TAG_KEY, FROZEN_FROM_TAG})
 FROZEN_WHEN_PROMOTED_TAGS = frozenset({PROMPT_MODEL_CONFIG_TAG_KEY})
 STORAGE_LOCATION_MAX = 500  # SqlModelVersion.storage_location
+TAG_VALUE_MAX = 5_000  # SqlModelVersionTag.value
 
 PENDING = ModelVersionStatus.to_string(ModelVersionStatus.PENDING_REGISTRATION)
 READY = ModelVersionStatus.to_string(ModelVersionStatus.READY)
@@ -524,7 +525,7 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
         registrant = approval.caller()
         if registrant:
             super().set_model_version_tag(name, version,
-                                          ModelVersionTag(REGISTRANT_TAG, registrant[:5000]))
+                                          ModelVersionTag(REGISTRANT_TAG, registrant[:TAG_VALUE_MAX]))
         return bool(registrant)
 
     def _refuse_self_promotion(self, rule, name, version, what):
