@@ -16,7 +16,7 @@ from authorizer.handler import Authorizer, load_data
 from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
 from spec.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX
-from spec.server import WORKSPACE_ROLE_ENV
+from spec.server import APPROVAL_ENV, EVENT_BUS_ARN_ENV, WORKSPACE_ROLE_ENV
 from spec.edge import (
     TOKEN_LEEWAY_SECONDS,
     refresh_margin_seconds,
@@ -136,7 +136,13 @@ class LandingZone:
                          "AWS_DEFAULT_REGION": self.plan.region,
                          "MLFLOW_S3_ENDPOINT_URL": self.aws.endpoint_url,
                          "AWS_ENDPOINT_URL_STS": self.aws.endpoint_url,
-                         WORKSPACE_ROLE_ENV: self.aws.workspace_role_arn},
+                         WORKSPACE_ROLE_ENV: self.aws.workspace_role_arn,
+                         # the registry's events to the emulated central bus, and the
+                         # teams' approval rules that are not the default
+                         "AWS_ENDPOINT_URL_EVENTBRIDGE": self.aws.endpoint_url,
+                         EVENT_BUS_ARN_ENV: self.aws.registry_events["bus_arn"],
+                         **({APPROVAL_ENV: json.dumps(self.plan.approval, sort_keys=True)}
+                            if self.plan.approval else {})},
                 log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
             ensure_workspaces(self.mlflow.url, self.plan.workspaces)
@@ -215,6 +221,10 @@ class LandingZone:
                         "users": [self._with_levels(u) for u in self.aws.users],
                         # the platform team's keys for the pool (docs/deploy.md: "Remove a user")
                         "platform_admin": self.aws.platform_admin_keys},
+            # the central bus the tracking server puts the registry's events on, the audit
+            # log group every event lands in, and keys that may read it (each team's own
+            # bus and record: its `registry_events`)
+            "registry_events": self.aws.registry_events,
             "teams": [{**team, "tracking_uri": self.gateway.url + team_base_path(team["name"])}
                       for team in self.aws.teams],
             "example": self.example,

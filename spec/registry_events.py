@@ -11,7 +11,9 @@ null): e.g. a promotion
      "alias": "champion", "stage": null,
      "frozen_location": "s3://<bucket>/registry/workspaces/team-a/models/churn/3",
      "registrant": "arn:aws:sts::...:assumed-role/mlflow-team-a-contributor/job",
-     "approver": "alice@example.com", "time": "2026-12-04T18:00:00Z"}
+     "approver": "alice@example.com", "time": "2026-12-04T18:00:00.123Z"}
+`time` is when the act happened, ISO 8601 UTC to the millisecond; events may arrive out of
+order (the server's workers send their own; EventBridge keeps no order): order them by it.
 """
 
 EVENT_SOURCE = "mlflow.landing-zone"

@@ -53,7 +53,9 @@ def audit_logger() -> logging.Logger:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO 8601 in UTC, to the millisecond: events of one version may arrive out of order (each
+    worker sends its own, and EventBridge keeps no order); consumers order them by `time`."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def detail(**facts) -> dict:
