@@ -14,12 +14,13 @@ from .artifact_store import ArtifactStore, ArtifactStoreArgs
 from .serving_status import StatusWriter, StatusWriterArgs
 from .builds import CentralBuilds
 from .ci_access import CiAccess, CiAccessArgs
-from spec.config import CentralConfig, workspaces
+from spec.config import CentralConfig, approval_rules, workspaces
 from .database import Database, DatabaseArgs
 from .identity import Identity, IdentityArgs
 from .logs_key import LogsKey, LogsKeyArgs
 from .monitoring import Monitoring, MonitoringArgs
 from .network import Network, NetworkArgs
+from .registry_events import RegistryEvents, RegistryEventsArgs
 from .team_access import TeamAccess, TeamAccessArgs
 from .tracking_server import TrackingServer, TrackingServerArgs
 from .user_interface import UserInterface, UserInterfaceArgs
@@ -66,6 +67,11 @@ class CentralAccount(pulumi.ComponentResource):
         # the API's stage and the server's task once the UI exists (no cycle between
         # resources: the UI needs only the REST API's id).
         ui_url, resolve_ui_url = pulumi.deferred_output()
+        # Every registry act is an event on this bus, forwarded to its team's account
+        self.registry_events = RegistryEvents(f"{name}-registry-events", RegistryEventsArgs(
+            account_id=config.account_id, region=config.region, teams=config.teams,
+            log_retention_days=config.log_retention_days, protect=config.protect,
+            logs_key_arn=logs_key_arn), child)
         self.tracking_server = TrackingServer(f"{name}-server", TrackingServerArgs(
             account_id=config.account_id, region=config.region,
             vpc_id=self.network.vpc_id,
@@ -87,7 +93,9 @@ class CentralAccount(pulumi.ComponentResource):
             workspaces=tuple(t.name for t in config.teams), ui_url=ui_url,
             protect=config.protect, image_context=str(builds.image_context),
             image_tag=builds.image_tag, images_kept=config.tracking_server.images_kept,
-            logs_key_arn=logs_key_arn), child)
+            logs_key_arn=logs_key_arn,
+            event_bus_arn=self.registry_events.bus_arn,
+            approval=approval_rules(config.teams)), child)
         self.identity = Identity(f"{name}-identity", IdentityArgs(
             group_levels=config.group_levels, teams=tuple(t.name for t in config.teams),
             mfa=config.mfa, protect=config.protect,
@@ -165,6 +173,8 @@ class CentralAccount(pulumi.ComponentResource):
             "trackingServerWorkspaceRoleArn": self.tracking_server.workspace_role.arn,
             "alarmTopicArn": self.monitoring.topic_arn,
             "dashboardUrl": self.monitoring.dashboard_url,
+            "registryEventBusArn": self.registry_events.bus_arn,
+            "registryAuditLogGroup": self.registry_events.audit_log_group_name,
         }
         if config.ci is not None:
             self.ci = CiAccess(f"{name}-ci", CiAccessArgs(

@@ -28,6 +28,7 @@ from ._util import child, type_token
 from .ci_access import CiAccess, CiAccessArgs
 from .logs_key import LogsKey, LogsKeyArgs
 from .serving import TeamServing, TeamServingArgs
+from .registry_events import TeamEventBus, TeamEventBusArgs
 from spec.config import DataScienceConfig
 
 
@@ -169,6 +170,11 @@ class DataScienceAccount(pulumi.ComponentResource):
                                                  config.team, config.levels)),
             opts=child(self))
         self.job_environments = {level: job_environment(config, level) for level in config.levels}
+        # The registry's events of this team, forwarded by the central account's rule
+        self.events = TeamEventBus(f"{name}-registry-events", TeamEventBusArgs(
+            team=config.team, account_id=config.account_id,
+            central_account_id=config.central_account_id, region=config.region,
+            logs_key_arn=self.logs_key.arn), child(self))
 
         self.studio_domain_id = None
         if config.studio.enabled:
@@ -204,7 +210,8 @@ class DataScienceAccount(pulumi.ComponentResource):
             self.studio_domain_id = domain.id
 
         self.outputs = {"sagemakerRoleArns": self.role_arns, "jobEnvironment": self.job_environments,
-                        "levelGuardPolicyArn": self.level_guard.arn}
+                        "levelGuardPolicyArn": self.level_guard.arn,
+                        "registryEventBusArn": self.events.bus_arn}
         if self.studio_domain_id is not None:
             self.outputs["studioDomainId"] = self.studio_domain_id
             # For the central stack's ui.studioOrigins, so Studio may embed the MLflow UI.
@@ -228,6 +235,7 @@ class DataScienceAccount(pulumi.ComponentResource):
                 max_concurrency=s.max_concurrency, instance_type=s.instance_type,
                 instance_count=s.instance_count,
                 delete_on_alias_removed=s.delete_on_alias_removed,
-                logs_key_arn=self.logs_key.arn), child(self))
+                logs_key_arn=self.logs_key.arn, event_bus_name=self.events.bus.name),
+                child(self))
             self.outputs.update(self.serving.outputs)
         self.register_outputs(self.outputs)

@@ -21,7 +21,6 @@ from spec.serving import (
     serving_role_policy,
     serving_trust_policy,
     state_change_pattern,
-    team_bus_policy,
 )
 
 from ._util import child, customer_managed_key, type_token
@@ -44,6 +43,7 @@ class TeamServingArgs:
     delete_on_alias_removed: bool = True
     log_retention_days: int = 90
     logs_key_arn: pulumi.Input[str] = None  # the account's logs key (components/logs_key.py)
+    event_bus_name: pulumi.Input[str] = EVENT_BUS_NAME  # the team's bus (TeamEventBus's)
 
 
 class TeamServing(pulumi.ComponentResource):
@@ -119,16 +119,11 @@ class TeamServing(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             tags=tags, opts=child(self, depends_on=[self.logs]))
 
-        # The team's own bus: the central bus forwards the team's registry events to it
-        self.bus = aws.cloudwatch.EventBus(f"{name}-bus", name=EVENT_BUS_NAME, tags=tags,
-                                           opts=child(self))
-        aws.cloudwatch.EventBusPolicy(
-            f"{name}-bus", event_bus_name=self.bus.name,
-            policy=self.bus.arn.apply(lambda arn: json.dumps(
-                team_bus_policy(arn, args.central_account_id))),
-            opts=child(self))
+        # The team's one bus (components/registry_events.TeamEventBus): the central bus forwards
+        # the team's registry events to it
+        self.bus_name = args.event_bus_name
         rules = {
-            "promotions": (self.bus.name, deploy_rule_pattern(team, args.deploy_alias),
+            "promotions": (self.bus_name, deploy_rule_pattern(team, args.deploy_alias),
                            "The team's deploy alias set or removed: deploy or delete"),
             # SageMaker sends its own events to the account's default bus
             "endpoint-states": ("default", state_change_pattern(team),

@@ -21,9 +21,12 @@ from spec.accounts import (
     workspace_role_statements,
     workspace_role_trust_policy,
 )
-from spec.registry_events import PLATFORM_WRITER_ENV, STATUS_WRITER_ROLE_NAME
+from spec.registry_events import STATUS_WRITER_ROLE_NAME, put_events_statement
 from spec.server import (
+    APPROVAL_ENV,
     DB_LOGIN_ARN_ENV,
+    EVENT_BUS_ARN_ENV,
+    PLATFORM_WRITER_ENV,
     LOCAL_HOST,
     PORT,
     REGISTRY_ROOT_ENV,
@@ -89,6 +92,10 @@ class TrackingServerArgs:
     # The UI's address: MLflow refuses browser writes from any other origin (its CORS check)
     ui_url: pulumi.Input[str] = None
     logs_key_arn: pulumi.Input[str] = None  # the stack's logs key (components/logs_key.py)
+    # The central bus the registry's events go to (spec.registry_events); None: audit lines only
+    event_bus_arn: pulumi.Input[str] = None
+    # The teams whose approval rule is not the default (spec.config.approval_rules)
+    approval: dict = None
 
 
 def build_output(relative: Path) -> bool:
@@ -150,7 +157,8 @@ def lifecycle_policy(images_kept: int) -> str:
 
 
 def container_definitions(image, region, log_group, bucket, db_host, secret_arn, nlb_dns,
-                          workspaces, cpu: int, memory: int, ui_url, workspace_role_arn):
+                          workspaces, cpu: int, memory: int, ui_url, workspace_role_arn,
+                          event_bus_arn=None, approval=None):
     """The task's one container; the database password comes in only as an ECS secret."""
     return [{
         "name": CONTAINER,
@@ -185,6 +193,11 @@ def container_definitions(image, region, log_group, bucket, db_host, secret_arn,
             # How many of MLflow's jobs (judges, online scoring) run at once: each is a
             # process of its own, inside the memory the workers are sized beside (spec.sizing)
             *({"name": k, "value": str(v)} for k, v in sorted(JOB_CONCURRENCY_ENV.items())),
+            # The registry's events and the teams' approval rules that differ from the default
+            # (the plugin's events.py and approval.py)
+            *([{"name": EVENT_BUS_ARN_ENV, "value": event_bus_arn}] if event_bus_arn else []),
+            *([{"name": APPROVAL_ENV, "value": json.dumps(approval, sort_keys=True)}]
+              if approval else []),
             # MLflow refuses a write on /ajax-api whose Origin is neither localhost nor listed:
             # the UI's origin exactly (the edge has already refused every other site's request)
             *([{"name": "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "value": origin_of(ui_url)}]
@@ -400,6 +413,12 @@ class TrackingServer(pulumi.ComponentResource):
             f"{name}-task-workspaces", role=self.task_role.id,
             policy=policy_json(tracking_server_statements(self.workspace_role_arn)),
             opts=child(self))
+        if args.event_bus_arn is not None:
+            # One EventBridge right: put the registry's events on the central bus
+            aws.iam.RolePolicy(
+                f"{name}-task-registry-events", role=self.task_role.id,
+                policy=policy_json([put_events_statement(args.event_bus_arn)]),
+                opts=child(self))
         # The current database password, read by the tasks themselves after a rotation
         aws.iam.RolePolicy(
             f"{name}-task-database-secret", role=self.task_role.id,
@@ -437,9 +456,11 @@ class TrackingServer(pulumi.ComponentResource):
         return pulumi.Output.all(
             self.image_uri, self.log_group.name, args.artifact_bucket_name,
             args.database_endpoint, args.database_secret_arn, self.nlb.dns_name, args.ui_url,
+            args.event_bus_arn,
         ).apply(lambda v: container_definitions(
             v[0], args.region, v[1], v[2], v[3], v[4], v[5], args.workspaces,
-            args.cpu, args.memory, v[6], self.workspace_role_arn))
+            args.cpu, args.memory, v[6], self.workspace_role_arn, event_bus_arn=v[7],
+            approval=args.approval))
 
     def _migration(self, name: str, args: TrackingServerArgs):
         """The cluster, and the one-off task that brings MLflow's schema to the image's

@@ -233,6 +233,9 @@ class Deployer:
             return None
         current = self._describe(endpoint)
         if current is not None:
+            # "Deleted" belongs to the version the endpoint served, which is not the alias's
+            # last target when that one was rolled back
+            version = version_of_config(current.get("EndpointConfigName")) or version
             self.sagemaker.delete_endpoint(EndpointName=endpoint)
             try:
                 self.cloudwatch.delete_alarms(AlarmNames=[f"{endpoint}-model-errors"])

@@ -692,6 +692,61 @@ def _log_retention(args, props, report):
         report("logs are kept forever (no retention period)")
 
 
+# --- the registry's events (EventBridge) --------------------------------------------------------
+
+_FORWARD_BUS = re.compile(r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[\w.-]+$")
+
+
+def _forward_targets(args, report):
+    """A rule that puts on an event bus (another account's: a team's, a security account's)
+    does so with a role of its own whose policies put on that bus alone."""
+    roles = {r.props.get("arn"): r for r in args.resources
+             if r.resource_type == "aws:iam/role:Role"}
+    role_policies = {}
+    for r in args.resources:
+        if r.resource_type == "aws:iam/rolePolicy:RolePolicy":
+            role_policies.setdefault(r.props.get("role"), []).append(r)
+    for target in args.resources:
+        if target.resource_type != "aws:cloudwatch/eventTarget:EventTarget":
+            continue
+        arn = target.props.get("arn") or ""
+        if not _FORWARD_BUS.match(arn):
+            continue
+        role = roles.get(target.props.get("roleArn"))
+        if role is None:
+            report(f"event target {target.name} puts on the bus {arn} without a role of this "
+                   "stack (the bus's policy alone would have to admit the whole account)")
+            continue
+        names = {role.props.get("name"), role.props.get("id"), f"{role.name}-id"}
+        statements = [s for p in role_policies.items() if p[0] in names
+                      for r in p[1] for s in _statements(r.props.get("policy"))]
+        reach = {res for s in statements if s.get("Effect") == "Allow"
+                 for res in _as_list(s.get("Resource"))}
+        actions = {a for s in statements if s.get("Effect") == "Allow"
+                   for a in _as_list(s.get("Action"))}
+        if reach != {arn} or actions != {"events:PutEvents"}:
+            report(f"event target {target.name}'s role may {sorted(actions)} on "
+                   f"{sorted(reach)}: it must put events on {arn} alone")
+
+
+@_for_type("aws:cloudwatch/eventBusPolicy:EventBusPolicy")
+def _event_bus_policy(args, props, report):
+    for statement in _statements(props.get("policy")):
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        aws = _as_list(principal.get("AWS")) if isinstance(principal, dict) else []
+        conditions = {k.lower() for tests in (statement.get("Condition") or {}).values()
+                      for k in tests}
+        # The central bus admits a role's shape (the deployers) in named accounts alone
+        shape_in_accounts = {"aws:principalarn"} <= conditions and \
+            conditions & {"aws:principalaccount", "aws:principalorgid"}
+        if (principal == "*" or "*" in aws) and not shape_in_accounts or \
+                not conditions & _LIMITING_KEYS:
+            report("the event bus admits a whole account or anyone: name the one role that "
+                   "forwards to it (aws:PrincipalArn), or a role's shape in named accounts")
+
+
 # --- the UI (Amplify) --------------------------------------------------------------------------
 
 _HSTS = re.compile(r"max-age=(\d+)")
@@ -821,11 +876,12 @@ _EVENT_BUS = re.compile(r"^arn:aws[a-z-]*:events:[^:]+:\d{12}:event-bus/(?P<name
 
 
 def _event_targets(args, report):
-    """An EventBridge rule delivers to what its own stack declares (a function, a queue of
-    this stack), or forwards to a landing zone bus (another account's `mlflow-landing-zone`
+    """An EventBridge rule delivers to what its own stack declares (a function, a queue or a
+    log group of this stack), or forwards to a landing zone bus (another account's `mlflow-landing-zone`
     bus, the central rule per team); a function's permission for EventBridge names its rule."""
     declared = {r.props.get("arn") for r in args.resources
-                if r.resource_type in ("aws:lambda/function:Function", "aws:sqs/queue:Queue")
+                if r.resource_type in ("aws:lambda/function:Function", "aws:sqs/queue:Queue",
+                                       "aws:cloudwatch/logGroup:LogGroup")
                 and r.props.get("arn")}
     for r in args.resources:
         if r.resource_type == "aws:cloudwatch/eventTarget:EventTarget":
@@ -999,6 +1055,15 @@ POLICIES = [
         "Monitoring component of components/monitoring.py.", validate=_alarms),
     _policy("cloudwatch-log-retention", "Every log group has a retention period. Fix: "
             "retention_in_days.", _log_retention),
+    StackValidationPolicy(
+        name="event-targets-least-privilege", enforcement_level=EnforcementLevel.MANDATORY,
+        description="A rule that forwards to an event bus (a team's account, a security "
+        "account) puts with a role of its own that may events:PutEvents on that bus alone. "
+        "Fix: components/registry_events.py's forward role.", validate=_forward_targets),
+    _policy("event-bus-admits-one-forwarder", "An event bus's policy admits one named "
+            "principal (aws:PrincipalArn), or one role's shape in named accounts (the central "
+            "bus: the team deployers), never a whole account or anyone. Fix: "
+            "spec.registry_events.team_bus_policy, central_bus_policy.", _event_bus_policy),
     _policy("amplify-ui-hardened", "Amplify apps send HSTS (a year or more) and a "
             "Content-Security-Policy that names frame-ancestors and allows no inline or foreign "
             "scripts; forward only over TLS; build from no repository. Fix: the headers and "

@@ -24,7 +24,10 @@ CAPABILITIES = {
     "promoting it is approval.",
     "write-registry": "Promote in the registry: aliases (of models and of prompts), stage "
     "transitions and renames, which decide what production uses; the MCP server registry "
-    "likewise.",
+    "likewise. The tracking server refuses the team's deploy alias (default `champion`) and "
+    "Staging or Production to the person who registered the version, unless the team's "
+    "`requireSecondPerson` is off; tags under `landing_zone.` are the platform's at every "
+    "level.",
     "delete-registry": "Delete registered models and model versions, and anything in the MCP "
     "server registry (see the catalogue for why): "
     "the registry is the organisation's record of what was approved.",

@@ -36,6 +36,23 @@ from spec.accounts import (
     workspace_role_trust_policy,
 )
 from spec.edge import REFRESH_TOKEN_HOURS, STAGE
+from spec.registry_events import (
+    AUDIT_LOG_GROUP,
+    AUDIT_RULE_NAME,
+    EVENT_BUS_NAME,
+    audit_event_pattern,
+    event_bus_arn,
+    forward_role_name,
+    forward_role_statements,
+    forward_role_trust_policy,
+    log_delivery_policy,
+    log_group_arn,
+    put_events_statement,
+    rule_arn,
+    team_bus_policy,
+    team_event_pattern,
+    team_rule_name,
+)
 
 from . import emulation
 
@@ -95,6 +112,8 @@ class EmulatedAws:
     keeper_keys: dict = field(default_factory=dict)  # the sandbox's own: keeps artifacts
     platform_admin_keys: dict = field(default_factory=dict)  # who manages the pool's users
     serving: dict = field(default_factory=dict)  # {team: its serving loop's facts}
+    # the registry's events: the central bus, its audit log group and who may read it
+    registry_events: dict = field(default_factory=dict)
 
     def client(self, service, **credentials):
         return boto3.client(service, region_name=self.plan.region, endpoint_url=self.endpoint_url,
@@ -222,6 +241,83 @@ def _seed_teams(aws: EmulatedAws):
                           "roles": roles})
 
 
+def _audit_trail(aws: EmulatedAws, credentials: dict, account: str):
+    """As components/registry_events.py: every event of the account's bus into its log group."""
+    events, logs, region = (aws.client("events", **credentials), aws.client("logs", **credentials),
+                            aws.plan.region)
+    logs.create_log_group(logGroupName=AUDIT_LOG_GROUP)
+    logs.put_resource_policy(policyName=f"{EVENT_BUS_NAME}-audit", policyDocument=json.dumps(
+        log_delivery_policy(log_group_arn(region, account),
+                            rule_arn(region, account, AUDIT_RULE_NAME))))
+    events.put_rule(Name=AUDIT_RULE_NAME, EventBusName=EVENT_BUS_NAME,
+                    EventPattern=json.dumps(audit_event_pattern()))
+    events.put_targets(Rule=AUDIT_RULE_NAME, EventBusName=EVENT_BUS_NAME, Targets=[
+        {"Id": "audit-log", "Arn": log_group_arn(region, account)}])
+
+
+def _seed_registry_events(aws: EmulatedAws):
+    """The registry's events as the stacks deploy them (components/registry_events.py): the
+    central bus, a forward rule per team (with its own role) to that team account's bus, the
+    audit log group; the tracking server may put on the central bus alone. Readers of the
+    logs (the sandbox's window on the buses): the central account's auditor, and in each team
+    account a role that reads that account's record."""
+    plan, iam, events = aws.plan, aws.client("iam"), aws.client("events")
+    central, region = plan.central_account, plan.region
+    bus = events.create_event_bus(Name=EVENT_BUS_NAME)["EventBusArn"]
+    _audit_trail(aws, {}, central)
+    iam.put_user_policy(UserName="mlflow-tracking-server", PolicyName="registry-events",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                   "Statement": [put_events_statement(bus)]}))
+    # moto judges Logs' actions against `*` only (on AWS: the log group's ARN)
+    read_logs = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Resource": "*",
+        "Action": ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"]}]}
+    iam.create_user(UserName="registry-auditor")
+    iam.put_user_policy(UserName="registry-auditor", PolicyName="read-the-audit-trail",
+                        PolicyDocument=json.dumps(read_logs))
+    aws.registry_events = {"bus_arn": bus, "audit_log_group": AUDIT_LOG_GROUP,
+                           "auditor": _access_key(iam, "registry-auditor")}
+    sts = aws.client("sts")
+    for t, team in zip(plan.teams, aws.teams):
+        team_bus = event_bus_arn(region, t.account_id)
+        iam.create_role(RoleName=forward_role_name(t.name), AssumeRolePolicyDocument=json.dumps(
+            forward_role_trust_policy(region, central, t.name)))
+        iam.put_role_policy(RoleName=forward_role_name(t.name), PolicyName="forward",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement":
+                                                       forward_role_statements(team_bus)}))
+        events.put_rule(Name=team_rule_name(t.name), EventBusName=EVENT_BUS_NAME,
+                        EventPattern=json.dumps(team_event_pattern(t.name)))
+        events.put_targets(Rule=team_rule_name(t.name), EventBusName=EVENT_BUS_NAME, Targets=[{
+            "Id": "team-bus", "Arn": team_bus,
+            "RoleArn": role_arn(central, forward_role_name(t.name))}])
+        # the team account's side (the team stack's TeamEventBus)
+        admin = sts.assume_role(RoleArn=role_arn(t.account_id, "seed"),
+                                RoleSessionName="seed")["Credentials"]
+        team_events = aws.client("events", **admin)
+        team_events.create_event_bus(Name=EVENT_BUS_NAME)
+        team_events.put_permission(EventBusName=EVENT_BUS_NAME, Policy=json.dumps(
+            team_bus_policy(team_bus, central, t.name)))
+        _audit_trail(aws, admin, t.account_id)
+        team_iam = aws.client("iam", **admin)
+        team_iam.create_role(RoleName="registry-events-reader",
+                             AssumeRolePolicyDocument=json.dumps({
+                                 "Version": "2012-10-17", "Statement": [{
+                                     "Effect": "Allow", "Action": "sts:AssumeRole",
+                                     "Principal": {"AWS": f"arn:aws:iam::{t.account_id}:root"}}]}),
+                             MaxSessionDuration=SAGEMAKER_SESSION_SECONDS)
+        team_iam.put_role_policy(RoleName="registry-events-reader", PolicyName="read",
+                                 PolicyDocument=json.dumps(read_logs))
+        reader = aws.client("sts", **admin).assume_role(
+            RoleArn=role_arn(t.account_id, "registry-events-reader"),
+            RoleSessionName="registry-events-reader",
+            DurationSeconds=SAGEMAKER_SESSION_SECONDS)["Credentials"]
+        team["deploy_alias"] = t.deploy_alias
+        team["require_second_person"] = t.require_second_person
+        team["registry_events"] = {
+            "bus_arn": team_bus, "log_group": AUDIT_LOG_GROUP,
+            "reader": {k: reader[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}}
+
+
 def _seed_cognito(aws: EmulatedAws, token_seconds: int, passwords: dict):
     idp, plan = aws.client("cognito-idp"), aws.plan
     pool = idp.create_user_pool(PoolName="mlflow", Policies={"PasswordPolicy": PASSWORD_POLICY},
@@ -306,6 +402,7 @@ def start_aws(plan, port: int = 0, token_seconds: int = None,
                       plan=plan)
     _seed_central(aws)
     _seed_teams(aws)
+    _seed_registry_events(aws)
     _seed_cognito(aws, token_seconds or plan.token_seconds, passwords or {})
     _seed_platform_admin(aws)
     if serving_api_url:

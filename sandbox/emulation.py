@@ -52,6 +52,9 @@ MOTO_INTERNALS = {
     "moto.moto_server.werkzeug_app.DomainDispatcherApplication.__call__":
         "(self, environ: dict[str, typing.Any], start_response: Any) -> Any",
     "moto.moto_server.werkzeug_app.DISABLE_GLOBAL_CORS": bool,
+    # EventBridge (the registry's events): which bus a PutEvents names, for IAM
+    "moto.events.responses.EventsHandler": type,
+    "moto.core.responses.BaseResponse.call_action": "(self) -> 'TYPE_RESPONSE'",
 }
 
 _SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
@@ -148,6 +151,7 @@ def install(central_account: str) -> None:
     _judge_s3_as_iam_does()
     _no_moto_api_over_http()
     _no_cross_origin_calls()
+    _judge_put_events_by_bus()
     _installed.append(central_account)
 
 
@@ -407,6 +411,30 @@ def _judge_s3_as_iam_does():
                 self._raise_access_denied()
 
     _replace(S3IAMRequest, "check_action_permitted", check_action_permitted)
+
+
+def _judge_put_events_by_bus():
+    """moto judges every action but S3's, STS's, IAM's and SQS's against the resource `*`; IAM
+    judges PutEvents against the bus it names. The tracking server may put on the central bus
+    alone (spec.registry_events.put_events_statement): judged against `*`, that grant would
+    refuse every event. moto asks a handler for the resource (`_determine_resource`, read by
+    BaseResponse.call_action) where it has one: EventBridge's is the bus of PutEvents' entries
+    (its default bus when none is named; `*` for entries naming several, which no single-bus
+    grant allows, and for every other action)."""
+    from moto.events.responses import EventsHandler
+
+    def _determine_resource(self):
+        if self._get_action() != "PutEvents":
+            return "*"
+        buses = set()
+        for entry in self._get_param("Entries") or []:
+            bus = (entry.get("EventBusName") if isinstance(entry, dict) else None) or "default"
+            if not bus.startswith("arn:"):
+                bus = f"arn:aws:events:{self.region}:{self.current_account}:event-bus/{bus}"
+            buses.add(bus)
+        return buses.pop() if len(buses) == 1 else "*"
+
+    EventsHandler._determine_resource = _determine_resource
 
 
 def _no_moto_api_over_http():

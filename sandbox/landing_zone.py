@@ -17,7 +17,7 @@ from authorizer.tokens import JwksCache, TokenVerifier
 from roles import authorizer_rules
 from spec.accounts import ARTIFACT_ROOT_PREFIX, REGISTRY_ROOT_PREFIX, role_arn
 from spec.registry_events import PLATFORM_WRITER_ENV, STATUS_WRITER_ROLE_NAME
-from spec.server import WORKSPACE_ROLE_ENV
+from spec.server import APPROVAL_ENV, EVENT_BUS_ARN_ENV, WORKSPACE_ROLE_ENV
 from spec.edge import (
     TOKEN_LEEWAY_SECONDS,
     refresh_margin_seconds,
@@ -143,7 +143,13 @@ class LandingZone:
                          WORKSPACE_ROLE_ENV: self.aws.workspace_role_arn,
                          # the one caller admitted for landing_zone.* tags (issue 27)
                          PLATFORM_WRITER_ENV: role_arn(self.plan.central_account,
-                                                       STATUS_WRITER_ROLE_NAME)},
+                                                       STATUS_WRITER_ROLE_NAME),
+                         # the registry's events to the emulated central bus, and the
+                         # teams' approval rules that are not the default
+                         "AWS_ENDPOINT_URL_EVENTBRIDGE": self.aws.endpoint_url,
+                         EVENT_BUS_ARN_ENV: self.aws.registry_events["bus_arn"],
+                         **({APPROVAL_ENV: json.dumps(self.plan.approval, sort_keys=True)}
+                            if self.plan.approval else {})},
                 log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
             self.mlflow.start()
             ensure_workspaces(self.mlflow.url, self.plan.workspaces)
@@ -222,6 +228,10 @@ class LandingZone:
                         "users": [self._with_levels(u) for u in self.aws.users],
                         # the platform team's keys for the pool (docs/deploy.md: "Remove a user")
                         "platform_admin": self.aws.platform_admin_keys},
+            # the central bus the tracking server puts the registry's events on, the audit
+            # log group every event lands in, and keys that may read it (each team's own
+            # bus and record: its `registry_events`)
+            "registry_events": self.aws.registry_events,
             "teams": [{**team, "tracking_uri": self.gateway.url + team_base_path(team["name"])}
                       for team in self.aws.teams],
             "example": self.example,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from roles import LEVELS
 from spec.accounts import team_group
-from spec.config import NAMESPACE, CentralConfig, ConfigError
+from spec.config import NAMESPACE, CentralConfig, ConfigError, approval_rules
+from spec.registry_events import DEFAULT_DEPLOY_ALIAS, DEFAULT_REQUIRE_SECOND_PERSON
 from spec.stack_file import CENTRAL_FILE, StackFile, check_team_stack, read_yaml, team_stacks
 
 USERS_FILE = Path(__file__).resolve().parent / "users.yaml"
@@ -31,6 +32,8 @@ class TeamPlan:
     levels: tuple  # the central roles mlflow-<team>-<level>
     sagemaker_levels: tuple  # the team account's SageMaker roles, one session each
     shared_with: tuple = ()
+    deploy_alias: str = DEFAULT_DEPLOY_ALIAS  # the promotion that deploys
+    require_second_person: bool = DEFAULT_REQUIRE_SECOND_PERSON
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class SeedPlan:
     token_seconds: int
     authorizer_ttl: int
     mfa: str  # OFF | OPTIONAL | ON
+    # the teams whose approval rule is not the default (the tracking server's APPROVAL_ENV)
+    approval: dict = None
 
     @property
     def workspaces(self) -> dict:
@@ -75,12 +80,14 @@ def seed_plan(central: CentralConfig, team_configs=(), users=(), users_file=None
         check_team_stack(central, team, str(where))
         own[team.team] = team.levels
     teams = tuple(TeamPlan(t.name, t.account_id, t.levels, own.get(t.name, t.levels),
-                           t.shared_with) for t in central.teams)
+                           t.shared_with, t.deploy_alias, t.require_second_person)
+                  for t in central.teams)
     plan = SeedPlan(region=central.region, central_account=central.account_id, teams=teams,
                     group_levels=dict(central.group_levels), users=tuple(users),
                     platform_contact=central.platform_contact,
                     token_seconds=central.token_minutes * 60,
-                    authorizer_ttl=central.api.authorizer_cache_ttl, mfa=central.mfa)
+                    authorizer_ttl=central.api.authorizer_cache_ttl, mfa=central.mfa,
+                    approval=approval_rules(central.teams))
     check_users(plan, users_file)
     return plan
 

@@ -556,7 +556,6 @@ def seed(aws, api_url: str, folder) -> dict:
         deploy_rule_pattern,
         deployer_environment,
         deployer_policy,
-        forward_rule_pattern,
         invoke_policy,
         lambda_trust_policy,
         serving_role_policy,
@@ -564,7 +563,6 @@ def seed(aws, api_url: str, folder) -> dict:
         state_change_pattern,
         status_rule_pattern,
         status_writer_policy,
-        team_bus_policy,
     )
 
     from .aws import BUCKET, api_arn
@@ -602,12 +600,9 @@ def seed(aws, api_url: str, folder) -> dict:
                                 RoleSessionName="seed-serving")["Credentials"]
         iam, events = aws.client("iam", **admin), aws.client("events", **admin)
         team_sts = aws.client("sts", **admin)
-        bus = events.create_event_bus(Name=EVENT_BUS_NAME)["EventBusArn"]
-        events.put_permission(EventBusName=EVENT_BUS_NAME,
-                              Policy=json.dumps(team_bus_policy(bus, central)))
-        # the central stack's rule per team: its registry events to its account's bus
-        _rule(central_events, f"mlflow-forward-{name}", EVENT_BUS_NAME,
-              forward_rule_pattern(name), bus)
+        # the team's one bus, and the central rule forwarding the team's events to it, are
+        # the registry's (sandbox/aws.py, as components/registry_events.py): the deployer's
+        # rule listens there
         tags = [{"Key": "mlflow-team", "Value": name}]
         repository = f"arn:aws:ecr:{region}:{account}:repository/{serving_role_name(name)}"
         serving_role = iam.create_role(

@@ -38,7 +38,7 @@ from .sizing import (
     largest_prefix,
     min_memory_mb,
 )
-from .registry_events import DEFAULT_DEPLOY_ALIAS
+from .registry_events import DEFAULT_DEPLOY_ALIAS, DEFAULT_REQUIRE_SECOND_PERSON
 from .serving import SERVERLESS_MAX_CONCURRENCY, SERVERLESS_MEMORY_SIZES
 
 NAMESPACE = "mlflow-landing-zone"
@@ -68,11 +68,25 @@ class Team:
     account_id: str
     levels: tuple
     shared_with: tuple = ()  # teams that may read this team's workspace
+    # The alias whose promotion deploys the version (the team's deployer serves it), and
+    # whether a version's registrant is refused that promotion (and Staging, Production)
+    deploy_alias: str = DEFAULT_DEPLOY_ALIAS
+    require_second_person: bool = DEFAULT_REQUIRE_SECOND_PERSON
 
 
 def workspaces(teams) -> dict:
     """{team: [teams it is shared with]}: the authorizer's and the UI's WORKSPACES."""
     return {t.name: list(t.shared_with) for t in teams}
+
+
+def approval_rules(teams) -> dict:
+    """The tracking server's APPROVAL_ENV: the teams whose approval rule is not the default
+    ({team: {"deployAlias": ..., "requireSecondPerson": ...}}; the rest have the defaults, so
+    the task's environment does not grow with teams that keep them)."""
+    return {t.name: {"deployAlias": t.deploy_alias,
+                     "requireSecondPerson": t.require_second_person}
+            for t in teams if (t.deploy_alias, t.require_second_person)
+            != (DEFAULT_DEPLOY_ALIAS, DEFAULT_REQUIRE_SECOND_PERSON)}
 
 
 @dataclass(frozen=True)
@@ -334,6 +348,19 @@ def _levels(value, key):
     return tuple(level for level in LEVELS if level in value)
 
 
+_ALIAS = re.compile(r"^[A-Za-z0-9_-]{1,255}$")  # MLflow's rule for an alias's characters
+_VERSION_LIKE = re.compile(r"^[vV]\d+$")
+
+
+def _deploy_alias(value, key):
+    """An alias MLflow accepts: letters, digits, `_` and `-`, neither `latest` nor `v<n>`
+    (MLflow reserves both for versions)."""
+    if not _ALIAS.match(value) or value.lower() == "latest" or _VERSION_LIKE.match(value):
+        raise ConfigError(f"{key} must be a model alias MLflow accepts (letters, digits, '_' "
+                          f"and '-', up to 255; not 'latest' nor v<number>), got {value!r}")
+    return value
+
+
 def _teams(value, key):
     if not isinstance(value, list):
         raise ConfigError(f"{key} must be a list of teams")
@@ -353,8 +380,11 @@ def _teams(value, key):
         account = _account_id(r.get("accountId", str, required=True), r.key("accountId"))
         levels = _levels(r.get("levels", list, required=True), r.key("levels"))
         shared = r.get("sharedWith", list, default=[])
+        alias = _deploy_alias(r.get("deployAlias", str, default=DEFAULT_DEPLOY_ALIAS),
+                              r.key("deployAlias"))
+        second = r.get("requireSecondPerson", bool, default=DEFAULT_REQUIRE_SECOND_PERSON)
         r.finish()
-        teams.append(Team(name, account, levels, tuple(shared)))
+        teams.append(Team(name, account, levels, tuple(shared), alias, second))
     for i, team in enumerate(teams):
         where = f"{key}[{i}].sharedWith"
         for other in team.shared_with:
@@ -370,7 +400,9 @@ def _teams(value, key):
 def iam_usage(teams, region, account_id) -> dict:
     """What the access roles take of the central account's IAM: roles, customer managed
     policies, and for each role its managed policies and the size of its inline policies, with
-    an API ARN of the real one's length (spec.accounts.invoke_policy_keys)."""
+    an API ARN of the real one's length (spec.accounts.invoke_policy_keys); and the registry
+    events' forward roles, one per team (components/registry_events.py: each may put events on
+    its own team's bus only)."""
     sample_arn = sample_api_arn(region, account_id)
     bucket = f"arn:aws:s3:::{'x' * 63}"
     key_arn = f"arn:aws:kms:{region}:{account_id}:key/{'x' * 36}"
@@ -386,7 +418,8 @@ def iam_usage(teams, region, account_id) -> dict:
             per_role[(team.name, level)] = sum(counts[k] for k in keys)
             inline[(team.name, level)] = sum(policy_size(d) for d in access_role_inline_policies(
                 level, sample_arn, bucket, key_arn, team=team.name, readable=readable).values())
-    return {"roles": roles, "managed_policies": sum(counts.values()),
+    return {"roles": roles, "forward_roles": len(teams),
+            "managed_policies": sum(counts.values()),
             "policies_per_role": per_role, "inline_size": inline}
 
 
@@ -404,11 +437,13 @@ def _check_iam_fits(teams, region, account_id, quotas, key):
     """Refuse a team list that the central account's IAM would not hold: roles and managed
     policies per account, managed policies per role, a role's inline policies' size."""
     usage = iam_usage(teams, region, account_id)
-    if usage["roles"] + OTHER_ROLES > quotas.roles:
+    needed = usage["roles"] + usage["forward_roles"] + OTHER_ROLES
+    if needed > quotas.roles:
         raise _quota_error(key, f"the access roles ({usage['roles']:,}, one per team and "
-                           f"level) and {OTHER_ROLES} kept for the stack's and the account's "
-                           f"other roles need {{}} roles", usage["roles"] + OTHER_ROLES, quotas.roles,
-                           "roles")
+                           f"level), the registry events' forward roles "
+                           f"({usage['forward_roles']:,}, one per team) and {OTHER_ROLES} kept "
+                           f"for the stack's and the account's other roles need {{}} roles",
+                           needed, quotas.roles, "roles")
     if usage["managed_policies"] + OTHER_MANAGED_POLICIES > quotas.managed_policies:
         raise _quota_error(key, f"the access roles' invoke policies ({usage['managed_policies']:,}"
                            f") and {OTHER_MANAGED_POLICIES} kept for others need {{}}",

@@ -50,6 +50,9 @@ def server_facts() -> dict:
     """What the tracking server's plugin and the image's entrypoint need."""
     return {
         "IDENTITY_HEADERS": tuple(edge.IDENTITY_HEADER_NAMES),
+        "CALLER_ARN_HEADER": edge.CALLER_ARN_HEADER,
+        "USER_HEADER": edge.USER_HEADER,
+        "NOT_THIS_CHANNEL": edge.NOT_THIS_CHANNEL,
         "FORWARDED_HEADERS": tuple(edge.FORWARDED_IDENTITY_HEADERS),
         "WORKSPACE_TAG": accounts.WORKSPACE_TAG,
         "PURPOSE_TAG": accounts.PURPOSE_TAG,
@@ -67,6 +70,25 @@ def server_facts() -> dict:
         "DB_LOGIN_ARN_ENV": server.DB_LOGIN_ARN_ENV,
         "HANDLER_THREADS": server.HANDLER_THREADS,
         "POOL_ENV": dict(server.POOL_ENV),
+        # the registry's events, its approval rule and the platform's tags
+        "EVENT_SOURCE": registry_events.EVENT_SOURCE,
+        "DETAIL_TYPES": dict(registry_events.DETAIL_TYPES),
+        "DETAIL_FIELDS": tuple(registry_events.DETAIL_FIELDS),
+        "REGISTERED": registry_events.REGISTERED,
+        "PROMOTED": registry_events.PROMOTED,
+        "ALIAS_REMOVED": registry_events.ALIAS_REMOVED,
+        "STAGE_CHANGED": registry_events.STAGE_CHANGED,
+        "DELETED": registry_events.DELETED,
+        "EVENT_BUS_ARN_ENV": registry_events.EVENT_BUS_ARN_ENV,
+        "APPROVAL_ENV": registry_events.APPROVAL_ENV,
+        "DEFAULT_DEPLOY_ALIAS": registry_events.DEFAULT_DEPLOY_ALIAS,
+        "DEFAULT_REQUIRE_SECOND_PERSON": registry_events.DEFAULT_REQUIRE_SECOND_PERSON,
+        "PROMOTION_STAGES": tuple(registry_events.PROMOTION_STAGES),
+        "PLATFORM_TAG_PREFIX": registry_events.PLATFORM_TAG_PREFIX,
+        "REGISTRANT_TAG": registry_events.REGISTRANT_TAG,
+        "FROZEN_FROM_TAG": registry_events.FROZEN_FROM_TAG,
+        "STORE_OWNED_TAGS": tuple(registry_events.STORE_OWNED_TAGS),
+        "PLATFORM_WRITER_ENV": registry_events.PLATFORM_WRITER_ENV,
     }
 
 

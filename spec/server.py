@@ -47,3 +47,6 @@ POOL_ENV = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": str(HANDLER_THREADS),
             "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": str(HANDLER_THREADS
                                                        * (CONNECTIONS_PER_HANDLER - 1))}
 
+# The registry's events and approval rule (spec.registry_events): the central bus's ARN, the
+# teams whose rule differs from the defaults, and the roles that may write the platform's tags
+from .registry_events import APPROVAL_ENV, EVENT_BUS_ARN_ENV, PLATFORM_WRITER_ENV  # noqa: E402,F401

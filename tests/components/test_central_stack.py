@@ -53,10 +53,11 @@ def test_every_part_is_registered(stack):
         # the artifacts', the database's, the alarm topic's and the log groups' keys
         "aws:s3/bucket:Bucket": 2, "aws:kms/key:Key": 4,
         # the API's access log, the authorizer's, the server's, WAF's, the VPC's flows, the
-        # migration task's and its runner's, the deployment status writer's
-        "aws:cloudwatch/logGroup:LogGroup": 8,
+        # migration task's and its runner's, the deployment status writer's, the registry
+        # events' audit
+        "aws:cloudwatch/logGroup:LogGroup": 9,
         "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": 1,
-        "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": 1,
+        "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": 2,  # WAF's, the audit's
         "aws:rds/cluster:Cluster": 1, "aws:rds/clusterInstance:ClusterInstance": 1,
         "aws:ecs/cluster:Cluster": 1, "aws:ecs/service:Service": 1,
         # the service's and the schema migration's
@@ -328,6 +329,10 @@ def test_the_task_role_only_acts_for_one_workspace_at_a_time(stack):
           "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": workspace_role,
           "Condition": {"StringLike": {"aws:RequestTag/workspace": "?*"},
                         "StringEquals": {"aws:RequestTag/purpose": ["serve", "freeze"]}}}],
+        # the registry's events: put on the central bus, nothing else of EventBridge
+        [{"Sid": "RegistryEventsToTheCentralBus", "Effect": "Allow",
+          "Action": "events:PutEvents",
+          "Resource": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/mlflow-landing-zone"}],
         [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
           "Resource": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!cluster-1-AbCdEf"},
          {"Effect": "Allow", "Action": "kms:Decrypt",
@@ -1010,3 +1015,94 @@ def test_the_vpc_logs_every_connection(stack):
         "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/*"}}
     default = stack.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup").inputs
     assert (default.get("ingress"), default.get("egress")) == ([], [])
+
+
+# --- the registry's events (components/registry_events.py) -----------------------------------
+
+def test_the_central_bus_forwards_each_teams_events_to_its_account_only(stack):
+    bus_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/mlflow-landing-zone"
+    bus = stack.one("aws:cloudwatch/eventBus:EventBus")
+    assert bus.inputs["name"] == "mlflow-landing-zone"
+    rules = {r.inputs["name"]: r for r in stack.of_type("aws:cloudwatch/eventRule:EventRule")}
+    # beside the audit and forward rules, the status writer's (the team deployers' reports)
+    assert set(rules) == {"mlflow-landing-zone-audit", "mlflow-landing-zone-to-team-a",
+                          "mlflow-landing-zone-to-team-b", "mlflow-deployment-status"}
+    assert all(r.inputs["eventBusName"] == "mlflow-landing-zone" for r in rules.values())
+    # the bus admits the team accounts' deployers, for their status events alone
+    bus_policy = json.loads(stack.one("aws:cloudwatch/eventBusPolicy:EventBusPolicy")
+                            .inputs["policy"])
+    [admitted] = bus_policy["Statement"]
+    assert admitted["Condition"]["StringEquals"]["events:source"] == \
+        "mlflow.landing-zone.deployer"
+    assert admitted["Condition"]["ArnLike"]["aws:PrincipalArn"] == \
+        "arn:aws:iam::*:role/mlflow-*-deployer"
+    targets = {t.inputs["rule"]: t for t in stack.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    for team, account in (("team-a", "222222222222"), ("team-b", "333333333333")):
+        rule = rules[f"mlflow-landing-zone-to-{team}"]
+        assert json.loads(rule.inputs["eventPattern"]) == {
+            "source": ["mlflow.landing-zone"], "detail": {"team": [team]}}
+        target = targets[f"mlflow-landing-zone-to-{team}"]
+        team_bus = f"arn:aws:events:{REGION}:{account}:event-bus/mlflow-landing-zone"
+        assert target.inputs["arn"] == team_bus
+        assert target.inputs["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/mlflow-events-to-{team}"
+        role = stack.one("aws:iam/role:Role", f"registry-events-to-{team}")
+        assert policy(role, "assumeRolePolicy") == {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {
+                "aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/mlflow-landing-zone/"
+                                 f"mlflow-landing-zone-to-{team}"}}}]}
+        assert policy(stack.one("aws:iam/rolePolicy:RolePolicy", f"registry-events-to-{team}")
+                      ) == {"Version": "2012-10-17", "Statement": [{
+                          "Sid": "PutOnTheTeamsBusOnly", "Effect": "Allow",
+                          "Action": "events:PutEvents", "Resource": team_bus}]}
+    # every event into the audit log group, which only that rule writes to
+    audit = targets["mlflow-landing-zone-audit"]
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/events/mlflow-landing-zone/" \
+            "registry-events"
+    assert audit.inputs["arn"] == group
+    assert json.loads(rules["mlflow-landing-zone-audit"].inputs["eventPattern"]) == {
+        "source": ["mlflow.landing-zone", "mlflow.landing-zone.deployer"]}
+    logs = stack.one("aws:cloudwatch/logGroup:LogGroup", "registry-events-audit")
+    assert logs.inputs["retentionInDays"] == 90 and logs.protect
+    delivery = stack.one("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "audit")
+    assert policy(delivery, "policyDocument")["Statement"] == [{
+        "Sid": "EventBridgeWritesTheRegistryEvents", "Effect": "Allow",
+        "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{group}:*",
+        "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/"
+                                    "mlflow-landing-zone/mlflow-landing-zone-audit"}}}]
+    assert stack.outputs["registryEventBusArn"] == bus_arn
+
+
+def test_the_server_learns_the_bus_and_only_the_teams_that_change_the_approval_rule():
+    from components.tracking_server import container_definitions
+
+    args = ("image", REGION, "logs", "bucket", "db", "secret", "nlb", ("team-a",), 1024, 2048,
+            None, "arn:aws:iam::111111111111:role/w")
+    plain = {e["name"]: e["value"] for e in container_definitions(*args)[0]["environment"]}
+    assert not {"MLFLOW_LZ_EVENT_BUS_ARN", "MLFLOW_LZ_APPROVAL"} & set(plain)
+    # the one platform writer is always the account's deployment status writer
+    assert plain["MLFLOW_LZ_PLATFORM_WRITER_ARNS"] == \
+        "arn:aws:iam::111111111111:role/mlflow-platform-status-writer"
+    env = {e["name"]: e["value"] for e in container_definitions(
+        *args, event_bus_arn="arn:aws:events:us-east-1:111111111111:event-bus/mlflow-landing-zone",
+        approval={"team-b": {"deployAlias": "prod", "requireSecondPerson": False}})[0][
+        "environment"]}
+    assert env["MLFLOW_LZ_EVENT_BUS_ARN"] == (
+        "arn:aws:events:us-east-1:111111111111:event-bus/mlflow-landing-zone")
+    assert json.loads(env["MLFLOW_LZ_APPROVAL"]) == {
+        "team-b": {"deployAlias": "prod", "requireSecondPerson": False}}
+
+
+def test_the_stack_carries_a_teams_approval_rule_to_the_task():
+    config = stack_config("central")
+    config["mlflow-landing-zone:central"]["teams"][1]["deployAlias"] = "production"
+    inventory = run_program(config)
+    task = inventory.one("aws:ecs/taskDefinition:TaskDefinition", "mlflow-server-task")
+    definitions = task.inputs["containerDefinitions"]
+    env = {e["name"]: e["value"] for e in json.loads(definitions)[0]["environment"]}
+    assert json.loads(env["MLFLOW_LZ_APPROVAL"]) == {
+        "team-b": {"deployAlias": "production", "requireSecondPerson": True}}
+    assert env["MLFLOW_LZ_EVENT_BUS_ARN"] == (
+        f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/mlflow-landing-zone")

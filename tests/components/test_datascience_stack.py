@@ -320,3 +320,31 @@ def test_a_reader_in_the_team_account_cannot_reach_approver_access_by_any_path(t
     profiles = {r.inputs["userProfileName"]: r.inputs["tags"]
                 for r in team_stack.of_type("aws:sagemaker/userProfile:UserProfile")}
     assert profiles[f"team-a-{target}"] == {"mlflow-level": target, "mlflow-team": "team-a"}
+
+
+def test_the_teams_bus_admits_only_the_central_forward_role_of_this_team(team_stack):
+    bus = team_stack.one("aws:cloudwatch/eventBus:EventBus")
+    assert bus.inputs["name"] == "mlflow-landing-zone"
+    bus_policy = team_stack.one("aws:cloudwatch/eventBusPolicy:EventBusPolicy")
+    assert doc(bus_policy, "policy") == {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TheCentralForwardRuleOnly", "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{CENTRAL}:root"}, "Action": "events:PutEvents",
+        "Resource": f"arn:aws:events:us-east-1:{TEAM_ACCOUNT}:event-bus/mlflow-landing-zone",
+        "Condition": {"ArnEquals": {
+            "aws:PrincipalArn": f"arn:aws:iam::{CENTRAL}:role/mlflow-events-to-team-a"}}}]}
+    # the team's own record of what it received
+    target = team_stack.one("aws:cloudwatch/eventTarget:EventTarget", "audit")
+    assert target.inputs["arn"] == (f"arn:aws:logs:us-east-1:{TEAM_ACCOUNT}:log-group:"
+                                    "/aws/events/mlflow-landing-zone/registry-events")
+    assert team_stack.one("aws:cloudwatch/logGroup:LogGroup", "audit").inputs["retentionInDays"] == 365
+    assert team_stack.outputs["registryEventBusArn"] == (
+        f"arn:aws:events:us-east-1:{TEAM_ACCOUNT}:event-bus/mlflow-landing-zone")
+
+
+def test_the_central_forward_role_is_what_the_team_bus_admits(team_stack, central_stack):
+    """The two stacks agree: the role the central rule puts with is the one the team's bus
+    names."""
+    role = central_stack.one("aws:iam/role:Role", "registry-events-to-team-a")
+    admitted = doc(team_stack.one("aws:cloudwatch/eventBusPolicy:EventBusPolicy"), "policy")
+    assert admitted["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"] == (
+        f"arn:aws:iam::{CENTRAL}:role/{role.inputs['name']}")

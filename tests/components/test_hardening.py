@@ -39,7 +39,7 @@ def test_the_web_acl_logs_every_request_with_credentials_redacted(stack):
     assert logging["redactedFields"] == [{"singleHeader": {"name": "authorization"}},
                                          {"singleHeader": {"name": "cookie"}},
                                          {"singleHeader": {"name": "x-amz-security-token"}}]
-    delivery = stack.one("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
+    delivery = stack.one("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "log-delivery")
     assert doc(delivery, "policyDocument") == {"Version": "2012-10-17", "Statement": [{
         "Sid": "WafLogDeliveryOfThisAccount", "Effect": "Allow",
         "Principal": {"Service": "delivery.logs.amazonaws.com"},
@@ -54,7 +54,8 @@ def test_every_log_group_is_under_the_stacks_logs_key(stack):
     groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
     assert sorted(g.name for g in groups) == [
         "mlflow-edge-access-logs", "mlflow-edge-authorizer-logs", "mlflow-firewall-logs",
-        "mlflow-network-flow-logs", "mlflow-server-logs", "mlflow-server-migration-logs",
+        "mlflow-network-flow-logs", "mlflow-registry-events-audit", "mlflow-server-logs",
+        "mlflow-server-migration-logs",
         "mlflow-server-migration-runner-logs", "mlflow-status-logs"]
     for group in groups:
         assert group.inputs["kmsKeyId"] == key.outputs["arn"], group.name

@@ -64,7 +64,9 @@ def test_the_archive_holds_the_package_as_the_repository_has_it():
 
 def test_the_rules_match_the_teams_deploy_alias_and_its_endpoints_states(stack):
     rules = {r.inputs["name"]: r for r in stack.of_type("aws:cloudwatch/eventRule:EventRule")}
-    assert sorted(rules) == ["mlflow-team-a-endpoint-states", "mlflow-team-a-promotions"]
+    # the deployer's two, beside the team bus's own audit rule (components/registry_events.py)
+    assert sorted(rules) == ["mlflow-landing-zone-audit", "mlflow-team-a-endpoint-states",
+                             "mlflow-team-a-promotions"]
     promotions = rules["mlflow-team-a-promotions"]
     assert promotions.inputs["eventBusName"] == "mlflow-landing-zone"
     assert doc(promotions, "eventPattern") == {
@@ -76,7 +78,8 @@ def test_the_rules_match_the_teams_deploy_alias_and_its_endpoints_states(stack):
     assert doc(states, "eventPattern") == {
         "source": ["aws.sagemaker"], "detail-type": ["SageMaker Endpoint State Change"],
         "detail": {"EndpointName": [{"prefix": "team-a-"}]}}
-    targets = stack.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    targets = [t for t in stack.of_type("aws:cloudwatch/eventTarget:EventTarget")
+               if "audit" not in t.name]
     assert len(targets) == 2
     assert {t.inputs["arn"] for t in targets} == {
         f"arn:aws:lambda:{REGION}:{TEAM_ACCOUNT}:function:mlflow-team-a-deployer"}
@@ -85,14 +88,20 @@ def test_the_rules_match_the_teams_deploy_alias_and_its_endpoints_states(stack):
         ("events.amazonaws.com", "lambda:InvokeFunction")] * 2
 
 
-def test_only_the_central_account_puts_events_on_the_teams_bus(stack):
+def test_the_deployer_listens_on_the_teams_one_bus_which_only_the_central_forwarder_puts_on(stack):
+    """One bus per team account (components/registry_events.TeamEventBus), shared by the
+    registry's forwarded events and the deployer's rule."""
     bus = stack.one("aws:cloudwatch/eventBus:EventBus")
     assert bus.inputs["name"] == "mlflow-landing-zone"
     policy = doc(stack.one("aws:cloudwatch/eventBusPolicy:EventBusPolicy"), "policy")
     assert policy["Statement"] == [{
-        "Sid": "TheCentralBusForwards", "Effect": "Allow",
+        "Sid": "TheCentralForwardRuleOnly", "Effect": "Allow",
         "Principal": {"AWS": f"arn:aws:iam::{CENTRAL}:root"}, "Action": "events:PutEvents",
-        "Resource": bus.outputs["arn"]}]
+        "Resource": bus.outputs["arn"],
+        "Condition": {"ArnEquals": {"aws:PrincipalArn":
+                                    f"arn:aws:iam::{CENTRAL}:role/mlflow-events-to-team-a"}}}]
+    promotions = stack.one("aws:cloudwatch/eventRule:EventRule", "promotions")
+    assert promotions.inputs["eventBusName"] == bus.inputs["name"]
 
 
 def test_the_serving_role_reads_only_the_teams_registry_prefix(stack):
@@ -176,7 +185,9 @@ def test_instances_and_settings_from_the_config():
 def test_serving_off_declares_none_of_it():
     inventory = run_program(datascience(enabled=False), stack="datascience")
     assert inventory.of_type("aws:lambda/function:Function") == []
-    assert inventory.of_type("aws:cloudwatch/eventRule:EventRule") == []
+    # the team bus's own audit rule stays (the registry's events reach every team account)
+    assert [r.inputs["name"] for r in inventory.of_type("aws:cloudwatch/eventRule:EventRule")] \
+        == ["mlflow-landing-zone-audit"]
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -197,6 +197,15 @@ def test_removing_the_alias_deletes_the_endpoint(loop):
     assert loop.hosting.hosted == {}
 
 
+def test_removing_an_alias_whose_last_target_was_rolled_back_marks_the_served_version(loop):
+    """The alias points at version 3, which never served (rolled back): the endpoint that
+    goes is version 2's, and so is its "Deleted"."""
+    loop.run(registry_event(_spec.PROMOTED, 2))
+    loop.run(registry_event(_spec.PROMOTED, 3))
+    assert loop.run(registry_event(_spec.ALIAS_REMOVED, 3)) == [status(2, "Deleted")]
+    assert loop.sagemaker.list_endpoints()["Endpoints"] == []
+
+
 def test_a_stack_that_keeps_endpoints_keeps_it(tmp_path):
     with mock_aws():
         loop = Loop(tmp_path, DELETE_ON_ALIAS_REMOVED="false")

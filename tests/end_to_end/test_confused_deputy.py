@@ -155,8 +155,9 @@ def test_clients_cannot_set_the_platforms_version_tags(sandbox, team_b_run, chan
             "name": name, "source": f"runs:/{run.run_id}/model", "run_id": run.run_id,
             "tags": [{"key": registry.FROZEN_FROM_TAG, "value": "s3://elsewhere/model"}]})
         assert response.status_code == 200, response.text
-        with pytest.raises(MlflowException, match="is frozen"):
+        with pytest.raises(MlflowException, match="are the platform's") as refused:
             c.set_model_version_tag(name, "1", "landing_zone.deployment", "{}")
+        assert refused.value.error_code == "PERMISSION_DENIED"
         version = c.get_model_version(name, "1")
     assert version.tags[registry.FROZEN_FROM_TAG] == f"{run.artifact_uri}/model"
     assert "landing_zone.deployment" not in version.tags

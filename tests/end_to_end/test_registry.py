@@ -63,19 +63,30 @@ def test_a_contributor_registers_models_versions_and_prompts_but_promotes_nothin
         assert c.get_registered_model(name).aliases == {}
 
 
+# Another approver than the one who registered: the builtin SigV4 channel's session
+# (`test-model-approver`), or another browser user holding the model-approver level.
+SECOND_APPROVER = {"client": dict(level="model-approver", channel="builtin"),
+                   "token": dict(level="model-approver", channel="token",
+                                 username="two-groups-user")}
+
+
 @pytest.mark.parametrize("channel", ["client", "token"])
 def test_a_model_approver_registers_with_the_standard_call_and_promotes(sandbox, logged,
                                                                          channel):
     """`mlflow.register_model` of a logged model ends with a PATCH of its tags: it must
-    succeed, and the approver still may not log to runs."""
+    succeed, and the approver still may not log to runs. Promoting takes a second approver."""
     name = unique("approved-model")
     before = len(log_lines(sandbox, "access.log"))
     with identity(sandbox, "model-approver", channel) as c:
         version = mlflow.register_model(f"models:/{logged['model_id']}", name)
         assert version.version == "1"
-        c.set_registered_model_alias(name, "champion", "1")
-        assert c.get_model_version_by_alias(name, "champion").version == "1"
-        c.transition_model_version_stage(name, "1", "Staging")
+        with pytest.raises(Exception, match="who cannot also promote it"):
+            c.set_registered_model_alias(name, "champion", "1")
+    with identity(sandbox, **SECOND_APPROVER[channel]) as second:
+        second.set_registered_model_alias(name, "champion", "1")
+        assert second.get_model_version_by_alias(name, "champion").version == "1"
+        second.transition_model_version_stage(name, "1", "Staging")
+    with identity(sandbox, "model-approver", channel) as c:
         # the client's last request of register_model, allowed at the edge
         base = "/team-a/api" if channel == "client" else "/ajax-api"
         patched = [line for line in log_lines(sandbox, "access.log")[before:]

@@ -44,7 +44,9 @@ class TeamAWork:
             self.model = unique("team-a-model")
             c.create_registered_model(self.model)
             c.create_model_version(self.model, f"runs:/{self.run}/model", run_id=self.run)
-            c.set_registered_model_alias(self.model, "champion", "1")
+            # promoted by a second person (the team's model approver, in the browser)
+            with identity(sandbox, "model-approver", "token", team=TEAM_A) as approver:
+                approver.set_registered_model_alias(self.model, "champion", "1")
             mlflow.set_experiment(experiment_id=self.exp)
             self.prompt = unique("team-a-prompt")
             mlflow.genai.register_prompt(name=self.prompt, template="Answer {{question}}")

@@ -133,6 +133,16 @@ def ci_role(subject, policy_arn):
                            {"role": "by-hand", "policyArn": policy_arn})]
 WHOLE = "arn:aws:execute-api:us-east-1:111111111111:abcde12345/prod/*"
 CASES = {
+    # a team's forward role that may put on every bus
+    "event-targets-least-privilege": lambda rs: mutate(
+        rs, "aws:iam/rolePolicy:RolePolicy", "registry-events-to-team-a",
+        policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "events:PutEvents",
+            "Resource": "arn:aws:events:*:*:event-bus/*"}]})),
+    "event-bus-admits-one-forwarder": lambda rs: rs + [resource(
+        "aws:cloudwatch/eventBusPolicy:EventBusPolicy", "team-bus", {"policy": json.dumps({
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                           "Action": "events:PutEvents", "Resource": "*"}]})})],
     "s3-public-access-blocked": lambda rs: mutate(
         rs, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts",
         blockPublicPolicy=False),
@@ -292,6 +302,9 @@ def test_each_rule_catches_its_violation(central, rule):
 
 
 @pytest.mark.parametrize("variant", [
+    # a forward target without its role
+    lambda rs: mutate(rs, "aws:cloudwatch/eventTarget:EventTarget", "to-team-b",
+                      roleArn=KeyError),
     lambda rs: mutate(rs, "aws:s3/bucketServerSideEncryptionConfiguration:"
                       "BucketServerSideEncryptionConfiguration", "artifacts",
                       rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),

@@ -46,6 +46,23 @@ def test_the_example_config_is_valid():
                          "us-east-1").api.authorizer_cache_ttl == 435
 
 
+def test_each_team_has_a_deploy_alias_and_a_second_person_by_default():
+    from spec.config import approval_rules
+    from spec.registry_events import DEFAULT_DEPLOY_ALIAS
+
+    config = parse_central(GOOD, "us-east-1")
+    assert [(t.deploy_alias, t.require_second_person) for t in config.teams] == [
+        (DEFAULT_DEPLOY_ALIAS, True), (DEFAULT_DEPLOY_ALIAS, True)]
+    assert DEFAULT_DEPLOY_ALIAS == "champion"
+    # only the teams that differ travel to the tracking server
+    assert approval_rules(config.teams) == {}
+    changed = parse_central(central(teams__0__deployAlias="prod_v2",
+                                    teams__1__requireSecondPerson=False), "us-east-1")
+    assert approval_rules(changed.teams) == {
+        "team-a": {"deployAlias": "prod_v2", "requireSecondPerson": True},
+        "team-b": {"deployAlias": "champion", "requireSecondPerson": False}}
+
+
 @pytest.mark.parametrize("raw, message", [
     (central(accountId=KeyError), "mlflow-landing-zone:central.accountId is required"),
     (central(teams__0__accountId=KeyError), r"central.teams\[0\].accountId is required"),
@@ -107,6 +124,15 @@ def test_the_example_config_is_valid():
      r"mlflow-landing-zone:central.api.waf.rateLimit \(20000\)"),
     (central(api={"waf": {"enabled": "yes"}}), "central.api.waf.enabled must be true or false"),
     (central(api={"waf": {"limit": 100}}), "central.api.waf has unknown keys: limit"),
+    (central(teams__0__deployAlias="latest"), r"teams\[0\].deployAlias must be a model alias "
+     r"MLflow accepts \(letters, digits, '_' and '-', up to 255; not 'latest' nor v<number>\), "
+     r"got 'latest'"),
+    (central(teams__0__deployAlias="v2"), r"teams\[0\].deployAlias must be a model alias"),
+    (central(teams__0__deployAlias="in prod"), r"teams\[0\].deployAlias must be a model alias"),
+    (central(teams__0__deployAlias=""), r"teams\[0\].deployAlias must be a model alias"),
+    (central(teams__0__deployAlias=3), r"teams\[0\].deployAlias must be a string, got int"),
+    (central(teams__1__requireSecondPerson="no"),
+     r"teams\[1\].requireSecondPerson must be true or false, got str"),
 ])
 def test_bad_central_config(raw, message):
     with pytest.raises(ConfigError, match=message):
@@ -190,13 +216,15 @@ def test_names_of_many_lengths_cost_a_role_managed_policies_and_the_quota_says_s
 
 
 def test_more_access_roles_than_the_roles_quota_are_refused_until_it_is_raised():
-    """300 teams with every level: 1,200 access roles, beyond IAM's 1,000 roles per account
-    (50 kept for the stack's own and the account's other roles)."""
+    """300 teams with every level: 1,200 access roles and 300 event forward roles, beyond
+    IAM's 1,000 roles per account (50 kept for the stack's own and the account's other
+    roles)."""
     teams = [{"name": f"t{i:031d}", "accountId": "222222222222", "levels": list(LEVELS)}
              for i in range(300)]
     with pytest.raises(ConfigError, match=(
-            r"central.teams: the access roles \(1,200, one per team and level\) and 50 kept for "
-            r"the stack's and the account's other roles need 1,250 roles, more than the IAM "
+            r"central.teams: the access roles \(1,200, one per team and level\), the registry "
+            r"events' forward roles \(300, one per team\) and 50 kept for the stack's and the "
+            r"account's other roles need 1,550 roles, more than the IAM "
             r"quota \"Roles per account\" allows \(1,000, the default\): ask AWS for more "
             r"\(Service Quotas, IAM, \"Roles per account\"\) and set "
             r"iamQuotas.rolesPerAccount")):
@@ -204,10 +232,10 @@ def test_more_access_roles_than_the_roles_quota_are_refused_until_it_is_raised()
     config = parse_central(central(teams=teams, iamQuotas={"rolesPerAccount": 2000}),
                            "us-east-1")
     assert len(config.teams) == 300 and config.iam_quotas.roles == 2000
-    # 237 teams of 4 levels fit the default (948 + 50 <= 1,000)
-    assert parse_central(central(teams=teams[:237]), "us-east-1").iam_quotas.roles == 1000
-    with pytest.raises(ConfigError, match="need 1,002 roles"):
-        parse_central(central(teams=teams[:238]), "us-east-1")
+    # 190 teams of 4 levels fit the default (760 + 190 + 50 <= 1,000)
+    assert parse_central(central(teams=teams[:190]), "us-east-1").iam_quotas.roles == 1000
+    with pytest.raises(ConfigError, match="need 1,005 roles"):
+        parse_central(central(teams=teams[:191]), "us-east-1")
 
 
 def _awsx_layout(cidr: str, azs: int, masks) -> list:

@@ -214,6 +214,8 @@ def test_a_contributor_creates_an_experiment(session, ui_sandbox):
 
 
 def test_a_model_approver_registers_a_version_and_sets_an_alias(session, ui_sandbox):
+    """An alias that is not the team's deploy alias: its registrant may set it (the deploy
+    alias takes a second person: tests/end_to_end/test_registry_events.py)."""
     session.open(run_route(ui_sandbox, "/artifacts"))
     session.sign_in("model-approver-user")
     ui = session.mlflow
@@ -230,17 +232,17 @@ def test_a_model_approver_registers_a_version_and_sets_an_alias(session, ui_sand
     # the first "Add" is the aliases' (the version's tags, which now hold
     # landing_zone.frozen_from, have one too)
     ui.get_by_role("button", name="Add", exact=True).first.click()
-    dialog.get_by_role("combobox").fill("champion")
+    dialog.get_by_role("combobox").fill("candidate")
     session.page.keyboard.press("Enter")
     dialog.get_by_role("button", name="Save aliases").click()
     dialog.wait_for(state="hidden")
-    ui.get_by_text("champion").first.wait_for()
+    ui.get_by_text("candidate").first.wait_for()
     session.close_mlflow_assistant()
     session.screenshot("model-approver-set-an-alias")
 
     version = mlflow_api(ui_sandbox, "model-versions/get?name=approved-in-the-ui&version=1")
     assert version["model_version"]["run_id"] == ui_sandbox["example"]["run_id"]
-    assert version["model_version"]["aliases"] == ["champion"]
+    assert version["model_version"]["aliases"] == ["candidate"]
 
 
 def test_a_token_that_expires_mid_session_is_refreshed_without_a_reload(session, ui_sandbox):

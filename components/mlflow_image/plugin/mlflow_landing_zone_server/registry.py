@@ -39,6 +39,13 @@ is taken up by another once the lease ends, skipping the objects already copied.
 Deleting a version or a registered model (an admin's act at the edge) is written to the
 server's log as one JSON line with the caller's identity (the gateway's identity headers),
 and the frozen files stay: nobody deletes under the registry root.
+
+Two people (approval.py): every new version records its registrant (REGISTRANT_TAG), and a
+promotion (the team's deploy alias; Staging or Production) by the same person is refused where
+the team requires a second person. Tags under `landing_zone.` are the platform's. Every act on
+a model version (registered and frozen, promoted, alias removed, stage changed, deleted) is
+one event on the central bus (events.py); prompts' versions have no files to serve and send
+none.
 """
 
 from __future__ import annotations
@@ -50,7 +57,6 @@ import os
 import posixpath
 import re
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -74,17 +80,26 @@ from mlflow.store.model_registry.sqlalchemy_workspace_store import WorkspaceAwar
 from mlflow.utils import workspace_context
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_NAME
 
-from . import storage
-# the gateway's identity headers (spec.edge.IDENTITY_HEADER_NAMES); s3://<bucket>/registry
-from ._spec import IDENTITY_HEADERS, REGISTRY_ROOT_ENV
+from . import approval, events as registry_events, storage
+# s3://<bucket>/registry; spec.registry_events' kinds of event and the platform's tags
+from ._spec import (
+    ALIAS_REMOVED,
+    DELETED,
+    FROZEN_FROM_TAG,
+    PLATFORM_TAG_PREFIX,
+    PROMOTED,
+    REGISTERED,
+    REGISTRANT_TAG,
+    REGISTRY_ROOT_ENV,
+    STAGE_CHANGED,
+)
 
 # mlflow.server.constants.ARTIFACT_ROOT_ENV_VAR: `mlflow server --default-artifact-root`
 ARTIFACT_ROOT_ENV = "_MLFLOW_SERVER_ARTIFACT_ROOT"
-# Where a frozen version's files were copied from (a model version tag, shown in the UI).
-FROZEN_FROM_TAG = "landing_zone.frozen_from"
-# Tags the platform writes and clients never do (on a version's creation they are dropped: a
-# copied version brings its source's; the store sets its own).
-PLATFORM_TAG_PREFIX = "landing_zone."
+# FROZEN_FROM_TAG: where a frozen version's files were copied from (a model version tag, shown
+# in the UI). PLATFORM_TAG_PREFIX: tags the platform writes and clients never do (on a
+# version's creation they are dropped: a copied version brings its source's, which describe
+# the source; the store sets its own).
 # What one version may hold: past either, registering it is refused before anything is copied.
 MAX_FILES_ENV, MAX_BYTES_ENV = "MLFLOW_LZ_FREEZE_MAX_FILES", "MLFLOW_LZ_FREEZE_MAX_BYTES"
 DEFAULT_MAX_FILES = 10_000
@@ -100,6 +115,7 @@ FROZEN_TAGS = frozenset({PROMPT_TEXT_TAG_KEY, PROMPT_TYPE_TAG_KEY, RESPONSE_FORM
                          IS_PROMPT_TAG_KEY, FROZEN_FROM_TAG})
 FROZEN_WHEN_PROMOTED_TAGS = frozenset({PROMPT_MODEL_CONFIG_TAG_KEY})
 STORAGE_LOCATION_MAX = 500  # SqlModelVersion.storage_location
+TAG_VALUE_MAX = 5_000  # SqlModelVersionTag.value
 
 PENDING = ModelVersionStatus.to_string(ModelVersionStatus.PENDING_REGISTRATION)
 READY = ModelVersionStatus.to_string(ModelVersionStatus.READY)
@@ -108,17 +124,7 @@ FAILED = ModelVersionStatus.to_string(ModelVersionStatus.FAILED_REGISTRATION)
 _logger = logging.getLogger(__name__)
 
 
-def _audit_logger() -> logging.Logger:
-    """One JSON line per audited act on stderr (CloudWatch on Fargate), whatever the server's
-    log configuration says about other loggers."""
-    logger = logging.getLogger("mlflow_landing_zone.audit")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
+_audit_logger = registry_events.audit_logger
 
 
 def _s3_parts(uri: str):
@@ -128,14 +134,7 @@ def _s3_parts(uri: str):
     return parsed.netloc, parsed.path.lstrip("/")
 
 
-def _caller() -> dict:
-    try:
-        from flask import has_request_context, request
-    except ImportError:  # pragma: no cover - Flask comes with MLflow's server
-        return {}
-    if not has_request_context():
-        return {}
-    return {name: request.headers.get(name, "") for name in IDENTITY_HEADERS}
+_caller = approval.caller_headers  # the gateway's identity headers
 
 
 def limit_from_env(env: str, default: int) -> int:
@@ -156,8 +155,12 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
 
     def __init__(self, db_uri, read_db_uri=None, *, registry_root: str, artifact_root: str,
                  s3_client=None, max_files: int = None, max_bytes: int = None,
-                 transfer_config=None, resume: bool = True, list_page_size: int = 1000):
+                 transfer_config=None, resume: bool = True, list_page_size: int = 1000,
+                 events=None, team_rules: dict = None):
         super().__init__(db_uri, read_db_uri=read_db_uri)
+        # where the registry's acts go (events.py), and the teams' approval rules (approval.py)
+        self.events = events or registry_events.sender_from_env()
+        self.team_rules = approval.team_rules() if team_rules is None else team_rules
         self.registry_bucket, self.registry_key = _s3_parts(registry_root.rstrip("/"))
         self.artifact_bucket, self.artifact_key = _s3_parts(artifact_root.rstrip("/"))
         self._s3 = s3_client  # tests hand one in; the server uses its workspace's session
@@ -312,15 +315,19 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
         create = super().create_model_version
         tags = [t for t in tags or [] if not str(t.key).startswith(PLATFORM_TAG_PREFIX)]
         if source in _PROMPT_SOURCE_PLACEHOLDERS:  # MLflow's rule: its content is its tags
-            return create(name, source, run_id=run_id, tags=tags, run_link=run_link,
-                          description=description, local_model_path=local_model_path,
-                          model_id=model_id)
+            created = create(name, source, run_id=run_id, tags=tags, run_link=run_link,
+                             description=description, local_model_path=local_model_path,
+                             model_id=model_id)
+            if self._record_registrant(name, created.version):
+                return self.get_model_version(name, created.version)
+            return created
         workspace = self._workspace()
         location = self._checked_location(name, source)
         objects = self.list_source(workspace, location)
         created = create(name, source, run_id=run_id, tags=tags, run_link=run_link,
                          description=description, local_model_path=local_model_path,
                          model_id=model_id)
+        self._record_registrant(name, created.version)
         frozen = self._frozen_location(workspace, name, created.version)
         super().set_model_version_tag(name, created.version,
                                       ModelVersionTag(FROZEN_FROM_TAG, location))
@@ -394,8 +401,9 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
             # No files is what MLflow allows too (a version of a logged model without any).
             # Only the worker that holds the copy marks it: one that lost its lease (another
             # took the copy up) never turns a version READY, nor touches one that is.
-            self._set_while_held(name, version, READY,
-                                 f"{count} files ({size} bytes) frozen from {source}")
+            if self._set_while_held(name, version, READY,
+                                    f"{count} files ({size} bytes) frozen from {source}"):
+                self._emit(REGISTERED, self.get_model_version(name, version))
 
     def _set_while_held(self, name, version, status, message) -> bool:
         """Set a pending version's status if this worker still holds its copy."""
@@ -450,10 +458,12 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
     # -- what may change on a model and its versions -------------------------------------------
 
     def set_registered_model_tag(self, name, tag):
+        approval.refuse_platform_tag(tag.key, f"registered model {name!r}")
         self._refuse_prompt_flag_change(name, tag.key)
         super().set_registered_model_tag(name, tag)
 
     def delete_registered_model_tag(self, name, key):
+        approval.refuse_platform_tag(key, f"registered model {name!r}")
         self._refuse_prompt_flag_change(name, key)
         super().delete_registered_model_tag(name, key)
 
@@ -476,18 +486,80 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
 
     def set_registered_model_alias(self, name, alias, version):
         self._refuse_unless_ready(name, version, "given an alias")
+        rule = self._rule()
+        if rule.is_promotion(alias=alias):
+            self._refuse_self_promotion(rule, name, version, f"to its alias {alias!r}")
         super().set_registered_model_alias(name, alias, version)
+        self._emit(PROMOTED, self.get_model_version(name, version), alias=alias,
+                   approver=approval.caller())
+
+    def delete_registered_model_alias(self, name, alias):
+        try:
+            version = self.get_model_version_by_alias(name, alias)
+        except MlflowException as e:
+            if e.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            version = None  # MLflow's own answer (nothing to remove) stands
+        super().delete_registered_model_alias(name, alias)
+        if version is not None:
+            self._emit(ALIAS_REMOVED, version, alias=alias, approver=approval.caller())
 
     def transition_model_version_stage(self, name, version, stage, archive_existing_versions):
         if str(stage).lower() not in ("none", "archived"):
             self._refuse_unless_ready(name, version, f"moved to {stage}")
-        return super().transition_model_version_stage(name, version, stage,
-                                                      archive_existing_versions)
+        rule = self._rule()
+        if rule.is_promotion(stage=stage):
+            self._refuse_self_promotion(rule, name, version, f"to {stage}")
+        moved = super().transition_model_version_stage(name, version, stage,
+                                                       archive_existing_versions)
+        self._emit(STAGE_CHANGED, moved, stage=moved.current_stage, approver=approval.caller())
+        return moved
+
+    # -- two people, and the registry's events -------------------------------------------------
+
+    def _rule(self) -> "approval.TeamRule":
+        return approval.rule_of(self._workspace(), self.team_rules)
+
+    def _record_registrant(self, name, version) -> bool:
+        """The caller as the version's registrant (none without the gateway's headers)."""
+        registrant = approval.caller()
+        if registrant:
+            super().set_model_version_tag(name, version,
+                                          ModelVersionTag(REGISTRANT_TAG, registrant[:TAG_VALUE_MAX]))
+        return bool(registrant)
+
+    def _refuse_self_promotion(self, rule, name, version, what):
+        registrant = self.get_model_version(name, version).tags.get(REGISTRANT_TAG)
+        approval.refuse_self_promotion(rule, self._workspace(), name, version, registrant,
+                                       approval.caller(), what)
+
+    def _emit(self, kind, version, location=None, **facts):
+        """One registry act's event (a model version's: a prompt's serves no files);
+        `location`: where its files are (read from the store unless given)."""
+        if version.source in _PROMPT_SOURCE_PLACEHOLDERS:
+            return None
+        try:
+            workspace = self._workspace()
+            frozen = location or self.get_model_version_download_uri(version.name,
+                                                                     version.version)
+            if not str(frozen or "").startswith(self._registry_of(workspace)):
+                frozen = None  # not (yet) a frozen copy: nothing to serve from
+            return self.events.emit(kind, registry_events.detail(
+                team=workspace, workspace=workspace, model=version.name,
+                version=version.version, frozen_location=frozen,
+                registrant=version.tags.get(REGISTRANT_TAG), **facts))
+        except Exception:  # the act is done: an event that cannot even be logged never undoes it
+            _logger.exception("the %s event of %s version %s could not be emitted", kind,
+                              version.name, version.version)
+            return None
 
     # -- a version's content tags ----------------------------------------------------------------
 
     def _refuse_frozen_tag(self, name, version, key):
-        if key in FROZEN_TAGS or str(key).startswith(PLATFORM_TAG_PREFIX):
+        if str(key).startswith(PLATFORM_TAG_PREFIX):  # the platform's (approval.py)
+            approval.refuse_platform_tag(key, f"version {version} of {name!r}")
+            return
+        if key in FROZEN_TAGS:
             why = "it is part of what the version serves"
         elif key in FROZEN_WHEN_PROMOTED_TAGS:
             current = self.get_model_version(name, version)
@@ -527,18 +599,26 @@ class FrozenVersionsStore(WorkspaceAwareSqlAlchemyStore):
 
     def delete_model_version(self, name, version):
         with self.ManagedSessionMaker() as session:
-            before = self._described(session, name,
-                                     [self._get_sql_model_version(session, name, version)])
+            row = self._get_sql_model_version(session, name, version)
+            before = self._described(session, name, [row])
+            gone = [(row.to_mlflow_entity(), row.storage_location)]
         super().delete_model_version(name, version)
         self._audit("model_version_deleted", name, before)
+        self._emit_deleted(gone)
 
     def delete_registered_model(self, name):
         with self.ManagedSessionMaker() as session:
             rows = [v for v in self._get_registered_model(session, name).model_versions
                     if v.current_stage != STAGE_DELETED_INTERNAL]
             before = self._described(session, name, rows)
+            gone = [(row.to_mlflow_entity(), row.storage_location) for row in rows]
         super().delete_registered_model(name)
         self._audit("registered_model_deleted", name, before)
+        self._emit_deleted(gone)
+
+    def _emit_deleted(self, versions):
+        for version, location in versions:
+            self._emit(DELETED, version, location, approver=approval.caller())
 
 
 def _size_of(s3, bucket, key):
