@@ -149,14 +149,15 @@ def identity(sandbox, level, channel, team="team-a", username=None, workspace=No
         s3_artifact_repo._cached_get_s3_client.cache_clear()
 
 
-def audit_lines(sandbox, name, wait: float = 10):
-    """The tracking server's audit lines (its log, mlflow.log) that name `name`, waiting up to
-    `wait` seconds for the first."""
+def audit_lines(sandbox, name, wait: float = 10, kind: str = None):
+    """The tracking server's audit lines (its log, mlflow.log) that name `name` (and are of
+    `kind`, their "audit" value, when given), waiting up to `wait` seconds for the first."""
     log = Path(sandbox["_state_file"]).with_name("mlflow.log")
     deadline = time.monotonic() + wait
     while True:
         lines = [json.loads(line) for line in log.read_text().splitlines()
                  if line.startswith('{"audit"') and f'"{name}"' in line]
+        lines = [entry for entry in lines if kind is None or entry.get("audit") == kind]
         if lines or time.monotonic() > deadline:
             return lines
         time.sleep(0.2)

@@ -265,8 +265,11 @@ BUS = contract.event_bus_arn("us-east-1", "111111111111")
 
 
 @pytest.fixture
-def bus():
-    """The central bus with an SQS queue behind a rule: what EventBridge took."""
+def bus(monkeypatch):
+    """The central bus with an SQS queue behind a rule: what EventBridge took. In BUS's own
+    account: moto, once the sandbox's emulation has mended it (sandbox/serving.py, imported by
+    other tests in the same session), finds a bus in the account its ARN names, as AWS does."""
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", BUS.split(":")[4])
     with mock_aws():
         eventbridge = boto3.client("events", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")

@@ -2,6 +2,8 @@
 MLflow's writes take two at a time, and a pool smaller than that deadlocks under many writers
 (spec/server.py)."""
 
+import asyncio
+
 import anyio
 import anyio.to_thread
 import pytest
@@ -11,6 +13,14 @@ from mlflow_landing_zone_server.threads import HandlerThreads
 from spec.server import CONNECTIONS_PER_HANDLER, HANDLER_THREADS, POOL_ENV
 
 from tests.mlflow_image.test_mlflow_image import ENV, load
+
+
+@pytest.fixture(autouse=True)
+def main_thread_keeps_an_event_loop():
+    """anyio.run (asyncio.run) leaves the main thread without a current event loop, which
+    Pulumi's mocked runtime, in later tests of the same process, needs."""
+    yield
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @pytest.fixture()
