@@ -25,8 +25,11 @@ CAPABILITIES = {
     "write-registry": "Promote in the registry: aliases (of models and of prompts), stage "
     "transitions and renames, which decide what production uses; the MCP server registry "
     "likewise.",
+    "publish-skills": "Publish agent skills (MLflow's skill registry): skills, their versions, "
+    "tags and aliases. A skill is instructions and scripts a team's agents load and run, from "
+    "a location outside the landing zone: its admin's to decide.",
     "delete-registry": "Delete registered models and model versions, and anything in the MCP "
-    "server registry (see the catalogue for why): "
+    "server and skill registries (see the catalogue for why): "
     "the registry is the organisation's record of what was approved.",
     "delete-artifacts": "Delete artifact files through the artifact proxy (S3 keeps noncurrent "
     "versions, but a delete is still destructive).",
