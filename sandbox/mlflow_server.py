@@ -13,13 +13,16 @@ from pathlib import Path
 from spec.server import REGISTRY_ROOT_ENV, SERVER_FLAGS
 
 WORKERS = 2  # the Fargate task runs 4 on 1 vCPU; two cores here
+# uvicorn's --timeout-worker-healthcheck, read from the environment by its command line
+UVICORN_HEALTHCHECK_ENV = "UVICORN_TIMEOUT_WORKER_HEALTHCHECK"
 POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "10", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "10"}
 
 
 class MlflowServer:
     def __init__(self, port: int, backend_store_uri: str, artifact_root: str, registry_root: str,
-                 aws_env: dict, log_path: Path, ui_origin: str = None):
+                 aws_env: dict, log_path: Path, ui_origin: str = None, python: str = None):
         self.port = port
+        self.python = python or sys.executable  # another's: an upgrade's rehearsal
         self.url = f"http://127.0.0.1:{port}"
         self.backend_store_uri = backend_store_uri
         self.artifact_root = artifact_root
@@ -32,7 +35,7 @@ class MlflowServer:
     def command(self):
         # The image's flags (spec.server.SERVER_FLAGS: artifacts to S3 directly, workspaces
         # on, registered versions frozen), and only the host the gateway sends is allowed.
-        return [sys.executable, "-m", "mlflow", "server",
+        return [self.python, "-m", "mlflow", "server",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(WORKERS),
                 "--backend-store-uri", self.backend_store_uri,
@@ -50,7 +53,13 @@ class MlflowServer:
                "DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1",
                # each worker's database connections: SQLAlchemy's 5 (+10) run out under many
                # concurrent writers; 2 workers x 20 stay under PostgreSQL's 100
-               **{k: v for k, v in POOL.items() if k not in os.environ}}
+               **{k: v for k, v in POOL.items() if k not in os.environ},
+               # uvicorn kills a worker that misses its supervisor's ping for 5 s: on a loaded
+               # machine (a load average over 20 on two cores, seen 2026-12-04) busy workers
+               # missed it, were killed mid-request (502) and their replacements in a loop.
+               # A Fargate task's workers have their vCPU to themselves.
+               **({} if UVICORN_HEALTHCHECK_ENV in os.environ
+                  else {UVICORN_HEALTHCHECK_ENV: "60"})}
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=log,
                                         stdin=subprocess.DEVNULL, start_new_session=True)

@@ -11,7 +11,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_sandbox(state_file: Path, *args, timeout: float = 90):
+# The sandbox waits up to 180 s for MLflow's /health (sandbox/mlflow_server.py: a loaded
+# machine's cold start); waiting less here would report a slow start as a failed one.
+START_TIMEOUT = 240
+
+
+def start_sandbox(state_file: Path, *args, timeout: float = START_TIMEOUT):
     log = state_file.parent / "stdout.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
