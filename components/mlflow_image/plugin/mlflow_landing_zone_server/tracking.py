@@ -11,9 +11,10 @@ A trace's storage locations (`mlflow.artifactLocation`, where its `traces.json` 
 attachments are; the spans and archive locations) are the server's to set: MLflow refuses two
 of them on set-tag, but takes all three from a client's start-trace, the third on set-tag, and
 any of them as a root span's `mlflow.traceTag.*` attribute over OTLP. Each is refused here.
-MLflow 3.18 drops them itself, silently, before its store sees them (start-trace, v2 start and
-end, and OTLP root spans): `install()` has its handlers hand them to this store's refusal
-instead, so a client still learns why, with a 400, and nothing of the request is stored.
+MLflow 3.18 refuses all three on set-tag itself, and drops them, silently, before its store
+sees them elsewhere (start-trace, v2 start and end, and OTLP root spans): `install()` has its
+handlers hand those to this store's refusal instead, so a client still learns why, with a 400,
+and nothing of the request is stored.
 
 Spans name their trace by id. MLflow (3.17, 3.18) looks the id up in the request's workspace
 only; an id that lives in another workspace is then neither found nor creatable (the row
