@@ -107,9 +107,28 @@ def stage_image_context(build_dir: Path, source: Path = IMAGE_DIR, build_args: d
     return final, tag
 
 
+def image_folder_packages(requirements: Path = ROOT / "requirements.txt") -> dict:
+    """{distribution name: folder} of what requirements.txt installs from a folder of the image's
+    own, other than its plugin: a stand-in for a release PyPI lacks (mlflow_tracing_gap/). The
+    Dockerfile installs these from the context, so constraints.txt leaves them out."""
+    import tomllib
+
+    found = {}
+    for line in requirements.read_text().splitlines():
+        line = line.strip()
+        if not line.startswith("./"):
+            continue
+        folder = (requirements.parent / line).resolve()
+        if folder.parent == IMAGE_DIR.resolve() and folder.name != "plugin":
+            name = tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]
+            found[name] = folder.name
+    return found
+
+
 def image_constraints(requirements: Path = ROOT / "requirements.txt") -> str:
     """constraints.txt's text: IMAGE_REQUIREMENTS at requirements.txt's pins and everything
-    they need on the image's Python, at the versions installed here."""
+    they need on the image's Python, at the versions installed here (less what the image
+    installs from its own folders: image_folder_packages)."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
@@ -145,7 +164,9 @@ def image_constraints(requirements: Path = ROOT / "requirements.txt") -> str:
                 todo.append(dep)
     for pin in IMAGE_BUILD_PINS:
         versions.setdefault(canonicalize_name(Requirement(pin).name), pin.split("==", 1)[1])
-    lines = [f"{name}=={version}" for name, version in sorted(versions.items())]
+    local = {canonicalize_name(name) for name in image_folder_packages(requirements)}
+    lines = [f"{name}=={version}" for name, version in sorted(versions.items())
+             if name not in local]
     return ("# Every package the tracking server's image installs, at an exact version.\n"
             "# Generated: python -m components.builds constraints (components/builds.py)\n"
             + "\n".join(lines) + "\n")

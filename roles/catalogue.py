@@ -189,6 +189,9 @@ _TABLE = (
     ("invoke-genai", "POST", "/3.0/mlflow/scorer/invoke", AJAX),
     ("invoke-genai", "POST", "/3.0/mlflow/genai/evaluate/invoke", AJAX),
     ("invoke-genai", "POST", "/3.0/mlflow/issues/invoke", AJAX),
+    # MLflow 3.18: arms the dispatch of an experiment's scheduled issue detection (judges run
+    # on its traces at each occurrence) after the UI saved the schedule's tags: a standing spend.
+    ("invoke-genai", "POST", "/3.0/mlflow/issues/schedule/state", AJAX),
     ("invoke-genai", "GET POST", "/2.0/mlflow/gateway-proxy", AJAX),
     ("invoke-genai", "POST", "/3.0/mlflow/prompt-optimization/jobs", BOTH),
     ("invoke-genai", "POST", "/3.0/mlflow/prompt-optimization/jobs/{job_id}/cancel", BOTH),
@@ -275,6 +278,56 @@ _TABLE = (
      BOTH),
     ("delete-registry", "DELETE", "/3.0/mlflow/mcp-servers/{name:path}/tags/{key:path}", BOTH),
     ("delete-registry", "DELETE", "/3.0/mlflow/mcp-servers/{name:path}/aliases/{alias:path}",
+     BOTH),
+    # --- the skill registry (MLflow 3.18): agent skills ---------------------------------------
+    # A skill's versions are instructions and scripts that agents load and run, from a git, OCI
+    # or zip location the version names (the server records it and fetches nothing) or from an
+    # upload (refused here: the server runs with --no-serve-artifacts). What a team's agents
+    # run from outside the landing zone is its admin's to publish (`publish-skills`). Not an
+    # approver's, as MCP servers are: held by approvers, these routes would take the authorizer
+    # policy of a contributor who also approves to 10,135 characters, past the 10,000 its
+    # tests keep it under (IAM's limit is 10,240); admin is the conservative side anyway.
+    # Every DELETE is admin's too, as in the other registries. `{name}` is one segment that
+    # never starts with `@`; `@{organization}/{name}` is the same skill under a namespace.
+    ("read", "GET", "/3.0/mlflow/skills", BOTH),
+    ("read", "GET", "/3.0/mlflow/skills/{name}", BOTH),
+    ("read", "GET", "/3.0/mlflow/skills/{name}/versions", BOTH),
+    ("read", "GET", "/3.0/mlflow/skills/{name}/versions/{version}", BOTH),
+    ("read", "GET", "/3.0/mlflow/skills/{name}/aliases/{alias}", BOTH),
+    ("read", "GET", "/3.0/mlflow/skills/@{organization}/{name}", BOTH),
+    ("read", "GET", "/3.0/mlflow/skills/@{organization}/{name}/versions", BOTH),
+    ("read", "GET", "/3.0/mlflow/skills/@{organization}/{name}/versions/{version}", BOTH),
+    ("read", "GET", "/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}", BOTH),
+    ("publish-skills", "POST", "/3.0/mlflow/skills", BOTH),
+    ("publish-skills", "POST", "/3.0/mlflow/skills/bulk-register", BOTH),
+    ("publish-skills", "PATCH", "/3.0/mlflow/skills/{name}", BOTH),
+    ("publish-skills", "POST", "/3.0/mlflow/skills/{name}/versions", BOTH),
+    ("publish-skills", "PATCH", "/3.0/mlflow/skills/{name}/versions/{version}", BOTH),
+    ("publish-skills", "POST", "/3.0/mlflow/skills/{name}/tags", BOTH),
+    ("publish-skills", "POST", "/3.0/mlflow/skills/{name}/versions/{version}/tags", BOTH),
+    ("publish-skills", "POST", "/3.0/mlflow/skills/{name}/aliases", BOTH),
+    ("publish-skills", "PATCH", "/3.0/mlflow/skills/@{organization}/{name}", BOTH),
+    ("publish-skills", "POST", "/3.0/mlflow/skills/@{organization}/{name}/versions", BOTH),
+    ("publish-skills", "PATCH", "/3.0/mlflow/skills/@{organization}/{name}/versions/{version}",
+     BOTH),
+    ("publish-skills", "POST", "/3.0/mlflow/skills/@{organization}/{name}/tags", BOTH),
+    ("publish-skills", "POST",
+     "/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags", BOTH),
+    ("publish-skills", "POST", "/3.0/mlflow/skills/@{organization}/{name}/aliases", BOTH),
+    ("delete-registry", "DELETE", "/3.0/mlflow/skills/{name}", BOTH),
+    ("delete-registry", "DELETE", "/3.0/mlflow/skills/{name}/versions/{version}", BOTH),
+    ("delete-registry", "DELETE", "/3.0/mlflow/skills/{name}/tags/{key:path}", BOTH),
+    ("delete-registry", "DELETE", "/3.0/mlflow/skills/{name}/versions/{version}/tags/{key:path}",
+     BOTH),
+    ("delete-registry", "DELETE", "/3.0/mlflow/skills/{name}/aliases/{alias}", BOTH),
+    ("delete-registry", "DELETE", "/3.0/mlflow/skills/@{organization}/{name}", BOTH),
+    ("delete-registry", "DELETE", "/3.0/mlflow/skills/@{organization}/{name}/versions/{version}",
+     BOTH),
+    ("delete-registry", "DELETE", "/3.0/mlflow/skills/@{organization}/{name}/tags/{key:path}",
+     BOTH),
+    ("delete-registry", "DELETE",
+     "/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{key:path}", BOTH),
+    ("delete-registry", "DELETE", "/3.0/mlflow/skills/@{organization}/{name}/aliases/{alias}",
      BOTH),
     # --- AI gateway configuration: secrets and what points at them --------------------------
     ("admin-secrets", "POST", "/3.0/mlflow/gateway/secrets/create", BOTH),

@@ -28,8 +28,11 @@ CAPABILITIES = {
     "Staging or Production to the person who registered the version, unless the team's "
     "`requireSecondPerson` is off; tags under `landing_zone.` are the platform's at every "
     "level.",
+    "publish-skills": "Publish agent skills (MLflow's skill registry): skills, their versions, "
+    "tags and aliases. A skill is instructions and scripts a team's agents load and run, from "
+    "a location outside the landing zone: its admin's to decide.",
     "delete-registry": "Delete registered models and model versions, and anything in the MCP "
-    "server registry (see the catalogue for why): "
+    "server and skill registries (see the catalogue for why): "
     "the registry is the organisation's record of what was approved.",
     "delete-artifacts": "Delete artifact files through the artifact proxy (S3 keeps noncurrent "
     "versions, but a delete is still destructive).",

@@ -58,6 +58,32 @@ def installed_routes() -> set:
     return routes
 
 
+def version() -> str:
+    import mlflow
+
+    return mlflow.__version__
+
+
+def _handler_name(function) -> str:
+    function = getattr(function, "__wrapped__", function)  # past MLflow's decorators
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', '?')}"
+
+
+def installed_handlers() -> dict:
+    """{"METHOD /path": "module.handler"} for every route of the installed `mlflow server` (the
+    routes of `installed_routes`, with the function that serves each: route_diff.py)."""
+    fastapi_app, flask_app = _apps()
+    handlers = {}
+    for route in _fastapi_routes(fastapi_app):
+        for method in set(route.methods or ()) - _IGNORED_METHODS:
+            handlers[f"{method} {route.path}"] = _handler_name(route.endpoint)
+    for rule in flask_app.url_map.iter_rules():
+        for method in set(rule.methods or ()) - _IGNORED_METHODS:
+            handlers[f"{method} {_flask_template(rule.rule)}"] = _handler_name(
+                flask_app.view_functions[rule.endpoint])
+    return handlers
+
+
 def resolve(method: str, path: str):
     """The template of the route MLflow would run for a request, or None (404/405/redirect).
 

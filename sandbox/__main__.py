@@ -11,6 +11,7 @@ file (sandbox/plan.py says what comes from where).
 """
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -95,7 +96,14 @@ def main(argv=None) -> int:
                              "Pulumi.central.yaml); team stacks' Pulumi.*.yaml beside it too")
     parser.add_argument("--users", type=Path, default=USERS_FILE, metavar="FILE",
                         help="who signs in, in which groups (default: sandbox/users.yaml)")
+    parser.add_argument("--mlflow-python", type=Path, default=None, metavar="PYTHON",
+                        help="the Python whose MLflow (and the image's plugin) runs the schema "
+                             "step and the tracking server, as an image of another MLflow release "
+                             "would (default: this one's); rehearses an upgrade "
+                             "(docs/operations.md)")
     args = parser.parse_args(argv)
+    if args.mlflow_python is not None and not os.access(args.mlflow_python, os.X_OK):
+        parser.error(f"--mlflow-python {args.mlflow_python}: not an executable")
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     if not 0 <= args.ui_port <= 65535:
@@ -136,7 +144,8 @@ def main(argv=None) -> int:
 
     zone = LandingZone(args.state_file, port=args.port, backend_store_uri=args.backend_store_uri,
                        authorizer_ttl=ttl, token_seconds=token_seconds,
-                       ui_port=args.ui_port, database=args.database, plan=plan)
+                       ui_port=args.ui_port, database=args.database, plan=plan,
+                       mlflow_python=args.mlflow_python)
     stopping = threading.Event()
 
     def stop(*_):

@@ -64,7 +64,8 @@ class LandingZone:
 
     def __init__(self, state_file: Path, port: int = 8080, backend_store_uri: str = None,
                  authorizer_ttl: int = None, token_seconds: int = None,
-                 aws_port: int = 0, ui_port: int = 0, database: str = "sqlite", plan=None):
+                 aws_port: int = 0, ui_port: int = 0, database: str = "sqlite", plan=None,
+                 mlflow_python: Path = None):
         if database not in DATABASES:
             raise ValueError(f"database must be one of {', '.join(DATABASES)}, not {database!r}")
         if backend_store_uri and database != "sqlite":
@@ -75,6 +76,12 @@ class LandingZone:
         self.port = port
         self.database = database
         self.postgres = None  # started in start() with database="postgresql"
+        # whether this start put the kept artifacts back into S3: only then does stop() keep
+        # S3's (a start that failed before, as on a refused schema, would keep an empty bucket)
+        self._artifacts_loaded = False
+        # the Python of "the image": its MLflow runs the schema step and the server (an
+        # upgrade's rehearsal runs the previous release's)
+        self.mlflow_python = str(mlflow_python) if mlflow_python else None
         self.backend_store_uri = backend_store_uri or f"sqlite:///{(self.dir / 'mlflow.db').resolve()}"
         self.authorizer_ttl = (self.plan.authorizer_ttl if authorizer_ttl is None
                                else authorizer_ttl)
@@ -119,14 +126,19 @@ class LandingZone:
                 # The tracking server image's own step (its plugin), before any worker opens
                 # the database: the schema migrated under PostgreSQL's advisory lock. (SQLite,
                 # the quick default, leaves both to MLflow: no import of its stores here.)
-                done = schema.migrate(self.backend_store_uri, log=progress)
-                created = schema.ensure_workspaces(self.backend_store_uri,
-                                                   list(self.plan.workspaces))
+                if self.mlflow_python:
+                    done, created = _schema_step_in(self.mlflow_python, self.backend_store_uri,
+                                                    list(self.plan.workspaces), progress)
+                else:
+                    done = schema.migrate(self.backend_store_uri, log=progress)
+                    created = schema.ensure_workspaces(self.backend_store_uri,
+                                                       list(self.plan.workspaces))
                 progress(f"  MLflow's schema {done}; workspaces created: "
                          f"{', '.join(created) or 'none (all there)'}")
         with _step(progress, f"starting mlflow server (backend "
                              f"{self.backend_store_uri.split(':')[0]}) and the teams' workspaces"):
             restored = self._restore_artifacts()
+            self._artifacts_loaded = True
             if restored:
                 progress(f"  {restored} artifacts restored")
             # The UI's origin is MLflow's one allowed browser origin: its port is chosen now.
@@ -150,7 +162,8 @@ class LandingZone:
                          EVENT_BUS_ARN_ENV: self.aws.registry_events["bus_arn"],
                          **({APPROVAL_ENV: json.dumps(self.plan.approval, sort_keys=True)}
                             if self.plan.approval else {})},
-                log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}")
+                log_path=self.dir / MLFLOW_LOG, ui_origin=f"http://{UI_HOST}:{ui_port}",
+                python=self.mlflow_python)
             self.mlflow.start()
             ensure_workspaces(self.mlflow.url, self.plan.workspaces)
         verifier = TokenVerifier(issuer=self.aws.issuer, client_ids=[self.aws.client_id],
@@ -284,7 +297,7 @@ class LandingZone:
             self.ui.stop()
         if self.gateway:
             self.gateway.stop()
-        if self.aws:
+        if self.aws and self._artifacts_loaded:
             try:
                 saved = self.save_artifacts()
                 progress(f"kept {saved} artifacts in {self.dir / 'artifacts'}")
@@ -308,6 +321,26 @@ STATE_NAMES = ("mlflow.db", POSTGRES_DIR, "artifacts", "artifacts.saving", ACCES
 
 class AlreadyRunning(RuntimeError):
     pass
+
+
+def _schema_step_in(python: str, store_uri: str, workspaces: list, progress):
+    """The image's schema step run by another Python (its MLflow's migrations): (what was
+    done, the workspaces created). The URL goes through the environment, not the command line."""
+    import subprocess
+
+    result = subprocess.run(
+        [python, "-m", "mlflow_landing_zone_server.schema", "--workspaces", ",".join(workspaces)],
+        env={**os.environ, schema.STORE_URI_ENV: store_uri}, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=600)
+    for line in result.stdout.splitlines():
+        if line.startswith("entrypoint: "):
+            progress(line)
+    if result.returncode != 0:
+        raise RuntimeError(f"the schema step of {python} failed ({result.returncode}): "
+                           f"{(result.stderr or result.stdout).strip()[-2000:]}")
+    done = json.loads(result.stdout.strip().splitlines()[-1])
+    progress(f"  the schema step of MLflow {done['mlflow']} ({python})")
+    return done["schema"], done["workspaces_created"]
 
 
 def hold_state_dir(state_file: Path):

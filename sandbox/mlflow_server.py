@@ -29,8 +29,9 @@ WORKER_HEALTHCHECK_SECONDS = 60
 
 class MlflowServer:
     def __init__(self, port: int, backend_store_uri: str, artifact_root: str, registry_root: str,
-                 aws_env: dict, log_path: Path, ui_origin: str = None):
+                 aws_env: dict, log_path: Path, ui_origin: str = None, python: str = None):
         self.port = port
+        self.python = python or sys.executable  # another's: an upgrade's rehearsal
         self.url = f"http://127.0.0.1:{port}"
         self.backend_store_uri = backend_store_uri
         self.artifact_root = artifact_root
@@ -43,7 +44,7 @@ class MlflowServer:
     def command(self):
         # The image's flags (spec.server.SERVER_FLAGS: artifacts to S3 directly, workspaces
         # on, registered versions frozen), and only the host the gateway sends is allowed.
-        return [sys.executable, "-m", "mlflow", "server",
+        return [self.python, "-m", "mlflow", "server",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--workers", str(WORKERS),
                 "--uvicorn-opts", f"--timeout-keep-alive {KEEP_ALIVE_SECONDS} "

@@ -50,7 +50,7 @@ FARGATE_SIZES = {256: (512, 1024, 2048), 512: tuple(range(1024, 4097, 1024)),
                  4096: tuple(range(8192, 30721, 1024))}
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 # The MLflow the tracking server runs (requirements.txt): its serving image's default tag
-MLFLOW_IMAGE_TAG = "3.17.2"
+MLFLOW_IMAGE_TAG = "3.18.0"
 _TEAM_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 

@@ -11,9 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_sandbox(state_file: Path, *args, timeout: float = 300):
-    # MLflow alone may take a minute to start on a loaded machine (sandbox/mlflow_server.py waits
-    # up to 180 s); the wait ends at once if the sandbox exits.
+# The sandbox waits up to 180 s for MLflow's /health (sandbox/mlflow_server.py: a loaded
+# machine's cold start); waiting less here would report a slow start as a failed one. The wait
+# ends at once if the sandbox exits.
+START_TIMEOUT = 300
+
+
+def start_sandbox(state_file: Path, *args, timeout: float = START_TIMEOUT):
     log = state_file.parent / "stdout.log"
     with open(log, "w") as out:
         process = subprocess.Popen(

@@ -166,8 +166,10 @@ def test_the_dockerfile_fetches_nothing_and_installs_exact_versions_only():
     assert "COPY --chmod=0644 rds-ca.pem /app/rds-ca.pem" in dockerfile
     installs = [line for line in instructions if "pip install" in line]
     assert installs == [
-        "RUN pip install --no-cache-dir --no-deps -r /tmp/constraints.txt && pip check \\",
+        "RUN pip install --no-cache-dir --no-deps -r /tmp/constraints.txt \\",
+        "    && pip install --no-cache-dir --no-deps --no-build-isolation /tmp/mlflow_tracing_gap \\",
         "RUN pip install --no-cache-dir --no-deps --no-build-isolation /tmp/plugin \\"]
+    assert "    && pip check \\" in instructions
     lines = [line for line in CONSTRAINTS.read_text().splitlines() if not line.startswith("#")]
     assert lines and all(line.count("==") == 1 and " " not in line for line in lines), lines
     pins = dict(line.split("==") for line in lines)
@@ -187,12 +189,13 @@ def test_the_constraints_hold_what_the_pinned_mlflow_needs():
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    from components.builds import IMAGE_MARKERS
+    from components.builds import IMAGE_MARKERS, image_folder_packages
 
     if metadata.version("mlflow") != pinned_mlflow_version():
         pytest.skip("the installed MLflow is not requirements.txt's pin")
+    # what the image installs: constraints.txt and its folders' stand-ins (the next test)
     listed = {line.split("==")[0] for line in CONSTRAINTS.read_text().splitlines()
-              if not line.startswith("#")}
+              if not line.startswith("#")} | set(image_folder_packages())
     for name in ("mlflow", "mlflow-skinny", "mlflow-tracing"):
         for text in metadata.distribution(name).requires:
             dep = Requirement(text)
@@ -201,6 +204,24 @@ def test_the_constraints_hold_what_the_pinned_mlflow_needs():
                     f"{dep.name} (needed by {name}) is not in constraints.txt: run "
                     f"`python -m components.builds constraints`")
     assert "mlflow==" + pinned_mlflow_version() in image_constraints()
+
+
+def test_what_the_image_installs_from_its_own_folders_is_not_fetched_from_pypi():
+    """A stand-in requirements.txt installs by path (mlflow_tracing_gap/: a release PyPI lacks)
+    is left out of constraints.txt, which pip would look up on PyPI, and the Dockerfile copies
+    and installs it from the context instead."""
+    from components.builds import image_folder_packages
+
+    local = image_folder_packages()
+    assert local == {"mlflow-tracing": "mlflow_tracing_gap"}
+    listed = {line.split("==")[0] for line in CONSTRAINTS.read_text().splitlines()
+              if not line.startswith("#")}
+    dockerfile = (IMAGE_DIR / "Dockerfile").read_text()
+    for name, folder in local.items():
+        assert name not in listed
+        assert f"{name}==" not in image_constraints()
+        assert f"COPY {folder} /tmp/{folder}" in dockerfile
+        assert f"--no-build-isolation /tmp/{folder}" in dockerfile
 
 
 def _certificate(common_name: str) -> bytes:

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from deployer.build import SHIPPED
-from spec.config import ConfigError, parse_datascience
+from spec.config import MLFLOW_IMAGE_TAG, ConfigError, parse_datascience
 from spec.serving import deployer_policy, serving_role_policy
 from roles.policy_eval import ALLOW, evaluate
 
@@ -45,7 +45,8 @@ def test_the_deployer_runs_the_shipped_handler_with_the_teams_settings(stack):
     variables = function.inputs["environment"]["variables"]
     assert variables == {
         "TEAM": "team-a", "ACCOUNT_ID": TEAM_ACCOUNT, "DEPLOY_ALIAS": "champion",
-        "IMAGE_URI": f"{TEAM_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/mlflow-team-a-serving-image:3.17.2",
+        "IMAGE_URI": f"{TEAM_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/"
+                     f"mlflow-team-a-serving-image:{MLFLOW_IMAGE_TAG}",
         "EXECUTION_ROLE_ARN": f"arn:aws:iam::{TEAM_ACCOUNT}:role/mlflow-team-a-serving",
         "KMS_KEY_ARN": f"arn:aws:kms:{REGION}:{TEAM_ACCOUNT}:key/key-mlflow-team-a-serving-key",
         "SERVERLESS_MEMORY_MB": "2048", "SERVERLESS_MAX_CONCURRENCY": "5",

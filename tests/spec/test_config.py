@@ -293,3 +293,12 @@ def test_a_vpc_too_small_is_refused_naming_the_smallest_that_fits(azs, nat, smal
     with pytest.raises(ConfigError, match=rf"mlflow-landing-zone:central\.network\.cidr .*"
                                           rf"use a /{smallest} or larger"):
         parse_central(raw, "us-east-1")
+
+
+def test_the_serving_images_default_tag_is_the_mlflow_the_tracking_server_runs():
+    # MLflow's serving image is pushed per release (docs/serving.md); the default tag follows the
+    # pin, so an upgrade that moves the pin moves it too
+    from spec.config import MLFLOW_IMAGE_TAG
+    from ui.build import pinned_mlflow_version
+
+    assert MLFLOW_IMAGE_TAG == pinned_mlflow_version()

@@ -79,7 +79,7 @@ def test_a_reader_browses_previews_downloads_and_is_refused_a_write(session, ui_
     session.screenshot("reader-artifact-preview")
 
     # MLflow's Download button: an icon without a label next to the file name, found by the
-    # component id MLflow 3.17.2 gives it.
+    # component id MLflow 3.17.2 and 3.18.0 give it.
     with session.page.expect_download() as download:
         ui.locator("button[data-component-id$='artifactview.tsx_337']").click()
     assert download.value.suggested_filename == "notes.txt"

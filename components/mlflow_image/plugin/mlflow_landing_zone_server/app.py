@@ -3,7 +3,8 @@
 `mlflow server --app-name landing-zone` imports this module in every worker. Before any request
 builds a store it registers, for MLflow's database schemes, the registry store whose versions
 serve frozen copies (registry.py) and the tracking store that keeps references and trace
-locations in the request's workspace (tracking.py); and it makes every S3 access act for the
+locations in the request's workspace, refusing (not dropping) a client's trace storage tags
+(tracking.py); and it makes every S3 access act for the
 request's workspace alone (storage.py). Then it serves MLflow's unchanged FastAPI app (no fork of
 the server or its UI), behind the guard that bounds its input (guard.py) and with a last-resort
 error handler (errors.py), running at most `HANDLER_THREADS` handlers at once per worker, the
@@ -16,6 +17,7 @@ from mlflow.store.db.db_types import DATABASE_ENGINES
 from . import registry, storage, tracking
 
 storage.install()
+tracking.install()
 for _scheme in DATABASE_ENGINES:
     handlers._model_registry_store_registry.register(_scheme, registry.store_factory)
     handlers._tracking_store_registry.register(_scheme, tracking.store_factory)

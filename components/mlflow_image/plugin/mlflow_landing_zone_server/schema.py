@@ -11,6 +11,13 @@ brings it.
 """
 
 import contextlib
+import json
+import os
+import sys
+
+# `python -m mlflow_landing_zone_server.schema` reads the database's URL here (never from its
+# command line, where `ps` would show the password)
+STORE_URI_ENV = "MLFLOW_BACKEND_STORE_URI"
 
 
 def _say(message: str):
@@ -71,15 +78,18 @@ def migrate(store_uri: str, log=None) -> str:
     try:
         with schema_lock(engine, log):
             head = utils._get_latest_schema_revision()
-            if not utils._all_tables_exist(engine):
-                empty = utils._is_empty_database(engine)
-                log(f"entrypoint: creating MLflow's schema ({head})"
-                    if empty else f"entrypoint: completing MLflow's schema to {head}")
+            if utils._is_empty_database(engine):
+                log(f"entrypoint: creating MLflow's schema ({head})")
                 utils._initialize_tables(engine)
-                return "created" if empty else f"upgraded to {head}"
+                return "created"
             current = utils._get_schema_version(engine)
-            if current == head:
+            if current == head and utils._all_tables_exist(engine):
                 return "up to date"
+            if current is None or current == head:  # a first creation that stopped half-way
+                log(f"entrypoint: completing MLflow's schema to {head}")
+                utils._initialize_tables(engine)
+                return f"upgraded to {head}"
+            # a release's migrations (which create the tables it adds)
             log(f"entrypoint: upgrading MLflow's schema from {current} to {head}")
             utils._upgrade_db(engine)
             return f"upgraded from {current} to {head}"
@@ -140,3 +150,30 @@ def ensure_workspaces(store_uri: str, names) -> list:
             if e.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
     return created
+
+
+def main(argv=None) -> int:
+    """`python -m mlflow_landing_zone_server.schema [--workspaces a,b]`: the entrypoint's step
+    alone (the schema brought to this MLflow under the lock, then the workspaces), on the
+    database MLFLOW_BACKEND_STORE_URI names; its last line is JSON: what was done."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mlflow_landing_zone_server.schema")
+    parser.add_argument("--workspaces", default="", help="comma-separated workspace names")
+    args = parser.parse_args(argv)
+    store_uri = os.environ.get(STORE_URI_ENV, "")
+    if not store_uri:
+        print(f"{STORE_URI_ENV} must name the database", file=sys.stderr)
+        return 2
+    import mlflow
+
+    done = migrate(store_uri)
+    created = ensure_workspaces(store_uri, [n.strip() for n in args.workspaces.split(",")
+                                            if n.strip()])
+    print(json.dumps({"mlflow": mlflow.__version__, "schema": done,
+                      "workspaces_created": created}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,21 +1,25 @@
 """MLflow's workspace-aware tracking store, with the references and locations it takes from
 clients kept inside the request's workspace.
 
-MLflow 3.17 hides another workspace's runs, experiments and logged models from a direct read
-(RESOURCE_DOES_NOT_EXIST even by id), but takes their ids as references: a run of team-b could
-record team-a's logged model as its input or output, a logged model name team-a's run as its
-source, a dataset link a team-a experiment. Here every such reference is read first, in the
+MLflow (since 3.17) hides another workspace's runs, experiments and logged models from a direct
+read (RESOURCE_DOES_NOT_EXIST even by id), but takes their ids as references: a run of team-b
+could record team-a's logged model as its input or output, a logged model name team-a's run as
+its source, a dataset link a team-a experiment. Here every such reference is read first, in the
 request's workspace, so a foreign id is RESOURCE_DOES_NOT_EXIST exactly as a direct read is.
 
 A trace's storage locations (`mlflow.artifactLocation`, where its `traces.json` and
 attachments are; the spans and archive locations) are the server's to set: MLflow refuses two
 of them on set-tag, but takes all three from a client's start-trace, the third on set-tag, and
 any of them as a root span's `mlflow.traceTag.*` attribute over OTLP. Each is refused here.
+MLflow 3.18 refuses all three on set-tag itself, and drops them, silently, before its store
+sees them elsewhere (start-trace, v2 start and end, and OTLP root spans): `install()` has its
+handlers hand those to this store's refusal instead, so a client still learns why, with a 400,
+and nothing of the request is stored.
 
-Spans name their trace by id. MLflow 3.17 looks the id up in the request's workspace only; an
-id that lives in another workspace is then neither found nor creatable (the row exists), and
-MLflow drops the spans with a warning in the server's log while the client gets 200. Here such
-a batch is refused, with a 400 that says why, and nothing of it is stored.
+Spans name their trace by id. MLflow (3.17, 3.18) looks the id up in the request's workspace
+only; an id that lives in another workspace is then neither found nor creatable (the row
+exists), and MLflow drops the spans with a warning in the server's log while the client gets
+200. Here such a batch is refused, with a 400 that says why, and nothing of it is stored.
 """
 
 from __future__ import annotations
@@ -136,6 +140,32 @@ class WorkspaceBoundStore(WorkspaceAwareSqlAlchemyStore):
             here = {row.request_id for row in self._trace_query(session)
                     .filter(SqlTraceInfo.request_id.in_(sorted(existing)))}
         return sorted(existing - here)
+
+
+def install() -> None:
+    """Refuse, not drop, a client's storage tags where MLflow 3.18's handlers drop them (no-op on
+    a MLflow without that step). The other tags MLflow drops (an archival failure, which is the
+    server's bookkeeping, not a location) are still dropped as MLflow does."""
+    from mlflow.server import handlers
+
+    drop = getattr(handlers, "_drop_blocked_trace_tags", None)
+    if drop is None or getattr(drop, "landing_zone", False):
+        return
+
+    def refuse_then_drop(tags):
+        _refuse_storage_tags(tags, "a client starting or ending the trace")
+        return drop(tags)
+
+    refuse_then_drop.landing_zone = True
+    handlers._drop_blocked_trace_tags = refuse_then_drop
+    try:
+        from mlflow.server import otel_api
+    except ImportError:  # pragma: no cover - the server's FastAPI app brings it
+        return
+    # OTLP: MLflow pops these from a root span's attributes; kept, the store refuses the batch
+    blocked = getattr(otel_api, "_HANDLER_BLOCKED_TRACE_TAGS", None)
+    if blocked is not None:
+        otel_api._HANDLER_BLOCKED_TRACE_TAGS = frozenset(blocked) - STORAGE_TAGS
 
 
 def store_factory(store_uri, artifact_uri=None):
