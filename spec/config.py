@@ -124,7 +124,7 @@ class Network:
 class TrackingServerSize:
     cpu: int = 1024
     # 4 workers beside MLflow's job runner, its consumers and its jobs (spec.sizing)
-    memory: int = 6144
+    memory: int = 7168
     desired_count: int = 2
     max_count: int = 4
     # The image repository's newest images kept (its lifecycle policy): the running one and

@@ -33,7 +33,7 @@ def largest_prefix(availability_zones: int, nat: str) -> int:
 # - the `mlflow server` process that starts the others stays resident beside them: 190 MB;
 # - MLflow's job runner starts a Python process with MLflow loaded for itself (170 MB), one huey
 #   consumer for each of its job functions and one for the periodic tasks (178 MB each): with
-#   3.17.2's 6 job functions, 8 processes and 1.4 GB before any job runs;
+#   3.17.2's 6 job functions, 8 processes and 1.4 GB before any job runs (3.18.0 has 7);
 # - each running job is a subprocess of its own (MLflow loaded: 170 MB), as many at once as its
 #   function's concurrency allows: a judge's model client and trace batch come on top, so each is
 #   budgeted at JOB_MB (an allowance, not a measurement).
@@ -45,11 +45,15 @@ JOB_MB = 250  # each job running at once
 MIN_WORKERS = 2
 
 # How many jobs of each kind may run at once: MLflow reads these at import (10 judges and 5
-# online scorings per function by default, 42 jobs at once in all: 10 GB). The task sets them
-# (components/tracking_server.py); a judge waits in the queue instead of starving the workers.
+# online scorings per function and 5 scheduled issue detections by default, 47 jobs at once in
+# all: 11 GB). The task sets them (components/tracking_server.py); a judge waits in the queue
+# instead of starving the workers.
 JOB_CONCURRENCY_ENV = {
     "MLFLOW_SERVER_JUDGE_INVOKE_MAX_WORKERS": 1,
     "MLFLOW_SERVER_ONLINE_SCORING_MAX_WORKERS": 1,
+    # MLflow 3.18's scheduled issue detection (5 at once by default): unattended judges on a
+    # cadence, which wait their turn as the others do
+    "MLFLOW_SERVER_SCHEDULED_ISSUE_DETECTION_MAX_WORKERS": 1,
 }
 # MLflow's job functions (mlflow.server.jobs._SUPPORTED_JOB_FUNCTION_LIST, by job name) and how
 # many of each run at once: the variable above that sets it, or MLflow's fixed number. A new MLflow
@@ -60,6 +64,7 @@ JOB_FUNCTIONS = {
     "invoke_issue_detection": "MLFLOW_SERVER_JUDGE_INVOKE_MAX_WORKERS",
     "run_online_trace_scorer": "MLFLOW_SERVER_ONLINE_SCORING_MAX_WORKERS",
     "run_online_session_scorer": "MLFLOW_SERVER_ONLINE_SCORING_MAX_WORKERS",
+    "scheduled_issue_detection": "MLFLOW_SERVER_SCHEDULED_ISSUE_DETECTION_MAX_WORKERS",
     "optimize_prompts": 2,  # mlflow.genai.optimize.job._DEFAULT_OPTIMIZATION_JOB_MAX_WORKERS
 }
 

@@ -62,8 +62,9 @@ def test_mlflows_job_runner_passes_its_own_host_check(stack):
 
 
 def test_workers_fit_the_tasks_memory(stack):
-    """Item 12, and issue 26 item 5: 4 workers at ~290 MB fit beside the server's own process,
-    MLflow's job runner with its 7 consumers and the 7 jobs that may run at once (6 GB);
+    """Item 12, and issue 26 items 5 and 6: 4 workers at ~290 MB fit beside the server's own
+    process, MLflow's job runner with its 8 consumers and the 8 jobs that may run at once (7 GB:
+    MLflow 3.18's scheduled issue detection is a job function more than 3.17's 6 GB held);
     smaller tasks get fewer, and a size too small for two is refused in config with the key."""
     from spec.sizing import JOB_CONCURRENCY_ENV, fixed_mb, job_slots
 
@@ -72,19 +73,20 @@ def test_workers_fit_the_tasks_memory(stack):
     # the jobs' concurrency the budget counts is the one the task runs with
     assert {k: env[k] for k in JOB_CONCURRENCY_ENV} == {
         "MLFLOW_SERVER_JUDGE_INVOKE_MAX_WORKERS": "1",
-        "MLFLOW_SERVER_ONLINE_SCORING_MAX_WORKERS": "1"}
-    assert (job_slots(), fixed_mb()) == (7, 200 + 8 * 180 + 7 * 250)
-    assert [workers_for(c, m) for c, m in [(1024, 6144), (1024, 5120), (2048, 8192),
-                                           (4096, 16384)]] == [4, 2, 8, 16]
-    for cpu, memory in [(1024, 2048), (1024, 4096), (2048, 4096)]:
+        "MLFLOW_SERVER_ONLINE_SCORING_MAX_WORKERS": "1",
+        "MLFLOW_SERVER_SCHEDULED_ISSUE_DETECTION_MAX_WORKERS": "1"}
+    assert (job_slots(), fixed_mb()) == (8, 200 + 9 * 180 + 8 * 250)
+    assert [workers_for(c, m) for c, m in [(1024, 7168), (1024, 6144), (2048, 8192),
+                                           (4096, 16384)]] == [4, 3, 8, 16]
+    for cpu, memory in [(1024, 2048), (1024, 5120), (2048, 4096)]:
         assert 0.8 * memory < 2 * 300 + fixed_mb() and memory < min_memory_mb(cpu)
-        with pytest.raises(ConfigError, match=rf"trackingServer.memory must be at least 5120 MB "
+        with pytest.raises(ConfigError, match=rf"trackingServer.memory must be at least 6144 MB "
                                               rf"with cpu {cpu} \(MLflow's workers"):
             parse_central(central(trackingServer={"cpu": cpu, "memory": memory}), "us-east-1")
     # no memory a 0.5 vCPU task may have holds two workers and the job runner
     for cpu, memory in [(256, 2048), (512, 4096)]:
         with pytest.raises(ConfigError, match=rf"trackingServer.cpu must be at least 1024: no "
-                                              rf"Fargate memory size of cpu {cpu} holds 4988 MB"):
+                                              rf"Fargate memory size of cpu {cpu} holds 5525 MB"):
             parse_central(central(trackingServer={"cpu": cpu, "memory": memory}), "us-east-1")
 
 
