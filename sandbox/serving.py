@@ -548,7 +548,6 @@ def seed(aws, api_url: str, folder) -> dict:
         DEFAULT_DEPLOY_ALIAS,
         EVENT_BUS_NAME,
         STATUS_WRITER_ROLE_NAME,
-        central_bus_arn,
         deployer_role_name,
         serving_role_name,
     )
@@ -570,14 +569,9 @@ def seed(aws, api_url: str, folder) -> dict:
     plan, region, central = aws.plan, aws.plan.region, aws.plan.central_account
     h = hosting()
     central_events, central_iam = aws.client("events"), aws.client("iam")
-    if EVENT_BUS_NAME not in [b["Name"] for b in central_events.list_event_buses()["EventBuses"]]:
-        central_events.create_event_bus(Name=EVENT_BUS_NAME)
-    # The tracking server emits the registry's events onto the central bus (issue 27 item 2)
-    central_iam.put_user_policy(
-        UserName="mlflow-tracking-server", PolicyName="registry-events",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Action": "events:PutEvents",
-            "Resource": central_bus_arn(region, central)}]}))
+    # The central bus, and the tracking server's right to put the registry's events on it, are
+    # sandbox/aws.py's _seed_registry_events' (seeded before this), as the central stack's
+    # components/registry_events.py deploys them.
     # the central status writer
     logs = f"arn:aws:logs:{region}:{central}:log-group:/aws/lambda/{STATUS_WRITER_ROLE_NAME}"
     writer_role = central_iam.create_role(
