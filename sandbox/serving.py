@@ -13,7 +13,11 @@ checked by emulation.check_moto's kind of test):
   role's policies), the event on stdin; asynchronously, retried twice on failure, as
   EventBridge invokes Lambda;
 - an event sent to another account's bus (an ARN) arrives there, and keeps its sender's
-  `account`, as EventBridge's cross-account delivery does;
+  `account`, as EventBridge's cross-account delivery does; and only if that bus's resource
+  policy admits the sender for the entry (its `events:source` and `events:detail-type`, the
+  sender's `aws:PrincipalArn` and `aws:PrincipalAccount`): a refused entry fails on its own
+  (NotAuthorizedForSourceException when another source would have been admitted, else
+  AccessDeniedException), as EventBridge answers PutEvents entry by entry;
 - CreateEndpoint and UpdateEndpoint provision as SageMaker does, in the background: the
   config's model is read from its ModelDataSource with a session of the model's execution role
   (that role's S3 rights decide, as on AWS), loaded with MLflow's pyfunc loader as MLflow's
@@ -58,6 +62,9 @@ MOTO_INTERNALS = {
     "moto.iam.access_control.IAMRequestBase.check_action_permitted":
         "(self, resource: 'str') -> 'None'",
     "moto.events.utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE": str,
+    # read: a bus's resource policy (put_permission's statements), for another account's sender
+    "moto.events.models.EventBus.policy": property,
+    "moto.events.models.events_backends": object,
 }
 STATE_CHANGE_SOURCE, STATE_CHANGE = "aws.sagemaker", "SageMaker Endpoint State Change"
 JUDGED_SERVICES = ("sagemaker", "events", "monitoring")
@@ -65,6 +72,9 @@ RETRY_DELAYS = (2, 4)  # Lambda retries a failed asynchronous invocation twice (
 
 _lock = threading.RLock()
 _origin = threading.local()  # the account an event being delivered was sent from
+# The bus policies' verdicts on a PutEvents request's entries, from its IAM check to its
+# delivery (moto runs both in the request's thread): [None or (ErrorCode, ErrorMessage)].
+_verdicts = threading.local()
 _installed = []
 
 
@@ -157,7 +167,15 @@ def _deliver_across_accounts():
 
     def put_events(self, events):
         entries = []
-        for entry in events:
+        verdicts = getattr(_verdicts, "entries", None)
+        _verdicts.entries = None  # this request's alone: a rule's delivery inside has none
+        if verdicts is not None and len(verdicts) != len(events):
+            raise RuntimeError("the bus policies' verdicts do not match the request's entries")
+        for number, entry in enumerate(events):
+            if verdicts and verdicts[number]:
+                code, message = verdicts[number]
+                entries.append({"ErrorCode": code, "ErrorMessage": message})
+                continue
             bus, backend = entry.get("EventBusName") or "", self
             if bus.startswith("arn:"):
                 parts = bus.split(":")
@@ -504,6 +522,60 @@ def _cbor(body) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def bus_policy_verdicts(entries, context, account, region) -> list:
+    """For each PutEvents entry, None if its bus takes it from this sender, else the entry's
+    (ErrorCode, ErrorMessage): a bus's resource policy must allow another account's sender
+    (the sender's own identity policy has already allowed the call), and its explicit Deny
+    refuses anyone. `context`: the sender's IAM context (aws:PrincipalArn and tags); `account`:
+    the sender's."""
+    from moto.events.models import events_backends
+
+    from roles.policy_eval import ALLOW, DENY, evaluate
+
+    verdicts = []
+    for entry in entries:
+        bus = entry.get("EventBusName") or "default"
+        if not bus.startswith("arn:"):
+            bus = f"arn:aws:events:{region}:{account}:event-bus/{bus}"
+        parts = bus.split(":")
+        found = events_backends[parts[4]][parts[3]].event_buses.get(bus.split("/", 1)[-1])
+        policies = [json.loads(found.policy)] if found is not None and found.policy else []
+        entry_context = {**context, "aws:PrincipalAccount": account,
+                         "events:source": entry.get("Source"),
+                         "events:detail-type": entry.get("DetailType")}
+
+        def decision(source):
+            return evaluate(policies, "events:PutEvents", bus,
+                            {**entry_context, "events:source": source},
+                            principal=context["aws:PrincipalArn"])
+
+        verdict = decision(entry.get("Source"))
+        if verdict == ALLOW or (verdict != DENY and parts[4] == account):
+            verdicts.append(None)
+        elif any(decision(source) == ALLOW for source in _sources_named(policies)):
+            verdicts.append(("NotAuthorizedForSourceException",
+                             f"Not authorized for the source {entry.get('Source')!r} on {bus}."))
+        else:
+            verdicts.append(("AccessDeniedException",
+                             f"{context['aws:PrincipalArn']} is not authorized to perform: "
+                             f"events:PutEvents on resource: {bus} because no resource-based "
+                             "policy allows the events:PutEvents action"))
+    return verdicts
+
+
+def _sources_named(policies) -> list:
+    """Every `events:source` value a policy's conditions name (to tell a refused source from a
+    refused sender)."""
+    named = []
+    for policy in policies:
+        statements = policy["Statement"]
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            for tests in (statement.get("Condition") or {}).values():
+                values = tests.get("events:source")
+                named += [values] if isinstance(values, str) else list(values or [])
+    return named
+
+
 def _judge_serving_calls():
     from moto.iam.access_control import IAMPolicy, IAMRequestBase
 
@@ -521,8 +593,12 @@ def _judge_serving_calls():
         arn = resource_of(service, action, _params(self), self._path, account, self._region)
         documents = [IAMPolicy(p)._policy_json for p in self._access_key.collect_policies()]
         iam_action = f"cloudwatch:{action}" if service == "monitoring" else self._action
-        if evaluate(documents, iam_action, arn, _principal_context(self._access_key)) != ALLOW:
+        context = _principal_context(self._access_key)
+        if evaluate(documents, iam_action, arn, context) != ALLOW:
             self._raise_access_denied()
+        if self._action == "events:PutEvents":
+            _verdicts.entries = bus_policy_verdicts(
+                _params(self).get("Entries") or [], context, account, self._region)
 
     _replace(IAMRequestBase, "check_action_permitted", check_action_permitted)
 
