@@ -621,7 +621,6 @@ def seed(aws, api_url: str, folder) -> dict:
     from spec.accounts import role_arn
     from spec.config import MLFLOW_IMAGE_TAG
     from spec.registry_events import (
-        DEFAULT_DEPLOY_ALIAS,
         EVENT_BUS_NAME,
         STATUS_WRITER_ROLE_NAME,
         deployer_role_name,
@@ -697,10 +696,10 @@ def seed(aws, api_url: str, folder) -> dict:
         image = (f"{account}.dkr.ecr.{region}.amazonaws.com/{serving_role_name(name)}:"
                  f"{MLFLOW_IMAGE_TAG}")
         h.register(Function(deployer, DEPLOYER_HANDLER, deployer_role, deployer_environment(
-            name, account, region, central, DEFAULT_DEPLOY_ALIAS, image_uri=image,
+            name, account, region, central, team.deploy_alias, image_uri=image,
             execution_role_arn=serving_role, key_arn=key)))
         _rule(events, f"mlflow-{name}-promotions", EVENT_BUS_NAME,
-              deploy_rule_pattern(name, DEFAULT_DEPLOY_ALIAS), deployer)
+              deploy_rule_pattern(name, team.deploy_alias), deployer)
         _rule(events, f"mlflow-{name}-endpoint-states", "default", state_change_pattern(name),
               deployer)
         # an application of the team's: may invoke the team's endpoints, nothing else
@@ -715,7 +714,7 @@ def seed(aws, api_url: str, folder) -> dict:
         session = team_sts.assume_role(RoleArn=invoker_arn, RoleSessionName="application",
                                        DurationSeconds=12 * 3600)["Credentials"]
         serving[name] = {
-            "deploy_alias": DEFAULT_DEPLOY_ALIAS, "deployer_function_arn": deployer,
+            "deploy_alias": team.deploy_alias, "deployer_function_arn": deployer,
             "serving_role_arn": serving_role,
             "invoker": {"role_arn": invoker_arn, "credentials": {
                 **{k: session[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},
