@@ -6,8 +6,8 @@ For each team count it generates a stack config (32-character names, each team's
 shared with 5 others, the first shared with every team, every team with all four levels), runs
 the central program under Pulumi mocks (no AWS) and reads from what it registered how full each
 AWS limit is. The team count at which a limit would be reached is extrapolated linearly from
-the two largest runs ("never" when the fill does not grow). tests/test_scale.py asserts the
-fills at 300 teams (under 80 % each); docs/operations.md keeps the table.
+the two largest runs ("never" when the fill does not grow). tests/components/test_scale.py
+asserts the fills at 300 teams (under 80 % each); docs/operations.md keeps the table.
 """
 
 import argparse
@@ -21,6 +21,9 @@ SMOKE = {"teams": [3, 6]}  # --smoke: two small runs, for the test suite
 NAME_LENGTH = 32
 SHARED_WITH = 5
 IAM_ROLE_QUOTA = 2_000  # what the generated config declares (iamQuotas): 300 x 4 roles need it
+# what it declares of EventBridge's rules per bus (eventBridgeQuotas; 300 by default): 300
+# forward rules and 2 others need more
+EVENT_RULES_QUOTA = 500
 
 # Published WCUs of the AWS managed rule groups the web ACL uses (AWS WAF developer guide,
 # "AWS Managed Rules rule groups list"), and of the statements it is written with.
@@ -47,6 +50,9 @@ LIMITS = {
     "key policy (bytes)": (32_768, "KMS key policy size", False),
     "largest authorizer policy (chars)": (10_240, "IAM inline policy size (no smaller "
                                                   "published bound for an authorizer's)", False),
+    "central bus policy (chars)": (10_240, "EventBridge event bus policy size", True),
+    "central bus rules": (EVENT_RULES_QUOTA, "EventBridge rules per event bus (300 by "
+                                             "default: raised)", True),
 }
 
 
@@ -73,6 +79,7 @@ def scale_config(teams: int) -> dict:
                      "levels": list(LEVELS), "sharedWith": sorted(set(shared))})
     central["teams"] = rows
     central["iamQuotas"] = {"rolesPerAccount": IAM_ROLE_QUOTA}
+    central["eventBridgeQuotas"] = {"rulesPerBus": EVENT_RULES_QUOTA}
     config["mlflow-landing-zone:central"] = central
     return config
 
@@ -133,6 +140,7 @@ def _largest_authorizer_policy(api_arn: str) -> int:
 
 def fills(inventory, config) -> dict:
     """Each limit's value in what the program registered: {limit: (value, AWS's limit)}."""
+    from spec.registry_events import EVENT_BUS_NAME
     from tests.pulumi_program import API_ID
 
     region = config.get("aws:region", "us-east-1")
@@ -165,6 +173,10 @@ def fills(inventory, config) -> dict:
         "key policy (bytes)": _compact(
             inventory.one("aws:kms/key:Key", "store-key").inputs["policy"]),
         "largest authorizer policy (chars)": _largest_authorizer_policy(api_arn),
+        "central bus policy (chars)": _compact(inventory.one(
+            "aws:cloudwatch/eventBusPolicy:EventBusPolicy", "registry-events").inputs["policy"]),
+        "central bus rules": len([r for r in inventory.of_type("aws:cloudwatch/eventRule:EventRule")
+                                  if r.inputs.get("eventBusName") == EVENT_BUS_NAME]),
     }
     return {name: (value, LIMITS[name][0]) for name, value in values.items()}
 

@@ -41,6 +41,7 @@ from spec.registry_events import (
     AUDIT_RULE_NAME,
     EVENT_BUS_NAME,
     audit_event_pattern,
+    central_bus_policy,
     event_bus_arn,
     forward_role_name,
     forward_role_statements,
@@ -257,13 +258,17 @@ def _audit_trail(aws: EmulatedAws, credentials: dict, account: str):
 
 def _seed_registry_events(aws: EmulatedAws):
     """The registry's events as the stacks deploy them (components/registry_events.py): the
-    central bus, a forward rule per team (with its own role) to that team account's bus, the
+    central bus (its policy admitting the team deployers' status alone), a forward rule per team (with its own role) to that team account's bus, the
     audit log group; the tracking server may put on the central bus alone. Readers of the
     logs (the sandbox's window on the buses): the central account's auditor, and in each team
     account a role that reads that account's record."""
     plan, iam, events = aws.plan, aws.client("iam"), aws.client("events")
     central, region = plan.central_account, plan.region
     bus = events.create_event_bus(Name=EVENT_BUS_NAME)["EventBusArn"]
+    # the team accounts' deployers report their endpoints' status here, and only that (judged
+    # by sandbox/serving.py's mends, as EventBridge judges another account's PutEvents)
+    events.put_permission(EventBusName=EVENT_BUS_NAME, Policy=json.dumps(
+        central_bus_policy(bus, [t.account_id for t in plan.teams])))
     _audit_trail(aws, {}, central)
     iam.put_user_policy(UserName="mlflow-tracking-server", PolicyName="registry-events",
                         PolicyDocument=json.dumps({"Version": "2012-10-17",

@@ -13,7 +13,11 @@ checked by emulation.check_moto's kind of test):
   role's policies), the event on stdin; asynchronously, retried twice on failure, as
   EventBridge invokes Lambda;
 - an event sent to another account's bus (an ARN) arrives there, and keeps its sender's
-  `account`, as EventBridge's cross-account delivery does;
+  `account`, as EventBridge's cross-account delivery does; and only if that bus's resource
+  policy admits the sender for the entry (its `events:source` and `events:detail-type`, the
+  sender's `aws:PrincipalArn` and `aws:PrincipalAccount`): a refused entry fails on its own
+  (NotAuthorizedForSourceException when another source would have been admitted, else
+  AccessDeniedException), as EventBridge answers PutEvents entry by entry;
 - CreateEndpoint and UpdateEndpoint provision as SageMaker does, in the background: the
   config's model is read from its ModelDataSource with a session of the model's execution role
   (that role's S3 rights decide, as on AWS), loaded with MLflow's pyfunc loader as MLflow's
@@ -58,6 +62,9 @@ MOTO_INTERNALS = {
     "moto.iam.access_control.IAMRequestBase.check_action_permitted":
         "(self, resource: 'str') -> 'None'",
     "moto.events.utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE": str,
+    # read: a bus's resource policy (put_permission's statements), for another account's sender
+    "moto.events.models.EventBus.policy": property,
+    "moto.events.models.events_backends": object,
 }
 STATE_CHANGE_SOURCE, STATE_CHANGE = "aws.sagemaker", "SageMaker Endpoint State Change"
 JUDGED_SERVICES = ("sagemaker", "events", "monitoring")
@@ -65,6 +72,9 @@ RETRY_DELAYS = (2, 4)  # Lambda retries a failed asynchronous invocation twice (
 
 _lock = threading.RLock()
 _origin = threading.local()  # the account an event being delivered was sent from
+# The bus policies' verdicts on a PutEvents request's entries, from its IAM check to its
+# delivery (moto runs both in the request's thread): [None or (ErrorCode, ErrorMessage)].
+_verdicts = threading.local()
 _installed = []
 
 
@@ -157,7 +167,15 @@ def _deliver_across_accounts():
 
     def put_events(self, events):
         entries = []
-        for entry in events:
+        verdicts = getattr(_verdicts, "entries", None)
+        _verdicts.entries = None  # this request's alone: a rule's delivery inside has none
+        if verdicts is not None and len(verdicts) != len(events):
+            raise RuntimeError("the bus policies' verdicts do not match the request's entries")
+        for number, entry in enumerate(events):
+            if verdicts and verdicts[number]:
+                code, message = verdicts[number]
+                entries.append({"ErrorCode": code, "ErrorMessage": message})
+                continue
             bus, backend = entry.get("EventBusName") or "", self
             if bus.startswith("arn:"):
                 parts = bus.split(":")
@@ -504,6 +522,60 @@ def _cbor(body) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def bus_policy_verdicts(entries, context, account, region) -> list:
+    """For each PutEvents entry, None if its bus takes it from this sender, else the entry's
+    (ErrorCode, ErrorMessage): a bus's resource policy must allow another account's sender
+    (the sender's own identity policy has already allowed the call), and its explicit Deny
+    refuses anyone. `context`: the sender's IAM context (aws:PrincipalArn and tags); `account`:
+    the sender's."""
+    from moto.events.models import events_backends
+
+    from roles.policy_eval import ALLOW, DENY, evaluate
+
+    verdicts = []
+    for entry in entries:
+        bus = entry.get("EventBusName") or "default"
+        if not bus.startswith("arn:"):
+            bus = f"arn:aws:events:{region}:{account}:event-bus/{bus}"
+        parts = bus.split(":")
+        found = events_backends[parts[4]][parts[3]].event_buses.get(bus.split("/", 1)[-1])
+        policies = [json.loads(found.policy)] if found is not None and found.policy else []
+        entry_context = {**context, "aws:PrincipalAccount": account,
+                         "events:source": entry.get("Source"),
+                         "events:detail-type": entry.get("DetailType")}
+
+        def decision(source):
+            return evaluate(policies, "events:PutEvents", bus,
+                            {**entry_context, "events:source": source},
+                            principal=context["aws:PrincipalArn"])
+
+        verdict = decision(entry.get("Source"))
+        if verdict == ALLOW or (verdict != DENY and parts[4] == account):
+            verdicts.append(None)
+        elif any(decision(source) == ALLOW for source in _sources_named(policies)):
+            verdicts.append(("NotAuthorizedForSourceException",
+                             f"Not authorized for the source {entry.get('Source')!r} on {bus}."))
+        else:
+            verdicts.append(("AccessDeniedException",
+                             f"{context['aws:PrincipalArn']} is not authorized to perform: "
+                             f"events:PutEvents on resource: {bus} because no resource-based "
+                             "policy allows the events:PutEvents action"))
+    return verdicts
+
+
+def _sources_named(policies) -> list:
+    """Every `events:source` value a policy's conditions name (to tell a refused source from a
+    refused sender)."""
+    named = []
+    for policy in policies:
+        statements = policy["Statement"]
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            for tests in (statement.get("Condition") or {}).values():
+                values = tests.get("events:source")
+                named += [values] if isinstance(values, str) else list(values or [])
+    return named
+
+
 def _judge_serving_calls():
     from moto.iam.access_control import IAMPolicy, IAMRequestBase
 
@@ -521,8 +593,12 @@ def _judge_serving_calls():
         arn = resource_of(service, action, _params(self), self._path, account, self._region)
         documents = [IAMPolicy(p)._policy_json for p in self._access_key.collect_policies()]
         iam_action = f"cloudwatch:{action}" if service == "monitoring" else self._action
-        if evaluate(documents, iam_action, arn, _principal_context(self._access_key)) != ALLOW:
+        context = _principal_context(self._access_key)
+        if evaluate(documents, iam_action, arn, context) != ALLOW:
             self._raise_access_denied()
+        if self._action == "events:PutEvents":
+            _verdicts.entries = bus_policy_verdicts(
+                _params(self).get("Entries") or [], context, account, self._region)
 
     _replace(IAMRequestBase, "check_action_permitted", check_action_permitted)
 
@@ -545,10 +621,8 @@ def seed(aws, api_url: str, folder) -> dict:
     from spec.accounts import role_arn
     from spec.config import MLFLOW_IMAGE_TAG
     from spec.registry_events import (
-        DEFAULT_DEPLOY_ALIAS,
         EVENT_BUS_NAME,
         STATUS_WRITER_ROLE_NAME,
-        central_bus_arn,
         deployer_role_name,
         serving_role_name,
     )
@@ -570,14 +644,9 @@ def seed(aws, api_url: str, folder) -> dict:
     plan, region, central = aws.plan, aws.plan.region, aws.plan.central_account
     h = hosting()
     central_events, central_iam = aws.client("events"), aws.client("iam")
-    if EVENT_BUS_NAME not in [b["Name"] for b in central_events.list_event_buses()["EventBuses"]]:
-        central_events.create_event_bus(Name=EVENT_BUS_NAME)
-    # The tracking server emits the registry's events onto the central bus (issue 27 item 2)
-    central_iam.put_user_policy(
-        UserName="mlflow-tracking-server", PolicyName="registry-events",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Action": "events:PutEvents",
-            "Resource": central_bus_arn(region, central)}]}))
+    # The central bus, and the tracking server's right to put the registry's events on it, are
+    # sandbox/aws.py's _seed_registry_events' (seeded before this), as the central stack's
+    # components/registry_events.py deploys them.
     # the central status writer
     logs = f"arn:aws:logs:{region}:{central}:log-group:/aws/lambda/{STATUS_WRITER_ROLE_NAME}"
     writer_role = central_iam.create_role(
@@ -627,10 +696,10 @@ def seed(aws, api_url: str, folder) -> dict:
         image = (f"{account}.dkr.ecr.{region}.amazonaws.com/{serving_role_name(name)}:"
                  f"{MLFLOW_IMAGE_TAG}")
         h.register(Function(deployer, DEPLOYER_HANDLER, deployer_role, deployer_environment(
-            name, account, region, central, DEFAULT_DEPLOY_ALIAS, image_uri=image,
+            name, account, region, central, team.deploy_alias, image_uri=image,
             execution_role_arn=serving_role, key_arn=key)))
         _rule(events, f"mlflow-{name}-promotions", EVENT_BUS_NAME,
-              deploy_rule_pattern(name, DEFAULT_DEPLOY_ALIAS), deployer)
+              deploy_rule_pattern(name, team.deploy_alias), deployer)
         _rule(events, f"mlflow-{name}-endpoint-states", "default", state_change_pattern(name),
               deployer)
         # an application of the team's: may invoke the team's endpoints, nothing else
@@ -645,7 +714,7 @@ def seed(aws, api_url: str, folder) -> dict:
         session = team_sts.assume_role(RoleArn=invoker_arn, RoleSessionName="application",
                                        DurationSeconds=12 * 3600)["Credentials"]
         serving[name] = {
-            "deploy_alias": DEFAULT_DEPLOY_ALIAS, "deployer_function_arn": deployer,
+            "deploy_alias": team.deploy_alias, "deployer_function_arn": deployer,
             "serving_role_arn": serving_role,
             "invoker": {"role_arn": invoker_arn, "credentials": {
                 **{k: session[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")},

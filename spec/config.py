@@ -38,7 +38,16 @@ from .sizing import (
     largest_prefix,
     min_memory_mb,
 )
-from .registry_events import DEFAULT_DEPLOY_ALIAS, DEFAULT_REQUIRE_SECOND_PERSON
+from .registry_events import (
+    BUS_POLICY_SIZE,
+    DEFAULT_DEPLOY_ALIAS,
+    DEFAULT_REQUIRE_SECOND_PERSON,
+    EVENT_BUS_NAME,
+    RULES_PER_BUS,
+    central_bus_arn,
+    central_bus_policy,
+    central_bus_rules,
+)
 from .serving import SERVERLESS_MAX_CONCURRENCY, SERVERLESS_MEMORY_SIZES
 
 NAMESPACE = "mlflow-landing-zone"
@@ -97,6 +106,23 @@ class IamQuotas:
     roles: int = 1_000  # "Roles per account", adjustable
     managed_policies: int = 1_500  # "Customer managed policies per account", adjustable
     policies_per_role: int = 10  # "Managed policies per role", adjustable to 20
+
+
+@dataclass(frozen=True)
+class EventBridgeQuotas:
+    """The central account's EventBridge quotas that grow with the teams (Service Quotas,
+    "Amazon EventBridge"), at their defaults: the central bus holds a forward rule per team and
+    lists every team account in its policy. The config refuses a team list that would not fit;
+    who asked AWS for more sets what they got (`eventBridgeQuotas`)."""
+    rules_per_bus: int = RULES_PER_BUS  # "Rules" (per event bus), adjustable
+    bus_policy_size: int = BUS_POLICY_SIZE  # "Event bus policy size" (characters), adjustable
+
+
+# (Service Quotas' name, the config key, the highest value the config takes: AWS publishes no
+# maximum for these, so a bound that keeps a typo out)
+EVENTBRIDGE_QUOTA_NAMES = {"rules_per_bus": ("Rules", "rulesPerBus", 10_000),
+                           "bus_policy_size": ("Event bus policy size", "busPolicySize",
+                                               100_000)}
 
 
 # AWS's highest values for each (Service Quotas)
@@ -236,6 +262,7 @@ class CentralConfig:
     ci: CiSettings = None  # None: no CI roles (the workflows' roles are made by hand)
     email: EmailSettings = None  # None: Cognito's own sender and its daily quota
     iam_quotas: IamQuotas = field(default_factory=IamQuotas)
+    eventbridge_quotas: EventBridgeQuotas = field(default_factory=EventBridgeQuotas)
     account_type: str = "central"
 
 
@@ -467,6 +494,44 @@ def _check_iam_fits(teams, region, account_id, quotas, key):
                 f"adjustable): share fewer workspaces with it (sharedWith)")
 
 
+def _eventbridge_quota_error(key, what, quota, name):
+    title, config_key, _ = EVENTBRIDGE_QUOTA_NAMES[name]
+    default = getattr(EventBridgeQuotas, name)
+    return ConfigError(
+        f"{key}: {what}, more than the EventBridge quota \"{title}\" allows ({quota:,}"
+        f"{', the default' if quota == default else ''}): ask AWS for more (Service Quotas, "
+        f"Amazon EventBridge, \"{title}\") and set eventBridgeQuotas.{config_key} to what you "
+        f"got, or list fewer teams")
+
+
+def _check_eventbridge_fits(teams, region, account_id, quotas, key):
+    """Refuse a team list that the central bus would not hold: its forward rules (one per team,
+    beside the audit and status rules) and its policy (every team account, for the deployers'
+    status events), as components/registry_events.py declares them."""
+    rules = central_bus_rules(len(teams))
+    if rules > quotas.rules_per_bus:
+        raise _eventbridge_quota_error(
+            key, f"the central bus {EVENT_BUS_NAME} needs {rules:,} rules (a forward rule for "
+                 f"each of the {len(teams):,} teams, the audit rule and the status writer's)",
+            quotas.rules_per_bus, "rules_per_bus")
+    accounts = {t.account_id for t in teams}
+    size = policy_size(central_bus_policy(central_bus_arn(region, account_id), accounts))
+    if size > quotas.bus_policy_size:
+        raise _eventbridge_quota_error(
+            key, f"the central bus's policy (it lists the {len(accounts):,} team accounts whose "
+                 f"deployers report status) would take {size:,} characters",
+            quotas.bus_policy_size, "bus_policy_size")
+
+
+def _eventbridge_quotas(r) -> EventBridgeQuotas:
+    q = _section(r, "eventBridgeQuotas")
+    values = {name: _between(q.get(config_key, int, default=getattr(EventBridgeQuotas, name)),
+                             getattr(EventBridgeQuotas, name), highest, q.key(config_key))
+              for name, (_, config_key, highest) in EVENTBRIDGE_QUOTA_NAMES.items()}
+    q.finish()
+    return EventBridgeQuotas(**values)
+
+
 def _iam_quotas(r) -> IamQuotas:
     q = _section(r, "iamQuotas")
     values = {name: _between(q.get(config_key, int, default=getattr(IamQuotas, name)),
@@ -630,6 +695,8 @@ def parse_central(raw, region) -> CentralConfig:
     teams = _teams(r.get("teams", list, default=[]), r.key("teams"))
     iam_quotas = _iam_quotas(r)
     _check_iam_fits(teams, region, account_id, iam_quotas, r.key("teams"))
+    eventbridge_quotas = _eventbridge_quotas(r)
+    _check_eventbridge_fits(teams, region, account_id, eventbridge_quotas, r.key("teams"))
     token_minutes = _between(r.get("tokenMinutes", int, default=CentralConfig.token_minutes),
                              *TOKEN_MINUTES_RANGE, r.key("tokenMinutes"))
     config = CentralConfig(
@@ -644,6 +711,7 @@ def parse_central(raw, region) -> CentralConfig:
         ui=_ui(r),
         mfa=_one_of(r.get("mfa", str, default=CentralConfig.mfa), MFA_MODES, r.key("mfa")),
         iam_quotas=iam_quotas,
+        eventbridge_quotas=eventbridge_quotas,
         token_minutes=token_minutes,
         log_retention_days=_one_of(
             r.get("logRetentionDays", int, default=CentralConfig.log_retention_days),

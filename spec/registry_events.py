@@ -204,3 +204,18 @@ def central_bus_policy(bus_arn: str, team_account_ids) -> dict:
             "StringEquals": {"aws:PrincipalAccount": sorted(set(team_account_ids)),
                              "events:source": DEPLOYER_SOURCE},
             "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/{deployer_role_name('*')}"}}}]}
+
+
+# --- what the central bus holds per team (the config refuses a team list beyond its quotas) ---
+# EventBridge's quotas (Service Quotas, "Amazon EventBridge"), per account and region, at their
+# defaults; both adjustable.
+RULES_PER_BUS = 300  # "Rules": rules per event bus
+BUS_POLICY_SIZE = 10_240  # "Event bus policy size": characters of a bus's resource policy
+# The central bus's rules besides one forward rule per team: the audit rule (AUDIT_RULE_NAME)
+# and the status writer's (components/serving_status.py).
+CENTRAL_BUS_OTHER_RULES = 2
+
+
+def central_bus_rules(team_count: int) -> int:
+    """The rules the central stack puts on the central bus for `team_count` teams."""
+    return team_count + CENTRAL_BUS_OTHER_RULES

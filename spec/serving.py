@@ -129,15 +129,6 @@ def state_change_pattern(team: str) -> dict:
             "detail": {"EndpointName": [{"prefix": f"{team}-"}]}}
 
 
-def team_bus_policy(bus_arn: str, central_account_id: str) -> dict:
-    """Only the central account's rule puts events on the team's bus (forwarded registry
-    events); nobody else's."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "TheCentralBusForwards", "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{central_account_id}:root"},
-        "Action": "events:PutEvents", "Resource": bus_arn}]}
-
-
 def invoke_policy(team: str, account_id: str, region: str) -> dict:
     """For the team's applications (attach where they run): invoke the team's endpoints, and
     see which configuration serves."""
@@ -170,8 +161,3 @@ def status_rule_pattern() -> dict:
     """The central bus's rule for the deployers' status (the status writer's)."""
     return {"source": [DEPLOYER_SOURCE], "detail-type": [DEPLOYMENT_STATUS_DETAIL_TYPE]}
 
-
-def forward_rule_pattern(team: str) -> dict:
-    """The central bus's rule per team: the registry's events of that team, to its account's
-    bus (the central stack's; the sandbox seeds the same)."""
-    return {"source": [EVENT_SOURCE], "detail": {"team": [team]}}

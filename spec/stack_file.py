@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from spec.config import NAMESPACE, CentralConfig, ConfigError, DataScienceConfig, load
+from spec.registry_events import DEFAULT_DEPLOY_ALIAS
 
 ROOT = Path(__file__).resolve().parent.parent
 CENTRAL_FILE = ROOT / "Pulumi.central.yaml"  # the example central stack's config
@@ -115,8 +116,11 @@ def team_stacks(central_path) -> tuple:
 
 def check_team_stack(central: CentralConfig, team: DataScienceConfig, where="") -> None:
     """A team stack must name a team of the central stack, in that team's account, with the
-    central account, and ask for no level the central stack does not grant it (its SageMaker
-    role would have no central role to assume). `where`: the team stack's file, for messages."""
+    central account, ask for no level the central stack does not grant it (its SageMaker
+    role would have no central role to assume), and, if it serves, deploy on the alias the
+    central stack names for it (the tracking server's approval rule guards that alias: another
+    would deploy what no second person promoted, or never deploy). `where`: the team stack's
+    file, for messages."""
     key = f"{where}{': ' if where else ''}{NAMESPACE}:datascience"
     teams = {t.name: (i, t) for i, t in enumerate(central.teams)}
     central_key = f"{NAMESPACE}:central.teams"
@@ -136,3 +140,10 @@ def check_team_stack(central: CentralConfig, team: DataScienceConfig, where="") 
         raise ConfigError(f"{key}.levels names {', '.join(extra)}, which the central stack does "
                           f"not grant {team.team} ({central_key}[{i}].levels: "
                           f"{', '.join(granted.levels)})")
+    if team.serving.enabled and team.serving.deploy_alias != granted.deploy_alias:
+        raise ConfigError(f"{key}.serving.deployAlias {team.serving.deploy_alias!r} must be the "
+                          f"alias the central stack names for {team.team} "
+                          f"({central_key}[{i}].deployAlias: {granted.deploy_alias!r}, "
+                          f"{DEFAULT_DEPLOY_ALIAS!r} when unset): the deployer serves the "
+                          "promotions of that alias, which the tracking server's approval rule "
+                          "guards")

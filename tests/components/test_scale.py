@@ -2,9 +2,10 @@
 
 Under mocks and not timed (benchmarks/scale.py measures the time). The config is the
 benchmark's: 32-character names, every level, each workspace shared with 5 others and the first
-with every team, the IAM roles quota declared raised to 2,000 (300 teams x 4 levels need 1,250
-with the 50 kept for other roles; the config refuses that at the default 1,000:
-tests/test_config.py).
+with every team, the IAM roles quota declared raised to 2,000 (300 teams x 4 levels and 300
+forward roles need 1,550 with the 50 kept for other roles; the config refuses that at the
+default 1,000: tests/spec/test_config.py), and EventBridge's rules per bus to 500 (300 forward
+rules and 2 others; the default 300 holds 298 teams).
 """
 
 import pytest

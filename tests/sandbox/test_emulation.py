@@ -140,3 +140,49 @@ def test_a_callers_role_tags_are_its_principal_tags_and_the_gateway_judges_by_th
         # tagged with another team than its own: refused there and at home
         for team in ("team-b", "team-d"):
             assert gateway_decides(arns["mlflow-team-d-contributor"], team) != ALLOW
+
+
+def test_another_accounts_put_events_is_judged_by_the_buses_policy_entry_by_entry():
+    """sandbox/serving.py's bus_policy_verdicts: the central bus takes the listed team
+    accounts' deployers' status events, and nothing else from another account; the central
+    account's own senders are judged by their identity policy alone (already, before)."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from sandbox.serving import bus_policy_verdicts
+    from spec import registry_events as contract
+
+    central, team_b, stranger = "123456789012", "333333333333", "999999999999"
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        bus = events.create_event_bus(Name=contract.EVENT_BUS_NAME)["EventBusArn"]
+        events.put_permission(EventBusName=contract.EVENT_BUS_NAME, Policy=json.dumps(
+            contract.central_bus_policy(bus, [team_b])))
+
+        def verdicts(account, role, *sources):
+            principal = f"arn:aws:iam::{account}:role/{role}"
+            entries = [{"Source": source, "DetailType": "x", "EventBusName": bus}
+                       for source in sources]
+            return [v and v[0] for v in bus_policy_verdicts(
+                entries, {"aws:PrincipalArn": principal}, account, "us-east-1")]
+
+        deployer = contract.deployer_role_name("team-b")
+        assert verdicts(team_b, deployer, contract.DEPLOYER_SOURCE, contract.EVENT_SOURCE) == [
+            None, "NotAuthorizedForSourceException"]
+        # another role of a team account, or a deployer-shaped role of an account not listed
+        assert verdicts(team_b, "mlflow-team-b-serving", contract.DEPLOYER_SOURCE) == [
+            "AccessDeniedException"]
+        assert verdicts(stranger, deployer, contract.DEPLOYER_SOURCE) == [
+            "AccessDeniedException"]
+        # the bus's own account: its identity policy decides (the tracking server's events)
+        assert verdicts(central, "mlflow-tracking-server", contract.EVENT_SOURCE) == [None]
+        # an explicit Deny in the bus's policy refuses its own account too
+        events.put_permission(EventBusName=contract.EVENT_BUS_NAME, Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Sid": "NoRegistryEventsFromAnyone", "Effect": "Deny", "Principal": "*",
+                "Action": "events:PutEvents", "Resource": bus,
+                "Condition": {"StringEquals": {"events:source": contract.EVENT_SOURCE}}}]}))
+        assert verdicts(central, "mlflow-tracking-server", contract.EVENT_SOURCE) == [
+            "AccessDeniedException"]

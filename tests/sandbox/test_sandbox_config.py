@@ -164,6 +164,38 @@ def test_a_team_stack_beside_the_config_gives_its_teams_sagemaker_roles(tmp_path
             "dashes, starting with a letter, got 'Team A'")
 
 
+TEAM_A_LEVELS = '        levels: [reader, contributor, model-approver, admin]\n'
+TEAM_STACK_ALIAS = "      deployAlias: champion\n"
+
+
+def test_a_team_stacks_deploy_alias_must_be_the_one_the_central_stack_names(tmp_path):
+    """The central stack's teams[].deployAlias (the tracking server's approval rule guards it)
+    and the team stack's serving.deployAlias (its deployer serves it) name one alias."""
+    central, team_stack = CENTRAL_FILE.read_text(), (ROOT / "Pulumi.datascience.yaml").read_text()
+    assert central.count(TEAM_A_LEVELS) == 1 and team_stack.count(TEAM_STACK_ALIAS) == 1
+    (tmp_path / "Pulumi.central.yaml").write_text(central.replace(
+        TEAM_A_LEVELS, TEAM_A_LEVELS + "        deployAlias: production\n"))
+
+    def plan_with(alias):
+        (tmp_path / "Pulumi.team-a.yaml").write_text(team_stack.replace(
+            TEAM_STACK_ALIAS, f"      deployAlias: {alias}\n"))
+        return load_plan(tmp_path / "Pulumi.central.yaml")
+
+    assert plan_with("production").teams[0].deploy_alias == "production"
+    with pytest.raises(ConfigError) as e:
+        plan_with("champion")
+    assert str(e.value) == (
+        f"{tmp_path / 'Pulumi.team-a.yaml'}: mlflow-landing-zone:datascience.serving.deployAlias "
+        "'champion' must be the alias the central stack names for team-a "
+        "(mlflow-landing-zone:central.teams[0].deployAlias: 'production', 'champion' when "
+        "unset): the deployer serves the promotions of that alias, which the tracking server's "
+        "approval rule guards")
+    # a team stack that does not serve deploys nothing: its alias is not read
+    (tmp_path / "Pulumi.team-a.yaml").write_text(team_stack.replace(
+        "    serving:\n", "    serving:\n      enabled: false\n"))
+    assert load_plan(tmp_path / "Pulumi.central.yaml").teams[0].deploy_alias == "production"
+
+
 @pytest.mark.parametrize("user, message", [
     (User("ghost", ("team-z:reader",)),
      "user ghost's group 'team-z:reader': the config has no team 'team-z' (its teams: team-a, "

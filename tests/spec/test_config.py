@@ -229,13 +229,53 @@ def test_more_access_roles_than_the_roles_quota_are_refused_until_it_is_raised()
             r"\(Service Quotas, IAM, \"Roles per account\"\) and set "
             r"iamQuotas.rolesPerAccount")):
         parse_central(central(teams=teams), "us-east-1")
-    config = parse_central(central(teams=teams, iamQuotas={"rolesPerAccount": 2000}),
-                           "us-east-1")
+    config = parse_central(central(teams=teams, iamQuotas={"rolesPerAccount": 2000},
+                                   eventBridgeQuotas={"rulesPerBus": 500}), "us-east-1")
     assert len(config.teams) == 300 and config.iam_quotas.roles == 2000
     # 190 teams of 4 levels fit the default (760 + 190 + 50 <= 1,000)
     assert parse_central(central(teams=teams[:190]), "us-east-1").iam_quotas.roles == 1000
     with pytest.raises(ConfigError, match="need 1,005 roles"):
         parse_central(central(teams=teams[:191]), "us-east-1")
+
+
+def test_more_teams_than_the_central_bus_holds_are_refused_until_its_quota_is_raised():
+    """A forward rule per team on the central bus, beside the audit and status rules: 298
+    teams fit EventBridge's default 300 rules per bus; and the bus's policy lists every team
+    account (15 characters each), which the default 10,240 characters hold for about 650."""
+    teams = [{"name": f"t{i:031d}", "accountId": f"{200000000000 + i:012d}",
+              "levels": ["reader"]} for i in range(700)]
+    assert len(parse_central(central(teams=teams[:298]), "us-east-1").teams) == 298
+    with pytest.raises(ConfigError) as refused:
+        parse_central(central(teams=teams[:299]), "us-east-1")
+    assert str(refused.value) == (
+        "mlflow-landing-zone:central.teams: the central bus mlflow-landing-zone needs 301 rules "
+        "(a forward rule for each of the 299 teams, the audit rule and the status writer's), "
+        "more than the EventBridge quota \"Rules\" allows (300, the default): ask AWS for more "
+        "(Service Quotas, Amazon EventBridge, \"Rules\") and set eventBridgeQuotas.rulesPerBus "
+        "to what you got, or list fewer teams")
+    config = parse_central(central(teams=teams[:299], eventBridgeQuotas={"rulesPerBus": 301}),
+                           "us-east-1")
+    assert config.eventbridge_quotas.rules_per_bus == 301
+    raised = {"rulesPerBus": 1000}
+    roles = {"rolesPerAccount": 2000}  # 700 access and 700 forward roles
+    assert len(parse_central(central(teams=teams[:650], eventBridgeQuotas=raised, iamQuotas=roles),
+                             "us-east-1").teams) == 650
+    with pytest.raises(ConfigError, match=(
+            r"central.teams: the central bus's policy \(it lists the 700 team accounts whose "
+            r"deployers report status\) would take 10,898 characters, more than the EventBridge "
+            r"quota \"Event bus policy size\" allows \(10,240, the default\): .* set "
+            r"eventBridgeQuotas.busPolicySize")):
+        parse_central(central(teams=teams, eventBridgeQuotas=raised, iamQuotas=roles), "us-east-1")
+    assert parse_central(central(teams=teams, iamQuotas=roles, eventBridgeQuotas={
+        **raised, "busPolicySize": 20_480}), "us-east-1").eventbridge_quotas.bus_policy_size == \
+        20_480
+    # teams sharing an account are listed once
+    shared = [{**t, "accountId": "222222222222"} for t in teams]
+    assert len(parse_central(central(teams=shared, eventBridgeQuotas=raised, iamQuotas=roles), "us-east-1").teams
+               ) == 700
+    with pytest.raises(ConfigError, match=r"eventBridgeQuotas.rulesPerBus must be between 300 "
+                                          r"and 10000, got 299"):
+        parse_central(central(eventBridgeQuotas={"rulesPerBus": 299}), "us-east-1")
 
 
 def _awsx_layout(cidr: str, azs: int, masks) -> list:
