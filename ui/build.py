@@ -23,6 +23,7 @@ build checks each copied file against the wheel's RECORD.
 import argparse
 import base64
 import csv
+import fcntl
 import hashlib
 import json
 import shutil
@@ -39,6 +40,7 @@ UI_DIR = Path(__file__).resolve().parent
 ROOT = UI_DIR.parent
 SHELL_DIR = UI_DIR / "shell"
 DEFAULT_OUT = ROOT / "build" / "ui"
+NPM_LOCK = ".npm-ci.lock"  # held while npm ci runs in ui/ (git ignores it)
 COGNITO_JS = Path("node_modules/amazon-cognito-identity-js/dist/amazon-cognito-identity.min.js")
 ROOT_FILES = ("index.html", "sw.js")  # shell files that must sit at the origin's root
 
@@ -94,15 +96,21 @@ def mlflow_ui_files() -> tuple:
 def ensure_node_modules(progress=print) -> Path:
     """The Cognito library from npm, installed exactly as ui/package-lock.json says."""
     library = UI_DIR / COGNITO_JS
-    if library.exists():
-        return library
-    npm = shutil.which("npm")
-    if npm is None:
-        raise BuildError("npm is needed once to fetch the sign-in shell's Cognito library "
-                         "(ui/package-lock.json); install Node.js 20 or newer")
-    progress("installing the sign-in shell's npm dependencies (npm ci, ui/package-lock.json) ...")
-    result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                            cwd=UI_DIR, capture_output=True, text=True)
+    # One `npm ci` at a time in ui/ (it empties node_modules first), and no reading while one
+    # runs: two sandboxes, or two test workers, starting together on a fresh checkout would
+    # otherwise break each other's
+    with open(UI_DIR / NPM_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if library.exists():
+            return library
+        npm = shutil.which("npm")
+        if npm is None:
+            raise BuildError("npm is needed once to fetch the sign-in shell's Cognito library "
+                             "(ui/package-lock.json); install Node.js 20 or newer")
+        progress("installing the sign-in shell's npm dependencies (npm ci, "
+                 "ui/package-lock.json) ...")
+        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                                cwd=UI_DIR, capture_output=True, text=True)
     if result.returncode != 0 or not library.exists():
         raise BuildError(f"npm ci failed in {UI_DIR}:\n{result.stderr.strip()[-2000:]}")
     return library

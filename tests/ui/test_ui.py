@@ -232,3 +232,46 @@ def test_the_deploy_zip_is_the_bundle_without_its_config(tmp_path):
     assert {"index.html", "sw.js", "mlflow.html", "static-files/index.html"} <= set(names)
     assert "config.json" not in names
     assert ui_bundle_zip(tmp_path / "ui", progress=lambda m: None) == (path, digest)  # reused
+
+
+@pytest.mark.node  # runs a program named npm (a stand-in here, not Node's)
+def test_two_starts_together_run_npm_ci_once(tmp_path, monkeypatch):
+    """Two sandboxes (or two test workers) on a fresh checkout: one `npm ci`, the other waits
+    for it and reads the library it installed, rather than both emptying node_modules."""
+    import os
+    import threading
+
+    ui_dir, bin_dir = tmp_path / "ui", tmp_path / "bin"
+    ui_dir.mkdir()
+    bin_dir.mkdir()
+    runs = tmp_path / "npm-runs"
+    library = ui_dir / ui_build.COGNITO_JS
+    npm = bin_dir / "npm"
+    npm.write_text(f"""#!{sys.executable}
+import pathlib, time
+with open({str(runs)!r}, "a") as f:
+    f.write("ci\\n")
+time.sleep(1)
+library = pathlib.Path({str(library)!r})
+library.parent.mkdir(parents=True, exist_ok=True)
+library.write_text("// the library")
+""")
+    npm.chmod(0o755)
+    monkeypatch.setattr(ui_build, "UI_DIR", ui_dir)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    found, errors = [], []
+
+    def start():
+        try:
+            found.append(ui_build.ensure_node_modules(progress=lambda m: None))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert found == [library, library] and library.read_text() == "// the library"
+    assert runs.read_text() == "ci\n"
