@@ -29,7 +29,12 @@ OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:Rest
 # Every bucket's lifecycle aborts multipart uploads not completed within a week (an SDK's
 # artifact upload that died half-way)
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
+# What the Deny statements keep from every principal not admitted: any use of the key
 KEY_USE_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+# What the admitted (the server, the access roles) are allowed: what SSE-KMS needs of S3's
+# callers, a data key to write (PutObject, CopyObject, multipart) and Decrypt to read or
+# complete a multipart upload; never Encrypt or ReEncrypt, which S3 does not call
+KEY_ALLOW_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 
 
 @dataclass
@@ -140,10 +145,10 @@ class ArtifactStore(pulumi.ComponentResource):
             # Conditions, not principals, name the roles: KMS rejects a policy whose principal
             # does not exist yet, and the roles' own policies need this key's ARN.
             {"Sid": "TheServerUsesTheKey", "Effect": "Allow",
-             "Principal": {"AWS": root}, "Action": KEY_USE_ACTIONS + ["kms:DescribeKey"],
+             "Principal": {"AWS": root}, "Action": KEY_ALLOW_ACTIONS,
              "Resource": "*", "Condition": allow_server},
             {"Sid": "AccessRolesUseTheKey", "Effect": "Allow",
-             "Principal": {"AWS": root}, "Action": KEY_USE_ACTIONS + ["kms:DescribeKey"],
+             "Principal": {"AWS": root}, "Action": KEY_ALLOW_ACTIONS,
              "Resource": "*", "Condition": allow_access_role},
             {"Sid": "NobodyElseUsesTheKey", "Effect": "Deny", "Principal": "*",
              "Action": KEY_USE_ACTIONS, "Resource": "*", "Condition": not_shaped},

@@ -81,10 +81,11 @@ ARTIFACT_ACTIONS = {
                  if capability in GRANTS[level] for action in actions)
     for level in LEVELS
 }
-# The KMS rights that go with them on the bucket's key (SSE-KMS).
+# The KMS rights that go with them on the bucket's key (SSE-KMS: a data key to write, Decrypt
+# to read; S3 never calls Encrypt for its callers).
 ARTIFACT_KEY_ACTIONS = {
     level: ("kms:Decrypt", "kms:DescribeKey")
-    + (("kms:GenerateDataKey", "kms:Encrypt") if "s3:PutObject" in actions else ())
+    + (("kms:GenerateDataKey",) if "s3:PutObject" in actions else ())
     for level, actions in ARTIFACT_ACTIONS.items()
 }
 

@@ -450,14 +450,23 @@ def iam_usage(teams, region, account_id) -> dict:
             "policies_per_role": per_role, "inline_size": inline}
 
 
+def _service_quota_error(key, what, quota, default, service, title, section, config_key,
+                         remedy):
+    """A team list past a quota: what needs more, the quota's name as Service Quotas shows it,
+    how to ask for more and where to say what AWS granted."""
+    return ConfigError(
+        f"{key}: {what}, more than the {service.split()[-1]} quota \"{title}\" allows "
+        f"({quota:,}{', the default' if quota == default else ''}): ask AWS for more (Service "
+        f"Quotas, {service}, \"{title}\") and set {section}.{config_key} to what you got, "
+        f"or {remedy}")
+
+
 def _quota_error(key, what, needed, quota, name):
     """`what` says what needs `needed` (its `{}`)."""
     title, config_key = QUOTA_NAMES[name]
-    return ConfigError(
-        f"{key}: {what.format(f'{needed:,}')}, more than the IAM quota \"{title}\" allows ({quota:,}"
-        f"{', the default' if quota == getattr(IamQuotas, name) else ''}): ask AWS for more "
-        f"(Service Quotas, IAM, \"{title}\") and set iamQuotas.{config_key} to what you got, "
-        f"or list fewer teams or levels")
+    return _service_quota_error(key, what.format(f"{needed:,}"), quota,
+                                getattr(IamQuotas, name), "IAM", title, "iamQuotas", config_key,
+                                "list fewer teams or levels")
 
 
 def _check_iam_fits(teams, region, account_id, quotas, key):
@@ -496,12 +505,9 @@ def _check_iam_fits(teams, region, account_id, quotas, key):
 
 def _eventbridge_quota_error(key, what, quota, name):
     title, config_key, _ = EVENTBRIDGE_QUOTA_NAMES[name]
-    default = getattr(EventBridgeQuotas, name)
-    return ConfigError(
-        f"{key}: {what}, more than the EventBridge quota \"{title}\" allows ({quota:,}"
-        f"{', the default' if quota == default else ''}): ask AWS for more (Service Quotas, "
-        f"Amazon EventBridge, \"{title}\") and set eventBridgeQuotas.{config_key} to what you "
-        f"got, or list fewer teams")
+    return _service_quota_error(key, what, quota, getattr(EventBridgeQuotas, name),
+                                "Amazon EventBridge", title, "eventBridgeQuotas", config_key,
+                                "list fewer teams")
 
 
 def _check_eventbridge_fits(teams, region, account_id, quotas, key):

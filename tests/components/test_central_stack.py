@@ -218,14 +218,16 @@ def test_bucket_and_key_admit_exactly_the_server_and_tagged_access_roles(stack):
          "Principal": {"AWS": "*"}, "Action": "s3:ListBucket", "Resource": bucket,
          "Condition": {**who, "StringLike": {
              "s3:prefix": "registry/workspaces/${aws:PrincipalTag/mlflow-team}/*"}}}]
+    # the admitted get what SSE-KMS needs (a data key, Decrypt); everyone else is denied any use
     use = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    allowed = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     root = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
     assert policy(stack.one("aws:kms/key:Key", "store-key"))["Statement"][1:] == [
         {"Sid": "TheServerUsesTheKey", "Effect": "Allow", "Principal": root,
-         "Action": use + ["kms:DescribeKey"], "Resource": "*",
+         "Action": allowed, "Resource": "*",
          "Condition": {"ArnEquals": {"aws:PrincipalArn": [server]}}},
         {"Sid": "AccessRolesUseTheKey", "Effect": "Allow", "Principal": root,
-         "Action": use + ["kms:DescribeKey"], "Resource": "*",
+         "Action": allowed, "Resource": "*",
          "Condition": {"ArnLike": {"aws:PrincipalArn": shapes},
                        "StringLike": {"aws:PrincipalTag/team": "?*"}}},
         {"Sid": "NobodyElseUsesTheKey", "Effect": "Deny", "Principal": "*", "Action": use,
