@@ -28,12 +28,14 @@ def largest_prefix(availability_zones: int, nat: str) -> int:
 
 
 # Memory, measured on `mlflow server` (MLflow 3.17.2, Python 3.11, SQLite, idle; each process's
-# proportional set size, so shared library pages are counted once):
+# proportional set size, so shared library pages are counted once; the job runner again on
+# 3.18.0, 2026-12-04):
 # - each uvicorn worker: about 290 MB resident under requests;
 # - the `mlflow server` process that starts the others stays resident beside them: 190 MB;
 # - MLflow's job runner starts a Python process with MLflow loaded for itself (170 MB), one huey
 #   consumer for each of its job functions and one for the periodic tasks (178 MB each): with
-#   3.17.2's 6 job functions, 8 processes and 1.4 GB before any job runs (3.18.0 has 7);
+#   3.17.2's 6 job functions, 8 processes and 1.4 GB before any job runs; 3.18.0's 7, 9
+#   processes and 1.6 GB (the runner 175 MB, each consumer 180 MB);
 # - each running job is a subprocess of its own (MLflow loaded: 170 MB), as many at once as its
 #   function's concurrency allows: a judge's model client and trace batch come on top, so each is
 #   budgeted at JOB_MB (an allowance, not a measurement).
