@@ -448,3 +448,54 @@ def test_team_b_puts_no_trace_into_team_as_experiment_by_its_id(sandbox, channel
     assert [(r.status_code, r.json()["error_code"]) for r in answers] == [
         (404, "RESOURCE_DOES_NOT_EXIST")] * 4
     assert list(traces) == []
+
+
+# OTLP/HTTP JSON bodies whose shape MLflow 3.18 trusts: it walks resourceSpans, scopeSpans,
+# spans and links and converts their hex ids before protobuf's parser sees the body, so a list
+# that is null or a string, an item that is not an object, or an id that is not a string
+# escaped as a TypeError or AttributeError (500; 502 at the edge).
+_SPAN = {"spanId": "0102030405060708", "name": "s", "startTimeUnixNano": "1",
+         "endTimeUnixNano": "2"}
+
+
+def _spans(*spans):
+    return {"resourceSpans": [{"scopeSpans": [{"spans": list(spans)}]}]}
+
+
+MISSHAPEN_OTLP_JSON = {
+    "resourceSpans null": {"resourceSpans": None},
+    "resourceSpans a string": {"resourceSpans": "x"},
+    "a resource span not an object": {"resourceSpans": [1]},
+    "scopeSpans null": {"resourceSpans": [{"scopeSpans": None}]},
+    "a scope span a string": {"resourceSpans": [{"scopeSpans": ["x"]}]},
+    "spans an object": {"resourceSpans": [{"scopeSpans": [{"spans": {"a": 1}}]}]},
+    "a span a list": _spans([]),
+    "traceId a number": _spans({**_SPAN, "traceId": 5}),
+    "spanId a list": _spans({**_SPAN, "traceId": "ab" * 16, "spanId": ["01"]}),
+    "parentSpanId an object": _spans({**_SPAN, "traceId": "ab" * 16, "parentSpanId": {"a": 1}}),
+    "links a string": _spans({**_SPAN, "traceId": "ab" * 16, "links": "xy"}),
+    "a link a number": _spans({**_SPAN, "traceId": "ab" * 16, "links": [7]}),
+    "a link's traceId a number": _spans({**_SPAN, "traceId": "ab" * 16,
+                                         "links": [{"traceId": 1, "spanId": "01" * 8}]}),
+    "traceId not hex": _spans({**_SPAN, "traceId": "zz" * 16}),
+    "a JSON string of a body": json.dumps(_spans({**_SPAN, "traceId": "ab" * 16})),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_an_otlp_json_body_of_the_wrong_shape_is_400_never_5xx(sandbox, channel):
+    with identity(sandbox, "contributor", channel) as c:
+        headers = {"x-mlflow-experiment-id": c.create_experiment(unique("otlp-json")),
+                   "Content-Type": "application/json"}
+        if channel == "token":
+            headers["X-MLFLOW-WORKSPACE"] = "team-a"
+        answers = {name: raw("POST", "/v1/traces", data=json.dumps(body), headers=headers)
+                   for name, body in MISSHAPEN_OTLP_JSON.items()}
+        gzipped = raw("POST", "/v1/traces", data=gzip.compress(json.dumps(
+            MISSHAPEN_OTLP_JSON["traceId a number"]).encode()),
+            headers={**headers, "Content-Encoding": "gzip"})
+        wellformed = raw("POST", "/v1/traces", data=json.dumps(_spans(
+            {**_SPAN, "traceId": uuid.uuid4().hex, "links": None})), headers=headers)
+    assert {name: r.status_code for name, r in answers.items() if r.status_code != 400} == {}
+    assert gzipped.status_code == 400, gzipped.text
+    assert wellformed.status_code == 200, wellformed.text
