@@ -242,6 +242,14 @@ def test_team_b_neither_sees_nor_changes_team_as_skills(sandbox, skill, channel)
     with admin:
         changed += [("team-a's admin", m, p, r.status_code) for m, p, body in WRITES
                     if (r := raw(m, fill(p, skill), json=fill(body, skill))).status_code != 403]
+    # team-b's callers naming team-a's workspace (its base URL; the browser's header) are
+    # refused at the edge, reads too
+    with identity(sandbox, "contributor", channel, team="team-b", username="team-b-user",
+                  workspace="team-a"):
+        found += [(p, r.status_code) for p in READS
+                  if (r := raw("GET", fill(p, skill))).status_code != 403]
+        changed += [("in team-a", m, p, r.status_code) for m, p, body in WRITES
+                    if (r := raw(m, fill(p, skill), json=fill(body, skill))).status_code != 403]
     assert (seen, found, changed) == ([], [], [])
     assert skill_state(sandbox, skill) == before
 
