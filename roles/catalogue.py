@@ -189,8 +189,11 @@ _TABLE = (
     ("invoke-genai", "POST", "/3.0/mlflow/scorer/invoke", AJAX),
     ("invoke-genai", "POST", "/3.0/mlflow/genai/evaluate/invoke", AJAX),
     ("invoke-genai", "POST", "/3.0/mlflow/issues/invoke", AJAX),
-    # MLflow 3.18: arms the dispatch of an experiment's scheduled issue detection (judges run
-    # on its traces at each occurrence) after the UI saved the schedule's tags: a standing spend.
+    # MLflow 3.18: re-anchors the next run of an experiment's scheduled issue detection (judges
+    # run on its traces at each occurrence: a standing spend) after the UI saved the schedule's
+    # tags. The cadence tag alone arms the dispatcher (within its next pass), so what keeps the
+    # spend with invoke-genai is that every level holding write-tracking (experiment tags)
+    # holds invoke-genai too (tests/roles/test_model.py); this route only says when.
     ("invoke-genai", "POST", "/3.0/mlflow/issues/schedule/state", AJAX),
     ("invoke-genai", "GET POST", "/2.0/mlflow/gateway-proxy", AJAX),
     ("invoke-genai", "POST", "/3.0/mlflow/prompt-optimization/jobs", BOTH),

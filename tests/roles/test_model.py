@@ -116,6 +116,19 @@ def test_several_levels_get_the_union():
             ), (combo, route.method, path)
 
 
+
+def test_whoever_writes_experiment_tags_may_spend_on_genai():
+    """MLflow 3.18's scheduled issue detection runs judges on an experiment's traces at every
+    occurrence (a standing spend), and its dispatcher picks a schedule up from the experiment's
+    cadence tag alone: set-experiment-tag (write-tracking) arms it. The issues/schedule/state
+    route only re-anchors the timing, so refusing it to a level would stop nothing; what keeps
+    the spend with invoke-genai is that no level writes tracking data without it."""
+    assert allows_any(["contributor"], "POST", "/api/2.0/mlflow/experiments/set-experiment-tag")
+    for level in LEVELS:
+        if "write-tracking" in GRANTS[level]:
+            assert "invoke-genai" in GRANTS[level], level
+
+
 # --- a level held in a team's workspace ------------------------------------------------------
 
 

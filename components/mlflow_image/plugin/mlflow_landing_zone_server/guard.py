@@ -12,7 +12,8 @@ get 401, 403, 400, 404 or 413, never 500"). In order, for every HTTP request:
 3. A compressed OTLP body (`/v1/traces`, Content-Encoding gzip or deflate) is inflated here, in
    chunks, up to the cap, and handed on plain: MLflow itself inflates it whole, without a cap.
 4. A body MLflow reads as JSON must be JSON, an object (or MLflow's legacy double-encoded
-   object), nested no deeper than MAX_JSON_DEPTH.
+   object), nested no deeper than MAX_JSON_DEPTH; an OTLP JSON body (`/v1/traces`), an object
+   at once, of the shape MLflow walks before it parses it (check_otlp_json).
 """
 
 import json
@@ -178,7 +179,7 @@ def _inflate(body: bytes, wbits: int, cap: int, members: bool) -> bytes:
 def check_json(body: bytes):
     """Refuse a JSON body that MLflow's handlers would crash on: not JSON, not an object,
     nested deeper than MAX_JSON_DEPTH."""
-    value = _loads(body)
+    value = first = _loads(body)
     if isinstance(value, str):  # MLflow decodes a double-encoded body (older clients) again
         value = _loads(value)
     if not isinstance(value, dict):
@@ -193,6 +194,40 @@ def check_json(body: bytes):
             raise Refusal(400, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
         children = item.values() if isinstance(item, dict) else item
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return first
+
+
+# MLflow 3.18 takes OTLP/HTTP JSON too, and before protobuf's parser (which would refuse a value
+# of the wrong type) converts the spans' and links' hex ids to base64 itself
+# (otel_api._convert_otlp_json_ids_to_base64), walking the body as a well-formed export: a list
+# that is null or a string, an item that is not an object, or an id that is not a string
+# escaped as a TypeError or AttributeError, a 500.
+_OTLP_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+_NOT_OTLP = "Invalid OpenTelemetry format: "
+
+
+def check_otlp_json(value):
+    """Refuse an OTLP JSON body (as json.loads gives it, once) whose shape MLflow's id
+    conversion would crash on; what it parses, MLflow judges."""
+    if not isinstance(value, dict):
+        raise Refusal(400, _NOT_OTLP + "the body must be a JSON object.")
+
+    def objects(parent, key, empty_is_none=False):
+        items = parent.get(key) if empty_is_none else parent.get(key, [])
+        if empty_is_none and not items:  # MLflow reads links as `span.get("links") or []`
+            return []
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise Refusal(400, _NOT_OTLP + f"{key!r} must be a list of objects.")
+        return items
+
+    for resource_span in objects(value, "resourceSpans"):
+        for scope_span in objects(resource_span, "scopeSpans"):
+            for span in objects(scope_span, "spans"):
+                for item in [span, *objects(span, "links", empty_is_none=True)]:
+                    for field in _OTLP_ID_FIELDS:
+                        given = item.get(field)
+                        if given and not isinstance(given, str):
+                            raise Refusal(400, _NOT_OTLP + f"{field!r} must be a hex string.")
 
 
 def _loads(body):
@@ -251,10 +286,12 @@ class Guard:
                                 if k.lower() not in (b"content-encoding", b"content-length")]
             scope["headers"].append((b"content-length", str(len(body)).encode()))
         if checking and body.strip():
+            otlp = path.rstrip("/") in self.inflating_paths
+            check = (lambda b: check_otlp_json(check_json(b))) if otlp else check_json
             if len(body) > 256 * 1024:  # keep the event loop free for big bodies
-                await anyio.to_thread.run_sync(check_json, body)
+                await anyio.to_thread.run_sync(check, body)
             else:
-                check_json(body)
+                check(body)
         return _replay(body, receive)
 
 
