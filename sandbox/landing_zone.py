@@ -108,6 +108,11 @@ class LandingZone:
         earlier_aws = earlier.get("aws")
         self.aws_port = self.aws_port or emulated.free_port(preferred=_port_of(
             earlier_aws.get("endpoint_url") if isinstance(earlier_aws, dict) else None))
+        # STS sessions live by the wall clock until a test moves it (emulation.sts_now): each
+        # start begins on the wall clock
+        clock = self.dir / emulation.STS_CLOCK_FILE
+        clock.unlink(missing_ok=True)
+        emulation.use_sts_clock_file(clock)
         with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3, EventBridge, SageMaker) and seeding "
                              "accounts"):
             self.aws = emulated.start_aws(self.plan, self.aws_port, self.token_seconds,
@@ -316,7 +321,7 @@ class LandingZone:
 
 # What the sandbox keeps in its state directory (reset() removes exactly these).
 STATE_NAMES = ("mlflow.db", POSTGRES_DIR, "artifacts", "artifacts.saving", ACCESS_LOG, MLFLOW_LOG,
-               "sandbox.json", "ui", UI_ACCESS_LOG, "aws-config")
+               "sandbox.json", "ui", UI_ACCESS_LOG, "aws-config", emulation.STS_CLOCK_FILE)
 
 
 class AlreadyRunning(RuntimeError):
