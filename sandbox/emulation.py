@@ -479,7 +479,7 @@ def sts_now() -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=offset)
 
 
-def _expires_at(role) -> datetime:
+def expires_at(role) -> datetime:
     """An STS session's Expiration (moto keeps it naive, in UTC), timezone-aware."""
     expiration = role.expiration
     return expiration if expiration.tzinfo else expiration.replace(tzinfo=timezone.utc)
@@ -488,15 +488,17 @@ def _expires_at(role) -> datetime:
 def session_expired(role) -> bool:
     """Whether an STS session (moto's AssumedRole) no longer holds: at its Expiration, and
     after, AWS refuses every request signed with it (ExpiredToken)."""
-    return sts_now() >= _expires_at(role)
+    return sts_now() >= expires_at(role)
 
 
-def _session_of_key(account: str, partition: str, access_key_id: str):
+def session_of_key(access_key_id: str, account: str = None, partition: str = "aws"):
+    """The STS session (moto's AssumedRole) of an access key, in `account` or any, or None."""
     from moto.sts.models import sts_backends
 
-    for role in sts_backends[account][partition].assumed_roles:
-        if role.access_key_id == access_key_id:
-            return role
+    for name in [account] if account else list(sts_backends):
+        for role in sts_backends[name][partition].assumed_roles:
+            if role.access_key_id == access_key_id:
+                return role
     return None
 
 
@@ -531,7 +533,7 @@ def _expire_sessions():
 
     def access_key_init(self, account_id, partition, access_key_id, headers):
         find(self, account_id, partition, access_key_id, headers)
-        role = _session_of_key(account_id, partition, access_key_id)
+        role = session_of_key(access_key_id, account_id, partition)
         if role is not None and session_expired(role):
             raise CreateAccessKeyFailure(reason="ExpiredToken")
 

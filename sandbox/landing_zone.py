@@ -58,6 +58,9 @@ DATABASES = ("sqlite", "postgresql")
 POSTGRES_DIR = "postgres"  # its data directory, socket, password and log, in the state directory
 
 
+SESSION_RENEWAL_SECONDS = 5  # how often the teams' sessions are checked for renewal
+
+
 class LandingZone:
     """`plan`: what to seed (sandbox/plan.py; default: Pulumi.central.yaml and
     sandbox/users.yaml); `authorizer_ttl`, `token_seconds`: the plan's unless given."""
@@ -213,8 +216,17 @@ class LandingZone:
         return self.state()
 
     def _watch_mlflow(self, progress):
-        """Like ECS replacing a stopped task: a dead MLflow is started again."""
+        """Like ECS replacing a stopped task: a dead MLflow is started again. And as SageMaker
+        renews a job's credentials: the teams' sessions, before they expire (every 5 s)."""
+        renewal_due = time.monotonic()
         while not self._stopping.wait(0.5):
+            if time.monotonic() >= renewal_due:
+                renewal_due = time.monotonic() + SESSION_RENEWAL_SECONDS
+                try:
+                    if emulated.renew_sessions(self.aws):
+                        self.write_state()
+                except Exception as e:  # the next round tries again
+                    progress(f"the teams' sessions were not renewed: {e}")
             if self.mlflow.process.poll() is None:
                 continue
             progress(f"mlflow server exited ({self.mlflow.process.returncode}); restarting")

@@ -1,8 +1,9 @@
 """Verify SigV4-signed requests as API Gateway does for AWS_IAM methods.
 
 Signature, credential scope (date, region, service), clock skew of 5 minutes, payload hash and
-session token are all checked, and a session past its Expiration is refused as expired. The canonical request is computed by botocore's own signer over
-the request as received, so the check is independent of the client that signed it.
+session token are all checked, and a session past its Expiration is refused as expired. The
+canonical request is computed by botocore's own signer over the request as received, so the
+check is independent of the client that signed it.
 """
 
 import hashlib

@@ -1,7 +1,8 @@
 """Credentials that refresh on their own, against a sandbox whose STS sessions expire as on
 AWS: a session of the central role is accepted until its Expiration and refused after, at the
 gateway (403, API Gateway's EXPIRED_TOKEN) and at S3 (400 ExpiredToken); this repo's client
-keeps working across an expiry, where a caller holding fixed credentials is refused.
+keeps working across an expiry, where a caller holding fixed credentials is refused; and the
+sessions the state file hands out are renewed before they expire.
 
 Nobody waits 15 minutes: the sandbox's sessions live by its STS clock (sandbox/emulation.py's
 `sts_now`: the wall clock, moved on by the seconds in `sts-clock-offset` beside the state
@@ -10,6 +11,8 @@ hold last an hour or more, and are issued to last as long again while the clock 
 moving it by a 900-second session's remaining life leaves theirs good.
 """
 
+import json
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from mlflow_landing_zone_client import CentralRoleCredentials, SigV4Auth
 from mlflow_landing_zone_client.credentials import _Provider
+from sandbox.aws import RENEW_AHEAD_SECONDS
 from sandbox.emulation import STS_CLOCK_FILE
 
 from tests.sandbox_clients import role_of, team_of
@@ -192,3 +196,37 @@ def test_the_client_keeps_working_across_an_expiry_where_fixed_credentials_are_r
                   aws_session_token=held.token).list_objects_v2(Bucket=bucket, Prefix=prefix)
     assert (e.value.response["ResponseMetadata"]["HTTPStatusCode"],
             e.value.response["Error"]["Code"]) == (400, "ExpiredToken")
+
+
+def test_the_teams_sessions_are_renewed_before_they_expire(sandbox, sts_clock):
+    """As SageMaker hands a job new credentials before its old ones expire: the sessions the
+    state file (and so the AWS profiles' credential_process) hands out are renewed an hour
+    before they expire, so a sandbox left running for days keeps its profiles good. The old
+    session holds until its own Expiration, and is refused after it."""
+    state_file = Path(sandbox["_state_file"])
+    old = role_of(json.loads(state_file.read_text()), "reader")["credentials"]
+    expiration = datetime.fromisoformat(old["Expiration"])
+    sts_clock.move_to(expiration, -(RENEW_AHEAD_SECONDS - 60))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        new = role_of(json.loads(state_file.read_text()), "reader")["credentials"]
+        if new["AccessKeyId"] != old["AccessKeyId"]:
+            break
+        time.sleep(0.5)
+    assert new["AccessKeyId"] != old["AccessKeyId"], "not renewed within a minute"
+    assert datetime.fromisoformat(new["Expiration"]) > expiration
+
+    def caller(credentials):
+        sts = boto3.client("sts", region_name=REGION,
+                           endpoint_url=sandbox["aws"]["endpoint_url"], **keys_of(credentials))
+        try:
+            return sts.get_caller_identity()["Arn"]
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    session = caller(new)
+    assert session.endswith(":assumed-role/mlflow-team-a-reader-sagemaker/sagemaker-reader"), \
+        session
+    assert caller(old) == session  # both hold until the old one's Expiration
+    sts_clock.move_to(expiration, +1)
+    assert (caller(old), caller(new)) == ("ExpiredToken", session)
