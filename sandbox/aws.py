@@ -400,6 +400,51 @@ def _enrol_authenticator(idp, pool_id, client_id, username, password) -> str:
     return secret
 
 
+# The sessions the state file hands out (a team's SageMaker roles', its application's, its
+# audit reader's) are renewed this long before they expire, as SageMaker hands a job new
+# credentials before its old ones expire: a sandbox left running for days keeps its profiles good.
+RENEW_AHEAD_SECONDS = 3600
+
+
+def _held_sessions(value):
+    """Every session (a dict with AccessKeyId and SessionToken) in the teams' state."""
+    if isinstance(value, dict):
+        if "AccessKeyId" in value and "SessionToken" in value:
+            yield value
+        else:
+            for item in value.values():
+                yield from _held_sessions(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _held_sessions(item)
+
+
+def renew_sessions(aws: "EmulatedAws") -> int:
+    """Renew, in place, the teams' sessions that expire within RENEW_AHEAD_SECONDS by the STS
+    clock: a new session of the same role and name, for SAGEMAKER_SESSION_SECONDS, issued as
+    the AWS service issues it (not a call signed by anyone). How many were renewed."""
+    from datetime import timedelta
+
+    from moto.sts.models import sts_backends
+
+    renewed = 0
+    soon = emulation.sts_now() + timedelta(seconds=RENEW_AHEAD_SECONDS)
+    for held in _held_sessions(aws.teams):
+        session = emulation.session_of_key(held["AccessKeyId"])
+        if session is None or emulation.expires_at(session) > soon:
+            continue
+        fresh = sts_backends[session.account_id]["global"].assume_role(
+            aws.plan.region, session.session_name, session.role_arn, None,
+            SAGEMAKER_SESSION_SECONDS, None)
+        held.update({"AccessKeyId": fresh.access_key_id,
+                     "SecretAccessKey": fresh.secret_access_key,
+                     "SessionToken": fresh.session_token})
+        if "Expiration" in held:
+            held["Expiration"] = emulation.expires_at(fresh).isoformat()
+        renewed += 1
+    return renewed
+
+
 def start_aws(plan, port: int = 0, token_seconds: int = None,
               passwords: dict = None, serving_api_url: str = None,
               serving_dir=None) -> EmulatedAws:

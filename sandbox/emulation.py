@@ -11,8 +11,12 @@ here too.
 
 import inspect
 import json
+from datetime import datetime, timedelta, timezone
 from importlib import import_module
 from importlib.metadata import version
+from pathlib import Path
+
+from .sigv4 import ExpiredToken
 
 MOTO_VERSION = "5.2.5"  # requirements.txt pins it; the mends are proved against it
 
@@ -37,6 +41,20 @@ MOTO_INTERNALS = {
     "moto.iam.access_control.IAMRequestBase._is_assuming_role_operation":
         "(self, resource_arn: 'str') -> 'bool'",
     "moto.iam.access_control.AssumedRoleAccessKey": type,
+    # STS sessions expire (moto's are honoured forever)
+    "moto.iam.access_control.AssumedRoleAccessKey.__init__":
+        "(self, account_id: 'str', partition: 'str', access_key_id: 'str', "
+        "headers: 'dict[str, str]')",
+    "moto.iam.access_control.CreateAccessKeyFailure": type,
+    "moto.iam.access_control.IAMRequest._raise_invalid_access_key": "(self, _: 'str') -> 'None'",
+    "moto.iam.access_control.S3IAMRequest._raise_invalid_access_key":
+        "(self, reason: 'str') -> 'None'",
+    "moto.sts.models.AssumedRole.__init__":
+        "(self, account_id: str, region_name: str, access_key: moto.iam.models.AccessKey, "
+        "role_session_name: str, role_arn: str, policy: str, duration: int, external_id: str)",
+    "moto.s3.exceptions.S3ClientError": type,
+    "moto.core.exceptions.JsonRESTError": type,
+    "moto.core.exceptions._RESTError": type,
     "moto.sts.responses.TokenResponse.assume_role":
         "(self) -> moto.core.responses.ActionResult",
     "moto.sts.models.STSBackend.assume_role":
@@ -77,6 +95,13 @@ SIGNED_COGNITO_OPERATIONS = ("SignUp", "ConfirmSignUp", "ForgotPassword",
 # turns IAM enforcement off, reset): not reachable over HTTP; the sandbox reads moto's backends
 # in process (below). moto routes every path with this prefix there.
 MOTO_API_PREFIX = "/moto-api"
+# The clock STS sessions live by: the wall clock, moved on by the seconds written in the file
+# `use_sts_clock_file` names (`sts-clock-offset` beside the state file), so that a test can
+# see a session expire without waiting for it. Only sessions' lifetimes read it (their
+# Expiration when issued, and whether they still hold); a signature's date (5 minutes' skew)
+# and Cognito's tokens keep the wall clock.
+STS_CLOCK_FILE = "sts-clock-offset"
+_sts_clock_file = []
 _installed = []
 
 
@@ -152,6 +177,7 @@ def install(central_account: str) -> None:
     _no_moto_api_over_http()
     _no_cross_origin_calls()
     _judge_put_events_by_bus()
+    _expire_sessions()
     _installed.append(central_account)
 
 
@@ -437,6 +463,103 @@ def _judge_put_events_by_bus():
     EventsHandler._determine_resource = _determine_resource
 
 
+def use_sts_clock_file(path) -> None:
+    """Read the STS clock's offset (seconds, a number; none: 0) from `path` from now on."""
+    _sts_clock_file[:] = [Path(path)]
+
+
+def sts_now() -> datetime:
+    """Now, by the clock STS sessions live by (timezone-aware, UTC)."""
+    offset = 0.0
+    if _sts_clock_file:
+        try:
+            offset = float(_sts_clock_file[0].read_text().strip() or 0)
+        except (OSError, ValueError):  # no file (the clock is not moved), or not a number
+            offset = 0.0
+    return datetime.now(timezone.utc) + timedelta(seconds=offset)
+
+
+def expires_at(role) -> datetime:
+    """An STS session's Expiration (moto keeps it naive, in UTC), timezone-aware."""
+    expiration = role.expiration
+    return expiration if expiration.tzinfo else expiration.replace(tzinfo=timezone.utc)
+
+
+def session_expired(role) -> bool:
+    """Whether an STS session (moto's AssumedRole) no longer holds: at its Expiration, and
+    after, AWS refuses every request signed with it (ExpiredToken)."""
+    return sts_now() >= expires_at(role)
+
+
+def session_of_key(access_key_id: str, account: str = None, partition: str = "aws"):
+    """The STS session (moto's AssumedRole) of an access key, in `account` or any, or None."""
+    from moto.sts.models import sts_backends
+
+    for name in [account] if account else list(sts_backends):
+        for role in sts_backends[name][partition].assumed_roles:
+            if role.access_key_id == access_key_id:
+                return role
+    return None
+
+
+def _expire_sessions():
+    """moto honours an assumed role's credentials forever; AWS refuses them from their
+    Expiration on (DurationSeconds after AssumeRole): STS and IAM answer ExpiredToken, JSON
+    services such as EventBridge ExpiredTokenException (both 403, AWS's common errors), S3
+    ExpiredToken, "The provided token has expired." (400, S3's error table). A
+    session is issued with its Expiration by the STS clock (`sts_now`), and judged by it at
+    every request signed with it: here for moto's services, in `lookup_access_key` for the
+    gateway. A wrong token is still InvalidToken first, as moto has it."""
+    from moto.core.exceptions import JsonRESTError, _RESTError
+    from moto.iam.access_control import (
+        AssumedRoleAccessKey,
+        CreateAccessKeyFailure,
+        IAMRequest,
+        S3IAMRequest,
+    )
+    from moto.s3.exceptions import S3ClientError
+    from moto.sts.models import AssumedRole
+
+    issue = AssumedRole.__init__
+
+    def __init__(self, account_id, region_name, access_key, role_session_name, role_arn,
+                 policy, duration, external_id):
+        issue(self, account_id, region_name, access_key, role_session_name, role_arn, policy,
+              duration, external_id)
+        self.expiration = (sts_now() + timedelta(seconds=int(duration))).replace(tzinfo=None)
+
+    _replace(AssumedRole, "__init__", __init__)
+    find = AssumedRoleAccessKey.__init__
+
+    def access_key_init(self, account_id, partition, access_key_id, headers):
+        find(self, account_id, partition, access_key_id, headers)
+        role = session_of_key(access_key_id, account_id, partition)
+        if role is not None and session_expired(role):
+            raise CreateAccessKeyFailure(reason="ExpiredToken")
+
+    _replace(AssumedRoleAccessKey, "__init__", access_key_init)
+    invalid = IAMRequest._raise_invalid_access_key
+
+    def raise_invalid_access_key(self, reason):
+        if reason == "ExpiredToken":
+            error = (JsonRESTError("ExpiredTokenException", ExpiredToken.MESSAGE)
+                     if self._headers.get("X-Amz-Target")  # the JSON protocol (EventBridge)
+                     else _RESTError("ExpiredToken", ExpiredToken.MESSAGE))
+            error.code = 403
+            raise error
+        invalid(self, reason)
+
+    _replace(IAMRequest, "_raise_invalid_access_key", raise_invalid_access_key)
+    s3_invalid = S3IAMRequest._raise_invalid_access_key
+
+    def s3_raise_invalid_access_key(self, reason):
+        if reason == "ExpiredToken":
+            raise S3ClientError("ExpiredToken", "The provided token has expired.")
+        s3_invalid(self, reason)
+
+    _replace(S3IAMRequest, "_raise_invalid_access_key", s3_raise_invalid_access_key)
+
+
 def _no_moto_api_over_http():
     """Answer moto's own API 404, as AWS would, before moto dispatches the request."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -506,7 +629,8 @@ def revoke_refresh_token(client_id: str, token: str) -> bool:
 
 
 def lookup_access_key(access_key: str):
-    """(secret, session token, role ARN, session ARN, account) of an STS session, or None."""
+    """(secret, session token, role ARN, session ARN, account) of an STS session, or None;
+    sigv4.ExpiredToken for a session past its Expiration."""
     from moto.sts.models import sts_backends
 
     for account, regions in sts_backends.items():
@@ -515,6 +639,8 @@ def lookup_access_key(access_key: str):
             continue
         for role in backend.assumed_roles:
             if role.access_key_id == access_key:
+                if session_expired(role):
+                    raise ExpiredToken(role.session_token)
                 return role.secret_access_key, role.session_token, role.role_arn, role.arn, \
                     role.role_arn.split(":")[4]
     return None

@@ -34,7 +34,7 @@ from spec.edge import (
 from roles.policy_eval import ALLOW, DENY, evaluate
 
 from .local_server import HOP_BY_HOP, LocalServer
-from .sigv4 import SignatureError, verify
+from .sigv4 import ExpiredToken, SignatureError, verify
 
 ACTION = "execute-api:Invoke"
 # Compared with `_` read as `-`: a WSGI server folds `X_MLflow_User` into `X-MLflow-User`.
@@ -66,7 +66,8 @@ def client_headers_to_forward(headers) -> list:
 _RESPONSE_TYPES = {"AccessDeniedException": "ACCESS_DENIED",
                    "UnauthorizedException": "UNAUTHORIZED",
                    "MissingAuthenticationTokenException": "MISSING_AUTHENTICATION_TOKEN",
-                   "InvalidSignatureException": "INVALID_SIGNATURE"}
+                   "InvalidSignatureException": "INVALID_SIGNATURE",
+                   "ExpiredTokenException": "EXPIRED_TOKEN"}
 
 
 class Refused(Exception):
@@ -217,6 +218,8 @@ class Gateway(LocalServer):
         try:
             role_arn, session_arn, account, access_key = verify(method, raw_path, raw_query, headers, body,
                                                     lookup, self.region)
+        except ExpiredToken as e:
+            raise Refused(403, str(e), "ExpiredTokenException")
         except SignatureError as e:
             if e.missing_token:
                 raise Refused(403, "Missing Authentication Token", "MissingAuthenticationTokenException")

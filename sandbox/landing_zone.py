@@ -58,6 +58,9 @@ DATABASES = ("sqlite", "postgresql")
 POSTGRES_DIR = "postgres"  # its data directory, socket, password and log, in the state directory
 
 
+SESSION_RENEWAL_SECONDS = 5  # how often the teams' sessions are checked for renewal
+
+
 class LandingZone:
     """`plan`: what to seed (sandbox/plan.py; default: Pulumi.central.yaml and
     sandbox/users.yaml); `authorizer_ttl`, `token_seconds`: the plan's unless given."""
@@ -108,6 +111,11 @@ class LandingZone:
         earlier_aws = earlier.get("aws")
         self.aws_port = self.aws_port or emulated.free_port(preferred=_port_of(
             earlier_aws.get("endpoint_url") if isinstance(earlier_aws, dict) else None))
+        # STS sessions live by the wall clock until a test moves it (emulation.sts_now): each
+        # start begins on the wall clock
+        clock = self.dir / emulation.STS_CLOCK_FILE
+        clock.unlink(missing_ok=True)
+        emulation.use_sts_clock_file(clock)
         with _step(progress, "starting emulated AWS (moto: Cognito, IAM, STS, S3, EventBridge, SageMaker) and seeding "
                              "accounts"):
             self.aws = emulated.start_aws(self.plan, self.aws_port, self.token_seconds,
@@ -208,8 +216,17 @@ class LandingZone:
         return self.state()
 
     def _watch_mlflow(self, progress):
-        """Like ECS replacing a stopped task: a dead MLflow is started again."""
+        """Like ECS replacing a stopped task: a dead MLflow is started again. And as SageMaker
+        renews a job's credentials: the teams' sessions, before they expire (every 5 s)."""
+        renewal_due = time.monotonic()
         while not self._stopping.wait(0.5):
+            if time.monotonic() >= renewal_due:
+                renewal_due = time.monotonic() + SESSION_RENEWAL_SECONDS
+                try:
+                    if emulated.renew_sessions(self.aws):
+                        self.write_state()
+                except Exception as e:  # the next round tries again
+                    progress(f"the teams' sessions were not renewed: {e}")
             if self.mlflow.process.poll() is None:
                 continue
             progress(f"mlflow server exited ({self.mlflow.process.returncode}); restarting")
@@ -316,7 +333,7 @@ class LandingZone:
 
 # What the sandbox keeps in its state directory (reset() removes exactly these).
 STATE_NAMES = ("mlflow.db", POSTGRES_DIR, "artifacts", "artifacts.saving", ACCESS_LOG, MLFLOW_LOG,
-               "sandbox.json", "ui", UI_ACCESS_LOG, "aws-config")
+               "sandbox.json", "ui", UI_ACCESS_LOG, "aws-config", emulation.STS_CLOCK_FILE)
 
 
 class AlreadyRunning(RuntimeError):

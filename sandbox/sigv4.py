@@ -1,8 +1,9 @@
 """Verify SigV4-signed requests as API Gateway does for AWS_IAM methods.
 
 Signature, credential scope (date, region, service), clock skew of 5 minutes, payload hash and
-session token are all checked. The canonical request is computed by botocore's own signer over
-the request as received, so the check is independent of the client that signed it.
+session token are all checked, and a session past its Expiration is refused as expired. The
+canonical request is computed by botocore's own signer over the request as received, so the
+check is independent of the client that signed it.
 """
 
 import hashlib
@@ -30,11 +31,24 @@ class SignatureError(Exception):
         self.missing_token = missing_token
 
 
+class ExpiredToken(SignatureError):
+    """The credentials' STS session has expired (API Gateway's EXPIRED_TOKEN, 403). `lookup`
+    raises it with the session's token: a request with another token is still refused as
+    invalid."""
+
+    MESSAGE = "The security token included in the request is expired"
+
+    def __init__(self, token=None):
+        super().__init__(self.MESSAGE)
+        self.token = token
+
+
 def verify(method, raw_path, raw_query, headers, body, lookup, region, now=None):
     """The principal of a correctly signed request, or SignatureError.
 
     `headers` maps lower-case names to values; `lookup(access_key)` returns
-    (secret_key, session_token or None, principal) or None for an unknown key.
+    (secret_key, session_token or None, principal) or None for an unknown key, or raises
+    ExpiredToken for an expired session.
     """
     authorization = headers.get("authorization")
     if not authorization:
@@ -59,7 +73,13 @@ def verify(method, raw_path, raw_query, headers, body, lookup, region, now=None)
     signed = match["signed"].split(";")
     if "host" not in signed:
         raise SignatureError("the Host header must be signed")
-    found = lookup(match["key"])
+    try:
+        found = lookup(match["key"])
+    except ExpiredToken as expired:
+        if expired.token is not None and headers.get("x-amz-security-token") != expired.token:
+            raise SignatureError("The security token included in the request is invalid") \
+                from None
+        raise
     if found is None:
         raise SignatureError("The security token included in the request is invalid")
     secret, token, principal = found

@@ -1,6 +1,7 @@
 """The sandbox's moto mends (sandbox/emulation.py): written for one moto, and loud when moto
 changes under them."""
 
+import json
 import subprocess
 import sys
 
@@ -186,3 +187,114 @@ def test_another_accounts_put_events_is_judged_by_the_buses_policy_entry_by_entr
                 "Condition": {"StringEquals": {"events:source": contract.EVENT_SOURCE}}}]}))
         assert verdicts(central, "mlflow-tracking-server", contract.EVENT_SOURCE) == [
             "AccessDeniedException"]
+
+
+@pytest.mark.slow  # a fresh interpreter: the mends change moto for the whole process
+@pytest.mark.server  # moto's server on 127.0.0.1
+def test_a_session_holds_until_its_expiration_and_is_refused_after_as_aws_refuses_it(tmp_path):
+    """moto honours an assumed role's credentials forever. Mended: a session is issued for its
+    DurationSeconds, by the STS clock (the wall clock, moved on by the seconds a test writes in
+    the clock file), and from its Expiration on every service refuses it as AWS does: STS and
+    IAM ExpiredToken (403), EventBridge (JSON) ExpiredTokenException (403), S3 ExpiredToken
+    (400); the gateway's lookup raises sigv4.ExpiredToken with the session's token."""
+    probe = """
+import json, sys
+from datetime import datetime, timezone
+from pathlib import Path
+import boto3, botocore.exceptions
+from moto.server import ThreadedMotoServer
+from sandbox import emulation
+from sandbox.sigv4 import ExpiredToken
+
+emulation.install("111111111111")
+clock = Path(sys.argv[1]) / emulation.STS_CLOCK_FILE
+emulation.use_sts_clock_file(clock)
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+kw = {"region_name": "us-east-1", "endpoint_url": "http://%s:%d" % server.get_host_and_port()}
+admin = {"aws_access_key_id": "AKIAADMIN", "aws_secret_access_key": "x"}
+iam = boto3.client("iam", **kw, **admin)
+role = iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+    "Principal": {"AWS": "arn:aws:iam::111111111111:root"}}]}))["Role"]["Arn"]
+iam.put_role_policy(RoleName="r", PolicyName="p", PolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+        "s3:ListBucket", "iam:ListRoles", "events:ListEventBuses"]}]}))
+boto3.client("s3", **kw, **admin).create_bucket(Bucket="bucket-b")
+iam.create_user(UserName="u")
+iam.put_user_policy(UserName="u", PolicyName="p", PolicyDocument=json.dumps({
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": role,
+                                            "Action": "sts:AssumeRole"}]}))
+user = iam.create_access_key(UserName="u")["AccessKey"]
+sts = boto3.client("sts", **kw, aws_access_key_id=user["AccessKeyId"],
+                   aws_secret_access_key=user["SecretAccessKey"])
+
+def assume(seconds):
+    before = datetime.now(timezone.utc)
+    c = sts.assume_role(RoleArn=role, RoleSessionName="session",
+                        DurationSeconds=seconds)["Credentials"]
+    return c, before, datetime.now(timezone.utc)
+
+c, before, after = assume(900)
+lifetime = [(c["Expiration"] - before).total_seconds(), (c["Expiration"] - after).total_seconds()]
+emulation.enforce_iam()
+keys = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+        "aws_session_token": c["SessionToken"]}
+
+def answers():
+    out = {}
+    for name, call in [
+            ("sts", lambda: boto3.client("sts", **kw, **keys).get_caller_identity()),
+            ("s3", lambda: boto3.client("s3", **kw, **keys).list_objects_v2(Bucket="bucket-b")),
+            ("iam", lambda: boto3.client("iam", **kw, **keys).list_roles()),
+            ("events", lambda: boto3.client("events", **kw, **keys).list_event_buses())]:
+        try:
+            call()
+            out[name] = [200]
+        except botocore.exceptions.ClientError as e:
+            out[name] = [e.response["ResponseMetadata"]["HTTPStatusCode"],
+                         e.response["Error"]["Code"], e.response["Error"]["Message"]]
+    try:
+        out["gateway"] = emulation.lookup_access_key(c["AccessKeyId"])[2]
+    except ExpiredToken as e:
+        out["gateway"] = [str(e), e.token == c["SessionToken"]]
+    return out
+
+def left():
+    return (c["Expiration"] - datetime.now(timezone.utc)).total_seconds()
+
+result = {"lifetime": lifetime, "now": answers()}
+clock.write_text(str(left() - 30))
+result["30 s before"] = answers()
+clock.write_text(str(left() + 1))
+result["after"] = answers()
+# a session issued while the clock is moved lives its DurationSeconds by that clock
+c2, _, _ = assume(900)
+keys = {"aws_access_key_id": c2["AccessKeyId"], "aws_secret_access_key": c2["SecretAccessKey"],
+        "aws_session_token": c2["SessionToken"]}
+result["issued on the moved clock"] = boto3.client("sts", **kw, **keys).get_caller_identity()[
+    "Arn"]
+clock.unlink()
+result["clock back"] = answers()
+server.stop()
+print(json.dumps(result))
+"""
+    run = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True,
+                         text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    # Expiration: DurationSeconds after the AssumeRole (moto's clock, to the second)
+    assert result["lifetime"][0] >= 899 and result["lifetime"][1] <= 901
+    holds = {"sts": [200], "s3": [200], "iam": [200], "events": [200],
+             "gateway": "arn:aws:iam::111111111111:role/r"}
+    assert result["now"] == holds
+    assert result["30 s before"] == holds
+    expired = "The security token included in the request is expired"
+    assert result["after"] == {
+        "sts": [403, "ExpiredToken", expired], "iam": [403, "ExpiredToken", expired],
+        "events": [403, "ExpiredTokenException", expired],
+        "s3": [400, "ExpiredToken", "The provided token has expired."],
+        "gateway": [expired, True]}
+    assert result["issued on the moved clock"] == (
+        "arn:aws:sts::111111111111:assumed-role/r/session")
+    assert result["clock back"] == holds

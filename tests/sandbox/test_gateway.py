@@ -343,3 +343,57 @@ def test_every_integration_sets_every_identity_header_and_the_workspace():
         else:
             assert headers["X-MLflow-Caller-Arn"] == NOT_THIS_CHANNEL
             assert headers["X-MLFLOW-WORKSPACE"] == "team-b"
+
+
+def _signed_get(url, key, secret, token):
+    """A GET signed with SigV4 for execute-api, as an SDK signs it."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials(key, secret, token), "execute-api", "us-east-1").add_auth(request)
+    return requests.get(url, headers=dict(request.headers.items()))
+
+
+@pytest.mark.server  # the gateway and a stand-in upstream
+def test_an_expired_session_is_refused_as_api_gateway_refuses_it(tmp_path):
+    """A session past its Expiration: 403, API Gateway's EXPIRED_TOKEN, in MLflow's error
+    shape (the words the SDK client refreshes on); the same key with another token is still an
+    invalid one; a session that holds passes."""
+    from sandbox.sigv4 import ExpiredToken
+
+    role = "arn:aws:iam::111111111111:role/mlflow-team-a-reader"
+    sessions = {"ASIAHOLDS": ("secret-1", "token-1"), "ASIAEXPIRED": ("secret-2", "token-2")}
+
+    def lookup_access_key(key):
+        if key not in sessions:
+            return None
+        secret, token = sessions[key]
+        if key == "ASIAEXPIRED":
+            raise ExpiredToken(token)
+        return secret, token, role, f"{role}/session", "111111111111"
+
+    server = upstream("echo")
+    gateway = Gateway(port=0, upstream_url=f"http://127.0.0.1:{server.server_port}",
+                      api_arn=API_ARN, account_id="111111111111", region="us-east-1",
+                      authorizer=StubAuthorizer(), lookup_access_key=lookup_access_key,
+                      identity_policies=lambda arn: [{"Version": "2012-10-17", "Statement": [
+                          {"Effect": "Allow", "Action": "execute-api:Invoke",
+                           "Resource": f"{API_ARN}/*"}]}],
+                      access_log_path=tmp_path / "access.log")
+    gateway.start()
+    try:
+        url = gateway.url + "/team-a/api/2.0/mlflow/experiments/search"
+        assert _signed_get(url, "ASIAHOLDS", "secret-1", "token-1").status_code == 200
+        expired = _signed_get(url, "ASIAEXPIRED", "secret-2", "token-2")
+        assert (expired.status_code, expired.json()) == (403, {
+            "error_code": "UNAUTHENTICATED",
+            "message": "The security token included in the request is expired"})
+        assert expired.headers["x-amzn-ErrorType"] == "ExpiredTokenException"
+        other_token = _signed_get(url, "ASIAEXPIRED", "secret-2", "token-x")
+        assert (other_token.status_code, other_token.json()["message"]) == (
+            403, "The security token included in the request is invalid")
+    finally:
+        gateway.stop()
+        server.shutdown()
