@@ -21,7 +21,7 @@ import pytest
 import requests
 from mlflow.tracking.request_auth.registry import _request_auth_provider_registry
 
-from tests.sandbox_clients import id_token, identity
+from tests.sandbox_clients import audit_lines, id_token, identity
 
 CHANNELS = ["client", "token"]
 BELOW_ADMIN = ["reader", "contributor", "model-approver"]
@@ -176,6 +176,49 @@ def test_the_teams_admin_publishes_changes_and_deletes_skills(sandbox, channel, 
         ("DELETE", SKILLS + "/%40acme/{n}/aliases/prod"): 404,
         ("DELETE", SKILLS + "/{n}/"): 404}
     assert left == [404, 404]
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_deleting_a_skill_or_its_version_is_an_audit_line_naming_who_and_what(sandbox, channel):
+    """As deleting a registered model or version (test_approved_bytes.py): the workspace, the
+    skill, each deleted version's recorded source and aliases, and the caller's identity."""
+    name = make_skill(sandbox, unique("audited"))
+    with identity(sandbox, "admin", channel):
+        for ref in ("v2", "v3"):
+            assert raw("POST", f"{SKILLS}/{name}/versions",
+                       json={"source": GIT, "ref": ref}).status_code == 200
+        # MLflow deletes a deprecated or draft version: by DELETE, or by its status (PATCH)
+        for version, status in ((2, "deprecated"), (3, "draft")):
+            response = raw("PATCH", f"{SKILLS}/{name}/versions/{version}",
+                           json={"status": status})
+            assert response.status_code == 200, response.text
+        response = raw("DELETE", f"{SKILLS}/{name}/versions/2")
+        assert response.status_code == 200, response.text
+        response = raw("PATCH", f"{SKILLS}/{name}/versions/3", json={"status": "deleted"})
+        assert response.status_code == 200, response.text
+        assert raw("DELETE", f"{SKILLS}/{name}").status_code == 200
+    *version_lines, = audit_lines(sandbox, name, kind="skill_version_deleted")
+    assert len(version_lines) == 2
+    version_line, patched_line = sorted(version_lines,
+                                        key=lambda line: line["versions"][0]["version"])
+    skill_line, = audit_lines(sandbox, name, kind="skill_deleted")
+    assert [(v["version"], v["status"]) for v in patched_line["versions"]] == [(3, "draft")]
+    for line in (version_line, patched_line, skill_line):
+        assert (line["workspace"], line["name"], line["organization"]) == ("team-a", name, "")
+        caller = line["caller"]
+        if channel == "client":  # the role's session names team and level
+            assert ":assumed-role/mlflow-team-a-admin/" in caller["X-MLflow-Caller-Arn"]
+            assert caller["X-MLflow-User"] == "-"
+        else:
+            assert (caller["X-MLflow-Caller-Arn"], caller["X-MLflow-User"]) == ("-", "admin-user")
+    assert [(v["version"], v["aliases"], v["status"]) for v in version_line["versions"]] == [
+        (2, [], "deprecated")]
+    assert GIT in json.dumps(version_line["versions"][0]["source"])
+    # the skill's delete lists the version left, with the alias that named it
+    assert [(v["version"], v["aliases"]) for v in skill_line["versions"]] == [(1, ["prod"])]
+    # the `@acme` skill of the same name is another skill: still there, and no line names it
+    assert not [line for line in audit_lines(sandbox, name, wait=0)
+                if line.get("organization") == "acme"]
 
 
 @pytest.mark.parametrize("channel", CHANNELS)

@@ -369,3 +369,37 @@ def test_without_a_bus_only_the_audit_line(caplog):
 def test_a_detail_has_only_the_contracts_fields():
     with pytest.raises(ValueError, match="not fields"):
         events.detail(team="t", colour="blue")
+
+
+def test_fastapi_routes_see_the_callers_identity_headers_as_flask_routes_do():
+    """MLflow's FastAPI routes (the skill registry) have no Flask request: RequestIdentity
+    hands their code the same identity headers, in the thread that runs the handler, and only
+    for the request's own time."""
+    import asyncio
+
+    import anyio
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(await anyio.to_thread.run_sync(approval.caller_headers))
+
+    headers = [(b"x-mlflow-caller-arn", CONTRIBUTOR.encode()), (b"X-MLflow-User", b"-"),
+               (b"x-other", b"kept out")]
+    middleware = approval.RequestIdentity(app)
+
+    async def serve():
+        await middleware({"type": "http", "headers": headers}, None, None)
+        await middleware({"type": "http", "headers": []}, None, None)
+        await middleware({"type": "lifespan"}, None, None)  # no request: nothing to say
+
+    try:
+        anyio.run(serve)
+    finally:  # anyio.run leaves the main thread without an event loop (Pulumi's mocks need one)
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    assert seen == [
+        {"X-MLflow-Caller-Arn": CONTRIBUTOR, "X-MLflow-User": "-", "X-MLflow-Levels": ""},
+        {"X-MLflow-Caller-Arn": "", "X-MLflow-User": "", "X-MLflow-Levels": ""},
+        {}]
+    assert approval.caller_headers() == {}  # outside a request, as before
+    assert approval.caller(seen[0]) == CONTRIBUTOR

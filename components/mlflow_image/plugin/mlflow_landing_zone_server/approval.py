@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from mlflow.exceptions import MlflowException
@@ -53,15 +54,44 @@ _ROLE_ARN = re.compile(
 _ALIAS = re.compile(r"^[\w.-]{1,255}$")
 
 
+# The identity headers of the request being served, for MLflow's FastAPI routes (the skill
+# registry, ...), which have no Flask request: set by RequestIdentity for each request
+_REQUEST_IDENTITY: ContextVar = ContextVar("mlflow_lz_request_identity", default=None)
+
+
 def caller_headers() -> dict:
     """The request's identity headers ({} outside a request: the server's own work)."""
     try:
         from flask import has_request_context, request
     except ImportError:  # pragma: no cover - Flask comes with MLflow's server
-        return {}
+        return dict(_REQUEST_IDENTITY.get() or {})
     if not has_request_context():
-        return {}
+        return dict(_REQUEST_IDENTITY.get() or {})
     return {name: request.headers.get(name, "") for name in IDENTITY_HEADERS}
+
+
+class RequestIdentity:
+    """ASGI middleware: the request's identity headers, as caller_headers() gives them, for
+    the code of MLflow's FastAPI routes (its Flask routes read Flask's request). The context
+    is copied into the threads that run the routes' handlers."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        wanted = {name.lower().encode("latin-1"): name for name in IDENTITY_HEADERS}
+        headers = {name: "" for name in IDENTITY_HEADERS}
+        for key, value in scope["headers"]:
+            name = wanted.get(key.lower())
+            if name:
+                headers[name] = value.decode("latin-1")
+        token = _REQUEST_IDENTITY.set(headers)
+        try:
+            return await self.app(scope, receive, send)
+        finally:
+            _REQUEST_IDENTITY.reset(token)
 
 
 def _given(value) -> str:

@@ -20,10 +20,15 @@ Spans name their trace by id. MLflow (3.17, 3.18) looks the id up in the request
 only; an id that lives in another workspace is then neither found nor creatable (the row
 exists), and MLflow drops the spans with a warning in the server's log while the client gets
 200. Here such a batch is refused, with a 400 that says why, and nothing of it is stored.
+
+Deleting a skill or a skill version (MLflow 3.18's skill registry, an admin's act) writes one
+audit line, as deleting a registered model or version does (registry.py): the workspace, the
+skill, each deleted version's recorded source and aliases, and the caller's identity headers.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 from mlflow.exceptions import MlflowException
@@ -31,11 +36,17 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store.tracking.dbmodels.models import SqlTraceInfo
 from mlflow.store.tracking.sqlalchemy_workspace_store import WorkspaceAwareSqlAlchemyStore
 from mlflow.tracing.constant import SpanAttributeKey
+from mlflow.utils import workspace_context
 from mlflow.utils.mlflow_tags import (
     MLFLOW_ARTIFACT_LOCATION,
     MLFLOW_TRACE_ARCHIVE_LOCATION,
     MLFLOW_TRACE_SPANS_LOCATION,
 )
+from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
+
+from . import approval, events
+
+_UNSET = object()  # an argument not given (MLflow's stores tell it from None)
 
 # The trace tags that name storage: the server's alone.
 STORAGE_TAGS = frozenset({MLFLOW_ARTIFACT_LOCATION, MLFLOW_TRACE_SPANS_LOCATION,
@@ -126,6 +137,62 @@ class WorkspaceBoundStore(WorkspaceAwareSqlAlchemyStore):
                 "batch was stored; send the spans under a new trace id.",
                 error_code=INVALID_PARAMETER_VALUE)
         return super().log_spans(location, spans, tracking_uri=tracking_uri)
+
+    # -- deleting skills (MLflow 3.18; an admin's act): audit-logged, as the registry's -------
+
+    def _audit_skill(self, event, name, organization, versions):
+        events.audit_logger().info(json.dumps({
+            "audit": event,
+            "workspace": workspace_context.get_request_workspace() or DEFAULT_WORKSPACE_NAME,
+            "name": name, "organization": organization, "versions": versions,
+            "caller": approval.caller_headers()}, sort_keys=True))
+
+    @staticmethod
+    def _skill_version_described(v) -> dict:
+        """What the audit line keeps of a skill version about to be deleted: where its content
+        is, as recorded, and what named it."""
+        source = v.source.to_dict() if hasattr(v.source, "to_dict") else v.source
+        return {"version": v.version, "source": source,
+                "source_type": getattr(v.source_type, "value", v.source_type),
+                "digest": v.digest, "status": getattr(v.status, "value", v.status),
+                "aliases": sorted(v.aliases or [])}
+
+    def _skill_versions_described(self, name, organization) -> list:
+        described, token = [], None
+        while True:
+            page = self.search_skill_versions(name, organization=organization,
+                                              page_token=token)
+            described += [self._skill_version_described(v) for v in page]
+            token = page.token
+            if not token:
+                return described
+
+    def delete_skill_and_collect_artifacts(self, name, organization=""):
+        before = self._skill_versions_described(name, organization)
+        owned = super().delete_skill_and_collect_artifacts(name, organization)
+        self._audit_skill("skill_deleted", name, organization, before)
+        return owned
+
+    def update_skill_version(self, name, version, organization="", status=_UNSET, **kwargs):
+        # a draft or deprecated version's status set to `deleted` is its delete by another
+        # route (PATCH, not DELETE): the same line
+        deleting = str(getattr(status, "value", status)).lower() == "deleted"
+        before = [self._skill_version_described(
+            self.get_skill_version(name, version, organization=organization))] if deleting else []
+        if status is not _UNSET:  # MLflow's own default (unchanged) when the caller gave none
+            kwargs["status"] = status
+        updated = super().update_skill_version(name, version, organization=organization,
+                                               **kwargs)
+        if deleting:
+            self._audit_skill("skill_version_deleted", name, organization, before)
+        return updated
+
+    def delete_skill_version(self, name, version, organization="", last_updated_by=None):
+        before = [self._skill_version_described(
+            self.get_skill_version(name, version, organization=organization))]
+        super().delete_skill_version(name, version, organization=organization,
+                                     last_updated_by=last_updated_by)
+        self._audit_skill("skill_version_deleted", name, organization, before)
 
     def _trace_ids_outside_workspace(self, trace_ids) -> list:
         """Which of these trace ids exist, but not in the request's workspace."""
