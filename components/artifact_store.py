@@ -7,12 +7,11 @@ import pulumi
 import pulumi_aws as aws
 
 from spec.accounts import (
-    REGISTRY_ROOT_PREFIX,
-    REGISTRY_WRITE_ACTIONS,
     admission_allow_conditions,
     admission_conditions,
-    serving_admission,
+    artifact_bucket_statements,
     serving_key_statement,
+    tls_only,
 )
 
 from ._util import (
@@ -23,9 +22,6 @@ from ._util import (
     type_token,
 )
 
-# Objects the admitted principals use; the deployer manages the bucket, never its objects.
-OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
-                  "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
 # Every bucket's lifecycle aborts multipart uploads not completed within a week (an SDK's
 # artifact upload that died half-way)
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
@@ -54,41 +50,6 @@ class ArtifactStoreArgs:
     # read their own team's frozen copies for their SageMaker endpoints (issue 27); empty: none
     serving_accounts: tuple = ()
     region: str = None  # the key is used through this region's S3 only
-
-
-def _tls_only(bucket_arn):
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-
-
-def sse_kms_only(bucket_arn, key_arn) -> list:
-    """Deny PutObject that names another encryption or another key."""
-    objects = pulumi.Output.concat(bucket_arn, "/*")
-    return [
-        {"Sid": "OnlySseKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-         "Resource": objects,
-         "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}},
-        {"Sid": "OnlyTheBucketKey", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-         "Resource": objects,
-         "Condition": {"StringNotEqualsIfExists": {
-             "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}}},
-    ]
-
-
-def registry_writes_only_by(bucket_arn, writer_arn) -> dict:
-    """Deny every write under the registry prefix to all but `writer_arn` (deletes to all)."""
-    statement = {"Sid": "OnlyTheTrackingServerWritesTheRegistry", "Effect": "Deny",
-                 "Principal": "*", "Action": list(REGISTRY_WRITE_ACTIONS),
-                 "Resource": pulumi.Output.concat(bucket_arn, f"/{REGISTRY_ROOT_PREFIX}/*")}
-    if writer_arn:
-        statement["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": writer_arn}}
-    return statement
 
 
 def _encryption(algorithm, key_arn=None):
@@ -182,7 +143,7 @@ class ArtifactStore(pulumi.ComponentResource):
         log_policy = aws.s3.BucketPolicy(
             f"{name}-access-logs", bucket=self.log_bucket.id,
             policy=policy_json([
-                _tls_only(self.log_bucket.arn),
+                tls_only(self.log_bucket.arn, pulumi.Output.concat),
                 {"Sid": "S3ServerAccessLogs", "Effect": "Allow",
                  "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
                  "Resource": pulumi.Output.concat(self.log_bucket.arn, "/*"),
@@ -212,31 +173,9 @@ class ArtifactStore(pulumi.ComponentResource):
             target_prefix="artifacts/", opts=child(self, depends_on=[log_policy]))
         self.bucket_policy = aws.s3.BucketPolicy(
             f"{name}-artifacts", bucket=self.bucket.id,
-            policy=policy_json([
-                _tls_only(self.bucket.arn),
-                {"Sid": "OnlyAdmittedRolesTouchObjects", "Effect": "Deny", "Principal": "*",
-                 "Action": OBJECT_ACTIONS,
-                 "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
-                 "Condition": not_shaped},
-                {"Sid": "NoUntaggedRoleTouchesObjects", "Effect": "Deny", "Principal": "*",
-                 "Action": OBJECT_ACTIONS,
-                 "Resource": pulumi.Output.concat(self.bucket.arn, "/*"),
-                 "Condition": not_tagged},
-                # Approved bytes cannot change: whatever an identity policy grants, only the
-                # tracking server writes (and nobody deletes) a registered version's files.
-                registry_writes_only_by(self.bucket.arn, args.registry_writer_arn),
-                # Every object is SSE-KMS with this bucket's own key: a write that asks for
-                # anything else is refused (one that asks for nothing gets the bucket's default,
-                # which is that key).
-                *sse_kms_only(self.bucket.arn, self.key.arn),
-                # A team account's SageMaker endpoints read their own team's frozen copies
-                *[{"Sid": "NoUntaggedServingRoleTouchesObjects", "Effect": "Deny",
-                   "Principal": "*", "Action": OBJECT_ACTIONS,
-                   "Resource": pulumi.Output.concat(self.bucket.arn, "/*"), "Condition": c}
-                  for c in serving_untagged],
-                *(serving_admission(self.bucket.arn, args.serving_accounts,
-                                    concat=pulumi.Output.concat) if serving else []),
-            ]),
+            policy=policy_json(artifact_bucket_statements(
+                self.bucket.arn, self.key.arn, args.account_id, servers,
+                args.registry_writer_arn, args.serving_accounts, concat=pulumi.Output.concat)),
             opts=child(self))
 
         self.bucket_name = self.bucket.bucket

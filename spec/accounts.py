@@ -420,3 +420,79 @@ def level_guard_policy(account_id: str, region: str, team: str, levels) -> dict:
         "Condition": {"ForAnyValue:StringEquals": {
             "aws:TagKeys": [TEAM_ACCOUNT_LEVEL_TAG, TEAM_ACCOUNT_TEAM_TAG]}}})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+# S3's limit on a bucket policy's size (bytes, not adjustable): the artifact bucket's grows with
+# the team accounts (serving_admission), and spec.config refuses a team list past it
+BUCKET_POLICY_LIMIT = 20_480
+# Objects the admitted principals use; the deployer manages the bucket, never its objects.
+OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
+                  "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+
+
+def _join(*parts):
+    return "".join(parts)
+
+
+def tls_only(bucket_arn, concat=None) -> dict:
+    concat = concat or _join
+    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+            "Action": "s3:*", "Resource": [bucket_arn, concat(bucket_arn, "/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def sse_kms_only(bucket_arn, key_arn, concat=None) -> list:
+    """Deny PutObject that names another encryption or another key."""
+    objects = (concat or _join)(bucket_arn, "/*")
+    return [
+        {"Sid": "OnlySseKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects,
+         "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}},
+        {"Sid": "OnlyTheBucketKey", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects,
+         "Condition": {"StringNotEqualsIfExists": {
+             "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}}},
+    ]
+
+
+def registry_writes_only_by(bucket_arn, writer_arn, concat=None) -> dict:
+    """Deny every write under the registry prefix to all but `writer_arn` (deletes to all)."""
+    statement = {"Sid": "OnlyTheTrackingServerWritesTheRegistry", "Effect": "Deny",
+                 "Principal": "*", "Action": list(REGISTRY_WRITE_ACTIONS),
+                 "Resource": (concat or _join)(bucket_arn, f"/{REGISTRY_ROOT_PREFIX}/*")}
+    if writer_arn:
+        statement["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": writer_arn}}
+    return statement
+
+
+def artifact_bucket_statements(bucket_arn, key_arn, account_id: str, server_arns: list,
+                               registry_writer_arn, team_accounts=(), concat=None) -> list:
+    """The artifact bucket's policy: TLS only; objects for the admitted principals alone
+    (admission_conditions); the registry's files written by the tracking server alone; SSE-KMS
+    with the bucket's key only; and, with `team_accounts`, their serving roles' reads
+    (serving_admission). `concat` joins an ARN with a suffix (the stack's pulumi.Output.concat;
+    plain strings by default, for the config's size check)."""
+    concat = concat or _join
+    serving = bool(team_accounts)
+    not_shaped, not_tagged, *serving_untagged = admission_conditions(
+        account_id, server_arns, serving=serving)
+    objects = concat(bucket_arn, "/*")
+
+    def deny_objects(sid, condition):
+        return {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": OBJECT_ACTIONS,
+                "Resource": objects, "Condition": condition}
+
+    return [
+        tls_only(bucket_arn, concat),
+        deny_objects("OnlyAdmittedRolesTouchObjects", not_shaped),
+        deny_objects("NoUntaggedRoleTouchesObjects", not_tagged),
+        # Approved bytes cannot change: whatever an identity policy grants, only the tracking
+        # server writes (and nobody deletes) a registered version's files.
+        registry_writes_only_by(bucket_arn, registry_writer_arn, concat),
+        # Every object is SSE-KMS with this bucket's own key: a write that asks for anything
+        # else is refused (one that asks for nothing gets the bucket's default, that key).
+        *sse_kms_only(bucket_arn, key_arn, concat),
+        # A team account's SageMaker endpoints read their own team's frozen copies
+        *[deny_objects("NoUntaggedServingRoleTouchesObjects", c) for c in serving_untagged],
+        *(serving_admission(bucket_arn, team_accounts, concat=concat) if serving else []),
+    ]

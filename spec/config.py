@@ -11,12 +11,15 @@ from urllib.parse import urlsplit
 
 from roles import INLINE_POLICY_LIMIT, LEVELS, policy_size
 from spec.accounts import (
+    BUCKET_POLICY_LIMIT,
     PLATFORM_GROUP_LEVELS,
     TEAM_GROUP_SEPARATOR,
     access_role_inline_policies,
+    artifact_bucket_statements,
     invoke_policy_documents,
     invoke_policy_keys,
     readable_by,
+    role_arn,
 )
 from spec.edge import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
@@ -529,6 +532,32 @@ def _check_eventbridge_fits(teams, region, account_id, quotas, key):
             quotas.bus_policy_size, "bus_policy_size")
 
 
+def artifact_bucket_policy_size(teams, region, account_id) -> int:
+    """The artifact bucket's policy size (bytes) for this team list, at its largest: the names
+    the stack gives the bucket and the server's role are not known here, so S3's and IAM's
+    longest (63 and 64 characters) stand in for them."""
+    bucket_arn = "arn:aws:s3:::" + "b" * 63
+    key_arn = f"arn:aws:kms:{region}:{account_id}:key/{'k' * 36}"
+    server = role_arn(account_id, "r" * 64)
+    return policy_size({"Version": "2012-10-17", "Statement": artifact_bucket_statements(
+        bucket_arn, key_arn, account_id, [server], server,
+        sorted({t.account_id for t in teams}))})
+
+
+def _check_bucket_policy_fits(teams, region, account_id, key):
+    """Refuse a team list whose team accounts the artifact bucket's policy would not hold (its
+    serving roles' reads list every team account: spec.accounts.serving_admission). S3's limit
+    is not adjustable."""
+    size = artifact_bucket_policy_size(teams, region, account_id)
+    if size > BUCKET_POLICY_LIMIT:
+        accounts = len({t.account_id for t in teams})
+        raise ConfigError(
+            f"{key}: the artifact bucket's policy lists the {accounts:,} team accounts (their "
+            f"serving roles read their teams' frozen copies) and would take up to {size:,} "
+            f"bytes, more than S3's {BUCKET_POLICY_LIMIT:,} for a bucket policy (not "
+            f"adjustable): list fewer team accounts (teams may share an account)")
+
+
 def _eventbridge_quotas(r) -> EventBridgeQuotas:
     q = _section(r, "eventBridgeQuotas")
     values = {name: _between(q.get(config_key, int, default=getattr(EventBridgeQuotas, name)),
@@ -703,6 +732,7 @@ def parse_central(raw, region) -> CentralConfig:
     _check_iam_fits(teams, region, account_id, iam_quotas, r.key("teams"))
     eventbridge_quotas = _eventbridge_quotas(r)
     _check_eventbridge_fits(teams, region, account_id, eventbridge_quotas, r.key("teams"))
+    _check_bucket_policy_fits(teams, region, account_id, r.key("teams"))
     token_minutes = _between(r.get("tokenMinutes", int, default=CentralConfig.token_minutes),
                              *TOKEN_MINUTES_RANGE, r.key("tokenMinutes"))
     config = CentralConfig(

@@ -258,15 +258,21 @@ def test_more_teams_than_the_central_bus_holds_are_refused_until_its_quota_is_ra
     assert config.eventbridge_quotas.rules_per_bus == 301
     raised = {"rulesPerBus": 1000}
     roles = {"rolesPerAccount": 2000}  # 700 access and 700 forward roles
-    assert len(parse_central(central(teams=teams[:650], eventBridgeQuotas=raised, iamQuotas=roles),
-                             "us-east-1").teams) == 650
+    # (540 distinct accounts: the artifact bucket's policy, which lists them too, holds 548:
+    # the next test)
+    assert len(parse_central(central(teams=teams[:540], eventBridgeQuotas=raised, iamQuotas=roles),
+                             "us-east-1").teams) == 540
     with pytest.raises(ConfigError, match=(
             r"central.teams: the central bus's policy \(it lists the 700 team accounts whose "
             r"deployers report status\) would take 10,898 characters, more than the EventBridge "
             r"quota \"Event bus policy size\" allows \(10,240, the default\): .* set "
             r"eventBridgeQuotas.busPolicySize")):
         parse_central(central(teams=teams, eventBridgeQuotas=raised, iamQuotas=roles), "us-east-1")
-    assert parse_central(central(teams=teams, iamQuotas=roles, eventBridgeQuotas={
+    # raised, the bus holds them; the artifact bucket's policy (S3's, not adjustable) does not
+    with pytest.raises(ConfigError, match=r"the artifact bucket's policy lists the 700 team"):
+        parse_central(central(teams=teams, iamQuotas=roles, eventBridgeQuotas={
+            **raised, "busPolicySize": 20_480}), "us-east-1")
+    assert parse_central(central(teams=teams[:540], iamQuotas=roles, eventBridgeQuotas={
         **raised, "busPolicySize": 20_480}), "us-east-1").eventbridge_quotas.bus_policy_size == \
         20_480
     # teams sharing an account are listed once
@@ -276,6 +282,42 @@ def test_more_teams_than_the_central_bus_holds_are_refused_until_its_quota_is_ra
     with pytest.raises(ConfigError, match=r"eventBridgeQuotas.rulesPerBus must be between 300 "
                                           r"and 10000, got 299"):
         parse_central(central(eventBridgeQuotas={"rulesPerBus": 299}), "us-east-1")
+
+
+def test_more_team_accounts_than_the_artifact_bucket_policy_holds_are_refused():
+    """The bucket's policy lists every team account (their serving roles read their teams'
+    frozen copies): S3's 20,480 bytes, not adjustable, hold 548 accounts at the longest
+    names the stack may give the bucket and the server's role (the scale benchmark, with the
+    stack's real names, finds ~563). Teams sharing accounts are listed once."""
+    from dataclasses import dataclass
+
+    from spec.config import artifact_bucket_policy_size
+
+    @dataclass
+    class Team:
+        account_id: str
+
+    def accounts(n):
+        return [Team(f"{200000000000 + i:012d}") for i in range(n)]
+
+    size = {n: artifact_bucket_policy_size(accounts(n), "us-east-1", "111111111111")
+            for n in (300, 548, 549)}
+    assert size[300] < 0.8 * 20_480 and size[548] <= 20_480 < size[549]
+    # each account adds its id, quoted, in both serving statements
+    assert size[549] - size[548] == 2 * len('"200000000548",')
+    teams = [{"name": f"t{i:031d}", "accountId": f"{200000000000 + i:012d}",
+              "levels": ["reader"]} for i in range(549)]
+    raised = {"eventBridgeQuotas": {"rulesPerBus": 1000}, "iamQuotas": {"rolesPerAccount": 2000}}
+    assert len(parse_central(central(teams=teams[:548], **raised), "us-east-1").teams) == 548
+    with pytest.raises(ConfigError) as refused:
+        parse_central(central(teams=teams, **raised), "us-east-1")
+    assert str(refused.value) == (
+        f"mlflow-landing-zone:central.teams: the artifact bucket's policy lists the 549 team "
+        f"accounts (their serving roles read their teams' frozen copies) and would take up to "
+        f"{size[549]:,} bytes, more than S3's 20,480 for a bucket policy (not adjustable): list "
+        f"fewer team accounts (teams may share an account)")
+    shared = [{**t, "accountId": "222222222222"} for t in teams]
+    assert len(parse_central(central(teams=shared, **raised), "us-east-1").teams) == 549
 
 
 def _awsx_layout(cidr: str, azs: int, masks) -> list:
