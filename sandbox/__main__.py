@@ -18,14 +18,20 @@ import sys
 import threading
 from pathlib import Path
 
-from spec.config import ConfigError
-from spec.edge import max_authorizer_ttl
-from spec.stack_file import CENTRAL_FILE
+from .installed import broken_mlflow_message
 
-from .credentials import CONFIG_NAME, profile_name
-from .landing_zone import (ACCESS_LOG, DATABASES, MLFLOW_LOG, UI_ACCESS_LOG, AlreadyRunning,
-                           LandingZone, hold_state_dir, reset)
-from .plan import USERS_FILE, load_plan
+_BROKEN = broken_mlflow_message() if __name__ == "__main__" else None
+if _BROKEN:  # said before anything imports MLflow, which would fail with less to go on
+    sys.exit(f"sandbox: {_BROKEN}")
+
+from spec.config import ConfigError  # noqa: E402
+from spec.edge import max_authorizer_ttl  # noqa: E402
+from spec.stack_file import CENTRAL_FILE  # noqa: E402
+
+from .credentials import CONFIG_NAME, profile_name  # noqa: E402
+from .landing_zone import (ACCESS_LOG, DATABASES, MLFLOW_LOG, UI_ACCESS_LOG,  # noqa: E402
+                           AlreadyRunning, LandingZone, hold_state_dir, reset)
+from .plan import USERS_FILE, load_plan  # noqa: E402
 
 
 def newcomer_lines(state: dict, state_file: Path) -> str:

@@ -386,11 +386,14 @@ def test_fastapi_routes_see_the_callers_identity_headers_as_flask_routes_do():
 
     headers = [(b"x-mlflow-caller-arn", CONTRIBUTOR.encode()), (b"X-MLflow-User", b"-"),
                (b"x-other", b"kept out")]
+    # as WSGI gives the Flask routes a header: `_` for `-`, repeats joined by commas
+    repeated = [(b"x_mlflow_user", b"alice"), (b"x-mlflow-user", b"bob")]
     middleware = approval.RequestIdentity(app)
 
     async def serve():
         await middleware({"type": "http", "headers": headers}, None, None)
         await middleware({"type": "http", "headers": []}, None, None)
+        await middleware({"type": "http", "headers": repeated}, None, None)
         await middleware({"type": "lifespan"}, None, None)  # no request: nothing to say
 
     try:
@@ -400,6 +403,7 @@ def test_fastapi_routes_see_the_callers_identity_headers_as_flask_routes_do():
     assert seen == [
         {"X-MLflow-Caller-Arn": CONTRIBUTOR, "X-MLflow-User": "-", "X-MLflow-Levels": ""},
         {"X-MLflow-Caller-Arn": "", "X-MLflow-User": "", "X-MLflow-Levels": ""},
+        {"X-MLflow-Caller-Arn": "", "X-MLflow-User": "alice,bob", "X-MLflow-Levels": ""},
         {}]
     assert approval.caller_headers() == {}  # outside a request, as before
     assert approval.caller(seen[0]) == CONTRIBUTOR

@@ -52,3 +52,41 @@ def test_the_sandbox_and_the_image_install_it():
     dockerfile = (GAP.parent / "Dockerfile").read_text()
     assert "COPY mlflow_tracing_gap /tmp/mlflow_tracing_gap" in dockerfile
     assert "--no-build-isolation /tmp/mlflow_tracing_gap" in dockerfile
+
+
+def test_this_environments_mlflow_is_whole():
+    """Every file mlflow-skinny's RECORD lists is there (a venv upgraded in place from 3.17.2
+    is not: sandbox/installed.py)."""
+    from sandbox.installed import broken_mlflow_message, missing_mlflow_files
+
+    assert missing_mlflow_files() == [], broken_mlflow_message()
+
+
+def test_an_mlflow_upgraded_in_place_is_named_with_its_repair(tmp_path):
+    """The files pip's uninstall of the old mlflow-tracing took are found, and the sandbox's
+    message says how to repair (its start stops with it, before importing MLflow)."""
+    from pathlib import PurePosixPath
+
+    from sandbox.installed import broken_mlflow_message, missing_mlflow_files
+
+    (tmp_path / "mlflow" / "tracing").mkdir(parents=True)
+    (tmp_path / "mlflow" / "tracing" / "fluent.py").write_text("")
+
+    class Upgraded:  # what importlib.metadata gives, for a venv that lost two files
+        version = "3.18.0"
+        files = [PurePosixPath(p) for p in ("mlflow/__init__.py", "mlflow/tracing/fluent.py",
+                                            "mlflow/tracing/__init__.py",
+                                            "mlflow/__pycache__/__init__.cpython-311.pyc")]
+
+        def locate_file(self, path):
+            return tmp_path / path
+
+    assert missing_mlflow_files(Upgraded()) == ["mlflow/__init__.py",
+                                                 "mlflow/tracing/__init__.py"]
+    message = broken_mlflow_message(Upgraded())
+    assert message.startswith("the installed MLflow is missing 2 of its files (e.g. "
+                              "mlflow/__init__.py)")
+    assert message.endswith("pip install --force-reinstall --no-deps mlflow-skinny==3.18.0")
+    (tmp_path / "mlflow" / "__init__.py").write_text("")
+    (tmp_path / "mlflow" / "tracing" / "__init__.py").write_text("")
+    assert broken_mlflow_message(Upgraded()) is None

@@ -81,12 +81,16 @@ class RequestIdentity:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        wanted = {name.lower().encode("latin-1"): name for name in IDENTITY_HEADERS}
-        headers = {name: "" for name in IDENTITY_HEADERS}
+        # read as the Flask routes read them through WSGI (Starlette's environ): `_` and `-`
+        # alike, a repeated header's values joined with commas (the gateway overwrites these
+        # headers, so neither happens behind it)
+        wanted = {name.lower().replace("_", "-"): name for name in IDENTITY_HEADERS}
+        values = {}
         for key, value in scope["headers"]:
-            name = wanted.get(key.lower())
+            name = wanted.get(key.decode("latin-1").lower().replace("_", "-"))
             if name:
-                headers[name] = value.decode("latin-1")
+                values.setdefault(name, []).append(value.decode("latin-1"))
+        headers = {name: ",".join(values.get(name, [])) for name in IDENTITY_HEADERS}
         token = _REQUEST_IDENTITY.set(headers)
         try:
             return await self.app(scope, receive, send)
