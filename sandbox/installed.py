@@ -5,8 +5,9 @@ mlflow_tracing_gap/: PyPI lacks the release), whose modules come from `mlflow-sk
 a venv of MLflow 3.17.2 in place can go wrong: when pip installs mlflow-skinny 3.18.0 before it
 uninstalls mlflow-tracing 3.17.2, whose files are the same paths, the uninstall deletes them
 (`mlflow/__init__.py` among them) and `pip check` sees nothing. Seen installing the stand-in
-alone (1,268 of skinny's 2,743 files gone); `pip install -r requirements.txt` upgraded a 3.17.2
-venv whole (2026-12-04), but pip's order is not promised. A fresh venv, and the image, are whole.
+alone (1,268 of skinny's 2,743 files gone); installing `mlflow==3.18.0` and the stand-in
+together upgraded a 3.17.2 venv whole (2026-12-04), but pip's order is not promised. A fresh
+venv, and the image, are whole.
 """
 
 from importlib import metadata
